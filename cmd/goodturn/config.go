@@ -1,0 +1,124 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/goodturn/goodturn/engine/billing"
+	"github.com/goodturn/goodturn/engine/database"
+	"github.com/goodturn/goodturn/engine/store"
+	"github.com/goodturn/goodturn/notify"
+	"github.com/goodturn/goodturn/rules"
+)
+
+// config holds the flags most commands share.
+type config struct {
+	db        string
+	billingDB string
+	rulesets  string
+	now       string
+	months    int
+}
+
+// flagSet returns a flag set for a command, with the shared flags bound to
+// c and defaulted from GOODTURN_* environment variables.
+func (c *config) flagSet(env *Env, name, args string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(env.Stderr)
+	def := func(key, fallback string) string {
+		if v := env.Getenv(key); v != "" {
+			return v
+		}
+		return fallback
+	}
+	fs.StringVar(&c.db, "db", def("GOODTURN_DB", "goodturn.db"),
+		"goodturn's database: an SQLite file path or sqlite: URL, or a postgres:// URL (GOODTURN_DB)")
+	fs.StringVar(&c.billingDB, "billing-db", def("GOODTURN_BILLING_DB", ""),
+		"the database holding the billing relations; defaults to --db (GOODTURN_BILLING_DB)")
+	fs.StringVar(&c.rulesets, "rulesets", def("GOODTURN_RULESETS", "rulesets"),
+		"the folder of ruleset folders (GOODTURN_RULESETS)")
+	fs.StringVar(&c.now, "now", def("GOODTURN_NOW", ""),
+		"the run's clock as 2006-01-02 or RFC 3339, for reproducible runs; defaults to the current time (GOODTURN_NOW)")
+	fs.IntVar(&c.months, "months", billing.DefaultMonths, "complete months of usage each customer's facts hold")
+	fs.Usage = func() {
+		fmt.Fprintf(env.Stderr, "Usage: goodturn %s %s\n\nFlags:\n", name, args)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// clock returns the configured clock.
+func (c *config) clock() (func() time.Time, error) {
+	if c.now == "" {
+		return time.Now, nil
+	}
+	for _, layout := range []string{time.RFC3339, time.DateOnly} {
+		if t, err := time.Parse(layout, c.now); err == nil {
+			return func() time.Time { return t }, nil
+		}
+	}
+	return nil, fmt.Errorf("%w: --now %q: want 2006-01-02 or 2006-01-02T15:04:05Z", errUsage, c.now)
+}
+
+// databases opens goodturn's database, applies its migrations, and opens the
+// billing database (the same one unless --billing-db names another). The
+// returned function closes them.
+func (c *config) databases(ctx context.Context) (db, bdb *database.DB, closeAll func(), err error) {
+	db, err = database.Open(ctx, c.db)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if _, err := store.Migrate(ctx, db); err != nil {
+		db.Close()
+		return nil, nil, nil, err
+	}
+	if c.billingDB == "" || c.billingDB == c.db {
+		return db, db, func() { db.Close() }, nil
+	}
+	bdb, err = database.Open(ctx, c.billingDB)
+	if err != nil {
+		db.Close()
+		return nil, nil, nil, err
+	}
+	return db, bdb, func() { bdb.Close(); db.Close() }, nil
+}
+
+// loadRulesets loads the named rulesets (all when none are named) and checks
+// their message templates.
+func (c *config) loadRulesets(names []string) ([]*rules.Ruleset, error) {
+	var sets []*rules.Ruleset
+	if len(names) == 0 {
+		all, err := rules.LoadAll(c.rulesets)
+		if err != nil {
+			return nil, err
+		}
+		sets = all
+	} else {
+		for _, n := range names {
+			rs, err := rules.Load(strings.TrimSuffix(c.rulesets, "/") + "/" + n)
+			if err != nil {
+				return nil, err
+			}
+			sets = append(sets, rs)
+		}
+	}
+	for _, rs := range sets {
+		if err := checkTemplates(rs); err != nil {
+			return nil, err
+		}
+	}
+	return sets, nil
+}
+
+// checkTemplates parses every enabled rule's message template.
+func checkTemplates(rs *rules.Ruleset) error {
+	for _, r := range rs.Rules {
+		if _, err := notify.ParseTemplateFile(r.TemplatePath, r.Message.Channels); err != nil {
+			return fmt.Errorf("%s:%d:%d: rule %q: %w", r.Path, r.Message.TemplatePos.Line, r.Message.TemplatePos.Col, r.ID, err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,186 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/goodturn/goodturn/engine"
+	"github.com/goodturn/goodturn/engine/billing"
+	"github.com/goodturn/goodturn/engine/database"
+	"github.com/goodturn/goodturn/engine/sample"
+	"github.com/goodturn/goodturn/engine/store"
+	"github.com/goodturn/goodturn/notify"
+	"github.com/goodturn/goodturn/rules"
+)
+
+// demoKey marks, in the meta table, a database whose billing data the demo
+// made, so that a second demo may replace it.
+const demoKey = "demo"
+
+func runDemo(ctx context.Context, env *Env, args []string) error {
+	var c config
+	fs := c.flagSet(env, "demo", "[--db DSN] [--customers N]")
+	customers := fs.Int("customers", 3000, "how many sample customers to create")
+	seed := fs.Uint64("seed", 1, "the seed of the sample data")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
+	}
+	now, err := c.clock()
+	if err != nil {
+		return err
+	}
+	sets, err := c.loadRulesets(nil)
+	if err != nil {
+		return fmt.Errorf("load rulesets: %w", err)
+	}
+	db, bdb, closeAll, err := c.databases(ctx)
+	if err != nil {
+		return err
+	}
+	defer closeAll()
+	if err := prepareDemo(ctx, env, db, bdb); err != nil {
+		return err
+	}
+
+	out := env.Stdout
+	start := time.Now()
+	st, err := sample.Generate(ctx, bdb, sample.Options{Customers: *customers, Seed: *seed, Now: now(), Months: c.months})
+	if err != nil {
+		return fmt.Errorf("generate sample data: %w", err)
+	}
+	fmt.Fprintf(out, "Built a sample mobile operator in %s: %s customers on %d plans, %s usage rows, %s charges, %s events (%s).\n\n",
+		bdb.DSN, count(int64(st.Customers)), st.Plans, count(int64(st.UsageRows)), count(int64(st.Charges)), count(int64(st.Events)),
+		time.Since(start).Round(time.Millisecond))
+
+	eng := newEngine(env, db, bdb, &c, 0)
+	eng.Now = now
+	for _, rs := range sets {
+		res, err := runWithProgress(ctx, env, eng, rs, engine.Options{Samples: 1})
+		if res != nil {
+			printResult(out, rs, res)
+		}
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(out)
+		if err := printSampleMessages(ctx, env, eng.Billing, rs, res); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(out, "Every proposal is pending review; nothing has been sent.\n\n")
+	fmt.Fprintf(out, "Next:\n")
+	dbFlag := ""
+	if c.db != "goodturn.db" {
+		dbFlag = " --db " + c.db
+	}
+	fmt.Fprintf(out, "  goodturn check                     check the rule files in %s/\n", c.rulesets)
+	fmt.Fprintf(out, "  goodturn run%s   run the rules again: nothing is proposed twice\n", padRight(dbFlag, 22))
+	fmt.Fprintf(out, "  edit %s/mobile/*.yaml   change a rule, then check and run it\n", c.rulesets)
+	return nil
+}
+
+func padRight(s string, n int) string {
+	if len(s) >= n {
+		return s
+	}
+	return s + strings.Repeat(" ", n-len(s))
+}
+
+// prepareDemo makes room for the sample operator. It refuses to touch billing
+// data the demo did not make; an earlier demo's data, runs and proposals are
+// replaced.
+func prepareDemo(ctx context.Context, env *Env, db, bdb *database.DB) error {
+	mark, err := store.Meta(ctx, db, demoKey)
+	if err != nil {
+		return err
+	}
+	var n int
+	if err := bdb.QueryRowContext(ctx, `SELECT count(*) FROM customers`).Scan(&n); err == nil && n > 0 && mark == "" {
+		return fmt.Errorf("%s already holds billing data that goodturn demo did not create; give the demo another database with --db", bdb.DSN)
+	}
+	if mark != "" {
+		fmt.Fprintf(env.Stdout, "Replacing the earlier demo in %s.\n", db.DSN)
+		if err := store.Reset(ctx, db); err != nil {
+			return err
+		}
+	}
+	if err := billing.DropSchema(ctx, bdb); err != nil {
+		return err
+	}
+	if err := billing.CreateSchema(ctx, bdb); err != nil {
+		return err
+	}
+	return store.SetMeta(ctx, db, demoKey, time.Now().UTC().Format(time.RFC3339))
+}
+
+// printSampleMessages renders, for each rule, the message its first proposal
+// would send.
+func printSampleMessages(ctx context.Context, env *Env, reader *billing.Reader, rs *rules.Ruleset, res *engine.Result) error {
+	for _, r := range rs.Enabled() {
+		ps := res.Samples[r.ID]
+		if len(ps) == 0 {
+			continue
+		}
+		p := ps[0]
+		tmpl, err := notify.ParseTemplateFile(r.TemplatePath, r.Message.Channels)
+		if err != nil {
+			return err
+		}
+		cust, err := reader.Customer(ctx, p.CustomerID)
+		if err != nil {
+			return err
+		}
+		offer, err := notify.DecodeObject(p.Offer)
+		if err != nil {
+			return fmt.Errorf("proposal %d: offer: %w", p.ID, err)
+		}
+		values, err := evidenceValues(p.Evidence)
+		if err != nil {
+			return fmt.Errorf("proposal %d: evidence: %w", p.ID, err)
+		}
+		msg, err := tmpl.Render(notify.Data{Customer: cust, Rule: r.Name, Kind: r.Kind, Value: p.Value,
+			Currency: p.Currency, Offer: offer, Values: values})
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(env.Stdout, "── %s, to customer %d (%s) ──\n", r.ID, cust.ID, cust.Name)
+		if msg.Subject != "" {
+			fmt.Fprintf(env.Stdout, "Subject: %s\n\n%s\n", msg.Subject, msg.Text)
+		}
+		if msg.SMS != "" {
+			fmt.Fprintf(env.Stdout, "\nSMS: %s\n", msg.SMS)
+		}
+		fmt.Fprintln(env.Stdout)
+	}
+	return nil
+}
+
+// evidenceValues returns a proposal's named values by name.
+func evidenceValues(raw []byte) (map[string]any, error) {
+	var ev struct {
+		Values []struct {
+			Name  string          `json:"name"`
+			Value json.RawMessage `json:"value"`
+		} `json:"values"`
+	}
+	if err := json.Unmarshal(raw, &ev); err != nil {
+		return nil, err
+	}
+	m := make(map[string]any, len(ev.Values))
+	for _, v := range ev.Values {
+		var x any
+		d := json.NewDecoder(strings.NewReader(string(v.Value)))
+		d.UseNumber()
+		if err := d.Decode(&x); err != nil {
+			return nil, err
+		}
+		m[v.Name] = x
+	}
+	return m, nil
+}

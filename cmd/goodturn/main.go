@@ -1,0 +1,115 @@
+// Command goodturn finds customers who would benefit from a cheaper plan, a
+// free replacement or a fee waiver, and prepares one honest message each for
+// marketing to review. Run `goodturn help` for the commands.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// command is one subcommand.
+type command struct {
+	name  string
+	usage string
+	run   func(ctx context.Context, env *Env, args []string) error
+}
+
+var commands = []command{
+	{"demo", "build a sample operator, run the shipped rules and show the proposals", runDemo},
+	{"migrate", "create or update goodturn's tables", runMigrate},
+	{"run", "evaluate rulesets against the billing data and record proposals", runRun},
+	{"check", "check rule files and report every problem", runCheck},
+	{"version", "print the version", runVersion},
+}
+
+// Env is what a command talks to: its output streams and environment.
+type Env struct {
+	Stdout, Stderr io.Writer
+	Getenv         func(string) string
+	Logger         *slog.Logger
+	// Interactive reports whether Stderr is a terminal, for progress lines.
+	Interactive bool
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	env := &Env{Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv, Interactive: isTerminal(os.Stderr)}
+	env.Logger = newLogger(env)
+	os.Exit(Main(ctx, env, os.Args[1:]))
+}
+
+// Main runs the command line and returns the exit code.
+func Main(ctx context.Context, env *Env, args []string) int {
+	if env.Logger == nil {
+		env.Logger = newLogger(env)
+	}
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		usage(env.Stdout)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	for _, c := range commands {
+		if c.name == args[0] {
+			err := c.run(ctx, env, args[1:])
+			switch {
+			case err == nil:
+				return 0
+			case errors.Is(err, flag.ErrHelp):
+				return 0
+			case errors.Is(err, errSilent):
+				return 1
+			case errors.Is(err, errUsage):
+				fmt.Fprintf(env.Stderr, "goodturn %s: %v\n", c.name, err)
+				return 2
+			default:
+				fmt.Fprintf(env.Stderr, "goodturn %s: %v\n", c.name, err)
+				return 1
+			}
+		}
+	}
+	fmt.Fprintf(env.Stderr, "goodturn: unknown command %q\n\n", args[0])
+	usage(env.Stderr)
+	return 2
+}
+
+// errSilent marks a failure already reported to the user.
+var errSilent = errors.New("failed")
+
+// errUsage marks a command line mistake.
+var errUsage = errors.New("usage")
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "goodturn finds customers who would benefit from a cheaper plan, a free replacement")
+	fmt.Fprintln(w, "or a fee waiver, and prepares one honest message each for review.")
+	fmt.Fprintln(w, "\nUsage: goodturn <command> [flags]\n\nCommands:")
+	for _, c := range commands {
+		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.usage)
+	}
+	fmt.Fprintln(w, "\nRun `goodturn <command> -h` for a command's flags. Every flag can also be set")
+	fmt.Fprintln(w, "with an environment variable: --billing-db is GOODTURN_BILLING_DB, and so on.")
+}
+
+func newLogger(env *Env) *slog.Logger {
+	level := slog.LevelInfo
+	if env.Interactive {
+		// On a terminal the commands print their own progress and results.
+		level = slog.LevelWarn
+	}
+	return slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: level}))
+}
+
+func isTerminal(f *os.File) bool {
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}

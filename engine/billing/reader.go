@@ -1,0 +1,330 @@
+package billing
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"github.com/goodturn/goodturn/engine/database"
+	"github.com/goodturn/goodturn/rules"
+)
+
+// DefaultMonths is how many complete months of usage a rule sees.
+const DefaultMonths = 6
+
+// DefaultHistoryMonths is how far back charges and events are read.
+const DefaultHistoryMonths = 24
+
+// Reader assembles customers' facts from the billing relations.
+type Reader struct {
+	// DB holds the billing relations.
+	DB *database.DB
+	// Months is the number of complete calendar months of usage read
+	// before the month of Now; DefaultMonths when zero.
+	Months int
+	// HistoryMonths is how many months of charges and events are read;
+	// DefaultHistoryMonths when zero.
+	HistoryMonths int
+}
+
+// Range is a half-open range of customer ids [From, To). A zero To means no
+// upper bound.
+type Range struct {
+	From, To int64
+}
+
+// Window is the period a read covers.
+type Window struct {
+	// UsageFrom and UsageTo bound the usage months read: [UsageFrom, UsageTo).
+	UsageFrom, UsageTo time.Time
+	// HistoryFrom is the first day of charges and events read.
+	HistoryFrom time.Time
+}
+
+// Window returns the period a read at now covers.
+func (r *Reader) Window(now time.Time) Window {
+	months := r.Months
+	if months <= 0 {
+		months = DefaultMonths
+	}
+	hist := r.HistoryMonths
+	if hist <= 0 {
+		hist = DefaultHistoryMonths
+	}
+	now = now.UTC()
+	to := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC)
+	return Window{
+		UsageFrom:   to.AddDate(0, -months, 0),
+		UsageTo:     to,
+		HistoryFrom: to.AddDate(0, -hist, 0),
+	}
+}
+
+// Catalogue reads the plan catalogue with its allowances, ordered by id.
+func (r *Reader) Catalogue(ctx context.Context) ([]rules.Plan, error) {
+	rows, err := r.DB.QueryContext(ctx, `SELECT id, name, monthly_price, currency, available, attrs FROM plans ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("read plans: %w", err)
+	}
+	defer rows.Close()
+	var plans []rules.Plan
+	index := map[string]int{}
+	for rows.Next() {
+		var p rules.Plan
+		if err := rows.Scan(&p.ID, &p.Name, &p.MonthlyPrice, &p.Currency, &p.Available, attrs{&p.Attrs}); err != nil {
+			return nil, fmt.Errorf("read plans: %w", err)
+		}
+		p.Allowances = map[string]rules.Allowance{}
+		index[p.ID] = len(plans)
+		plans = append(plans, p)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read plans: %w", err)
+	}
+	rows.Close()
+
+	arows, err := r.DB.QueryContext(ctx, `SELECT plan_id, meter, included, overage_rate FROM plan_allowances ORDER BY plan_id, meter`)
+	if err != nil {
+		return nil, fmt.Errorf("read plan allowances: %w", err)
+	}
+	defer arows.Close()
+	for arows.Next() {
+		var (
+			planID string
+			a      rules.Allowance
+		)
+		if err := arows.Scan(&planID, &a.Meter, nullInt{&a.Included, &a.Unlimited}, rate{&a.OverageRate}); err != nil {
+			return nil, fmt.Errorf("read plan allowances: %w", err)
+		}
+		i, ok := index[planID]
+		if !ok {
+			return nil, fmt.Errorf("read plan allowances: plan %q of meter %q is not in plans", planID, a.Meter)
+		}
+		plans[i].Allowances[a.Meter] = a
+	}
+	if err := arows.Err(); err != nil {
+		return nil, fmt.Errorf("read plan allowances: %w", err)
+	}
+	return plans, nil
+}
+
+// Stats counts what a read saw.
+type Stats struct {
+	Customers int
+}
+
+// stream is one ordered query whose rows are consumed customer by customer.
+type stream[T any] struct {
+	name string
+	rows *sql.Rows
+	scan func(rows *sql.Rows, id *int64, v *T) error
+	id   int64
+	cur  T
+	ok   bool
+	err  error
+}
+
+func (s *stream[T]) next() {
+	if s.rows.Next() {
+		var zero T
+		s.cur = zero
+		if err := s.scan(s.rows, &s.id, &s.cur); err != nil {
+			s.ok, s.err = false, fmt.Errorf("read %s: %w", s.name, err)
+		}
+		return
+	}
+	s.ok = false
+	if err := s.rows.Err(); err != nil {
+		s.err = fmt.Errorf("read %s: %w", s.name, err)
+	}
+}
+
+// take calls add for every row of customer id, skipping rows of customers
+// before it (rows with no customer).
+func (s *stream[T]) take(id int64, add func(*T)) error {
+	for s.ok && s.id < id {
+		s.next()
+	}
+	for s.ok && s.id == id {
+		add(&s.cur)
+		s.next()
+	}
+	return s.err
+}
+
+func open[T any](ctx context.Context, db *database.DB, name, query string, args []any, scan func(*sql.Rows, *int64, *T) error) (*stream[T], error) {
+	rows, err := db.QueryContext(ctx, db.Rebind(query), args...)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", name, err)
+	}
+	s := &stream[T]{name: name, rows: rows, scan: scan, ok: true}
+	s.next()
+	return s, nil
+}
+
+type usageRow struct {
+	month    time.Time
+	meter    string
+	quantity int
+}
+
+type subRow struct {
+	rules.Subscription
+}
+
+// Read streams the facts of every customer in rng, in id order, to fn. The
+// catalogue is shared by every customer's facts and must not be modified.
+// It issues one ordered query per relation, whatever the number of
+// customers.
+func (r *Reader) Read(ctx context.Context, rng Range, now time.Time, catalogue []rules.Plan, fn func(rules.Facts) error) (Stats, error) {
+	var st Stats
+	w := r.Window(now)
+	to := rng.To
+	if to <= 0 {
+		to = 1<<63 - 1
+	}
+	byID := make(map[string]*rules.Plan, len(catalogue))
+	for i := range catalogue {
+		byID[catalogue[i].ID] = &catalogue[i]
+	}
+	today := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
+	ids := []any{rng.From, to}
+	day := func(t time.Time) string { return t.Format(time.DateOnly) }
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	customers, err := open(ctx, r.DB, "customers",
+		`SELECT id, name, email, phone, locale, timezone, joined_on, segment, marketing_opt_in, contact_opt_out, attrs
+		 FROM customers WHERE id >= ? AND id < ? ORDER BY id`, ids,
+		func(rows *sql.Rows, id *int64, c *rules.Customer) error {
+			err := rows.Scan(&c.ID, &c.Name, &c.Email, &c.Phone, &c.Locale, &c.Timezone, date(&c.JoinedOn),
+				&c.Segment, &c.MarketingOptIn, &c.ContactOptOut, attrs{&c.Attrs})
+			*id = c.ID
+			return err
+		})
+	if err != nil {
+		return st, err
+	}
+	defer customers.rows.Close()
+
+	subs, err := open(ctx, r.DB, "subscriptions",
+		`SELECT customer_id, plan_id, started_on, contract_ends_on, device_monthly, device_paid_off_on
+		 FROM subscriptions WHERE customer_id >= ? AND customer_id < ? ORDER BY customer_id, started_on DESC`, ids,
+		func(rows *sql.Rows, id *int64, s *subRow) error {
+			return rows.Scan(id, &s.PlanID, date(&s.StartedOn), date(&s.ContractEndsOn), &s.DeviceMonthly, date(&s.DevicePaidOffOn))
+		})
+	if err != nil {
+		return st, err
+	}
+	defer subs.rows.Close()
+
+	addons, err := open(ctx, r.DB, "addons",
+		`SELECT customer_id, addon_id, name, monthly_price, started_on, last_used_on
+		 FROM addons WHERE customer_id >= ? AND customer_id < ? ORDER BY customer_id, addon_id`, ids,
+		func(rows *sql.Rows, id *int64, a *rules.Addon) error {
+			return rows.Scan(id, &a.ID, &a.Name, &a.MonthlyPrice, date(&a.StartedOn), date(&a.LastUsedOn))
+		})
+	if err != nil {
+		return st, err
+	}
+	defer addons.rows.Close()
+
+	usage, err := open(ctx, r.DB, "usage",
+		`SELECT customer_id, month, meter, quantity
+		 FROM usage WHERE customer_id >= ? AND customer_id < ? AND month >= ? AND month < ?
+		 ORDER BY customer_id, month DESC, meter`, []any{rng.From, to, day(w.UsageFrom), day(w.UsageTo)},
+		func(rows *sql.Rows, id *int64, u *usageRow) error {
+			return rows.Scan(id, date(&u.month), &u.meter, &u.quantity)
+		})
+	if err != nil {
+		return st, err
+	}
+	defer usage.rows.Close()
+
+	charges, err := open(ctx, r.DB, "charges",
+		`SELECT customer_id, id, charged_on, kind, amount, waived
+		 FROM charges WHERE customer_id >= ? AND customer_id < ? AND charged_on >= ?
+		 ORDER BY customer_id, charged_on DESC, id DESC`, []any{rng.From, to, day(w.HistoryFrom)},
+		func(rows *sql.Rows, id *int64, c *rules.Charge) error {
+			return rows.Scan(id, &c.ID, date(&c.ChargedOn), &c.Kind, &c.Amount, &c.Waived)
+		})
+	if err != nil {
+		return st, err
+	}
+	defer charges.rows.Close()
+
+	events, err := open(ctx, r.DB, "events",
+		`SELECT customer_id, id, occurred_at, kind, attrs
+		 FROM events WHERE customer_id >= ? AND customer_id < ? AND occurred_at >= ?
+		 ORDER BY customer_id, occurred_at DESC, id DESC`, []any{rng.From, to, day(w.HistoryFrom)},
+		func(rows *sql.Rows, id *int64, e *rules.Event) error {
+			return rows.Scan(id, &e.ID, date(&e.OccurredAt), &e.Kind, attrs{&e.Attrs})
+		})
+	if err != nil {
+		return st, err
+	}
+	defer events.rows.Close()
+
+	for customers.ok {
+		c := customers.cur
+		f := rules.Facts{Customer: c, Plans: catalogue, Now: now, Today: today}
+		id := c.ID
+		if err := subs.take(id, func(s *subRow) {
+			if f.Subscription.PlanID == "" { // newest first: keep the current one
+				f.Subscription = s.Subscription
+			}
+		}); err != nil {
+			return st, err
+		}
+		if p, ok := byID[f.Subscription.PlanID]; ok {
+			f.Plan = *p
+			f.Currency = p.Currency
+		}
+		if err := addons.take(id, func(a *rules.Addon) { f.Addons = append(f.Addons, *a) }); err != nil {
+			return st, err
+		}
+		if err := usage.take(id, func(u *usageRow) {
+			n := len(f.Months)
+			if n == 0 || !f.Months[n-1].Equal(u.month) {
+				f.Months = append(f.Months, u.month)
+				f.Usage = append(f.Usage, rules.UsageMonth{})
+				n++
+			}
+			f.Usage[n-1][u.meter] += u.quantity
+		}); err != nil {
+			return st, err
+		}
+		if err := charges.take(id, func(ch *rules.Charge) { f.Charges = append(f.Charges, *ch) }); err != nil {
+			return st, err
+		}
+		if err := events.take(id, func(e *rules.Event) { f.Events = append(f.Events, *e) }); err != nil {
+			return st, err
+		}
+		st.Customers++
+		if err := fn(f); err != nil {
+			return st, err
+		}
+		customers.next()
+	}
+	if customers.err != nil {
+		return st, customers.err
+	}
+	return st, nil
+}
+
+// Customer reads one customer, for showing a message or an explanation;
+// runs never call it.
+func (r *Reader) Customer(ctx context.Context, id int64) (rules.Customer, error) {
+	var c rules.Customer
+	err := r.DB.QueryRowContext(ctx, r.DB.Rebind(
+		`SELECT id, name, email, phone, locale, timezone, joined_on, segment, marketing_opt_in, contact_opt_out, attrs
+		 FROM customers WHERE id = ?`), id).
+		Scan(&c.ID, &c.Name, &c.Email, &c.Phone, &c.Locale, &c.Timezone, date(&c.JoinedOn),
+			&c.Segment, &c.MarketingOptIn, &c.ContactOptOut, attrs{&c.Attrs})
+	if err != nil {
+		return c, fmt.Errorf("read customer %d: %w", id, err)
+	}
+	return c, nil
+}

@@ -1,0 +1,43 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/goodturn/goodturn/engine/database"
+)
+
+// Meta returns the value of a key in the meta table, or "" if unset.
+func Meta(ctx context.Context, db *database.DB, key string) (string, error) {
+	var v string
+	err := db.QueryRowContext(ctx, db.Rebind(`SELECT value FROM meta WHERE key = ?`), key).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("read meta %s: %w", key, err)
+	}
+	return v, nil
+}
+
+// SetMeta sets a key in the meta table.
+func SetMeta(ctx context.Context, db *database.DB, key, value string) error {
+	_, err := db.ExecContext(ctx, db.Rebind(
+		`INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`), key, value)
+	if err != nil {
+		return fmt.Errorf("set meta %s: %w", key, err)
+	}
+	return nil
+}
+
+// Reset deletes every run and proposal. The demo uses it to start afresh.
+func Reset(ctx context.Context, db *database.DB) error {
+	for _, t := range []string{"proposals", "run_rules", "runs"} {
+		if _, err := db.ExecContext(ctx, "DELETE FROM "+t); err != nil {
+			return fmt.Errorf("reset %s: %w", t, err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,153 @@
+// Package store keeps goodturn's own tables — runs, their per-rule results
+// and proposals — in SQLite or PostgreSQL, with plain SQL one file per
+// entity and one set of versioned migrations for both dialects.
+package store
+
+import (
+	"bytes"
+	"context"
+	"embed"
+	"fmt"
+	"io/fs"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+	"text/template"
+	"time"
+
+	"github.com/goodturn/goodturn/engine/database"
+)
+
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+// Migration is one versioned schema change.
+type Migration struct {
+	Version int
+	Name    string
+	SQL     string
+}
+
+// Migrations returns the migrations for a dialect, in version order. Each
+// file is migrations/NNNN_name.sql, with {{.ID}}, {{.JSON}} and
+// {{.Timestamp}} filled in per dialect.
+func Migrations(d database.Dialect) ([]Migration, error) {
+	types := map[string]string{"ID": "INTEGER PRIMARY KEY AUTOINCREMENT", "JSON": "TEXT", "Timestamp": "TIMESTAMP"}
+	if d == database.Postgres {
+		types = map[string]string{"ID": "BIGSERIAL PRIMARY KEY", "JSON": "JSONB", "Timestamp": "TIMESTAMPTZ"}
+	}
+	names, err := fs.Glob(migrationFiles, "migrations/*.sql")
+	if err != nil {
+		return nil, err
+	}
+	sort.Strings(names)
+	var out []Migration
+	for _, name := range names {
+		base := path.Base(name)
+		num, rest, ok := strings.Cut(base, "_")
+		v, err := strconv.Atoi(num)
+		if !ok || err != nil {
+			return nil, fmt.Errorf("migration %s: name must start with a version number", base)
+		}
+		src, err := migrationFiles.ReadFile(name)
+		if err != nil {
+			return nil, err
+		}
+		t, err := template.New(base).Option("missingkey=error").Parse(string(src))
+		if err != nil {
+			return nil, fmt.Errorf("migration %s: %w", base, err)
+		}
+		var b bytes.Buffer
+		if err := t.Execute(&b, types); err != nil {
+			return nil, fmt.Errorf("migration %s: %w", base, err)
+		}
+		out = append(out, Migration{Version: v, Name: strings.TrimSuffix(rest, ".sql"), SQL: b.String()})
+	}
+	return out, nil
+}
+
+// Migrate applies the migrations the database has not had yet, each in its
+// own transaction, and returns how many it applied. On PostgreSQL an
+// advisory lock keeps two processes from migrating at once.
+func Migrate(ctx context.Context, db *database.DB) (int, error) {
+	ms, err := Migrations(db.Dialect)
+	if err != nil {
+		return 0, fmt.Errorf("migrate: %w", err)
+	}
+	conn, err := db.Connx(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("migrate: %w", err)
+	}
+	defer conn.Close()
+	if db.IsPostgres() {
+		if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock(7437001)`); err != nil {
+			return 0, fmt.Errorf("migrate: lock: %w", err)
+		}
+		defer conn.ExecContext(context.Background(), `SELECT pg_advisory_unlock(7437001)`)
+	}
+	if _, err := conn.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)`); err != nil {
+		return 0, fmt.Errorf("migrate: %w", err)
+	}
+	applied := map[int]bool{}
+	rows, err := conn.QueryContext(ctx, `SELECT version FROM schema_migrations`)
+	if err != nil {
+		return 0, fmt.Errorf("migrate: %w", err)
+	}
+	for rows.Next() {
+		var v int
+		if err := rows.Scan(&v); err != nil {
+			rows.Close()
+			return 0, fmt.Errorf("migrate: %w", err)
+		}
+		applied[v] = true
+	}
+	rows.Close()
+	n := 0
+	for _, m := range ms {
+		if applied[m.Version] {
+			continue
+		}
+		tx, err := conn.BeginTxx(ctx, nil)
+		if err != nil {
+			return n, fmt.Errorf("migrate %04d_%s: %w", m.Version, m.Name, err)
+		}
+		for _, stmt := range splitStatements(m.SQL) {
+			if _, err := tx.ExecContext(ctx, stmt); err != nil {
+				tx.Rollback()
+				return n, fmt.Errorf("migrate %04d_%s: %w", m.Version, m.Name, err)
+			}
+		}
+		if _, err := tx.ExecContext(ctx, db.Rebind(`INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`),
+			m.Version, m.Name, time.Now().UTC().Format(time.RFC3339)); err != nil {
+			tx.Rollback()
+			return n, fmt.Errorf("migrate %04d_%s: %w", m.Version, m.Name, err)
+		}
+		if err := tx.Commit(); err != nil {
+			return n, fmt.Errorf("migrate %04d_%s: %w", m.Version, m.Name, err)
+		}
+		n++
+	}
+	return n, nil
+}
+
+// splitStatements splits a migration on semicolons that end a line, dropping
+// comment-only pieces.
+func splitStatements(sql string) []string {
+	var out []string
+	for _, part := range strings.Split(sql, ";\n") {
+		var b strings.Builder
+		for _, line := range strings.Split(part, "\n") {
+			if strings.HasPrefix(strings.TrimSpace(line), "--") {
+				continue
+			}
+			b.WriteString(line)
+			b.WriteByte('\n')
+		}
+		if s := strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(b.String()), ";")); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}

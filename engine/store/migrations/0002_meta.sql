@@ -1,0 +1,6 @@
+-- Facts about the database itself, such as whether `goodturn demo` made it.
+
+CREATE TABLE meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);

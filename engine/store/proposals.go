@@ -1,0 +1,200 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/goodturn/goodturn/engine/database"
+)
+
+// Proposal statuses.
+const (
+	ProposalPending = "pending"
+)
+
+// Proposal is one benefit proposed to one customer by one rule.
+type Proposal struct {
+	ID          int64
+	RunID       int64
+	Ruleset     string
+	RuleID      string
+	RuleVersion string
+	CustomerID  int64
+	Kind        string
+	// Value is the yearly value to the customer in minor units.
+	Value    int64
+	Currency string
+	// Offer is a JSON object of the rule's offer fields.
+	Offer json.RawMessage
+	// Evidence is the JSON of rules.Evidence: named values and facts read.
+	Evidence  json.RawMessage
+	Status    string
+	AsOf      time.Time
+	CreatedAt time.Time
+}
+
+// insertBatch is how many proposals one INSERT statement carries.
+const insertBatch = 500
+
+// Tally counts the proposals of one rule that were stored and their total
+// yearly value.
+type Tally struct {
+	Count int64
+	Value int64
+}
+
+// InsertProposals stores proposals, skipping any that would repeat a
+// proposal of the same ruleset, rule, customer and day, and returns what it
+// stored per rule. The whole call is one transaction.
+func InsertProposals(ctx context.Context, db *database.DB, ps []Proposal) (map[string]Tally, error) {
+	stored := map[string]Tally{}
+	if len(ps) == 0 {
+		return stored, nil
+	}
+	tx, err := db.BeginTxx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("insert proposals: %w", err)
+	}
+	defer tx.Rollback()
+	const cols = 13
+	for start := 0; start < len(ps); start += insertBatch {
+		batch := ps[start:min(start+insertBatch, len(ps))]
+		var q strings.Builder
+		q.WriteString(`INSERT INTO proposals (run_id, ruleset, rule_id, rule_version, customer_id, kind, value, currency, offer, evidence, status, as_of, created_at) VALUES `)
+		args := make([]any, 0, len(batch)*cols)
+		for i, p := range batch {
+			if i > 0 {
+				q.WriteString(", ")
+			}
+			q.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+			status := p.Status
+			if status == "" {
+				status = ProposalPending
+			}
+			args = append(args, p.RunID, p.Ruleset, p.RuleID, p.RuleVersion, p.CustomerID, p.Kind, p.Value, p.Currency,
+				string(p.Offer), string(p.Evidence), status, database.Date(p.AsOf), p.CreatedAt.UTC())
+		}
+		q.WriteString(` ON CONFLICT (ruleset, rule_id, customer_id, as_of) DO NOTHING RETURNING rule_id, value`)
+		rows, err := tx.QueryContext(ctx, db.Rebind(q.String()), args...)
+		if err != nil {
+			return nil, fmt.Errorf("insert proposals: %w", err)
+		}
+		for rows.Next() {
+			var rule string
+			var value int64
+			if err := rows.Scan(&rule, &value); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("insert proposals: %w", err)
+			}
+			t := stored[rule]
+			t.Count++
+			t.Value += value
+			stored[rule] = t
+		}
+		if err := rows.Close(); err != nil {
+			return nil, fmt.Errorf("insert proposals: %w", err)
+		}
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("insert proposals: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("insert proposals: %w", err)
+	}
+	return stored, nil
+}
+
+// ProposalKey identifies an earlier proposal for cooldown checks.
+type ProposalKey struct {
+	RuleID     string
+	CustomerID int64
+	Status     string
+	AsOf       time.Time
+}
+
+// RecentProposals returns the ruleset's proposals that are still pending or
+// were made on or after since: the ones that can hold back a new proposal.
+func RecentProposals(ctx context.Context, db *database.DB, ruleset string, since time.Time) ([]ProposalKey, error) {
+	rows, err := db.QueryContext(ctx, db.Rebind(
+		`SELECT rule_id, customer_id, status, as_of FROM proposals
+		 WHERE ruleset = ? AND (status = ? OR as_of >= ?)`), ruleset, ProposalPending, database.Date(since))
+	if err != nil {
+		return nil, fmt.Errorf("recent proposals: %w", err)
+	}
+	defer rows.Close()
+	var out []ProposalKey
+	for rows.Next() {
+		var k ProposalKey
+		if err := rows.Scan(&k.RuleID, &k.CustomerID, &k.Status, database.Time(&k.AsOf)); err != nil {
+			return nil, fmt.Errorf("recent proposals: %w", err)
+		}
+		out = append(out, k)
+	}
+	return out, rows.Err()
+}
+
+// ProposalFilter selects proposals to list; zero fields select all.
+type ProposalFilter struct {
+	RunID      int64
+	Ruleset    string
+	RuleID     string
+	CustomerID int64
+	Status     string
+	Limit      int
+}
+
+// ListProposals returns proposals matching the filter, ordered by rule and
+// customer.
+func ListProposals(ctx context.Context, db *database.DB, f ProposalFilter) ([]Proposal, error) {
+	var (
+		where []string
+		args  []any
+	)
+	add := func(cond string, v any) {
+		where = append(where, cond)
+		args = append(args, v)
+	}
+	if f.RunID != 0 {
+		add("run_id = ?", f.RunID)
+	}
+	if f.Ruleset != "" {
+		add("ruleset = ?", f.Ruleset)
+	}
+	if f.RuleID != "" {
+		add("rule_id = ?", f.RuleID)
+	}
+	if f.CustomerID != 0 {
+		add("customer_id = ?", f.CustomerID)
+	}
+	if f.Status != "" {
+		add("status = ?", f.Status)
+	}
+	q := `SELECT id, run_id, ruleset, rule_id, rule_version, customer_id, kind, value, currency, offer, evidence, status, as_of, created_at FROM proposals`
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	q += " ORDER BY rule_id, customer_id, as_of"
+	if f.Limit > 0 {
+		q += fmt.Sprintf(" LIMIT %d", f.Limit)
+	}
+	rows, err := db.QueryContext(ctx, db.Rebind(q), args...)
+	if err != nil {
+		return nil, fmt.Errorf("list proposals: %w", err)
+	}
+	defer rows.Close()
+	var out []Proposal
+	for rows.Next() {
+		var p Proposal
+		var offer, evidence []byte
+		if err := rows.Scan(&p.ID, &p.RunID, &p.Ruleset, &p.RuleID, &p.RuleVersion, &p.CustomerID, &p.Kind, &p.Value,
+			&p.Currency, &offer, &evidence, &p.Status, database.Time(&p.AsOf), database.Time(&p.CreatedAt)); err != nil {
+			return nil, fmt.Errorf("list proposals: %w", err)
+		}
+		p.Offer, p.Evidence = offer, evidence
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}

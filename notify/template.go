@@ -1,0 +1,173 @@
+// Package notify turns proposals into messages: it parses a rule's message
+// template and renders it for one customer. Review, the outbox and the
+// channels that deliver messages build on it.
+package notify
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"text/template"
+	"time"
+
+	"github.com/goodturn/goodturn/rules"
+)
+
+// Parts names the sections a message template defines, one per part of a
+// message: the email subject and body and the SMS text.
+var Parts = []string{"subject", "text", "sms"}
+
+// Template is a parsed message template.
+type Template struct {
+	Path string
+	t    *template.Template
+}
+
+// Data is what a message template sees.
+type Data struct {
+	// Customer is the customer the message is for.
+	Customer rules.Customer
+	// FirstName is the first word of the customer's name.
+	FirstName string
+	// Rule is the rule's name; Kind its kind of benefit.
+	Rule, Kind string
+	// Value is the proposal's yearly value in minor units.
+	Value int64
+	// Currency is the ISO code of every amount.
+	Currency string
+	// Offer holds the proposal's offer fields.
+	Offer map[string]any
+	// Values holds the rule's named values.
+	Values map[string]any
+}
+
+// Message is a rendered message.
+type Message struct {
+	Subject string
+	Text    string
+	SMS     string
+}
+
+// ParseTemplateFile reads and parses a message template file and checks it
+// defines the parts the channels need: subject and text for email, sms for
+// sms.
+func ParseTemplateFile(path string, channels []string) (*Template, error) {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("template: %w", err)
+	}
+	return ParseTemplate(path, string(src), channels)
+}
+
+// ParseTemplate parses a message template's source.
+func ParseTemplate(path, src string, channels []string) (*Template, error) {
+	t, err := template.New(path).Funcs(funcs).Option("missingkey=error").Parse(src)
+	if err != nil {
+		return nil, fmt.Errorf("template %s: %w", path, err)
+	}
+	need := map[string]bool{}
+	for _, c := range channels {
+		switch c {
+		case "email":
+			need["subject"], need["text"] = true, true
+		case "sms":
+			need["sms"] = true
+		}
+	}
+	for _, part := range Parts {
+		if need[part] && t.Lookup(part) == nil {
+			return nil, fmt.Errorf("template %s: missing {{define %q}} needed by the rule's channels", path, part)
+		}
+	}
+	return &Template{Path: path, t: t}, nil
+}
+
+// Render renders every part the template defines.
+func (t *Template) Render(d Data) (Message, error) {
+	if d.FirstName == "" {
+		d.FirstName, _, _ = strings.Cut(strings.TrimSpace(d.Customer.Name), " ")
+	}
+	var m Message
+	for _, part := range Parts {
+		if t.t.Lookup(part) == nil {
+			continue
+		}
+		var b bytes.Buffer
+		if err := t.t.ExecuteTemplate(&b, part, d); err != nil {
+			return Message{}, fmt.Errorf("render %s: %w", t.Path, err)
+		}
+		s := strings.TrimSpace(b.String())
+		switch part {
+		case "subject":
+			m.Subject = s
+		case "text":
+			m.Text = s
+		case "sms":
+			m.SMS = s
+		}
+	}
+	return m, nil
+}
+
+// DecodeObject decodes a stored JSON object (an offer, say) keeping numbers
+// exact as json.Number.
+func DecodeObject(raw []byte) (map[string]any, error) {
+	d := json.NewDecoder(bytes.NewReader(raw))
+	d.UseNumber()
+	var m map[string]any
+	if err := d.Decode(&m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+var funcs = template.FuncMap{
+	"money": money,
+	"date":  date,
+}
+
+// money formats an amount in minor units: {{money .Offer.new_price .Currency}}.
+func money(amount any, currency string) (string, error) {
+	n, err := toInt(amount)
+	if err != nil {
+		return "", fmt.Errorf("money: %w", err)
+	}
+	return rules.FormatMoney(n, currency), nil
+}
+
+// date formats a date the way people write it: 2 January 2026.
+func date(v any) (string, error) {
+	switch t := v.(type) {
+	case time.Time:
+		return t.Format("2 January 2006"), nil
+	case string:
+		for _, layout := range []string{time.RFC3339Nano, time.DateOnly} {
+			if p, err := time.Parse(layout, t); err == nil {
+				return p.Format("2 January 2006"), nil
+			}
+		}
+		return "", fmt.Errorf("date: cannot read %q", t)
+	}
+	return "", fmt.Errorf("date: cannot format %T", v)
+}
+
+func toInt(v any) (int, error) {
+	switch n := v.(type) {
+	case int:
+		return n, nil
+	case int64:
+		return int(n), nil
+	case json.Number:
+		i, err := strconv.ParseInt(n.String(), 10, 64)
+		return int(i), err
+	case float64:
+		if n == float64(int64(n)) {
+			return int(n), nil
+		}
+		return 0, fmt.Errorf("%v is not a whole amount", n)
+	}
+	return 0, fmt.Errorf("cannot read %T as an amount", v)
+}

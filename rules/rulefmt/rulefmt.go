@@ -1,0 +1,595 @@
+// Package rulefmt reads goodturn rule files: YAML with a list of rules. It
+// checks the file's shape — required and unknown fields, value formats,
+// duplicate ids — and keeps the line and column of every value so that later
+// stages can report errors where the author wrote them. It knows nothing of
+// expressions beyond their source text.
+package rulefmt
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	yaml "go.yaml.in/yaml/v4"
+)
+
+// Pos is a 1-based line and column in a rule file.
+type Pos struct {
+	Line, Col int
+}
+
+// File is one parsed rule file.
+type File struct {
+	// Path is the file's path as given to Parse.
+	Path string
+	// Hash is the hex SHA-256 of the file's content: the version of every
+	// rule in it.
+	Hash string
+	// Rules are the file's rules in order.
+	Rules []*Rule
+}
+
+// Rule is one rule as written, before its expressions are compiled.
+type Rule struct {
+	Pos         Pos
+	ID          string
+	IDPos       Pos
+	Name        string
+	Description string
+	Owner       string
+	Kind        string
+	Enabled     bool
+	// Review is "required" (each proposal is reviewed, the default) or
+	// "rule" (the rule itself is approved, so its proposals go without
+	// review).
+	Review string
+	// Purpose is "promotional" (the default: needs marketing consent) or
+	// "service" (sent whatever the customer's marketing consent).
+	Purpose string
+	// Cooldown is how long before the same customer may get this rule again.
+	Cooldown time.Duration
+	// Values are the named values, computed once per customer in order.
+	Values []Named
+	When   Expr
+	Value  Expr
+	// Offer holds the named expressions stored with each proposal.
+	Offer   []Named
+	Message Message
+}
+
+// Named is a named expression: a named value or an offer field.
+type Named struct {
+	Name    string
+	NamePos Pos
+	Expr    Expr
+}
+
+// Message says how a proposal is worded and where it goes.
+type Message struct {
+	Template    string
+	TemplatePos Pos
+	Channels    []string
+}
+
+// Expr is the source of one expression and where it sits in the file.
+type Expr struct {
+	Source string
+	Pos    Pos
+	node   *yaml.Node
+	lines  []string
+}
+
+// Position returns the file position of the rune at offset in the
+// expression's source, following the YAML scalar's style: plain and quoted
+// scalars on one line, and literal (|) blocks line by line.
+func (e Expr) Position(offset int) Pos {
+	if e.node == nil {
+		return e.Pos
+	}
+	runes := []rune(e.Source)
+	if offset > len(runes) {
+		offset = len(runes)
+	}
+	if offset < 0 {
+		offset = 0
+	}
+	line, col := 0, 0
+	for _, r := range runes[:offset] {
+		if r == '\n' {
+			line++
+			col = 0
+		} else {
+			col++
+		}
+	}
+	switch e.node.Style {
+	case yaml.LiteralStyle, yaml.FoldedStyle:
+		// Content starts on the line after the indicator.
+		idx := e.node.Line + line // 0-based index of the content line
+		if e.node.Style == yaml.FoldedStyle {
+			idx = e.node.Line
+		}
+		if idx < len(e.lines) {
+			raw := e.lines[idx]
+			valueLines := strings.Split(e.Source, "\n")
+			indent := len(raw) - len(strings.TrimLeft(raw, " "))
+			if line < len(valueLines) {
+				vl := valueLines[line]
+				indent -= len(vl) - len(strings.TrimLeft(vl, " "))
+			}
+			if e.node.Style == yaml.FoldedStyle {
+				return Pos{Line: idx + 1, Col: indent + 1}
+			}
+			return Pos{Line: idx + 1, Col: indent + col + 1}
+		}
+		return e.Pos
+	case yaml.DoubleQuotedStyle, yaml.SingleQuotedStyle:
+		if line == 0 {
+			return Pos{Line: e.Pos.Line, Col: e.Pos.Col + 1 + col}
+		}
+		return Pos{Line: e.Pos.Line + line, Col: col + 1}
+	default:
+		if line == 0 {
+			return Pos{Line: e.Pos.Line, Col: e.Pos.Col + col}
+		}
+		return Pos{Line: e.Pos.Line + line, Col: col + 1}
+	}
+}
+
+// Error is a problem at a position in a rule file.
+type Error struct {
+	Path string
+	Pos  Pos
+	// Rule is the id of the rule the problem is in, or "" for the file.
+	Rule string
+	Msg  string
+}
+
+// Error formats the problem as `path:line:col: rule "id": what is wrong`.
+func (e *Error) Error() string {
+	var b strings.Builder
+	b.WriteString(e.Path)
+	if e.Pos.Line > 0 {
+		fmt.Fprintf(&b, ":%d:%d", e.Pos.Line, max(e.Pos.Col, 1))
+	}
+	b.WriteString(": ")
+	if e.Rule != "" {
+		fmt.Fprintf(&b, "rule %q: ", e.Rule)
+	}
+	b.WriteString(e.Msg)
+	return b.String()
+}
+
+// Errors is every problem found, in file order.
+type Errors []*Error
+
+// Error joins the problems one per line.
+func (es Errors) Error() string {
+	s := make([]string, len(es))
+	for i, e := range es {
+		s[i] = e.Error()
+	}
+	return strings.Join(s, "\n")
+}
+
+// Sort orders the problems by path, line and column.
+func (es Errors) Sort() {
+	sort.SliceStable(es, func(i, j int) bool {
+		a, b := es[i], es[j]
+		if a.Path != b.Path {
+			return a.Path < b.Path
+		}
+		if a.Pos.Line != b.Pos.Line {
+			return a.Pos.Line < b.Pos.Line
+		}
+		return a.Pos.Col < b.Pos.Col
+	})
+}
+
+var (
+	idPattern    = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
+	kindPattern  = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
+	namePattern  = regexp.MustCompile(`^[a-z_][a-z0-9_]*$`)
+	tmplPattern  = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
+	durationExpr = regexp.MustCompile(`^(\d+)(d|w|h|m)$`)
+)
+
+// Channels lists the message channels a rule may name.
+var Channels = []string{"email", "sms", "webhook"}
+
+var (
+	fileFields    = []string{"rules"}
+	ruleFields    = []string{"id", "name", "description", "owner", "kind", "enabled", "review", "purpose", "cooldown", "values", "when", "value", "offer", "message"}
+	messageFields = []string{"template", "channels"}
+)
+
+// DefaultCooldown is a rule's cooldown when it does not set one.
+const DefaultCooldown = 30 * 24 * time.Hour
+
+// ParseDuration parses a cooldown such as "90d", "2w", "36h", "15m" or "0".
+func ParseDuration(s string) (time.Duration, error) {
+	if s == "0" {
+		return 0, nil
+	}
+	m := durationExpr.FindStringSubmatch(s)
+	if m == nil {
+		return 0, fmt.Errorf("cannot parse duration %q: want a whole number followed by d, w, h or m, like 90d", s)
+	}
+	n, err := strconv.Atoi(m[1])
+	if err != nil || n > 100000 {
+		return 0, fmt.Errorf("duration %q is too long", s)
+	}
+	unit := map[string]time.Duration{"d": 24 * time.Hour, "w": 7 * 24 * time.Hour, "h": time.Hour, "m": time.Minute}[m[2]]
+	return time.Duration(n) * unit, nil
+}
+
+// FormatDuration writes a duration the way ParseDuration reads it.
+func FormatDuration(d time.Duration) string {
+	switch {
+	case d == 0:
+		return "0"
+	case d%(7*24*time.Hour) == 0:
+		return fmt.Sprintf("%dw", d/(7*24*time.Hour))
+	case d%(24*time.Hour) == 0:
+		return fmt.Sprintf("%dd", d/(24*time.Hour))
+	case d%time.Hour == 0:
+		return fmt.Sprintf("%dh", d/time.Hour)
+	default:
+		return fmt.Sprintf("%dm", d/time.Minute)
+	}
+}
+
+// Parse reads one rule file. It returns every problem it finds; a file with
+// problems may still return the rules it could read, for later checks.
+func Parse(path string, content []byte) (*File, Errors) {
+	sum := sha256.Sum256(content)
+	f := &File{Path: path, Hash: hex.EncodeToString(sum[:])}
+	p := &parser{path: path, lines: strings.Split(string(content), "\n")}
+
+	var doc yaml.Node
+	if err := yaml.Unmarshal(content, &doc); err != nil {
+		p.errorf(yamlErrorPos(err), "", "%s", yamlErrorMsg(err))
+		return f, p.errs
+	}
+	if doc.Kind == 0 || len(doc.Content) == 0 {
+		p.errorf(Pos{1, 1}, "", "file is empty: want a mapping with a `rules` list")
+		return f, p.errs
+	}
+	root := doc.Content[0]
+	if root.Kind != yaml.MappingNode {
+		p.errorf(pos(root), "", "want a mapping with a `rules` list, got %s", kindName(root))
+		return f, p.errs
+	}
+	var rulesNode *yaml.Node
+	p.fields(root, "", fileFields, func(key, val *yaml.Node) {
+		rulesNode = val
+	})
+	if rulesNode == nil {
+		p.errorf(pos(root), "", "missing field `rules`")
+		return f, p.errs
+	}
+	if rulesNode.Kind != yaml.SequenceNode {
+		p.errorf(pos(rulesNode), "", "`rules` must be a list of rules, got %s", kindName(rulesNode))
+		return f, p.errs
+	}
+	seen := map[string]Pos{}
+	for _, rn := range rulesNode.Content {
+		r := p.rule(rn)
+		if r == nil {
+			continue
+		}
+		if r.ID != "" {
+			if first, dup := seen[r.ID]; dup {
+				p.errorf(r.IDPos, r.ID, "duplicate rule id (first defined at line %d)", first.Line)
+			} else {
+				seen[r.ID] = r.IDPos
+			}
+		}
+		f.Rules = append(f.Rules, r)
+	}
+	return f, p.errs
+}
+
+type parser struct {
+	path  string
+	lines []string
+	errs  Errors
+}
+
+func (p *parser) errorf(at Pos, rule, format string, args ...any) {
+	p.errs = append(p.errs, &Error{Path: p.path, Pos: at, Rule: rule, Msg: fmt.Sprintf(format, args...)})
+}
+
+// fields walks a mapping, reporting unknown and repeated keys, and calls fn
+// for every known key.
+func (p *parser) fields(m *yaml.Node, rule string, known []string, fn func(key, val *yaml.Node)) {
+	seen := map[string]bool{}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		k, v := m.Content[i], m.Content[i+1]
+		if k.Kind != yaml.ScalarNode {
+			p.errorf(pos(k), rule, "field names must be plain words")
+			continue
+		}
+		if !contains(known, k.Value) {
+			msg := fmt.Sprintf("unknown field %q", k.Value)
+			if s := suggest(k.Value, known); s != "" {
+				msg += fmt.Sprintf(" (did you mean %q?)", s)
+			}
+			p.errorf(pos(k), rule, "%s", msg)
+			continue
+		}
+		if seen[k.Value] {
+			p.errorf(pos(k), rule, "field %q is set twice", k.Value)
+			continue
+		}
+		seen[k.Value] = true
+		fn(k, v)
+	}
+}
+
+func (p *parser) rule(n *yaml.Node) *Rule {
+	if n.Kind != yaml.MappingNode {
+		p.errorf(pos(n), "", "a rule must be a mapping of fields, got %s", kindName(n))
+		return nil
+	}
+	r := &Rule{Pos: pos(n), Enabled: true, Review: "required", Purpose: "promotional", Cooldown: DefaultCooldown}
+	// The id comes first so that every other error can name the rule.
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == "id" {
+			v := n.Content[i+1]
+			r.IDPos = pos(v)
+			if v.Kind == yaml.ScalarNode {
+				r.ID = v.Value
+			}
+		}
+	}
+	have := map[string]bool{}
+	p.fields(n, r.ID, ruleFields, func(k, v *yaml.Node) {
+		have[k.Value] = true
+		switch k.Value {
+		case "id":
+			if s, ok := p.str(v, r.ID, "id"); ok && !idPattern.MatchString(s) {
+				p.errorf(pos(v), r.ID, "id %q must be lowercase letters, digits, '-' and '_'", s)
+			}
+		case "name":
+			r.Name, _ = p.str(v, r.ID, "name")
+		case "description":
+			r.Description, _ = p.str(v, r.ID, "description")
+		case "owner":
+			r.Owner, _ = p.str(v, r.ID, "owner")
+		case "kind":
+			if s, ok := p.str(v, r.ID, "kind"); ok {
+				if !kindPattern.MatchString(s) {
+					p.errorf(pos(v), r.ID, "kind %q must be a snake_case word such as cheaper_plan, free_replacement or fee_waiver", s)
+				}
+				r.Kind = s
+			}
+		case "enabled":
+			if v.Kind != yaml.ScalarNode || (v.Value != "true" && v.Value != "false") {
+				p.errorf(pos(v), r.ID, "enabled must be true or false")
+			} else {
+				r.Enabled = v.Value == "true"
+			}
+		case "review":
+			if s, ok := p.str(v, r.ID, "review"); ok {
+				if s != "required" && s != "rule" {
+					p.errorf(pos(v), r.ID, "review must be \"required\" or \"rule\", got %q", s)
+				}
+				r.Review = s
+			}
+		case "purpose":
+			if s, ok := p.str(v, r.ID, "purpose"); ok {
+				if s != "promotional" && s != "service" {
+					p.errorf(pos(v), r.ID, "purpose must be \"promotional\" or \"service\", got %q", s)
+				}
+				r.Purpose = s
+			}
+		case "cooldown":
+			if s, ok := p.str(v, r.ID, "cooldown"); ok {
+				d, err := ParseDuration(s)
+				if err != nil {
+					p.errorf(pos(v), r.ID, "cooldown: %v", err)
+				}
+				r.Cooldown = d
+			}
+		case "values":
+			r.Values = p.named(v, r.ID, "values", true)
+		case "when":
+			r.When, _ = p.expr(v, r.ID, "when")
+		case "value":
+			r.Value, _ = p.expr(v, r.ID, "value")
+		case "offer":
+			r.Offer = p.named(v, r.ID, "offer", false)
+		case "message":
+			r.Message = p.message(v, r.ID)
+		}
+	})
+	for _, req := range []string{"id", "name", "description", "owner", "kind", "when", "value", "message"} {
+		if !have[req] {
+			p.errorf(r.Pos, r.ID, "missing field %q", req)
+		}
+	}
+	return r
+}
+
+func (p *parser) str(v *yaml.Node, rule, field string) (string, bool) {
+	if v.Kind != yaml.ScalarNode || v.Tag == "!!null" {
+		p.errorf(pos(v), rule, "%s must be a string, got %s", field, kindName(v))
+		return "", false
+	}
+	if strings.TrimSpace(v.Value) == "" {
+		p.errorf(pos(v), rule, "%s must not be empty", field)
+		return "", false
+	}
+	return v.Value, true
+}
+
+func (p *parser) expr(v *yaml.Node, rule, field string) (Expr, bool) {
+	if v.Kind != yaml.ScalarNode || v.Tag == "!!null" {
+		p.errorf(pos(v), rule, "%s must be an expression, got %s", field, kindName(v))
+		return Expr{}, false
+	}
+	if strings.TrimSpace(v.Value) == "" {
+		p.errorf(pos(v), rule, "%s must not be empty", field)
+		return Expr{}, false
+	}
+	return Expr{Source: v.Value, Pos: pos(v), node: v, lines: p.lines}, true
+}
+
+func (p *parser) named(v *yaml.Node, rule, field string, identifiers bool) []Named {
+	if v.Kind != yaml.MappingNode {
+		p.errorf(pos(v), rule, "%s must be a mapping of names to expressions, got %s", field, kindName(v))
+		return nil
+	}
+	var out []Named
+	seen := map[string]bool{}
+	for i := 0; i+1 < len(v.Content); i += 2 {
+		k, val := v.Content[i], v.Content[i+1]
+		name := k.Value
+		if k.Kind != yaml.ScalarNode || !namePattern.MatchString(name) {
+			p.errorf(pos(k), rule, "%s name %q must be a snake_case identifier", field, name)
+			continue
+		}
+		if seen[name] {
+			p.errorf(pos(k), rule, "%s name %q is set twice", field, name)
+			continue
+		}
+		seen[name] = true
+		e, ok := p.expr(val, rule, field+"."+name)
+		if !ok {
+			continue
+		}
+		out = append(out, Named{Name: name, NamePos: pos(k), Expr: e})
+	}
+	return out
+}
+
+func (p *parser) message(v *yaml.Node, rule string) Message {
+	var m Message
+	if v.Kind != yaml.MappingNode {
+		p.errorf(pos(v), rule, "message must be a mapping with `template` and `channels`, got %s", kindName(v))
+		return m
+	}
+	p.fields(v, rule, messageFields, func(k, val *yaml.Node) {
+		switch k.Value {
+		case "template":
+			if s, ok := p.str(val, rule, "message.template"); ok {
+				if !tmplPattern.MatchString(s) {
+					p.errorf(pos(val), rule, "message.template %q must be a file name without extension, like cheaper-plan", s)
+				}
+				m.Template, m.TemplatePos = s, pos(val)
+			}
+		case "channels":
+			if val.Kind != yaml.SequenceNode {
+				p.errorf(pos(val), rule, "message.channels must be a list such as [email, sms], got %s", kindName(val))
+				return
+			}
+			for _, c := range val.Content {
+				if c.Kind != yaml.ScalarNode || !contains(Channels, c.Value) {
+					msg := fmt.Sprintf("unknown channel %q: want one of %s", c.Value, strings.Join(Channels, ", "))
+					if s := suggest(c.Value, Channels); s != "" {
+						msg = fmt.Sprintf("unknown channel %q (did you mean %q?)", c.Value, s)
+					}
+					p.errorf(pos(c), rule, "%s", msg)
+					continue
+				}
+				m.Channels = append(m.Channels, c.Value)
+			}
+		}
+	})
+	if m.Template == "" && m.TemplatePos == (Pos{}) {
+		p.errorf(pos(v), rule, "message: missing field \"template\"")
+	}
+	if len(m.Channels) == 0 {
+		m.Channels = []string{"email"}
+	}
+	return m
+}
+
+func pos(n *yaml.Node) Pos { return Pos{Line: n.Line, Col: n.Column} }
+
+func kindName(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.AliasNode:
+		return "an alias"
+	case yaml.ScalarNode:
+		if n.Tag == "!!null" {
+			return "nothing"
+		}
+		return fmt.Sprintf("%q", n.Value)
+	}
+	return "nothing"
+}
+
+func yamlErrorPos(err error) Pos {
+	var le *yaml.LoadError
+	if errors.As(err, &le) {
+		return Pos{Line: le.Mark.Line, Col: le.Mark.Column}
+	}
+	return Pos{}
+}
+
+func yamlErrorMsg(err error) string {
+	var le *yaml.LoadError
+	if errors.As(err, &le) {
+		msg := le.Message
+		if le.ContextMsg != "" {
+			msg = le.ContextMsg + ": " + msg
+		}
+		return "yaml: " + msg
+	}
+	return err.Error()
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// suggest returns the known word closest to s, if it is close enough to be
+// a likely typo.
+func suggest(s string, known []string) string {
+	best, bestD := "", 3
+	for _, k := range known {
+		d := levenshtein(strings.ToLower(s), k)
+		if d < bestD && d <= max(1, len(k)/2) {
+			best, bestD = k, d
+		}
+	}
+	return best
+}
+
+func levenshtein(a, b string) int {
+	ra, rb := []rune(a), []rune(b)
+	prev := make([]int, len(rb)+1)
+	cur := make([]int, len(rb)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(ra); i++ {
+		cur[0] = i
+		for j := 1; j <= len(rb); j++ {
+			cost := 1
+			if ra[i-1] == rb[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(rb)]
+}

@@ -1,0 +1,508 @@
+package rules
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"reflect"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/ast"
+	"github.com/expr-lang/expr/file"
+	"github.com/expr-lang/expr/parser"
+	"github.com/expr-lang/expr/vm"
+
+	"github.com/goodturn/goodturn/rules/rulefmt"
+)
+
+// Ruleset is a folder of rule files and their message templates, compiled
+// and ready to evaluate.
+type Ruleset struct {
+	// Name is the folder's base name: "mobile" for rulesets/mobile.
+	Name string
+	// Dir is the folder.
+	Dir string
+	// Rules are every rule of every file, enabled or not, in file order.
+	Rules []*Rule
+}
+
+// Enabled returns the rules that are enabled.
+func (rs *Ruleset) Enabled() []*Rule {
+	var out []*Rule
+	for _, r := range rs.Rules {
+		if r.Enabled {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// Rule returns the rule with the given id, or nil.
+func (rs *Ruleset) Rule(id string) *Rule {
+	for _, r := range rs.Rules {
+		if r.ID == id {
+			return r
+		}
+	}
+	return nil
+}
+
+// Rule is one compiled rule.
+type Rule struct {
+	*rulefmt.Rule
+	// Path is the rule file the rule came from.
+	Path string
+	// Version is the SHA-256 of the rule file's content.
+	Version string
+	// TemplatePath is the message template file.
+	TemplatePath string
+
+	program *vm.Program
+	probes  []probe
+}
+
+// probe is one fact a rule reads, compiled on its own so that it can be shown
+// as evidence when the rule matches.
+type probe struct {
+	path    string
+	program *vm.Program
+}
+
+// Outcome is the result of evaluating one rule for one customer.
+type Outcome struct {
+	// Matched reports whether `when` was true.
+	Matched bool
+	// Values holds the named values in the order the rule declares them;
+	// set only when Matched.
+	Values []NamedValue
+	// Value is the yearly value to the customer in minor units.
+	Value int
+	// Offer holds the offer fields in declared order.
+	Offer []NamedValue
+}
+
+// NamedValue is a name and what it evaluated to.
+type NamedValue struct {
+	Name  string `json:"name"`
+	Value any    `json:"value"`
+}
+
+// Evidence is what a proposal records of the decision: the named values and
+// every fact the rule's expressions read, so a reviewer sees the arithmetic.
+type Evidence struct {
+	Values []NamedValue `json:"values"`
+	Facts  []NamedValue `json:"facts"`
+}
+
+// TestFileSuffix marks rule test files, which are not rule files.
+const TestFileSuffix = "_test.yaml"
+
+// TemplateExt is the extension of message template files.
+const TemplateExt = ".tmpl"
+
+// LoadAll loads every ruleset folder under root (each subfolder holding
+// at least one rule file), collecting the errors of all of them.
+func LoadAll(root string) ([]*Ruleset, error) {
+	entries, err := os.ReadDir(root)
+	if err != nil {
+		return nil, fmt.Errorf("load rulesets: %w", err)
+	}
+	var sets []*Ruleset
+	var errs rulefmt.Errors
+	for _, e := range entries {
+		if !e.IsDir() {
+			continue
+		}
+		dir := filepath.Join(root, e.Name())
+		files, _ := ruleFiles(dir)
+		if len(files) == 0 {
+			continue
+		}
+		rs, err := Load(dir)
+		if err != nil {
+			var es rulefmt.Errors
+			if errors.As(err, &es) {
+				errs = append(errs, es...)
+				continue
+			}
+			return nil, err
+		}
+		sets = append(sets, rs)
+	}
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	if len(sets) == 0 {
+		return nil, fmt.Errorf("load rulesets: no ruleset folders with rule files in %s", root)
+	}
+	return sets, nil
+}
+
+func ruleFiles(dir string) ([]string, error) {
+	var files []string
+	for _, pat := range []string{"*.yaml", "*.yml"} {
+		m, err := filepath.Glob(filepath.Join(dir, pat))
+		if err != nil {
+			return nil, err
+		}
+		for _, f := range m {
+			if !strings.HasSuffix(f, TestFileSuffix) && !strings.HasSuffix(f, "_test.yml") {
+				files = append(files, f)
+			}
+		}
+	}
+	sort.Strings(files)
+	return files, nil
+}
+
+// Load reads and compiles the ruleset in dir. Any problem in any file is
+// returned, all of them at once, as rulefmt.Errors; a ruleset with errors is
+// never returned.
+func Load(dir string) (*Ruleset, error) {
+	files, err := ruleFiles(dir)
+	if err != nil {
+		return nil, fmt.Errorf("load ruleset %s: %w", dir, err)
+	}
+	if len(files) == 0 {
+		if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("load ruleset: %s does not exist", dir)
+		}
+		return nil, fmt.Errorf("load ruleset: no rule files (*.yaml) in %s", dir)
+	}
+	srcs := make(map[string][]byte, len(files))
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("load ruleset: %w", err)
+		}
+		srcs[f] = b
+	}
+	return Compile(filepath.Base(filepath.Clean(dir)), dir, srcs, func(name string) bool {
+		_, err := os.Stat(filepath.Join(dir, name+TemplateExt))
+		return err == nil
+	})
+}
+
+// Compile compiles the rule files of one ruleset, given as path → content.
+// templateExists reports whether the named message template exists.
+func Compile(name, dir string, files map[string][]byte, templateExists func(string) bool) (*Ruleset, error) {
+	rs := &Ruleset{Name: name, Dir: dir}
+	var errs rulefmt.Errors
+	paths := make([]string, 0, len(files))
+	for p := range files {
+		paths = append(paths, p)
+	}
+	sort.Strings(paths)
+	seen := map[string]string{}
+	for _, path := range paths {
+		f, ferrs := rulefmt.Parse(path, files[path])
+		errs = append(errs, ferrs...)
+		for _, fr := range f.Rules {
+			if fr.ID != "" {
+				if other, dup := seen[fr.ID]; dup && other != path {
+					errs = append(errs, &rulefmt.Error{Path: path, Pos: fr.IDPos, Rule: fr.ID,
+						Msg: fmt.Sprintf("duplicate rule id (also defined in %s)", other)})
+				}
+				seen[fr.ID] = path
+			}
+			r := &Rule{Rule: fr, Path: path, Version: f.Hash}
+			if fr.Message.Template != "" {
+				r.TemplatePath = filepath.Join(dir, fr.Message.Template+TemplateExt)
+				if templateExists != nil && !templateExists(fr.Message.Template) {
+					errs = append(errs, &rulefmt.Error{Path: path, Pos: fr.Message.TemplatePos, Rule: fr.ID,
+						Msg: fmt.Sprintf("unknown template %q: no file %s", fr.Message.Template, r.TemplatePath)})
+				}
+			}
+			errs = append(errs, r.compile()...)
+			rs.Rules = append(rs.Rules, r)
+		}
+	}
+	if len(errs) > 0 {
+		errs.Sort()
+		return nil, errs
+	}
+	return rs, nil
+}
+
+// options are the compile options of every expression.
+func options() []expr.Option {
+	opts := []expr.Option{
+		expr.Env(Facts{}),
+		expr.DisableBuiltin("now"),
+		expr.Patch(envArgPatcher{}),
+		expr.MaxNodes(10000),
+	}
+	return append(opts, helperOptions()...)
+}
+
+// piece is one expression of a rule placed into the rule's program.
+type piece struct {
+	label string
+	e     rulefmt.Expr
+}
+
+// compile type-checks every expression of the rule, reporting errors at
+// their place in the file, then builds the rule's single program:
+//
+//	let v1 = (values.v1); …; (when) ? [v1, …, (value), (offer.a), …] : nil
+//
+// so that named values are computed once per customer and value and offer
+// only for customers who match.
+func (r *Rule) compile() rulefmt.Errors {
+	var errs rulefmt.Errors
+	fail := func(e rulefmt.Expr, offset int, label, msg string) {
+		errs = append(errs, &rulefmt.Error{Path: r.Path, Pos: e.Position(offset), Rule: r.ID, Msg: label + ": " + msg})
+	}
+	// check compiles prefix+src and reports an error inside src.
+	check := func(prefix string, p piece) (reflect.Type, bool) {
+		prog, err := expr.Compile(prefix+p.e.Source, options()...)
+		if err != nil {
+			offset, msg := 0, err.Error()
+			var fe *file.Error
+			if errors.As(err, &fe) {
+				offset = fe.From - len([]rune(prefix))
+				msg = fe.Message
+			}
+			fail(p.e, offset, p.label, msg)
+			return nil, false
+		}
+		return prog.Node().Type(), true
+	}
+
+	var prefix strings.Builder
+	ok := true
+	for _, v := range r.Values {
+		if reservedNames[v.Name] {
+			errs = append(errs, &rulefmt.Error{Path: r.Path, Pos: v.NamePos, Rule: r.ID,
+				Msg: fmt.Sprintf("named value %q hides the fact or helper of that name; choose another name", v.Name)})
+			ok = false
+			continue
+		}
+		if _, good := check(prefix.String(), piece{"values." + v.Name, v.Expr}); !good {
+			ok = false
+			// Later expressions would only repeat this error.
+			break
+		}
+		fmt.Fprintf(&prefix, "let %s = (%s\n);\n", v.Name, v.Expr.Source)
+	}
+	if !ok {
+		return errs
+	}
+	pre := prefix.String()
+	if r.When.Source != "" {
+		if t, good := check(pre, piece{"when", r.When}); good {
+			if t != nil && t.Kind() != reflect.Bool && t.Kind() != reflect.Interface {
+				fail(r.When, 0, "when", fmt.Sprintf("must be a boolean expression, got %s", typeName(t)))
+			}
+		}
+	}
+	if r.Value.Source != "" {
+		if t, good := check(pre, piece{"value", r.Value}); good && t != nil {
+			switch t.Kind() {
+			case reflect.Int, reflect.Int64, reflect.Int32, reflect.Interface:
+			case reflect.Float64, reflect.Float32:
+				fail(r.Value, 0, "value", "must be an integer amount in minor units, got float (wrap it in int() or round())")
+			default:
+				fail(r.Value, 0, "value", fmt.Sprintf("must be an integer amount in minor units, got %s", typeName(t)))
+			}
+		}
+	}
+	for _, o := range r.Offer {
+		check(pre, piece{"offer." + o.Name, o.Expr})
+	}
+	if len(errs) > 0 || r.When.Source == "" || r.Value.Source == "" {
+		return errs
+	}
+
+	var src strings.Builder
+	src.WriteString(pre)
+	fmt.Fprintf(&src, "(%s\n) ? [", r.When.Source)
+	for _, v := range r.Values {
+		fmt.Fprintf(&src, "%s, ", v.Name)
+	}
+	fmt.Fprintf(&src, "(%s\n)", r.Value.Source)
+	for _, o := range r.Offer {
+		fmt.Fprintf(&src, ", (%s\n)", o.Expr.Source)
+	}
+	src.WriteString("] : nil")
+	prog, err := expr.Compile(src.String(), options()...)
+	if err != nil {
+		// Every piece compiled on its own, so this is a bug in goodturn.
+		errs = append(errs, &rulefmt.Error{Path: r.Path, Pos: r.Pos, Rule: r.ID, Msg: "internal error compiling rule: " + err.Error()})
+		return errs
+	}
+	r.program = prog
+	r.probes = factProbes(r)
+	return nil
+}
+
+// factProbes finds the facts a rule reads — member chains such as
+// plan.monthly_price or usage[0].data_mb, and the scalar facts now, today and
+// currency — and compiles each on its own.
+func factProbes(r *Rule) []probe {
+	found := map[string]bool{}
+	exprs := []rulefmt.Expr{r.When, r.Value}
+	for _, v := range r.Values {
+		exprs = append(exprs, v.Expr)
+	}
+	for _, o := range r.Offer {
+		exprs = append(exprs, o.Expr)
+	}
+	for _, e := range exprs {
+		// Pieces may use named values, so they are parsed, not checked.
+		tree, err := parser.Parse(e.Source)
+		if err != nil {
+			continue
+		}
+		ast.Find(tree.Node, func(n ast.Node) bool {
+			if s, ok := factPath(n); ok {
+				found[s] = true
+			}
+			return false
+		})
+	}
+	// Keep only the longest chains: usage[0].data_mb, not usage[0].
+	var paths []string
+	for p := range found {
+		longer := false
+		for q := range found {
+			if q != p && strings.HasPrefix(q, p) && (q[len(p)] == '.' || q[len(p)] == '[') {
+				longer = true
+				break
+			}
+		}
+		if !longer {
+			paths = append(paths, p)
+		}
+	}
+	sort.Strings(paths)
+	var probes []probe
+	for _, p := range paths {
+		prog, err := expr.Compile(p, options()...)
+		if err != nil {
+			continue
+		}
+		probes = append(probes, probe{path: p, program: prog})
+	}
+	return probes
+}
+
+var scalarFacts = map[string]bool{"now": true, "today": true, "currency": true}
+
+// factPath returns the source of a member chain rooted at a fact, with
+// constant indexes and names only.
+func factPath(n ast.Node) (string, bool) {
+	switch n := n.(type) {
+	case *ast.IdentifierNode:
+		if scalarFacts[n.Value] {
+			return n.Value, true
+		}
+		return "", false
+	case *ast.MemberNode:
+		if n.Optional {
+			return "", false
+		}
+		base, ok := chain(n.Node)
+		if !ok {
+			return "", false
+		}
+		switch p := n.Property.(type) {
+		case *ast.StringNode:
+			if n.Method {
+				return "", false
+			}
+			return base + "." + p.Value, true
+		case *ast.IntegerNode:
+			return fmt.Sprintf("%s[%d]", base, p.Value), true
+		}
+	}
+	return "", false
+}
+
+func chain(n ast.Node) (string, bool) {
+	switch n := n.(type) {
+	case *ast.IdentifierNode:
+		if reservedNames[n.Value] && !envHelpers[n.Value] {
+			return n.Value, true
+		}
+		return "", false
+	case *ast.MemberNode:
+		return factPath(n)
+	}
+	return "", false
+}
+
+// Eval evaluates the rule for one customer on the given VM. A VM must not be
+// shared between goroutines.
+func (r *Rule) Eval(machine *vm.VM, f Facts) (Outcome, error) {
+	out, err := machine.Run(r.program, f)
+	if err != nil {
+		return Outcome{}, runtimeError(err)
+	}
+	if out == nil {
+		return Outcome{}, nil
+	}
+	res := out.([]any)
+	o := Outcome{Matched: true}
+	n := len(r.Values)
+	o.Values = make([]NamedValue, n)
+	for i, v := range r.Values {
+		o.Values[i] = NamedValue{Name: v.Name, Value: res[i]}
+	}
+	val, ok := toInt(res[n])
+	if !ok {
+		return Outcome{}, fmt.Errorf("value: want an integer amount in minor units, got %T", res[n])
+	}
+	o.Value = val
+	if len(r.Offer) > 0 {
+		o.Offer = make([]NamedValue, len(r.Offer))
+		for i, of := range r.Offer {
+			o.Offer[i] = NamedValue{Name: of.Name, Value: res[n+1+i]}
+		}
+	}
+	return o, nil
+}
+
+// Evidence evaluates the facts the rule reads, for a customer it matched.
+func (r *Rule) Evidence(machine *vm.VM, f Facts, o Outcome) Evidence {
+	ev := Evidence{Values: o.Values, Facts: make([]NamedValue, 0, len(r.probes))}
+	for _, p := range r.probes {
+		v, err := machine.Run(p.program, f)
+		if err != nil {
+			// An index past the end of a short slice, say: leave it out.
+			continue
+		}
+		if t, ok := v.(time.Time); ok {
+			v = t.Format(time.DateOnly)
+		}
+		ev.Facts = append(ev.Facts, NamedValue{Name: p.path, Value: v})
+	}
+	return ev
+}
+
+func toInt(v any) (int, bool) {
+	switch n := v.(type) {
+	case int:
+		return n, true
+	case int64:
+		return int(n), true
+	case int32:
+		return int(n), true
+	}
+	return 0, false
+}
+
+// runtimeError strips the internal program source from an expression's
+// runtime error, keeping its message.
+func runtimeError(err error) error {
+	var fe *file.Error
+	if errors.As(err, &fe) {
+		return errors.New(fe.Message)
+	}
+	return err
+}
