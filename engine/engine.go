@@ -59,6 +59,9 @@ type Result struct {
 	Samples map[string][]store.Proposal
 	// Duration is the run's wall time.
 	Duration time.Duration
+	// Currency is the currency of the plan catalogue, when all its plans
+	// share one: the currency of the run's totals.
+	Currency string
 }
 
 // maxErrorSamples is how many failing customers a run keeps per rule.
@@ -104,6 +107,14 @@ func (e *Engine) Run(ctx context.Context, rs *rules.Ruleset, opts Options) (*Res
 	catalogue, err := e.Billing.Catalogue(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("run %s: %w", rs.Name, err)
+	}
+	for i, p := range catalogue {
+		if i == 0 {
+			res.Currency = p.Currency
+		} else if p.Currency != res.Currency {
+			res.Currency = ""
+			break
+		}
 	}
 	if !opts.DryRun {
 		if err := store.CreateRun(ctx, e.DB, &res.Run); err != nil {

@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"errors"
 	"fmt"
 	"reflect"
 	"time"
@@ -53,11 +54,21 @@ func helperOptions() []expr.Option {
 		expr.Function("days", func(p ...any) (any, error) {
 			return time.Duration(p[0].(int)) * 24 * time.Hour, nil
 		}, new(func(int) time.Duration)),
+		expr.Function("div", func(p ...any) (any, error) {
+			a, b := p[0].(int), p[1].(int)
+			if b == 0 {
+				return nil, errDivideByZero
+			}
+			return a / b, nil
+		}, new(func(int, int) int)),
 		expr.Function("money", func(p ...any) (any, error) {
 			return FormatMoney(p[1].(int), p[0].(Facts).Currency), nil
 		}, new(func(Facts, int) string)),
 	}
 }
+
+// errDivideByZero is div's error for a zero divisor.
+var errDivideByZero = errors.New("integer divide by zero")
 
 // daysBetween returns the whole days from a to b, counted on calendar dates
 // in UTC; negative when b is before a.
@@ -116,7 +127,7 @@ var reservedNames = func() map[string]bool {
 	for name := range envHelpers {
 		m[name] = true
 	}
-	for _, name := range []string{"cost", "overage", "fits", "days"} {
+	for _, name := range []string{"cost", "overage", "fits", "days", "div"} {
 		m[name] = true
 	}
 	return m
@@ -125,7 +136,7 @@ var reservedNames = func() map[string]bool {
 // HelperNames lists the helper functions, for documentation and checks.
 func HelperNames() []string {
 	return []string{"cost", "overage", "fits", "rerate", "cheapest_plan", "quote",
-		"days_since", "days_until", "years_since", "days", "money"}
+		"days_since", "days_until", "years_since", "days", "div", "money"}
 }
 
 func typeName(t reflect.Type) string {

@@ -74,22 +74,21 @@ func runDemo(ctx context.Context, env *Env, args []string) error {
 		}
 	}
 	fmt.Fprintf(out, "Every proposal is pending review; nothing has been sent.\n\n")
-	fmt.Fprintf(out, "Next:\n")
-	dbFlag := ""
+	flags := ""
 	if c.db != "goodturn.db" {
-		dbFlag = " --db " + c.db
+		flags += " --db " + c.db
 	}
-	fmt.Fprintf(out, "  goodturn check                     check the rule files in %s/\n", c.rulesets)
-	fmt.Fprintf(out, "  goodturn run%s   run the rules again: nothing is proposed twice\n", padRight(dbFlag, 22))
-	fmt.Fprintf(out, "  edit %s/mobile/*.yaml   change a rule, then check and run it\n", c.rulesets)
+	if c.billingDB != "" {
+		flags += " --billing-db " + c.billingDB
+	}
+	fmt.Fprintf(out, "Next:\n")
+	printTable(out, [][]string{
+		{"goodturn check " + c.rulesets, "check the rule files"},
+		{"goodturn run" + flags, "run the rules again: nothing is proposed twice"},
+		{"goodturn run --dry-run" + flags, "see what the rules would propose, recording nothing"},
+	}, 2)
+	fmt.Fprintf(out, "\nRules live in %s/mobile/*.yaml and docs/rules.md explains how to write them.\n", c.rulesets)
 	return nil
-}
-
-func padRight(s string, n int) string {
-	if len(s) >= n {
-		return s
-	}
-	return s + strings.Repeat(" ", n-len(s))
 }
 
 // prepareDemo makes room for the sample operator. It refuses to touch billing

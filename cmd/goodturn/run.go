@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"text/tabwriter"
+	"unicode/utf8"
 
 	"github.com/goodturn/goodturn/engine"
 	"github.com/goodturn/goodturn/engine/billing"
@@ -77,19 +77,13 @@ func printResult(w io.Writer, rs *rules.Ruleset, res *engine.Result) {
 	} else {
 		fmt.Fprintf(w, "Run %d of ruleset %s: %s customers in %s (%s).\n", res.ID, rs.Name, count(res.Customers), res.Duration.Round(1e6), res.Status)
 	}
-	currency := ""
-	for _, s := range res.Samples {
-		if len(s) > 0 {
-			currency = s[0].Currency
-		}
-	}
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "  rule\tkind\tmatched\t%s\tyearly value\theld back\terrors\t\n", verb)
+	currency := res.Currency
+	rows := [][]string{{"rule", "kind", "matched", verb, "yearly value", "held back", "errors"}}
 	for _, rr := range res.Rules {
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", rr.RuleID, rr.Kind, count(rr.Matched), count(rr.Proposals),
-			formatMoney(rr.Value, currency), count(rr.Skipped), count(rr.Errors))
+		rows = append(rows, []string{rr.RuleID, rr.Kind, count(rr.Matched), count(rr.Proposals),
+			formatMoney(rr.Value, currency), count(rr.Skipped), count(rr.Errors)})
 	}
-	tw.Flush()
+	printTable(w, rows, 2)
 	for _, rr := range res.Rules {
 		for _, s := range rr.ErrorSamples {
 			fmt.Fprintf(w, "  rule %q failed for customer %d: %s\n", rr.RuleID, s.CustomerID, s.Error)
@@ -121,4 +115,31 @@ func count(n int64) string {
 		b.WriteRune(r)
 	}
 	return b.String()
+}
+
+// printTable prints rows as an indented table whose first textCols columns
+// are aligned left and the rest, numbers, right.
+func printTable(w io.Writer, rows [][]string, textCols int) {
+	widths := map[int]int{}
+	for _, row := range rows {
+		for i, cell := range row {
+			widths[i] = max(widths[i], utf8.RuneCountInString(cell))
+		}
+	}
+	for _, row := range rows {
+		var b strings.Builder
+		b.WriteString("  ")
+		for i, cell := range row {
+			pad := strings.Repeat(" ", widths[i]-utf8.RuneCountInString(cell))
+			if i > 0 {
+				b.WriteString("  ")
+			}
+			if i < textCols {
+				b.WriteString(cell + pad)
+			} else {
+				b.WriteString(pad + cell)
+			}
+		}
+		fmt.Fprintln(w, strings.TrimRight(b.String(), " "))
+	}
 }

@@ -1,0 +1,371 @@
+package engine_test
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"encoding/json"
+	"log/slog"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"modernc.org/sqlite"
+
+	"github.com/goodturn/goodturn/engine"
+	"github.com/goodturn/goodturn/engine/billing"
+	"github.com/goodturn/goodturn/engine/database"
+	"github.com/goodturn/goodturn/engine/database/dbtest"
+	"github.com/goodturn/goodturn/engine/sample"
+	"github.com/goodturn/goodturn/engine/store"
+	"github.com/goodturn/goodturn/rules"
+)
+
+// clock is the fixed time of the tests' runs.
+var clock = time.Date(2026, 11, 23, 2, 0, 0, 0, time.UTC)
+
+// mustSetup opens a database, migrates it, fills it with n sample customers
+// and returns an engine over it.
+func mustSetup(tb testing.TB, db *database.DB, n int) *engine.Engine {
+	tb.Helper()
+	ctx := context.Background()
+	if _, err := store.Migrate(ctx, db); err != nil {
+		tb.Fatal(err)
+	}
+	if err := billing.CreateSchema(ctx, db); err != nil {
+		tb.Fatal(err)
+	}
+	if _, err := sample.Generate(ctx, db, sample.Options{Customers: n, Seed: 1, Now: clock}); err != nil {
+		tb.Fatal(err)
+	}
+	return &engine.Engine{DB: db, Billing: &billing.Reader{DB: db}, Now: func() time.Time { return clock },
+		Logger: slog.New(slog.DiscardHandler)}
+}
+
+func mustOpen(tb testing.TB, dsn string) *database.DB {
+	tb.Helper()
+	db, err := database.Open(context.Background(), dsn)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { db.Close() })
+	return db
+}
+
+func mustLoad(tb testing.TB, dir string) *rules.Ruleset {
+	tb.Helper()
+	rs, err := rules.Load(dir)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return rs
+}
+
+// proposalKey is what must be identical between two runs: everything a
+// proposal says, without ids and times.
+type proposalKey struct {
+	Rule     string
+	Customer int64
+	Kind     string
+	Value    int64
+	Currency string
+	Offer    string
+	Evidence string
+}
+
+func mustProposals(tb testing.TB, db *database.DB, runID int64) []proposalKey {
+	tb.Helper()
+	ps, err := store.ListProposals(context.Background(), db, store.ProposalFilter{RunID: runID})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	out := make([]proposalKey, len(ps))
+	for i, p := range ps {
+		out[i] = proposalKey{p.RuleID, p.CustomerID, p.Kind, p.Value, p.Currency, canonical(tb, p.Offer), canonical(tb, p.Evidence)}
+	}
+	return out
+}
+
+// canonical re-encodes JSON so that PostgreSQL's JSONB key order and
+// spacing do not matter.
+func canonical(tb testing.TB, raw []byte) string {
+	var v any
+	if err := json.Unmarshal(raw, &v); err != nil {
+		tb.Fatalf("bad JSON %s: %v", raw, err)
+	}
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+func TestRunRecordsProposalsOfEveryShippedRule(t *testing.T) {
+	dbtest.Dialects(t, func(t *testing.T, dsn string) {
+		db := mustOpen(t, dsn)
+		eng := mustSetup(t, db, 1500)
+		res, err := eng.Run(context.Background(), mustLoad(t, "../rulesets/mobile"), engine.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Customers != 1500 || res.Status != store.RunSucceeded {
+			t.Fatalf("run read %d customers with status %s, want 1500 succeeded", res.Customers, res.Status)
+		}
+		got, err := store.GetRun(context.Background(), db, res.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Proposals != res.Proposals || got.Customers != 1500 || got.FinishedAt.IsZero() {
+			t.Errorf("recorded run = %+v, want the result's totals", got)
+		}
+		for _, rr := range got.Rules {
+			if rr.Proposals == 0 || rr.Value <= 0 || rr.Errors != 0 {
+				t.Errorf("rule %s: %d proposals worth %d with %d errors; want some, with no errors", rr.RuleID, rr.Proposals, rr.Value, rr.Errors)
+			}
+			if rr.RuleVersion == "" {
+				t.Errorf("rule %s: no version recorded", rr.RuleID)
+			}
+		}
+		if ps := mustProposals(t, db, res.ID); int64(len(ps)) != res.Proposals {
+			t.Errorf("%d proposals stored, run says %d", len(ps), res.Proposals)
+		}
+	})
+}
+
+func TestSQLiteAndPostgresProposeTheSame(t *testing.T) {
+	ctx := context.Background()
+	pg := mustOpen(t, dbtest.PostgresDSN(t)) // skips without PostgreSQL
+	lite := mustOpen(t, dbtest.SQLiteDSN(t))
+	rs := mustLoad(t, "../rulesets/mobile")
+	var results [2][]proposalKey
+	for i, db := range []*database.DB{lite, pg} {
+		res, err := mustSetup(t, db, 1200).Run(ctx, rs, engine.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		results[i] = mustProposals(t, db, res.ID)
+	}
+	if len(results[0]) == 0 {
+		t.Fatal("no proposals at all")
+	}
+	if len(results[0]) != len(results[1]) {
+		t.Fatalf("SQLite made %d proposals, PostgreSQL %d", len(results[0]), len(results[1]))
+	}
+	for i := range results[0] {
+		if results[0][i] != results[1][i] {
+			t.Fatalf("proposal %d differs:\nsqlite:   %+v\npostgres: %+v", i, results[0][i], results[1][i])
+		}
+	}
+}
+
+func TestSecondRunTheSameDayProposesNothing(t *testing.T) {
+	dbtest.Dialects(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		db := mustOpen(t, dsn)
+		eng := mustSetup(t, db, 800)
+		rs := mustLoad(t, "../rulesets/mobile")
+		first, err := eng.Run(ctx, rs, engine.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if first.Proposals == 0 {
+			t.Fatal("first run proposed nothing")
+		}
+		second, err := eng.Run(ctx, rs, engine.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if second.Proposals != 0 {
+			t.Errorf("second run made %d proposals, want 0", second.Proposals)
+		}
+		for i, rr := range second.Rules {
+			if rr.Skipped != first.Rules[i].Matched {
+				t.Errorf("rule %s: second run held back %d, want all %d matches", rr.RuleID, rr.Skipped, first.Rules[i].Matched)
+			}
+		}
+		all, err := store.ListProposals(ctx, db, store.ProposalFilter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if int64(len(all)) != first.Proposals {
+			t.Errorf("%d proposals stored after two runs, want %d", len(all), first.Proposals)
+		}
+	})
+}
+
+func TestCooldownHoldsBackReviewedProposals(t *testing.T) {
+	ctx := context.Background()
+	db := dbtest.MustOpenSQLite(t)
+	eng := mustSetup(t, db, 600)
+	rs := mustLoad(t, "../rulesets/mobile")
+	first, err := eng.Run(ctx, rs, engine.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Marketing has reviewed everything: nothing is pending any more.
+	if _, err := db.Exec(`UPDATE proposals SET status = 'approved'`); err != nil {
+		t.Fatal(err)
+	}
+	cheaper := func(res *engine.Result) store.RunRule {
+		for _, rr := range res.Rules {
+			if rr.RuleID == "cheaper-plan" {
+				return rr
+			}
+		}
+		t.Fatal("no cheaper-plan rule in the run")
+		return store.RunRule{}
+	}
+	tests := []struct {
+		name     string
+		day      time.Time
+		wantHeld bool
+	}{
+		{"a day later, within the 90-day cooldown", clock.AddDate(0, 0, 1), true},
+		{"89 days later, still within it", clock.AddDate(0, 0, 89), true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			eng.Now = func() time.Time { return tt.day }
+			res, err := eng.Run(ctx, rs, engine.Options{DryRun: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			rr := cheaper(res)
+			if rr.Matched == 0 {
+				t.Fatal("cheaper-plan matched nobody")
+			}
+			if tt.wantHeld && rr.Proposals != rr.Matched-rr.Skipped {
+				t.Errorf("proposals %d, matched %d, held %d: counts do not add up", rr.Proposals, rr.Matched, rr.Skipped)
+			}
+			if tt.wantHeld && rr.Skipped < cheaper(first).Proposals*9/10 {
+				t.Errorf("held back %d of the %d customers proposed to %s ago", rr.Skipped, cheaper(first).Proposals, tt.day.Sub(clock))
+			}
+		})
+	}
+	// After the cooldown the same customers may be proposed to again.
+	later := clock.AddDate(0, 0, 91)
+	eng.Now = func() time.Time { return later }
+	res, err := eng.Run(ctx, rs, engine.Options{DryRun: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rr := cheaper(res); rr.Skipped != 0 {
+		t.Errorf("91 days later %d customers are still held back by the 90-day cooldown", rr.Skipped)
+	}
+}
+
+func TestARuleFailingForSomeCustomersDoesNotStopTheRun(t *testing.T) {
+	ctx := context.Background()
+	db := dbtest.MustOpenSQLite(t)
+	eng := mustSetup(t, db, 500)
+	// Customers 1..10 used no data last month, so 100000 / data_mb fails.
+	if _, err := db.Exec(`UPDATE usage SET quantity = 0 WHERE customer_id <= 10 AND meter = 'data_mb'`); err != nil {
+		t.Fatal(err)
+	}
+	res, err := eng.Run(ctx, mustLoad(t, "testdata/rulesets/flaky"), engine.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rr := res.Rules[0]
+	if rr.Errors < 10 {
+		t.Errorf("%d errors, want at least 10", rr.Errors)
+	}
+	if rr.Proposals == 0 || res.Customers != 500 {
+		t.Errorf("%d proposals over %d customers: the run should have gone on", rr.Proposals, res.Customers)
+	}
+	got, err := store.GetRun(ctx, db, res.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	samples := got.Rules[0].ErrorSamples
+	if len(samples) != 5 || samples[0].CustomerID != 1 || samples[0].Error != "integer divide by zero" {
+		t.Errorf("error samples = %+v, want the first 5 customers with the division error", samples)
+	}
+}
+
+func TestDryRunWritesNothing(t *testing.T) {
+	ctx := context.Background()
+	db := dbtest.MustOpenSQLite(t)
+	eng := mustSetup(t, db, 400)
+	res, err := eng.Run(ctx, mustLoad(t, "../rulesets/mobile"), engine.Options{DryRun: true, Samples: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Proposals == 0 || len(res.Samples["cheaper-plan"]) != 2 {
+		t.Errorf("dry run found %d proposals and %d samples, want some and 2", res.Proposals, len(res.Samples["cheaper-plan"]))
+	}
+	var runs, proposals int
+	db.QueryRow(`SELECT count(*) FROM runs`).Scan(&runs)
+	db.QueryRow(`SELECT count(*) FROM proposals`).Scan(&proposals)
+	if runs != 0 || proposals != 0 {
+		t.Errorf("dry run wrote %d runs and %d proposals", runs, proposals)
+	}
+}
+
+// countingDriver wraps the SQLite driver and counts the statements prepared
+// or run on its connections.
+type countingDriver struct {
+	base    sqlite.Driver
+	queries atomic.Int64
+}
+
+func (d *countingDriver) Open(name string) (driver.Conn, error) {
+	c, err := d.base.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	return &countingConn{Conn: c, d: d}, nil
+}
+
+type countingConn struct {
+	driver.Conn
+	d *countingDriver
+}
+
+func (c *countingConn) Prepare(q string) (driver.Stmt, error) {
+	c.d.queries.Add(1)
+	return c.Conn.Prepare(q)
+}
+
+func (c *countingConn) PrepareContext(ctx context.Context, q string) (driver.Stmt, error) {
+	c.d.queries.Add(1)
+	return c.Conn.(driver.ConnPrepareContext).PrepareContext(ctx, q)
+}
+
+func (c *countingConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
+	return c.Conn.(driver.ConnBeginTx).BeginTx(ctx, opts)
+}
+
+var counting = &countingDriver{}
+
+func init() { sql.Register("sqlite-counting", counting) }
+
+func TestQueriesPerRunDoNotGrowWithCustomers(t *testing.T) {
+	ctx := context.Background()
+	rs := mustLoad(t, "../rulesets/mobile")
+	queries := map[int]int64{}
+	for _, n := range []int{100, 1000} {
+		dsn := dbtest.SQLiteDSN(t)
+		setup := mustOpen(t, dsn)
+		eng := mustSetup(t, setup, n)
+		db, err := database.OpenDriver(ctx, dsn, "sqlite-counting")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		eng.DB, eng.Billing = db, &billing.Reader{DB: db}
+		// Dry runs: the proposals written are batched too, but their number
+		// depends on the data, so measure reading and evaluating alone.
+		before := counting.queries.Load()
+		res, err := eng.Run(ctx, rs, engine.Options{DryRun: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		queries[n] = counting.queries.Load() - before
+		t.Logf("%d customers, %d proposals: %d queries", res.Customers, res.Proposals, queries[n])
+	}
+	if queries[100] == 0 || queries[100] != queries[1000] {
+		t.Errorf("queries per run: %v; want the same non-zero number for 100 and 1000 customers", queries)
+	}
+	if queries[1000] > 20 {
+		t.Errorf("%d queries for one run, want a handful", queries[1000])
+	}
+}
+
