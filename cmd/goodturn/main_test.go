@@ -1,0 +1,88 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/goodturn/goodturn/engine/database/dbtest"
+)
+
+// run runs the command line and returns its exit code and output.
+func run(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	env := &Env{Stdout: &stdout, Stderr: &stderr, Getenv: func(string) string { return "" }}
+	code := Main(context.Background(), env, args)
+	return code, stdout.String(), stderr.String()
+}
+
+func TestDemo(t *testing.T) {
+	dbtest.Dialects(t, func(t *testing.T, dsn string) {
+		code, out, errOut := run(t, "demo", "--db", dsn, "--rulesets", "../../rulesets", "--customers", "1500", "--now", "2026-11-23")
+		if code != 0 {
+			t.Fatalf("demo exited %d\n%s\n%s", code, out, errOut)
+		}
+		for _, want := range []string{"cheaper-plan", "cheaper_plan", "free_replacement", "fee_waiver", "Subject:", "£", "nothing has been sent"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("demo output lacks %q:\n%s", want, out)
+			}
+		}
+		// A second demo replaces the first.
+		if code, out, errOut := run(t, "demo", "--db", dsn, "--rulesets", "../../rulesets", "--customers", "200", "--now", "2026-11-23"); code != 0 || !strings.Contains(out, "Replacing the earlier demo") {
+			t.Fatalf("second demo exited %d\n%s\n%s", code, out, errOut)
+		}
+		// Running again the same day proposes nothing new.
+		code, out, errOut = run(t, "run", "--db", dsn, "--rulesets", "../../rulesets", "--now", "2026-11-23")
+		if code != 0 {
+			t.Fatalf("run exited %d\n%s\n%s", code, out, errOut)
+		}
+		for _, line := range strings.Split(out, "\n") {
+			f := strings.Fields(line)
+			if len(f) == 7 && f[0] != "rule" && f[3] != "0" {
+				t.Errorf("run after demo proposed again: %q", line)
+			}
+		}
+	})
+}
+
+func TestDemoRefusesForeignBillingData(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "billing.db")
+	if code, out, errOut := run(t, "demo", "--db", db, "--rulesets", "../../rulesets", "--customers", "50"); code != 0 {
+		t.Fatalf("demo exited %d\n%s\n%s", code, out, errOut)
+	}
+	// goodturn's own tables elsewhere, with the demo's billing data: the
+	// new database has no demo mark, so its demo must not replace the data.
+	code, _, errOut := run(t, "demo", "--db", filepath.Join(dir, "other.db"), "--billing-db", db, "--rulesets", "../../rulesets")
+	if code != 1 || !strings.Contains(errOut, "did not create") {
+		t.Fatalf("demo over foreign billing data exited %d: %s", code, errOut)
+	}
+}
+
+func TestCheck(t *testing.T) {
+	code, out, _ := run(t, "check", "../../rulesets")
+	if code != 0 || !strings.Contains(out, "Checking ../../rulesets/mobile\n  SUCCESS: 3 rules found") {
+		t.Errorf("check of the shipped rulesets exited %d:\n%s", code, out)
+	}
+	code, out, _ = run(t, "check", "testdata/bad")
+	want := `Checking testdata/bad
+  FAILED:
+testdata/bad/broken.yaml:2:5: rule "broken": missing field "when"
+testdata/bad/broken.yaml:7:5: rule "broken": unknown field "whn" (did you mean "when"?)
+testdata/bad/broken.yaml:8:12: rule "broken": value: must be an integer amount in minor units, got string
+testdata/bad/broken.yaml:10:17: rule "broken": unknown template "nowhere": no file testdata/bad/nowhere.tmpl
+`
+	if code != 1 || !strings.HasPrefix(out, want) {
+		t.Errorf("check of a broken ruleset exited %d:\n%s\nwant:\n%s", code, out, want)
+	}
+}
+
+func TestUnknownCommand(t *testing.T) {
+	if code, _, errOut := run(t, "frobnicate"); code != 2 || !strings.Contains(errOut, `unknown command "frobnicate"`) {
+		t.Errorf("unknown command exited %d: %s", code, errOut)
+	}
+}
+
