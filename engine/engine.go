@@ -440,3 +440,27 @@ func orderedJSON(vs []rules.NamedValue) (json.RawMessage, error) {
 	b.WriteByte('}')
 	return b.Bytes(), nil
 }
+
+// CustomerFacts assembles one customer's facts as a run at the engine's
+// clock would, for explaining a decision.
+func (e *Engine) CustomerFacts(ctx context.Context, id int64) (rules.Facts, error) {
+	catalogue, err := e.Billing.Catalogue(ctx)
+	if err != nil {
+		return rules.Facts{}, err
+	}
+	var (
+		facts rules.Facts
+		found bool
+	)
+	_, err = e.Billing.Read(ctx, billing.Range{From: id, To: id + 1}, e.now().UTC(), catalogue, func(f rules.Facts) error {
+		facts, found = f, true
+		return nil
+	})
+	if err != nil {
+		return rules.Facts{}, err
+	}
+	if !found {
+		return rules.Facts{}, fmt.Errorf("customer %d: %w", id, store.ErrNotFound)
+	}
+	return facts, nil
+}

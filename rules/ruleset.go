@@ -64,6 +64,11 @@ type Rule struct {
 
 	program *vm.Program
 	probes  []probe
+	// explain evaluates named values and each clause of when; see
+	// compileExplain.
+	explain *vm.Program
+	op      string
+	clauses []string
 }
 
 // probe is one fact a rule reads, compiled on its own so that it can be shown
@@ -92,11 +97,13 @@ type NamedValue struct {
 	Value any    `json:"value"`
 }
 
-// Evidence is what a proposal records of the decision: the named values and
-// every fact the rule's expressions read, so a reviewer sees the arithmetic.
+// Evidence is what a proposal records of the decision: the named values,
+// each clause of `when` with its value, and every fact the rule's
+// expressions read, so a reviewer sees the arithmetic.
 type Evidence struct {
-	Values []NamedValue `json:"values"`
-	Facts  []NamedValue `json:"facts"`
+	Values  []NamedValue   `json:"values"`
+	Clauses []ClauseResult `json:"clauses"`
+	Facts   []NamedValue   `json:"facts"`
 }
 
 // TestFileSuffix marks rule test files, which are not rule files.
@@ -338,6 +345,10 @@ func (r *Rule) compile() rulefmt.Errors {
 	}
 	r.program = prog
 	r.probes = factProbes(r)
+	if err := r.compileExplain(pre); err != nil {
+		errs = append(errs, &rulefmt.Error{Path: r.Path, Pos: r.Pos, Rule: r.ID, Msg: "internal error compiling rule clauses: " + err.Error()})
+		return errs
+	}
 	return nil
 }
 
@@ -468,9 +479,19 @@ func (r *Rule) Eval(machine *vm.VM, f Facts) (Outcome, error) {
 	return o, nil
 }
 
-// Evidence evaluates the facts the rule reads, for a customer it matched.
+// Evidence evaluates the clauses of `when` and the facts the rule reads, for
+// a customer it matched.
 func (r *Rule) Evidence(machine *vm.VM, f Facts, o Outcome) Evidence {
-	ev := Evidence{Values: o.Values, Facts: make([]NamedValue, 0, len(r.probes))}
+	ev := Evidence{Values: o.Values, Facts: r.facts(machine, f)}
+	if out, err := machine.Run(r.explain, f); err == nil {
+		ev.Clauses = r.clauseResults(out.([]any)[len(r.Values):])
+	}
+	return ev
+}
+
+// facts evaluates the facts the rule reads.
+func (r *Rule) facts(machine *vm.VM, f Facts) []NamedValue {
+	out := make([]NamedValue, 0, len(r.probes))
 	for _, p := range r.probes {
 		v, err := machine.Run(p.program, f)
 		if err != nil {
@@ -480,9 +501,9 @@ func (r *Rule) Evidence(machine *vm.VM, f Facts, o Outcome) Evidence {
 		if t, ok := v.(time.Time); ok {
 			v = t.Format(time.DateOnly)
 		}
-		ev.Facts = append(ev.Facts, NamedValue{Name: p.path, Value: v})
+		out = append(out, NamedValue{Name: p.path, Value: v})
 	}
-	return ev
+	return out
 }
 
 func toInt(v any) (int, bool) {

@@ -27,6 +27,7 @@ var commands = []command{
 	{"migrate", "create or update goodturn's tables", runMigrate},
 	{"run", "evaluate rulesets against the billing data and record proposals", runRun},
 	{"check", "check rule files and report every problem", runCheck},
+	{"explain", "show why a customer did or did not match each rule, clause by clause", runExplain},
 	{"version", "print the version", runVersion},
 }
 

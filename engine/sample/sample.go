@@ -17,6 +17,7 @@ package sample
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -965,40 +966,33 @@ func (w *writer) writeCatalogue(ctx context.Context) error {
 	})
 }
 
+// job is the rows of one table in a batch: fill sets row i's values in v.
+type job struct {
+	t    table
+	n    int
+	fill func(i int, v []any)
+}
+
 func (w *writer) writeBatch(ctx context.Context, b *batch) error {
-	return w.inTx(ctx, func(tx *sqlx.Tx) error {
-		if err := w.rows(ctx, tx, tCustomers, len(b.customers), func(i int, v []any) {
+	jobs := []job{
+		{tCustomers, len(b.customers), func(i int, v []any) {
 			c := &b.customers[i]
 			v[0], v[1], v[2], v[3], v[4], v[5] = c.id, c.name, c.email, c.phone, c.locale, c.timezone
 			v[6], v[7], v[8], v[9], v[10] = c.joined, c.segment, c.marketingOptIn, c.contactOut, c.attrs
-		}); err != nil {
-			return err
-		}
-		if err := w.rows(ctx, tx, tSubs, len(b.subs), func(i int, v []any) {
+		}},
+		{tSubs, len(b.subs), func(i int, v []any) {
 			s := &b.subs[i]
 			v[0], v[1], v[2], v[3], v[4], v[5] = s.customerID, s.planID, s.startedOn, nullable(s.contractEndsOn), s.deviceMonthly, nullable(s.devicePaidOff)
-		}); err != nil {
-			return err
-		}
-		if err := w.rows(ctx, tx, tAddons, len(b.addons), func(i int, v []any) {
+		}},
+		{tAddons, len(b.addons), func(i int, v []any) {
 			a := &b.addons[i]
 			v[0], v[1], v[2], v[3], v[4], v[5] = a.customerID, a.addonID, a.name, a.price, a.startedOn, nullable(a.lastUsedOn)
-		}); err != nil {
-			return err
-		}
-		if err := w.rows(ctx, tx, tUsage, len(b.usage), func(i int, v []any) {
-			u := &b.usage[i]
-			v[0], v[1], v[2], v[3] = u.customerID, u.month, u.meter, u.quantity
-		}); err != nil {
-			return err
-		}
-		if err := w.rows(ctx, tx, tCharges, len(b.charges), func(i int, v []any) {
+		}},
+		{tCharges, len(b.charges), func(i int, v []any) {
 			c := &b.charges[i]
 			v[0], v[1], v[2], v[3], v[4], v[5] = c.id, c.customerID, dateString(c.on), c.kind, c.amount, c.waived
-		}); err != nil {
-			return err
-		}
-		return w.rows(ctx, tx, tEvents, len(b.events), func(i int, v []any) {
+		}},
+		{tEvents, len(b.events), func(i int, v []any) {
 			e := &b.events[i]
 			v[0], v[1], v[3], v[4] = e.id, e.customerID, e.kind, e.attrs
 			if w.pg {
@@ -1006,8 +1000,37 @@ func (w *writer) writeBatch(ctx context.Context, b *batch) error {
 			} else {
 				v[2] = e.at.Format(time.DateTime)
 			}
+		}},
+		{tUsage, len(b.usage), func(i int, v []any) {
+			u := &b.usage[i]
+			v[0], v[1], v[2], v[3] = u.customerID, u.month, u.meter, u.quantity
+		}},
+	}
+	run := func(jobs []job) error {
+		return w.inTx(ctx, func(tx *sqlx.Tx) error {
+			for _, j := range jobs {
+				if err := w.rows(ctx, tx, j.t, j.n, j.fill); err != nil {
+					return err
+				}
+			}
+			return nil
 		})
-	})
+	}
+	if !w.pg {
+		return run(jobs)
+	}
+	// PostgreSQL: usage, the largest relation, is copied on a connection
+	// of its own while the others are copied on another, so that two
+	// backends share the work.
+	var usageErr error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		usageErr = run(jobs[len(jobs)-1:])
+	}()
+	err := run(jobs[:len(jobs)-1])
+	<-done
+	return errors.Join(err, usageErr)
 }
 
 func (w *writer) inTx(ctx context.Context, fn func(*sqlx.Tx) error) error {
