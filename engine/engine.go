@@ -200,15 +200,24 @@ func (e *Engine) heldBack(ctx context.Context, rs *rules.Ruleset, today time.Tim
 	return m, nil
 }
 
-// isHeld reports whether a rule may not propose to a customer today: an
-// earlier proposal is still pending, was made today, or is within the
-// rule's cooldown.
+// isHeld reports whether a rule may not propose to a customer today.
 func isHeld(held map[holdKey]hold, r *rules.Rule, customer int64, today time.Time) bool {
 	h, ok := held[holdKey{r.ID, customer}]
 	if !ok {
 		return false
 	}
-	return h.pending || !h.asOf.Before(today) || today.Sub(h.asOf) < r.Cooldown
+	status := ""
+	if h.pending {
+		status = store.ProposalPending
+	}
+	return HeldBy(r, status, h.asOf, today)
+}
+
+// HeldBy reports whether an earlier proposal of a rule to a customer, with
+// the given status and date, holds back a new one today: it is still
+// pending, was made today, or is within the rule's cooldown.
+func HeldBy(r *rules.Rule, status string, asOf, today time.Time) bool {
+	return status == store.ProposalPending || !asOf.Before(today) || today.Sub(asOf) < r.Cooldown
 }
 
 // tally is one rule's counts, kept per worker and then summed.
@@ -409,7 +418,7 @@ func proposal(machine *vm.VM, rs *rules.Ruleset, r *rules.Rule, f rules.Facts, o
 	if err != nil {
 		return store.Proposal{}, fmt.Errorf("offer: %w", err)
 	}
-	evidence, err := json.Marshal(r.Evidence(machine, f, o))
+	evidence, err := json.Marshal(jsonSafe(r.Evidence(machine, f, o)))
 	if err != nil {
 		return store.Proposal{}, fmt.Errorf("evidence: %w", err)
 	}
@@ -418,6 +427,24 @@ func proposal(machine *vm.VM, rs *rules.Ruleset, r *rules.Rule, f rules.Facts, o
 		Kind: r.Kind, Value: int64(o.Value), Currency: f.Currency, Offer: offer, Evidence: evidence,
 		Status: store.ProposalPending, AsOf: today, CreatedAt: now,
 	}, nil
+}
+
+// jsonSafe replaces evidence values that JSON cannot hold (an infinite
+// float, a map with non-string keys) with their printed form, so that odd
+// values never cost a proposal its evidence.
+func jsonSafe(ev rules.Evidence) rules.Evidence {
+	fix := func(vs []rules.NamedValue) []rules.NamedValue {
+		out := make([]rules.NamedValue, len(vs))
+		for i, v := range vs {
+			out[i] = v
+			if _, err := json.Marshal(v.Value); err != nil {
+				out[i].Value = fmt.Sprint(v.Value)
+			}
+		}
+		return out
+	}
+	ev.Values, ev.Facts = fix(ev.Values), fix(ev.Facts)
+	return ev
 }
 
 // orderedJSON writes named values as a JSON object in their declared order.

@@ -8,6 +8,7 @@ import (
 
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/ast"
+	"github.com/expr-lang/expr/builtin"
 )
 
 // envHelpers are the helpers that read the customer's facts as well as their
@@ -128,6 +129,9 @@ var reservedNames = func() map[string]bool {
 		m[name] = true
 	}
 	for _, name := range []string{"cost", "overage", "fits", "days", "div"} {
+		m[name] = true
+	}
+	for _, name := range builtin.Names {
 		m[name] = true
 	}
 	return m

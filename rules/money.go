@@ -128,6 +128,9 @@ func FormatMoney(amount int, currency string) string {
 	} else {
 		num = groupThousands(a/100) + fmt.Sprintf(".%02d", a%100)
 	}
+	if currency == "" {
+		return sign + num
+	}
 	if !ok {
 		return sign + num + " " + currency
 	}

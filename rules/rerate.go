@@ -6,7 +6,7 @@ import "sort"
 // compared with their current plan over the same months.
 type Quote struct {
 	// Plan is the plan quoted.
-	Plan Plan `expr:"plan" json:"plan_id"`
+	Plan Plan `expr:"plan" json:"plan"`
 	// Months is the number of usage months the quote covers.
 	Months int `expr:"months" json:"months"`
 	// Costs holds the re-rated cost of each month on Plan, newest first.
@@ -20,7 +20,7 @@ type Quote struct {
 	CurrentTotal int `expr:"current_total" json:"current_total"`
 	// Saving is CurrentTotal minus Total: positive when Plan is cheaper.
 	Saving int `expr:"saving" json:"saving"`
-	// MonthlySaving is Saving divided by Months, rounded down.
+	// MonthlySaving is Saving divided by Months, truncated toward zero.
 	MonthlySaving int `expr:"monthly_saving" json:"monthly_saving"`
 }
 

@@ -286,7 +286,7 @@ func (r *Rule) compile() rulefmt.Errors {
 	for _, v := range r.Values {
 		if reservedNames[v.Name] {
 			errs = append(errs, &rulefmt.Error{Path: r.Path, Pos: v.NamePos, Rule: r.ID,
-				Msg: fmt.Sprintf("named value %q hides the fact or helper of that name; choose another name", v.Name)})
+				Msg: fmt.Sprintf("named value %q hides the fact, helper or builtin function of that name; choose another name", v.Name)})
 			ok = false
 			continue
 		}
@@ -313,7 +313,7 @@ func (r *Rule) compile() rulefmt.Errors {
 			switch t.Kind() {
 			case reflect.Int, reflect.Int64, reflect.Int32, reflect.Interface:
 			case reflect.Float64, reflect.Float32:
-				fail(r.Value, 0, "value", "must be an integer amount in minor units, got float (wrap it in int() or round())")
+				fail(r.Value, 0, "value", "must be an integer amount in minor units, got float (use int(round(x)), or div(a, b) for whole-number division)")
 			default:
 				fail(r.Value, 0, "value", fmt.Sprintf("must be an integer amount in minor units, got %s", typeName(t)))
 			}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/goodturn/goodturn/rules"
 	"github.com/goodturn/goodturn/rules/rulefmt"
@@ -100,5 +101,5 @@ func hasRuleFiles(dir string) bool {
 }
 
 func isTestFile(f string) bool {
-	return len(f) > len(rules.TestFileSuffix) && f[len(f)-len(rules.TestFileSuffix):] == rules.TestFileSuffix
+	return strings.HasSuffix(f, rules.TestFileSuffix) || strings.HasSuffix(f, "_test.yml")
 }

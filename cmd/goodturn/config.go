@@ -12,6 +12,7 @@ import (
 	"github.com/goodturn/goodturn/engine/store"
 	"github.com/goodturn/goodturn/notify"
 	"github.com/goodturn/goodturn/rules"
+	"github.com/goodturn/goodturn/rules/rulefmt"
 )
 
 // config holds the flags most commands share.
@@ -113,12 +114,17 @@ func (c *config) loadRulesets(names []string) ([]*rules.Ruleset, error) {
 	return sets, nil
 }
 
-// checkTemplates parses every enabled rule's message template.
+// checkTemplates parses every rule's message template and returns all the
+// problems as rulefmt.Errors.
 func checkTemplates(rs *rules.Ruleset) error {
+	var errs rulefmt.Errors
 	for _, r := range rs.Rules {
 		if _, err := notify.ParseTemplateFile(r.TemplatePath, r.Message.Channels); err != nil {
-			return fmt.Errorf("%s:%d:%d: rule %q: %w", r.Path, r.Message.TemplatePos.Line, r.Message.TemplatePos.Col, r.ID, err)
+			errs = append(errs, &rulefmt.Error{Path: r.Path, Pos: r.Message.TemplatePos, Rule: r.ID, Msg: err.Error()})
 		}
+	}
+	if len(errs) > 0 {
+		return errs
 	}
 	return nil
 }

@@ -166,8 +166,9 @@ func Catalogue() []rules.Plan {
 
 // Generate writes the sample data into db's billing relations. It assumes the
 // relations exist (billing.CreateSchema) and are empty. Rows are written in
-// transactions of about ten thousand customers each, so a failure leaves
-// the customers of the batches already committed.
+// batches of ten thousand customers, each committed before the next (COPY
+// on PostgreSQL, multi-row INSERT on SQLite), so a failure leaves the
+// batches already committed.
 func Generate(ctx context.Context, db *database.DB, opts Options) (Stats, error) {
 	var st Stats
 	if opts.Customers < 0 {
@@ -472,97 +473,158 @@ const (
 	handset                  // on a handset plan with instalments
 )
 
+// cust is the customer being generated.
+type cust struct {
+	id       int64
+	grp      group
+	joined   time.Time
+	recent   bool // joined inside the usage window
+	firstIdx int  // index in months of their first whole month
+	tier     int  // the sim-only plan their usage naturally fits; -1 heavy handset
+	plan     *rules.Plan
+	// The handset: instalment, when it was paid off, and whether the
+	// instalment is (wrongly) still charged after that.
+	device       int64
+	paidOff      time.Time
+	stillCharged bool
+}
+
 func (g *generator) customer(id int64, b *batch) {
 	g.pcg.Seed(g.opts.Seed, pcgStream^splitmix64(uint64(id)))
-	r := g.r
-	nMonths := g.opts.Months
-	windowStart := g.months[0]
+	c := &cust{id: id}
+	row := g.person(c)
+	g.usagePlan(c)
+	sub := g.subscription(c)
+	row.joined = dateString(c.joined)
+	b.customers = append(b.customers, row)
+	b.subs = append(b.subs, sub)
+	for i := c.firstIdx; i < g.opts.Months; i++ {
+		m := g.usage[i]
+		for _, meter := range [...]string{MeterData, MeterMinutes, MeterRoaming, MeterTexts} {
+			if q, ok := m[meter]; ok {
+				b.usage = append(b.usage, usageRow{id, g.monthStrs[i], meter, int64(q)})
+			}
+		}
+	}
+	g.charges, g.events = g.charges[:0], g.events[:0]
+	g.bills(c, b)
+	g.incidents(c)
 
-	// Who they are.
+	// Ids in date order within the customer, sequential across customers.
+	slices.SortStableFunc(g.charges, func(a, b chargeRow) int { return a.on.Compare(b.on) })
+	for i := range g.charges {
+		g.nextCharge++
+		g.charges[i].id = g.nextCharge
+	}
+	slices.SortStableFunc(g.events, func(a, b eventRow) int { return a.at.Compare(b.at) })
+	for i := range g.events {
+		g.nextEvent++
+		g.events[i].id = g.nextEvent
+	}
+	b.charges = append(b.charges, g.charges...)
+	b.events = append(b.events, g.events...)
+}
+
+// person draws who the customer is, the kind of customer they are and when
+// they joined.
+func (g *generator) person(c *cust) customerRow {
+	r := g.r
 	welsh := g.pct(5)
 	first := firstNames[r.IntN(len(firstNames))]
 	if welsh && g.pct(60) {
 		first = welshFirstNames[r.IntN(len(welshFirstNames))]
 	}
 	last := lastNames[r.IntN(len(lastNames))]
-	locale := "en-GB"
+	row := customerRow{
+		id:       c.id,
+		name:     first + " " + last,
+		email:    emailLocal(first) + "." + emailLocal(last) + "+" + strconv.FormatInt(c.id, 10) + "@example.com",
+		phone:    "+447700900" + fmt.Sprintf("%03d", c.id%1000),
+		locale:   "en-GB",
+		timezone: "Europe/London",
+		segment:  "consumer",
+		attrs:    "{}",
+	}
 	if welsh {
-		locale = "cy-GB"
+		row.locale = "cy-GB"
 	}
-	segment := "consumer"
 	if g.pct(8) {
-		segment = "small_business"
+		row.segment = "small_business"
 	}
-	attrs := "{}"
 	if g.pct(20) {
-		attrs = `{"app_user":true}`
+		row.attrs = `{"app_user":true}`
 	}
-	marketing := g.pct(70)
-	optOut := g.pct(3)
+	row.marketingOptIn = g.pct(70)
+	row.contactOut = g.pct(3)
 
-	// Which kind of customer: the group decides how plan and usage relate.
-	grp := matched
+	// The group decides how plan and usage relate.
 	switch u := r.IntN(100); {
 	case u < 8:
-		grp = handset
+		c.grp = handset
 	case u < 25:
-		grp = overpaying
+		c.grp = overpaying
 	case u < 33:
-		grp = overrunning
+		c.grp = overrunning
+	default:
+		c.grp = matched
 	}
-	recent := grp != handset && g.pct(3) // joined inside the usage window
-	var joined time.Time
-	if recent {
-		joined = g.day(windowStart, g.thisMonth.AddDate(0, 0, -1))
+	windowStart := g.months[0]
+	c.recent = c.grp != handset && g.pct(3)
+	if c.recent {
+		c.joined = g.day(windowStart, g.thisMonth.AddDate(0, 0, -1))
+		for c.firstIdx < g.opts.Months && g.months[c.firstIdx].Before(c.joined) {
+			c.firstIdx++
+		}
 	} else {
-		joined = g.day(g.today.AddDate(-10, 0, 0), windowStart.AddDate(0, 0, -1))
+		c.joined = g.day(g.today.AddDate(-10, 0, 0), windowStart.AddDate(0, 0, -1))
 	}
-	firstIdx := 0 // first usage month: the first whole month as a customer
-	for firstIdx < nMonths && g.months[firstIdx].Before(joined) {
-		firstIdx++
-	}
-	if !recent {
-		firstIdx = 0
-	}
+	return row
+}
 
-	// The usage profile: a baseline per meter between the allowances of
-	// the plan below and the plan their usage naturally fits.
-	tier := pickWeighted(r, tierWeights)
+// usagePlan draws the customer's monthly usage into g.usage and picks their
+// plan to suit their group.
+func (g *generator) usagePlan(c *cust) {
+	r := g.r
+	top := len(g.ladder) - 1
+
+	// A baseline per meter between the allowances of the plan below and
+	// the plan their usage naturally fits.
+	c.tier = pickWeighted(r, tierWeights)
 	var hs *rules.Plan
-	if grp == handset {
+	if c.grp == handset {
 		switch u := r.IntN(100); {
 		case u < 20: // light users on a phone plan pay for airtime they don't use
-			hs, tier = g.handset12, 1
+			hs, c.tier = g.handset12, 1
 		case u < 80:
-			hs, tier = g.handset12, -1
+			hs, c.tier = g.handset12, -1
 		default:
-			hs, tier = g.handset18, len(g.ladder)-1
+			hs, c.tier = g.handset18, top
 		}
 	}
 	lo, hi := 0, 0
 	switch {
-	case tier == -1: // handset-12 heavy: above sim-10, within handset-12
+	case c.tier == -1: // above sim-10, within handset-12
 		lo, hi = g.ladder[2].Allowances[MeterData].Included, hs.Allowances[MeterData].Included
-	case tier == 0:
+	case c.tier == 0:
 		hi = g.ladder[0].Allowances[MeterData].Included
-	case tier == len(g.ladder)-1:
-		lo = g.ladder[tier-1].Allowances[MeterData].Included
+	case c.tier == top:
+		lo = g.ladder[top-1].Allowances[MeterData].Included
 		hi = lo * 2
 	default:
-		lo = g.ladder[tier-1].Allowances[MeterData].Included
-		hi = g.ladder[tier].Allowances[MeterData].Included
+		lo = g.ladder[c.tier-1].Allowances[MeterData].Included
+		hi = g.ladder[c.tier].Allowances[MeterData].Included
 	}
 	dataBase := lo + g.scale(hi-lo, 0.3, 0.72)
 	var minBase, textBase int
-	if tier == 0 {
+	if c.tier == 0 {
 		minBase, textBase = g.between(20, 250), g.between(5, 400)
 	} else {
 		minBase, textBase = g.between(30, 1200), g.between(5, 1500)
 	}
-	if grp == overrunning && tier >= 0 && tier < len(g.ladder)-1 {
-		// Usage hovers around the allowance of the plan they are on.
-		if tier == 0 && g.pct(40) {
-			minBase = g.scale(300, 0.95, 1.2)
+	if c.grp == overrunning && c.tier >= 0 && c.tier < top {
+		// Usage hovers around the allowance of their plan.
+		if c.tier == 0 && g.pct(40) {
+			minBase = g.scale(g.ladder[0].Allowances[MeterMinutes].Included, 0.95, 1.2)
 		} else {
 			dataBase = g.scale(hi, 0.92, 1.12)
 		}
@@ -572,7 +634,7 @@ func (g *generator) customer(id int64, b *batch) {
 	// Monthly usage with noise, and the odd heavy month.
 	for i := range g.usage {
 		clear(g.usage[i])
-		if i < firstIdx {
+		if i < c.firstIdx {
 			continue
 		}
 		m := g.usage[i]
@@ -589,146 +651,136 @@ func (g *generator) customer(id int64, b *batch) {
 	}
 
 	// The plan: the cheapest that fits the last three months, or not.
-	fitIdx := g.fitting(firstIdx)
-	plan := g.ladder[fitIdx]
-	switch grp {
+	fit := g.fitting(c.firstIdx)
+	c.plan = g.ladder[fit]
+	switch c.grp {
 	case overpaying:
 		maxData := 0
-		for _, m := range g.usage[firstIdx:] {
+		for _, m := range g.usage[c.firstIdx:] {
 			maxData = max(maxData, m[MeterData])
 		}
 		switch {
-		case plan.MonthlyPrice < g.legacy15.MonthlyPrice && maxData <= g.legacy15.Allowances[MeterData].Included && g.pct(40):
-			plan = g.legacy15
-		case plan.MonthlyPrice < g.legacy20.MonthlyPrice && maxData <= g.legacy20.Allowances[MeterData].Included && g.pct(30):
-			plan = g.legacy20
+		case c.plan.MonthlyPrice < g.legacy15.MonthlyPrice && maxData <= g.legacy15.Allowances[MeterData].Included && g.pct(40):
+			c.plan = g.legacy15
+		case c.plan.MonthlyPrice < g.legacy20.MonthlyPrice && maxData <= g.legacy20.Allowances[MeterData].Included && g.pct(30):
+			c.plan = g.legacy20
 		default:
-			plan = g.ladder[min(fitIdx+g.between(1, 2), len(g.ladder)-1)]
+			c.plan = g.ladder[min(fit+g.between(1, 2), top)]
 		}
 	case overrunning:
-		if tier >= 0 && tier < fitIdx {
-			plan = g.ladder[tier]
+		if c.tier >= 0 && c.tier < fit {
+			c.plan = g.ladder[c.tier]
 		}
 	case handset:
-		plan = hs
+		c.plan = hs
 	}
-	if _, ok := plan.Allowances[MeterRoaming]; !ok {
+	if _, ok := c.plan.Allowances[MeterRoaming]; !ok {
 		for _, m := range g.usage {
 			delete(m, MeterRoaming)
 		}
 	}
+}
 
-	// The subscription.
-	sub := subRow{customerID: id, planID: plan.ID}
-	var started, paidOff time.Time
-	deviceCharge, stillCharged := int64(0), false
-	if grp == handset {
-		instalment := int64(1500 + 100*r.IntN(21))
+// subscription draws the subscription's dates and, on a handset plan, the
+// instalment and contract.
+func (g *generator) subscription(c *cust) subRow {
+	windowStart := g.months[0]
+	sub := subRow{customerID: c.id, planID: c.plan.ID}
+	var started time.Time
+	switch {
+	case c.grp == handset:
+		c.device = int64(1500 + 100*g.r.IntN(21))
 		var end time.Time
-		switch u := r.IntN(100); {
-		case u < 30: // contract ends soon
+		switch u := g.r.IntN(100); {
+		case u < 30: // the contract ends soon
 			end = g.today.AddDate(0, 0, g.between(10, 60))
 		case u < 55: // paid off in the past
-			paidOff = g.daysAgo(g.between(20, 400))
-			end = paidOff
-			stillCharged = g.pct(75)
-		default: // mid contract, started before the window
-			last := int(windowStart.AddDate(2, 0, -1).Sub(g.today).Hours() / 24)
+			c.paidOff = g.daysAgo(g.between(20, 400))
+			end = c.paidOff
+			c.stillCharged = g.pct(75)
+		default: // mid contract, started before the usage window
+			last := daysBetween(g.today, windowStart.AddDate(2, 0, -1))
 			end = g.today.AddDate(0, 0, g.between(61, max(last, 90)))
 		}
 		started = end.AddDate(-2, 0, 0)
-		if started.Before(joined) {
-			joined = g.day(started.AddDate(-6, 0, 0), started)
+		if started.Before(c.joined) {
+			c.joined = g.day(started.AddDate(-6, 0, 0), started)
 		}
 		sub.contractEndsOn = dateString(end)
-		deviceCharge = instalment
-		sub.deviceMonthly = instalment
-		if !paidOff.IsZero() {
-			sub.devicePaidOff = dateString(paidOff)
-			if !stillCharged {
+		sub.deviceMonthly = c.device
+		if !c.paidOff.IsZero() {
+			sub.devicePaidOff = dateString(c.paidOff)
+			if !c.stillCharged {
 				sub.deviceMonthly = 0
 			}
 		}
-	} else if recent {
-		started = joined
-	} else if plan.Available {
-		started = g.day(joined, windowStart.AddDate(0, 0, -1))
-	} else { // legacy plans were taken out years ago
-		started = g.day(joined, later(joined, windowStart.AddDate(-2, 0, 0)))
+	case c.recent:
+		started = c.joined
+	case c.plan.Available:
+		started = g.day(c.joined, windowStart.AddDate(0, 0, -1))
+	default: // legacy plans were taken out years ago
+		started = g.day(c.joined, later(c.joined, windowStart.AddDate(-2, 0, 0)))
 	}
 	sub.startedOn = dateString(started)
-	tenureYears := rules.YearsBetween(joined, g.today)
+	return sub
+}
 
-	b.customers = append(b.customers, customerRow{
-		id: id, name: first + " " + last,
-		email:  emailLocal(first) + "." + emailLocal(last) + "+" + strconv.FormatInt(id, 10) + "@example.com",
-		phone:  "+447700900" + fmt.Sprintf("%03d", id%1000),
-		locale: locale, timezone: "Europe/London", joined: dateString(joined), segment: segment,
-		marketingOptIn: marketing, contactOut: optOut, attrs: attrs,
-	})
-	b.subs = append(b.subs, sub)
+func (g *generator) charge(c *cust, on time.Time, kind string, amount int64, waived bool) {
+	g.charges = append(g.charges, chargeRow{customerID: c.id, on: on, kind: kind, amount: amount, waived: waived})
+}
 
-	// Usage rows.
-	for i := firstIdx; i < nMonths; i++ {
-		m := g.usage[i]
-		for _, meter := range [...]string{MeterData, MeterMinutes, MeterRoaming, MeterTexts} {
-			if q, ok := m[meter]; ok {
-				b.usage = append(b.usage, usageRow{id, g.monthStrs[i], meter, int64(q)})
-			}
-		}
-	}
+func (g *generator) event(c *cust, at time.Time, kind, attrs string) {
+	g.events = append(g.events, eventRow{customerID: c.id, at: at, kind: kind, attrs: attrs})
+}
 
-	// Charges: the plan, the handset and add-ons on the first of each month
-	// (including this one), the previous month's overage with them.
-	charges, events := g.charges[:0], g.events[:0]
-	charge := func(on time.Time, kind string, amount int64, waived bool) {
-		charges = append(charges, chargeRow{customerID: id, on: on, kind: kind, amount: amount, waived: waived})
-	}
-	event := func(at time.Time, kind, attrs string) {
-		events = append(events, eventRow{customerID: id, at: at, kind: kind, attrs: attrs})
-	}
-	for i := firstIdx; i <= nMonths; i++ {
+// bills charges the plan, the handset and any add-on on the first of each
+// month (this one included), with the previous month's overage, and
+// writes the add-on.
+func (g *generator) bills(c *cust, b *batch) {
+	for i := c.firstIdx; i <= g.opts.Months; i++ {
 		on := g.months[i]
-		charge(on, "plan", int64(plan.MonthlyPrice), false)
-		if deviceCharge > 0 && (paidOff.IsZero() || stillCharged || on.Before(paidOff)) {
-			charge(on, "device", deviceCharge, false)
+		g.charge(c, on, "plan", int64(c.plan.MonthlyPrice), false)
+		if c.device > 0 && (c.paidOff.IsZero() || c.stillCharged || on.Before(c.paidOff)) {
+			g.charge(c, on, "device", c.device, false)
 		}
-		if i > firstIdx {
-			if over := rules.Overage(*plan, g.usage[i-1]); over > 0 {
-				charge(on, "overage", int64(over), false)
+		if i > c.firstIdx {
+			if over := rules.Overage(*c.plan, g.usage[i-1]); over > 0 {
+				g.charge(c, on, "overage", int64(over), false)
 			}
 		}
 	}
-
-	// Add-ons.
-	if g.pct(10) {
-		a := addonCatalogue[r.IntN(len(addonCatalogue))]
-		aStart := g.day(joined, g.daysAgo(30))
-		if aStart.Before(joined) {
-			aStart = joined
-		}
-		var used time.Time
-		switch u := r.IntN(100); {
-		case u < 55:
-			used = g.day(later(aStart, g.daysAgo(30)), g.today)
-		case u < 80:
-			used = g.day(aStart, g.daysAgo(91))
-		}
-		row := addonRow{customerID: id, addonID: a.id, name: a.name, price: a.price, startedOn: dateString(aStart)}
-		if !used.IsZero() {
-			row.lastUsedOn = dateString(used)
-		}
-		b.addons = append(b.addons, row)
-		for i := firstIdx; i <= nMonths; i++ {
-			if !g.months[i].Before(aStart) {
-				charge(g.months[i], "addon", a.price, false)
-			}
+	if !g.pct(10) {
+		return
+	}
+	a := addonCatalogue[g.r.IntN(len(addonCatalogue))]
+	started := later(g.day(c.joined, g.daysAgo(30)), c.joined)
+	var used time.Time
+	switch u := g.r.IntN(100); {
+	case u < 55: // recently
+		used = g.day(later(started, g.daysAgo(30)), g.today)
+	case u < 80: // long ago
+		used = g.day(started, g.daysAgo(91))
+	} // else never
+	row := addonRow{customerID: c.id, addonID: a.id, name: a.name, price: a.price, startedOn: dateString(started)}
+	if !used.IsZero() {
+		row.lastUsedOn = dateString(used)
+	}
+	b.addons = append(b.addons, row)
+	for i := c.firstIdx; i <= g.opts.Months; i++ {
+		if !g.months[i].Before(started) {
+			g.charge(c, g.months[i], "addon", a.price, false)
 		}
 	}
+}
 
-	// Events fall on days a customer had: from joining (or the start of
-	// the usage window) to today. ago picks one from..to days ago.
-	sinceDays := daysBetween(later(joined, windowStart), g.today)
+// incidents draws the things that happen to a customer: lost SIMs and
+// their replacement fees, failed payments and late fees, faults, outages
+// and complaints. They fall on days the customer had, from joining (or the
+// start of the usage window) to today.
+func (g *generator) incidents(c *cust) {
+	r := g.r
+	sinceDays := daysBetween(later(c.joined, g.months[0]), g.today)
+	// ago picks a day from..to days ago, if the customer had one.
 	ago := func(from, to int) (time.Time, bool) {
 		to = min(to, sinceDays)
 		if to < from {
@@ -737,21 +789,21 @@ func (g *generator) customer(id int64, b *batch) {
 		return g.daysAgo(g.between(from, to)), true
 	}
 
-	// A lost or damaged SIM, and perhaps a fee for its replacement.
+	// A lost or damaged SIM, and for half of them a replacement fee.
 	simEvent := func(kind string, from, to int) {
 		d, ok := ago(from, to)
 		if !ok {
 			return
 		}
 		at := g.instant(d)
-		event(at, kind, `{"channel":"`+reportChannels[r.IntN(len(reportChannels))]+`"}`)
+		g.event(c, at, kind, `{"channel":"`+reportChannels[r.IntN(len(reportChannels))]+`"}`)
 		if g.pct(50) {
 			on := earlier(dateOf(at).AddDate(0, 0, g.between(0, 2)), g.today)
 			fee := int64(500)
 			if g.pct(30) {
 				fee = 1000
 			}
-			charge(on, "replacement_fee", fee, false)
+			g.charge(c, on, "replacement_fee", fee, false)
 		}
 	}
 	switch u := r.Float64() * 100; {
@@ -766,19 +818,19 @@ func (g *generator) customer(id int64, b *batch) {
 	// Late fees, each a few days after a failed payment; mostly to
 	// customers of long standing.
 	lateFee := func(on time.Time, waived bool) {
-		event(g.instant(on.AddDate(0, 0, -g.between(2, 6))), "payment_failed",
-			`{"amount":`+strconv.Itoa(plan.MonthlyPrice+int(deviceCharge))+`}`)
-		charge(on, "late_fee", 1000, waived)
+		g.event(c, g.instant(on.AddDate(0, 0, -g.between(2, 6))), "payment_failed",
+			`{"amount":`+strconv.Itoa(c.plan.MonthlyPrice+int(c.device))+`}`)
+		g.charge(c, on, "late_fee", 1000, waived)
 	}
 	lateP := 1.5
-	if tenureYears >= 3 {
+	if rules.YearsBetween(c.joined, g.today) >= 3 {
 		lateP = 3.5
 	}
 	if d, ok := ago(3, 58); ok && g.pct(lateP) {
 		switch u := r.IntN(100); {
 		case u < 12: // repeated: an earlier one in the window too
-			if earlierFee, ok := ago(70, sinceDays-7); ok {
-				lateFee(earlierFee, false)
+			if before, ok := ago(70, sinceDays-7); ok {
+				lateFee(before, false)
 			}
 			lateFee(d, false)
 		case u < 20: // already waived
@@ -788,31 +840,15 @@ func (g *generator) customer(id int64, b *batch) {
 		}
 	}
 
-	// Other things that happen.
 	if d, ok := ago(0, 89); ok && g.pct(0.5) {
-		event(g.instant(d), "device_fault", "{}")
+		g.event(c, g.instant(d), "device_fault", "{}")
 	}
 	if d, ok := ago(0, sinceDays); ok && g.pct(2) {
-		event(g.instant(d), "outage", `{"hours":`+strconv.Itoa(g.between(2, 72))+`}`)
+		g.event(c, g.instant(d), "outage", `{"hours":`+strconv.Itoa(g.between(2, 72))+`}`)
 	}
 	if d, ok := ago(0, sinceDays); ok && g.pct(1) {
-		event(g.instant(d), "complaint_opened", `{"topic":"`+complaintTopics[r.IntN(len(complaintTopics))]+`"}`)
+		g.event(c, g.instant(d), "complaint_opened", `{"topic":"`+complaintTopics[r.IntN(len(complaintTopics))]+`"}`)
 	}
-
-	// Ids in date order within the customer, sequential across customers.
-	slices.SortStableFunc(charges, func(a, b chargeRow) int { return a.on.Compare(b.on) })
-	for i := range charges {
-		g.nextCharge++
-		charges[i].id = g.nextCharge
-	}
-	slices.SortStableFunc(events, func(a, b eventRow) int { return a.at.Compare(b.at) })
-	for i := range events {
-		g.nextEvent++
-		events[i].id = g.nextEvent
-	}
-	b.charges = append(b.charges, charges...)
-	b.events = append(b.events, events...)
-	g.charges, g.events = charges, events
 }
 
 // fitting returns the index in the ladder of the cheapest available sim-only

@@ -86,61 +86,142 @@ type Expr struct {
 }
 
 // Position returns the file position of the rune at offset in the
-// expression's source, following the YAML scalar's style: plain and quoted
-// scalars on one line, and literal (|) blocks line by line.
+// expression's source; an offset at the end of the source is the position
+// just after its last character. It walks the scalar as written in the file
+// alongside its value, following YAML's rules for the scalar's style:
+// escapes in double-quoted scalars, doubled quotes in single-quoted ones, line folding
+// in plain, quoted and folded (>) scalars, and the indentation of block
+// (| and >) scalars.
 func (e Expr) Position(offset int) Pos {
 	if e.node == nil {
 		return e.Pos
 	}
-	runes := []rune(e.Source)
-	if offset > len(runes) {
-		offset = len(runes)
-	}
-	if offset < 0 {
-		offset = 0
-	}
-	line, col := 0, 0
-	for _, r := range runes[:offset] {
-		if r == '\n' {
-			line++
-			col = 0
-		} else {
-			col++
-		}
-	}
-	switch e.node.Style {
-	case yaml.LiteralStyle, yaml.FoldedStyle:
-		// Content starts on the line after the indicator.
-		idx := e.node.Line + line // 0-based index of the content line
-		if e.node.Style == yaml.FoldedStyle {
-			idx = e.node.Line
-		}
-		if idx < len(e.lines) {
-			raw := e.lines[idx]
-			valueLines := strings.Split(e.Source, "\n")
-			indent := len(raw) - len(strings.TrimLeft(raw, " "))
-			if line < len(valueLines) {
-				vl := valueLines[line]
-				indent -= len(vl) - len(strings.TrimLeft(vl, " "))
+	src := []rune(e.Source)
+	offset = max(0, min(offset, len(src)))
+	raw := e.written(len(src))
+	block := e.node.Style&(yaml.LiteralStyle|yaml.FoldedStyle) != 0
+	var last rawRune
+	i, j := 0, 0 // the next rune of raw and of src
+	for i < len(raw) && j < len(src) {
+		r := raw[i]
+		n, m := 1, 1 // runes of raw and of src that go together
+		switch {
+		case block:
+			// A folded line break reads as a space, or as nothing when
+			// blank lines follow; a literal block reads as written.
+			if e.node.Style&yaml.FoldedStyle != 0 && r.r == '\n' && src[j] != '\n' && src[j] != ' ' {
+				m = 0
 			}
-			if e.node.Style == yaml.FoldedStyle {
-				return Pos{Line: idx + 1, Col: indent + 1}
+		case isBlank(r.r):
+			// Trailing spaces, line breaks and the next line's indentation
+			// fold into one space, or into a newline per blank line.
+			k, breaks := i, 0
+			for k < len(raw) && isBlank(raw[k].r) {
+				if raw[k].r == '\n' {
+					breaks++
+				}
+				k++
 			}
-			return Pos{Line: idx + 1, Col: indent + col + 1}
+			if breaks > 0 {
+				want, fold := breaks-1, '\n'
+				if breaks == 1 {
+					want, fold = 1, ' '
+				}
+				n, m = k-i, 0
+				for m < want && j+m < len(src) && src[j+m] == fold {
+					m++
+				}
+			}
+		case e.node.Style == yaml.DoubleQuotedStyle && r.r == '\\' && i+1 < len(raw):
+			switch raw[i+1].r {
+			case '\n': // an escaped line break reads as nothing
+				n, m = 2, 0
+				for i+n < len(raw) && (raw[i+n].r == ' ' || raw[i+n].r == '\t') {
+					n++
+				}
+			case 'x':
+				n = 4
+			case 'u':
+				n = 6
+			case 'U':
+				n = 10
+			default:
+				n = 2
+			}
+		case e.node.Style == yaml.SingleQuotedStyle && r.r == '\'':
+			n = 2 // '' reads as '
 		}
-		return e.Pos
-	case yaml.DoubleQuotedStyle, yaml.SingleQuotedStyle:
-		if line == 0 {
-			return Pos{Line: e.Pos.Line, Col: e.Pos.Col + 1 + col}
+		n = min(n, len(raw)-i)
+		if m > 0 && offset < j+m {
+			return Pos{Line: r.line, Col: r.col}
 		}
-		return Pos{Line: e.Pos.Line + line, Col: col + 1}
-	default:
-		if line == 0 {
-			return Pos{Line: e.Pos.Line, Col: e.Pos.Col + col}
-		}
-		return Pos{Line: e.Pos.Line + line, Col: col + 1}
+		last = raw[i+n-1]
+		i, j = i+n, j+m
 	}
+	if j == offset && last.line > 0 {
+		return Pos{Line: last.line, Col: last.col + 1}
+	}
+	return e.Pos
 }
+
+// rawRune is one character of the file and its position.
+type rawRune struct {
+	r         rune
+	line, col int
+}
+
+func isBlank(r rune) bool { return r == ' ' || r == '\t' || r == '\n' }
+
+// written returns the scalar as written in the file, lines joined by '\n':
+// from after the opening quote of a quoted scalar, from the first character
+// of a plain one, and the content lines of a block scalar without the
+// block's indentation. It reads no more lines than a value of n runes can
+// span.
+func (e Expr) written(n int) []rawRune {
+	first, from := e.Pos.Line-1, e.Pos.Col-1
+	switch e.node.Style {
+	case yaml.DoubleQuotedStyle, yaml.SingleQuotedStyle:
+		from++
+	case yaml.LiteralStyle, yaml.FoldedStyle:
+		// Content starts on the line after the indicator, indented by the
+		// first non-blank line's indentation less its own in the value.
+		first, from = e.node.Line, 0
+		value := strings.TrimLeft(e.Source, "\n")
+		value, _, _ = strings.Cut(value, "\n")
+		for k := first; k < len(e.lines); k++ {
+			if strings.TrimSpace(e.lines[k]) != "" {
+				from = max(0, leadingSpaces(e.lines[k])-leadingSpaces(value))
+				break
+			}
+		}
+	}
+	if first < 0 {
+		return nil
+	}
+	block := e.node.Style&(yaml.LiteralStyle|yaml.FoldedStyle) != 0
+	var raw []rawRune
+	prevLen := 0
+	for k := first; k < len(e.lines) && k <= first+2*n+1; k++ {
+		line := []rune(strings.TrimSuffix(e.lines[k], "\r"))
+		start := 0
+		switch {
+		case block:
+			start = min(from, leadingSpaces(string(line)))
+		case k == first:
+			start = min(from, len(line))
+		}
+		if k > first {
+			raw = append(raw, rawRune{'\n', k, prevLen + 1})
+		}
+		for c := start; c < len(line); c++ {
+			raw = append(raw, rawRune{line[c], k + 1, c + 1})
+		}
+		prevLen = len(line)
+	}
+	return raw
+}
+
+func leadingSpaces(s string) int { return len(s) - len(strings.TrimLeft(s, " ")) }
 
 // Error is a problem at a position in a rule file.
 type Error struct {
