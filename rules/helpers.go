@@ -3,12 +3,14 @@ package rules
 import (
 	"errors"
 	"fmt"
+	"math"
 	"reflect"
 	"time"
 
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/ast"
 	"github.com/expr-lang/expr/builtin"
+	"github.com/expr-lang/expr/conf"
 )
 
 // envHelpers are the helpers that read the customer's facts as well as their
@@ -65,6 +67,25 @@ func helperOptions() []expr.Option {
 		expr.Function("money", func(p ...any) (any, error) {
 			return FormatMoney(p[1].(int), p[0].(Facts).Currency), nil
 		}, new(func(Facts, int) string)),
+		checkedInt,
+	}
+}
+
+// checkedInt replaces the builtin int() by one that fails on a float with no
+// integer value — the ±Inf or NaN of a division by zero, or a float out of
+// range — where Go's conversion would quietly give a meaningless number
+// (math.MinInt64 on amd64), which a rule would then offer as a value.
+func checkedInt(c *conf.Config) {
+	orig := builtin.Builtins[builtin.Index["int"]]
+	c.Functions["int"] = &builtin.Function{
+		Name:     "int",
+		Validate: orig.Validate,
+		Func: func(args ...any) (any, error) {
+			if f, ok := args[0].(float64); ok && (math.IsNaN(f) || f >= math.MaxInt64 || f < math.MinInt64) {
+				return nil, fmt.Errorf("int(%v): not a whole number (a division by zero?)", f)
+			}
+			return orig.Fast(args[0]), nil
+		},
 	}
 }
 
@@ -76,7 +97,9 @@ var errDivideByZero = errors.New("integer divide by zero")
 func daysBetween(a, b time.Time) int {
 	da := time.Date(a.Year(), a.Month(), a.Day(), 0, 0, 0, 0, time.UTC)
 	db := time.Date(b.Year(), b.Month(), b.Day(), 0, 0, 0, 0, time.UTC)
-	return int(db.Sub(da).Hours() / 24)
+	// Not db.Sub(da): a Duration holds only 292 years, and a zero date
+	// (never) is 2,000 years ago.
+	return int((db.Unix() - da.Unix()) / (24 * 60 * 60))
 }
 
 // YearsBetween returns the whole years from a to b: a customer who joined on
@@ -145,7 +168,7 @@ func HelperNames() []string {
 
 func typeName(t reflect.Type) string {
 	if t == nil {
-		return "unknown"
+		return "nil"
 	}
 	switch t.Kind() {
 	case reflect.Bool:

@@ -27,15 +27,19 @@ func ParseRate(s string) (Rate, error) {
 		return Rate{}, fmt.Errorf("empty rate")
 	}
 	whole, frac, _ := strings.Cut(s, ".")
+	if strings.Trim(whole+frac, "0123456789") != "" || whole+frac == "" {
+		// Only digits: ParseInt would take "1.-5" for 0.5 and "1.+5" for 1.5.
+		if strings.HasPrefix(whole, "-") || strings.HasPrefix(whole, "+") {
+			return Rate{}, fmt.Errorf("rate %q must be a plain non-negative decimal", s)
+		}
+		return Rate{}, fmt.Errorf("rate %q is not a decimal number", s)
+	}
 	if whole == "" {
 		whole = "0"
 	}
 	frac = strings.TrimRight(frac, "0")
 	if len(frac) > rateScale {
 		return Rate{}, fmt.Errorf("rate %q has more than %d decimal places", s, rateScale)
-	}
-	if strings.HasPrefix(whole, "-") || strings.HasPrefix(whole, "+") {
-		return Rate{}, fmt.Errorf("rate %q must be a plain non-negative decimal", s)
 	}
 	w, err := strconv.ParseInt(whole, 10, 64)
 	if err != nil || w > 1<<40 {
@@ -71,6 +75,9 @@ func (r Rate) IsZero() bool { return r.micros == 0 }
 
 // String formats the rate as a decimal with no trailing zeros: "8.5".
 func (r Rate) String() string {
+	if r.micros < 0 { // only from RateMicros
+		return "-" + Rate{micros: -r.micros}.String()
+	}
 	whole := r.micros / rateOne
 	frac := r.micros % rateOne
 	if frac == 0 {

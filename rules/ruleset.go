@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -247,6 +248,13 @@ func options() []expr.Option {
 	return append(opts, helperOptions()...)
 }
 
+// exprWords are the words of the expression language that read as names:
+// a named value cannot take them.
+var exprWords = map[string]bool{
+	"let": true, "in": true, "not": true, "and": true, "or": true, "matches": true,
+	"contains": true, "if": true, "else": true, "true": true, "false": true, "nil": true,
+}
+
 // piece is one expression of a rule placed into the rule's program.
 type piece struct {
 	label string
@@ -273,10 +281,13 @@ func (r *Rule) compile() rulefmt.Errors {
 			var fe *file.Error
 			if errors.As(err, &fe) {
 				offset = fe.From - len([]rune(prefix))
-				msg = fe.Message
+				msg = strings.TrimSpace(fe.Message)
 			}
 			fail(p.e, offset, p.label, msg)
 			return nil, false
+		}
+		if nt := prog.Node().Nature(); nt != nil && nt.Nil {
+			return nil, true // nil has no type at all
 		}
 		return prog.Node().Type(), true
 	}
@@ -287,6 +298,12 @@ func (r *Rule) compile() rulefmt.Errors {
 		if reservedNames[v.Name] {
 			errs = append(errs, &rulefmt.Error{Path: r.Path, Pos: v.NamePos, Rule: r.ID,
 				Msg: fmt.Sprintf("named value %q hides the fact, helper or builtin function of that name; choose another name", v.Name)})
+			ok = false
+			continue
+		}
+		if exprWords[v.Name] {
+			errs = append(errs, &rulefmt.Error{Path: r.Path, Pos: v.NamePos, Rule: r.ID,
+				Msg: fmt.Sprintf("named value %q is a word of the expression language; choose another name", v.Name)})
 			ok = false
 			continue
 		}
@@ -303,16 +320,18 @@ func (r *Rule) compile() rulefmt.Errors {
 	pre := prefix.String()
 	if r.When.Source != "" {
 		if t, good := check(pre, piece{"when", r.When}); good {
-			if t != nil && t.Kind() != reflect.Bool && t.Kind() != reflect.Interface {
+			if t == nil || (t.Kind() != reflect.Bool && t.Kind() != reflect.Interface) {
 				fail(r.When, 0, "when", fmt.Sprintf("must be a boolean expression, got %s", typeName(t)))
 			}
 		}
 	}
 	if r.Value.Source != "" {
-		if t, good := check(pre, piece{"value", r.Value}); good && t != nil {
-			switch t.Kind() {
-			case reflect.Int, reflect.Int64, reflect.Int32, reflect.Interface:
-			case reflect.Float64, reflect.Float32:
+		if t, good := check(pre, piece{"value", r.Value}); good {
+			switch {
+			case t == nil:
+				fail(r.Value, 0, "value", "must be an integer amount in minor units, got nil")
+			case t.Kind() == reflect.Int, t.Kind() == reflect.Int64, t.Kind() == reflect.Int32, t.Kind() == reflect.Interface:
+			case t.Kind() == reflect.Float64, t.Kind() == reflect.Float32:
 				fail(r.Value, 0, "value", "must be an integer amount in minor units, got float (use int(round(x)), or div(a, b) for whole-number division)")
 			default:
 				fail(r.Value, 0, "value", fmt.Sprintf("must be an integer amount in minor units, got %s", typeName(t)))
@@ -405,6 +424,9 @@ func factProbes(r *Rule) []probe {
 
 var scalarFacts = map[string]bool{"now": true, "today": true, "currency": true}
 
+// identPattern matches a map key that can follow a dot in an expression.
+var identPattern = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
 // factPath returns the source of a member chain rooted at a fact, with
 // constant indexes and names only.
 func factPath(n ast.Node) (string, bool) {
@@ -426,6 +448,9 @@ func factPath(n ast.Node) (string, bool) {
 		case *ast.StringNode:
 			if n.Method {
 				return "", false
+			}
+			if !identPattern.MatchString(p.Value) {
+				return fmt.Sprintf("%s[%q]", base, p.Value), true // attrs["loyalty-tier"]
 			}
 			return base + "." + p.Value, true
 		case *ast.IntegerNode:

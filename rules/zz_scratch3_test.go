@@ -1,21 +1,24 @@
 package rules
 
 import (
+	"errors"
+	"os"
+	"path/filepath"
 	"testing"
 
-	"github.com/expr-lang/expr"
-	"github.com/expr-lang/expr/vm"
+	yaml "go.yaml.in/yaml/v4"
 )
 
-func TestScratchRuntime(t *testing.T) {
-	for _, src := range []string{"int(plan.monthly_price / 0)", "plan.monthly_price % subscription.device_monthly", "plan.monthly_price / subscription.device_monthly", "round(plan.monthly_price / subscription.device_monthly)", "nil ? 1 : 2", "(1; 2)", "cost(plan, nil)", "cost(plan, usage[0])", "days_since(subscription.contract_ends_on)", "months[0]", "now()", "$env.plan.id", "plans[0]", "customer.attrs.x"} {
-		prog, err := expr.Compile(src, options()...)
-		if err != nil {
-			t.Logf("%s: compile: %v", src, err)
-			continue
+func TestScratchYAML(t *testing.T) {
+	fs, _ := filepath.Glob("/tmp/probe/[hij]*.yaml")
+	fs = append(fs, "testdata/yaml-syntax.bad.yaml")
+	for _, f := range fs {
+		b, _ := os.ReadFile(f)
+		var n yaml.Node
+		err := yaml.Unmarshal(b, &n)
+		var le *yaml.LoadError
+		if errors.As(err, &le) {
+			t.Logf("%s: %+v | %v", f, *le, err)
 		}
-		var m vm.VM
-		out, err := m.Run(prog, Facts{})
-		t.Logf("%s: type %v -> %#v, %v", src, prog.Node().Type(), out, err)
 	}
 }

@@ -27,6 +27,7 @@ var commands = []command{
 	{"migrate", "create or update goodturn's tables", runMigrate},
 	{"run", "evaluate rulesets against the billing data and record proposals", runRun},
 	{"check", "check rule files and report every problem", runCheck},
+	{"test", "run the rule tests beside the rules", runTest},
 	{"explain", "show why a customer did or did not match each rule, clause by clause", runExplain},
 	{"version", "print the version", runVersion},
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -86,3 +87,58 @@ func TestUnknownCommand(t *testing.T) {
 	}
 }
 
+
+func TestTestCommand(t *testing.T) {
+	code, out, errOut := run(t, "test", "../../rulesets")
+	if code != 0 || !strings.HasSuffix(out, " passed, 0 failed\n") || !strings.Contains(out, "ok    ../../rulesets/mobile") {
+		t.Fatalf("goodturn test exited %d:\n%s\n%s", code, out, errOut)
+	}
+	junit := filepath.Join(t.TempDir(), "junit.xml")
+	// A ruleset whose test expects the wrong value fails, with the
+	// difference spelled out.
+	dir := filepath.Join(t.TempDir(), "mobile")
+	copyDir(t, "../../rulesets/mobile", dir)
+	writeFile(t, filepath.Join(dir, "zz_wrong_test.yaml"), `now: 2026-11-23
+plans:
+  - {id: a, name: A, monthly_price: 500, allowances: {data_mb: {included: 1000}}}
+  - {id: b, name: B, monthly_price: 900, allowances: {data_mb: {included: 9000}}}
+tests:
+  - name: wrong saving
+    subscription: {plan_id: b}
+    usage: [{data_mb: 10}, {data_mb: 10}, {data_mb: 10}]
+    expect:
+      - {rule: cheaper-plan, value: 100}
+`)
+	code, out, _ = run(t, "test", "--junit", junit, dir)
+	if code != 1 || !strings.Contains(out, "rule cheaper-plan: value: want 100 (£1.00), got 4800 (£48.00)") || !strings.HasSuffix(out, " passed, 1 failed\n") {
+		t.Errorf("a wrong expectation: exit %d\n%s", code, out)
+	}
+	if b, err := os.ReadFile(junit); err != nil || !strings.Contains(string(b), `failures="1"`) {
+		t.Errorf("JUnit file: %v\n%s", err, b)
+	}
+}
+
+func copyDir(t *testing.T, from, to string) {
+	t.Helper()
+	if err := os.MkdirAll(to, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	entries, err := os.ReadDir(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		b, err := os.ReadFile(filepath.Join(from, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, filepath.Join(to, e.Name()), string(b))
+	}
+}
+
+func writeFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}

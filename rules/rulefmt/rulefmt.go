@@ -6,10 +6,12 @@
 package rulefmt
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"regexp"
 	"sort"
 	"strconv"
@@ -89,9 +91,9 @@ type Expr struct {
 // expression's source; an offset at the end of the source is the position
 // just after its last character. It walks the scalar as written in the file
 // alongside its value, following YAML's rules for the scalar's style:
-// escapes in double-quoted scalars, doubled quotes in single-quoted ones, line folding
-// in plain, quoted and folded (>) scalars, and the indentation of block
-// (| and >) scalars.
+// escapes in double-quoted scalars, doubled quotes in single-quoted ones,
+// line folding in plain, quoted and folded (>) scalars, and the indentation
+// of block (| and >) scalars.
 func (e Expr) Position(offset int) Pos {
 	if e.node == nil {
 		return e.Pos
@@ -334,9 +336,26 @@ func Parse(path string, content []byte) (*File, Errors) {
 	p := &parser{path: path, lines: strings.Split(string(content), "\n")}
 
 	var doc yaml.Node
-	if err := yaml.Unmarshal(content, &doc); err != nil {
+	dec := yaml.NewDecoder(bytes.NewReader(content))
+	if err := dec.Decode(&doc); err != nil && err != io.EOF {
 		p.errorf(yamlErrorPos(err), "", "%s", yamlErrorMsg(err))
 		return f, p.errs
+	}
+	// A second document would be ignored, and its rules with it.
+	for {
+		var next yaml.Node
+		err := dec.Decode(&next)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			p.errorf(yamlErrorPos(err), "", "%s", yamlErrorMsg(err))
+			return f, p.errs
+		}
+		if len(next.Content) > 0 && next.Content[0].Tag != "!!null" {
+			p.errorf(pos(next.Content[0]), "", "a rule file holds one YAML document; this second one would be ignored")
+			return f, p.errs
+		}
 	}
 	if doc.Kind == 0 || len(doc.Content) == 0 {
 		p.errorf(Pos{1, 1}, "", "file is empty: want a mapping with a `rules` list")
@@ -553,6 +572,7 @@ func (p *parser) named(v *yaml.Node, rule, field string, identifiers bool) []Nam
 
 func (p *parser) message(v *yaml.Node, rule string) Message {
 	var m Message
+	hasTemplate := false
 	if v.Kind != yaml.MappingNode {
 		p.errorf(pos(v), rule, "message must be a mapping with `template` and `channels`, got %s", kindName(v))
 		return m
@@ -560,6 +580,7 @@ func (p *parser) message(v *yaml.Node, rule string) Message {
 	p.fields(v, rule, messageFields, func(k, val *yaml.Node) {
 		switch k.Value {
 		case "template":
+			hasTemplate = true
 			if s, ok := p.str(val, rule, "message.template"); ok {
 				if !tmplPattern.MatchString(s) {
 					p.errorf(pos(val), rule, "message.template %q must be a file name without extension, like cheaper-plan", s)
@@ -584,7 +605,7 @@ func (p *parser) message(v *yaml.Node, rule string) Message {
 			}
 		}
 	})
-	if m.Template == "" && m.TemplatePos == (Pos{}) {
+	if !hasTemplate {
 		p.errorf(pos(v), rule, "message: missing field \"template\"")
 	}
 	if len(m.Channels) == 0 {
@@ -625,7 +646,13 @@ func yamlErrorMsg(err error) string {
 	if errors.As(err, &le) {
 		msg := le.Message
 		if le.ContextMsg != "" {
-			msg = le.ContextMsg + ": " + msg
+			ctx := le.ContextMsg
+			if c := le.ContextMark; c.Line > 0 && (c.Line != le.Mark.Line || c.Column != le.Mark.Column) {
+				// The error is often found far from its cause: an
+				// unterminated quote only at the end of the file.
+				ctx += fmt.Sprintf(" at line %d, column %d", c.Line, c.Column)
+			}
+			msg = ctx + ": " + msg
 		}
 		return "yaml: " + msg
 	}

@@ -1,0 +1,162 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"regexp"
+	"strings"
+
+	"github.com/goodturn/goodturn/engine/ruletest"
+	"github.com/goodturn/goodturn/rules"
+	"github.com/goodturn/goodturn/rules/rulefmt"
+)
+
+func runTest(ctx context.Context, env *Env, args []string) error {
+	var c config
+	fs := c.flagSet(env, "test", "[--run REGEX] [--junit FILE] [-v] [PATH]...")
+	runFlag := fs.String("run", "", "run only the tests whose names match this regular expression")
+	junit := fs.String("junit", "", "write the results as JUnit XML to this file")
+	verbose := fs.Bool("v", false, "list every test, not only the failures")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	var filter *regexp.Regexp
+	if *runFlag != "" {
+		re, err := regexp.Compile(*runFlag)
+		if err != nil {
+			return fmt.Errorf("%w: --run: %v", errUsage, err)
+		}
+		filter = re
+	}
+	paths := fs.Args()
+	if len(paths) == 0 {
+		paths = []string{c.rulesets}
+	}
+	var dirs []string
+	for _, p := range paths {
+		found, err := rulesetDirs(p)
+		if err != nil {
+			return err
+		}
+		dirs = append(dirs, found...)
+	}
+	w := env.Stdout
+	var all []ruletest.Result
+	broken := false
+	for _, dir := range dirs {
+		rs, err := rules.Load(dir)
+		if err != nil {
+			broken = true
+			fmt.Fprintf(w, "FAIL  %s: the ruleset does not load:\n", dir)
+			var es rulefmt.Errors
+			if errors.As(err, &es) {
+				for _, e := range es {
+					fmt.Fprintf(w, "  %s\n", e)
+				}
+			} else {
+				fmt.Fprintf(w, "  %v\n", err)
+			}
+			continue
+		}
+		files, err := ruletest.Files(dir)
+		if err != nil {
+			return err
+		}
+		runner := ruletest.NewRunner(rs, filter)
+		var results []ruletest.Result
+		for _, f := range files {
+			res, err := runner.RunFile(f)
+			if err != nil {
+				broken = true
+				fmt.Fprintf(w, "FAIL  %v\n", err)
+				continue
+			}
+			results = append(results, res...)
+		}
+		failed := 0
+		for _, r := range results {
+			if !r.Passed() {
+				failed++
+				fmt.Fprintf(w, "--- FAIL: %s:%d: %s\n", r.File, r.Line, r.Name)
+				for _, f := range r.Failures {
+					fmt.Fprintf(w, "    %s\n", f)
+				}
+			} else if *verbose {
+				fmt.Fprintf(w, "--- PASS: %s:%d: %s\n", r.File, r.Line, r.Name)
+			}
+		}
+		if filter == nil {
+			printCoverage(env, runner.Coverage())
+		}
+		status := "ok  "
+		if failed > 0 {
+			status = "FAIL"
+		}
+		fmt.Fprintf(w, "%s  %s  %d tests in %d files\n", status, dir, len(results), len(files))
+		all = append(all, results...)
+	}
+	if *junit != "" {
+		f, err := os.Create(*junit)
+		if err != nil {
+			return err
+		}
+		if err := ruletest.WriteJUnit(f, all); err != nil {
+			f.Close()
+			return fmt.Errorf("write %s: %w", *junit, err)
+		}
+		if err := f.Close(); err != nil {
+			return err
+		}
+	}
+	passed, failed := 0, 0
+	for _, r := range all {
+		if r.Passed() {
+			passed++
+		} else {
+			failed++
+		}
+	}
+	fmt.Fprintf(w, "%d passed, %d failed\n", passed, failed)
+	if failed > 0 || broken {
+		return errSilent
+	}
+	if len(all) == 0 {
+		fmt.Fprintln(env.Stderr, "goodturn test: no tests found")
+		return errSilent
+	}
+	return nil
+}
+
+// printCoverage lists, per rule, whether tests made it fire and not fire,
+// and the clauses of `when` never seen both true and false.
+func printCoverage(env *Env, cov ruletest.Coverage) {
+	w := env.Stdout
+	rows := [][]string{{"rule", "fires", "does not fire", "clauses not seen both ways"}}
+	for _, rc := range cov.Rules {
+		var missing []string
+		for _, c := range rc.Clauses {
+			switch {
+			case !c.SeenTrue && !c.SeenFalse:
+				missing = append(missing, c.Clause+" (never evaluated)")
+			case !c.SeenTrue:
+				missing = append(missing, c.Clause+" (never true)")
+			case !c.SeenFalse:
+				missing = append(missing, c.Clause+" (never false)")
+			}
+		}
+		if len(missing) == 0 {
+			missing = []string{"none"}
+		}
+		rows = append(rows, []string{rc.Rule, yesNo(rc.Fired), yesNo(rc.NotFired), strings.Join(missing, "; ")})
+	}
+	printTable(w, rows, 4)
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "NO"
+}
