@@ -50,6 +50,11 @@ type Options struct {
 	// Samples is how many matched proposals to keep in the result per rule
 	// (for dry runs and the demo's summary).
 	Samples int
+	// IgnoreHeld evaluates as if no earlier proposal held anyone back, so
+	// that a dry run shows everyone the rules match.
+	IgnoreHeld bool
+	// Collect keeps every proposal found in Result.Found (for diffs).
+	Collect bool
 }
 
 // Result is what a run did.
@@ -57,6 +62,9 @@ type Result struct {
 	store.Run
 	// Samples holds, per rule id, the first matched proposals by customer id.
 	Samples map[string][]store.Proposal
+	// Found holds every proposal found, ordered by rule and customer, when
+	// Options.Collect is set.
+	Found []store.Proposal
 	// Duration is the run's wall time.
 	Duration time.Duration
 	// Currency is the currency of the plan catalogue, when all its plans
@@ -100,9 +108,12 @@ func (e *Engine) Run(ctx context.Context, rs *rules.Ruleset, opts Options) (*Res
 	log := e.logger().With("ruleset", rs.Name)
 
 	res := &Result{Run: store.Run{Ruleset: rs.Name, DryRun: opts.DryRun, AsOf: today, StartedAt: now}, Samples: map[string][]store.Proposal{}}
-	held, err := e.heldBack(ctx, rs, today)
-	if err != nil {
-		return nil, fmt.Errorf("run %s: %w", rs.Name, err)
+	held := map[holdKey]hold{}
+	if !opts.IgnoreHeld {
+		var err error
+		if held, err = e.heldBack(ctx, rs, today); err != nil {
+			return nil, fmt.Errorf("run %s: %w", rs.Name, err)
+		}
 	}
 	catalogue, err := e.Billing.Catalogue(ctx)
 	if err != nil {
@@ -355,7 +366,15 @@ func (e *Engine) evaluate(ctx context.Context, rs *rules.Ruleset, enabled []*rul
 	for ps := range found {
 		for _, p := range ps {
 			if opts.Samples > 0 {
-				samples[p.RuleID] = append(samples[p.RuleID], p)
+				s := append(samples[p.RuleID], p)
+				if len(s) >= 4*opts.Samples+64 {
+					// Keep memory flat: only the lowest customer ids survive.
+					s = lowest(s, opts.Samples)
+				}
+				samples[p.RuleID] = s
+			}
+			if opts.Collect {
+				res.Found = append(res.Found, p)
 			}
 			if opts.DryRun {
 				s := stored[p.RuleID]
@@ -395,11 +414,15 @@ func (e *Engine) evaluate(ctx context.Context, rs *rules.Ruleset, enabled []*rul
 		tallies[i].stored = stored[r.ID].Count
 		tallies[i].value = stored[r.ID].Value
 	}
-	for id, s := range samples {
-		sort.Slice(s, func(a, b int) bool { return s[a].CustomerID < s[b].CustomerID })
-		if len(s) > opts.Samples {
-			samples[id] = s[:opts.Samples]
+	sort.Slice(res.Found, func(a, b int) bool {
+		x, y := res.Found[a], res.Found[b]
+		if x.RuleID != y.RuleID {
+			return x.RuleID < y.RuleID
 		}
+		return x.CustomerID < y.CustomerID
+	})
+	for id, s := range samples {
+		samples[id] = lowest(s, opts.Samples)
 	}
 
 	if writeErr != nil {
@@ -409,6 +432,15 @@ func (e *Engine) evaluate(ctx context.Context, rs *rules.Ruleset, enabled []*rul
 		return tallies, samples, err
 	}
 	return tallies, samples, nil
+}
+
+// lowest returns the n proposals with the lowest customer ids, in order.
+func lowest(ps []store.Proposal, n int) []store.Proposal {
+	sort.Slice(ps, func(a, b int) bool { return ps[a].CustomerID < ps[b].CustomerID })
+	if len(ps) > n {
+		ps = ps[:n]
+	}
+	return ps
 }
 
 // proposal builds the stored proposal of a match, with its offer and evidence
@@ -458,7 +490,11 @@ func orderedJSON(vs []rules.NamedValue) (json.RawMessage, error) {
 		k, _ := json.Marshal(v.Name)
 		b.Write(k)
 		b.WriteByte(':')
-		val, err := json.Marshal(v.Value)
+		value := v.Value
+		if t, ok := value.(time.Time); ok && t.Equal(t.Truncate(24*time.Hour)) {
+			value = t.Format(time.DateOnly) // a date, not an instant
+		}
+		val, err := json.Marshal(value)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", v.Name, err)
 		}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -140,5 +141,45 @@ func writeFile(t *testing.T, path, content string) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestDryRunDiffShowsTheEffectOfAThresholdChange(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "goodturn.db")
+	if code, out, errOut := run(t, "demo", "--db", db, "--rulesets", "../../rulesets", "--customers", "1000", "--now", "2026-11-23"); code != 0 {
+		t.Fatalf("demo exited %d\n%s\n%s", code, out, errOut)
+	}
+	// A product team raises the cheaper-plan threshold from £1 to £3 a month
+	// in a copy of the ruleset.
+	root := t.TempDir()
+	dir := filepath.Join(root, "mobile")
+	copyDir(t, "../../rulesets/mobile", dir)
+	path := filepath.Join(dir, "cheaper-plan.yaml")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edited := strings.Replace(string(b), "monthly_saving >= 100", "monthly_saving >= 300", 1)
+	if edited == string(b) {
+		t.Fatal("the threshold to edit is not in cheaper-plan.yaml")
+	}
+	writeFile(t, path, edited)
+
+	code, out, errOut := run(t, "run", "--dry-run", "--diff", "--db", db, "--rulesets", root, "--now", "2026-11-23")
+	if code != 0 {
+		t.Fatalf("dry run exited %d\n%s\n%s", code, out, errOut)
+	}
+	if !strings.Contains(out, "Compared with run") || !regexp.MustCompile(`cheaper-plan: [\d,]+ → [\d,]+ proposals .*: 0 added, [1-9]\d* removed, 0 changed value`).MatchString(out) {
+		t.Errorf("diff does not show removed cheaper-plan customers:\n%s", out)
+	}
+	if !regexp.MustCompile(`(?m)^    - customer \d+ \(£([0-9]|[12][0-9]|3[0-5])\.\d\d a year\)$`).MatchString(out) {
+		t.Errorf("diff lists no removed customer with a saving under £3 a month (£36 a year):\n%s", out)
+	}
+	if !regexp.MustCompile(`free-sim-replacement: .*: 0 added, 0 removed, 0 changed value`).MatchString(out) {
+		t.Errorf("the other rules should be unchanged:\n%s", out)
+	}
+	// Nothing was recorded.
+	if code, out, _ := run(t, "run", "--dry-run", "--db", db, "--rulesets", "../../rulesets", "--now", "2026-11-23"); code != 0 || !strings.Contains(out, "nothing recorded") {
+		t.Errorf("dry run: %d %s", code, out)
 	}
 }

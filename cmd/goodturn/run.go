@@ -1,15 +1,20 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/goodturn/goodturn/engine"
 	"github.com/goodturn/goodturn/engine/billing"
 	"github.com/goodturn/goodturn/engine/database"
+	"github.com/goodturn/goodturn/engine/store"
 	"github.com/goodturn/goodturn/rules"
 )
 
@@ -25,6 +30,7 @@ func runRun(ctx context.Context, env *Env, args []string) error {
 	var names stringList
 	fs.Var(&names, "ruleset", "run only this ruleset (repeatable); all rulesets by default")
 	dryRun := fs.Bool("dry-run", false, "evaluate and report, but record nothing")
+	diff := fs.Bool("diff", false, "with --dry-run: compare with the proposals of the ruleset's last real run")
 	workers := fs.Int("workers", 0, "evaluating goroutines; the number of CPUs by default")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -47,13 +53,120 @@ func runRun(ctx context.Context, env *Env, args []string) error {
 	defer closeAll()
 	eng := newEngine(env, db, bdb, &c, *workers)
 	eng.Now = now
+	if *diff && !*dryRun {
+		return fmt.Errorf("%w: --diff needs --dry-run", errUsage)
+	}
 	for _, rs := range sets {
-		res, err := runWithProgress(ctx, env, eng, rs, engine.Options{DryRun: *dryRun, Samples: 3})
+		opts := engine.Options{DryRun: *dryRun, Samples: 3, IgnoreHeld: *diff, Collect: *diff}
+		res, err := runWithProgress(ctx, env, eng, rs, opts)
 		if res != nil {
 			printResult(env.Stdout, rs, res)
+			if *dryRun {
+				printSamples(env.Stdout, rs, res)
+			}
 		}
 		if err != nil {
 			return err
+		}
+		if *diff {
+			if err := printDiff(ctx, env.Stdout, db, rs, res); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// printSamples shows a few of the customers each rule would propose to.
+func printSamples(w io.Writer, rs *rules.Ruleset, res *engine.Result) {
+	for _, r := range rs.Enabled() {
+		ps := res.Samples[r.ID]
+		if len(ps) == 0 {
+			continue
+		}
+		fmt.Fprintf(w, "  %s, for example:\n", r.ID)
+		for _, p := range ps {
+			fmt.Fprintf(w, "    customer %d: %s a year; %s\n", p.CustomerID, formatMoney(p.Value, p.Currency), compactOffer(p.Offer))
+		}
+	}
+}
+
+// compactOffer writes an offer as name=value pairs on one line.
+func compactOffer(raw []byte) string {
+	var fields []struct {
+		k string
+		v json.RawMessage
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return string(raw)
+	}
+	for dec.More() {
+		k, err := dec.Token()
+		if err != nil {
+			return string(raw)
+		}
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return string(raw)
+		}
+		fields = append(fields, struct {
+			k string
+			v json.RawMessage
+		}{fmt.Sprint(k), v})
+	}
+	parts := make([]string, len(fields))
+	for i, f := range fields {
+		parts[i] = f.k + "=" + string(f.v)
+	}
+	s := strings.Join(parts, " ")
+	if utf8.RuneCountInString(s) > 110 {
+		s = string([]rune(s)[:107]) + "..."
+	}
+	return s
+}
+
+// maxDiffLines is how many customers a diff lists per change and rule.
+const maxDiffLines = 10
+
+// printDiff compares a dry run's proposals with the last real run's.
+func printDiff(ctx context.Context, w io.Writer, db *database.DB, rs *rules.Ruleset, res *engine.Result) error {
+	last, err := store.LastRun(ctx, db, rs.Name)
+	if errors.Is(err, store.ErrNotFound) {
+		fmt.Fprintf(w, "No earlier run of %s to compare with; run it for real first.\n", rs.Name)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	before, err := store.ListProposals(ctx, db, store.ProposalFilter{RunID: last.ID})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "\nCompared with run %d of %s on %s (%s proposals); customers held back by a cooldown then count as added now:\n",
+		last.ID, rs.Name, last.AsOf.Format(time.DateOnly), count(int64(len(before))))
+	cur := res.Currency
+	for _, d := range engine.Diff(before, res.Found) {
+		fmt.Fprintf(w, "  %s: %s → %s proposals (%s → %s a year): %d added, %d removed, %d changed value\n",
+			d.RuleID, count(int64(d.Before)), count(int64(d.After)), formatMoney(d.BeforeValue, cur), formatMoney(d.AfterValue, cur),
+			len(d.Added), len(d.Removed), len(d.Changed))
+		list := func(label string, ps []store.Proposal) {
+			for i, p := range ps {
+				if i == maxDiffLines {
+					fmt.Fprintf(w, "    … and %d more\n", len(ps)-maxDiffLines)
+					break
+				}
+				fmt.Fprintf(w, "    %s customer %d (%s a year)\n", label, p.CustomerID, formatMoney(p.Value, cur))
+			}
+		}
+		list("+", d.Added)
+		list("-", d.Removed)
+		for i, c := range d.Changed {
+			if i == maxDiffLines {
+				fmt.Fprintf(w, "    … and %d more\n", len(d.Changed)-maxDiffLines)
+				break
+			}
+			fmt.Fprintf(w, "    ~ customer %d: %s → %s a year\n", c.After.CustomerID, formatMoney(c.Before.Value, cur), formatMoney(c.After.Value, cur))
 		}
 	}
 	return nil
