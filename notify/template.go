@@ -6,8 +6,10 @@ package notify
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"text/template"
@@ -64,9 +66,9 @@ func ParseTemplateFile(path string, channels []string) (*Template, error) {
 
 // ParseTemplate parses a message template's source.
 func ParseTemplate(path, src string, channels []string) (*Template, error) {
-	t, err := template.New(path).Funcs(funcs).Option("missingkey=error").Parse(src)
+	t, err := template.New(filepath.Base(path)).Funcs(funcs).Option("missingkey=error").Parse(src)
 	if err != nil {
-		return nil, fmt.Errorf("template %s: %w", path, err)
+		return nil, errors.New(strings.TrimPrefix(err.Error(), "template: "))
 	}
 	need := map[string]bool{}
 	for _, c := range channels {
@@ -79,7 +81,7 @@ func ParseTemplate(path, src string, channels []string) (*Template, error) {
 	}
 	for _, part := range Parts {
 		if need[part] && t.Lookup(part) == nil {
-			return nil, fmt.Errorf("template %s: missing {{define %q}} needed by the rule's channels", path, part)
+			return nil, fmt.Errorf("%s: missing {{define %q}} needed by the rule's channels", filepath.Base(path), part)
 		}
 	}
 	return &Template{Path: path, t: t}, nil
@@ -97,7 +99,7 @@ func (t *Template) Render(d Data) (Message, error) {
 		}
 		var b bytes.Buffer
 		if err := t.t.ExecuteTemplate(&b, part, d); err != nil {
-			return Message{}, fmt.Errorf("render %s: %w", t.Path, err)
+			return Message{}, errors.New(strings.TrimPrefix(err.Error(), "template: "))
 		}
 		s := strings.TrimSpace(b.String())
 		switch part {

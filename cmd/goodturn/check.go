@@ -2,19 +2,24 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 
+	"github.com/goodturn/goodturn/engine/ruletest"
+	"github.com/goodturn/goodturn/notify"
 	"github.com/goodturn/goodturn/rules"
 	"github.com/goodturn/goodturn/rules/rulefmt"
 )
 
 func runCheck(ctx context.Context, env *Env, args []string) error {
 	var c config
-	fs := c.flagSet(env, "check", "[PATH]...")
+	fs := c.flagSet(env, "check", "[--strict] [PATH]...")
+	strict := fs.Bool("strict", false, "fail on warnings too")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -31,27 +36,21 @@ func runCheck(ctx context.Context, env *Env, args []string) error {
 		dirs = append(dirs, found...)
 	}
 	failed := false
+	w := env.Stdout
 	for _, dir := range dirs {
-		fmt.Fprintf(env.Stdout, "Checking %s\n", dir)
-		rs, err := rules.Load(dir)
-		if err == nil {
-			err = checkTemplates(rs)
-		}
-		if err != nil {
+		fmt.Fprintf(w, "Checking %s\n", dir)
+		rs, errs, warns := checkRuleset(dir)
+		if len(errs) > 0 || (*strict && len(warns) > 0) {
 			failed = true
-			fmt.Fprintln(env.Stdout, "  FAILED:")
-			var es rulefmt.Errors
-			if errors.As(err, &es) {
-				for _, e := range es {
-					fmt.Fprintln(env.Stdout, e.Error())
-				}
-			} else {
-				fmt.Fprintln(env.Stdout, err.Error())
-			}
-			fmt.Fprintln(env.Stdout)
+			fmt.Fprintln(w, "  FAILED:")
+			printProblems(w, "", errs)
+			printProblems(w, "warning: ", warns)
+			fmt.Fprintln(w)
 			continue
 		}
-		fmt.Fprintf(env.Stdout, "  SUCCESS: %d rules found\n\n", len(rs.Rules))
+		fmt.Fprintf(w, "  SUCCESS: %d rules found\n", len(rs.Rules))
+		printProblems(w, "  WARNING: ", warns)
+		fmt.Fprintln(w)
 	}
 	if failed {
 		return errSilent
@@ -59,22 +58,116 @@ func runCheck(ctx context.Context, env *Env, args []string) error {
 	return nil
 }
 
+func printProblems(w io.Writer, prefix string, es rulefmt.Errors) {
+	for _, e := range es {
+		fmt.Fprintf(w, "%s%s\n", prefix, e)
+	}
+}
+
+// checkRuleset loads a ruleset and checks what loading alone does not: its
+// message templates parse and render, with every variable they use, for a
+// test customer the rule proposes to. It returns errors and warnings (a rule
+// with no test, a value never used, a `when` that can never be true).
+func checkRuleset(dir string) (*rules.Ruleset, rulefmt.Errors, rulefmt.Errors) {
+	rs, err := rules.Load(dir)
+	if err != nil {
+		var es rulefmt.Errors
+		if errors.As(err, &es) {
+			return nil, es, nil
+		}
+		return nil, rulefmt.Errors{{Path: dir, Msg: err.Error()}}, nil
+	}
+	var errs, warns rulefmt.Errors
+	at := func(r *rules.Rule, pos rulefmt.Pos, format string, args ...any) *rulefmt.Error {
+		return &rulefmt.Error{Path: r.Path, Pos: pos, Rule: r.ID, Msg: fmt.Sprintf(format, args...)}
+	}
+
+	// Run the rule tests quietly: they say which rules are tested and give
+	// real outcomes to render the templates with.
+	runner := ruletest.NewRunner(rs, nil)
+	files, _ := ruletest.Files(dir)
+	for _, f := range files {
+		if _, err := runner.RunFile(f); err != nil {
+			errs = append(errs, &rulefmt.Error{Path: f, Msg: err.Error()})
+		}
+	}
+
+	for _, r := range rs.Rules {
+		src, readErr := os.ReadFile(r.TemplatePath)
+		tmpl, err := notify.ParseTemplateFile(r.TemplatePath, r.Message.Channels)
+		if err != nil {
+			errs = append(errs, at(r, r.Message.TemplatePos, "%v", err))
+		}
+		usedInTemplate := func(name string) bool {
+			return readErr == nil && strings.Contains(string(src), ".Values."+name)
+		}
+		warns = append(warns, r.Lint(usedInTemplate)...)
+		if !runner.Tested(r.ID) {
+			warns = append(warns, at(r, r.IDPos, "no tests: name the rule in a test's expect or absent in a %s file beside it", rules.TestFileSuffix))
+		}
+		if tmpl == nil {
+			continue
+		}
+		firing, ok := runner.FirstFiring(r.ID)
+		if !ok {
+			warns = append(warns, at(r, r.Message.TemplatePos, "template %s not rendered: no test makes the rule fire", filepath.Base(r.TemplatePath)))
+			continue
+		}
+		data, err := templateData(r, firing)
+		if err == nil {
+			_, err = tmpl.Render(data)
+		}
+		if err != nil {
+			errs = append(errs, at(r, r.Message.TemplatePos, "%v", err))
+		}
+	}
+	errs.Sort()
+	warns.Sort()
+	return rs, errs, warns
+}
+
+// templateData builds what a template sees from a test outcome, passing the
+// offer and values through JSON as a stored proposal does.
+func templateData(r *rules.Rule, f ruletest.Firing) (notify.Data, error) {
+	asMap := func(vs []rules.NamedValue) (map[string]any, error) {
+		m := make(map[string]any, len(vs))
+		for _, v := range vs {
+			m[v.Name] = v.Value
+		}
+		b, err := json.Marshal(m)
+		if err != nil {
+			return nil, err
+		}
+		return notify.DecodeObject(b)
+	}
+	offer, err := asMap(f.Outcome.Offer)
+	if err != nil {
+		return notify.Data{}, fmt.Errorf("offer: %w", err)
+	}
+	values, err := asMap(f.Outcome.Values)
+	if err != nil {
+		return notify.Data{}, fmt.Errorf("values: %w", err)
+	}
+	return notify.Data{Customer: f.Facts.Customer, Rule: r.Name, Kind: r.Kind, Value: int64(f.Outcome.Value),
+		Currency: f.Facts.Currency, Offer: offer, Values: values}, nil
+}
+
 // rulesetDirs returns the ruleset folders at path: path itself if it holds
 // rule files, else its subfolders that do.
 func rulesetDirs(path string) ([]string, error) {
 	st, err := os.Stat(path)
 	if err != nil {
-		return nil, fmt.Errorf("check: %w", err)
+		return nil, err
 	}
 	if !st.IsDir() {
-		return nil, fmt.Errorf("check: %s is not a ruleset folder", path)
+		return nil, fmt.Errorf("%s is not a ruleset folder", path)
 	}
 	if hasRuleFiles(path) {
 		return []string{path}, nil
 	}
 	entries, err := os.ReadDir(path)
 	if err != nil {
-		return nil, fmt.Errorf("check: %w", err)
+		return nil, err
 	}
 	var dirs []string
 	for _, e := range entries {
@@ -83,7 +176,7 @@ func rulesetDirs(path string) ([]string, error) {
 		}
 	}
 	if len(dirs) == 0 {
-		return nil, fmt.Errorf("check: no rule files in %s", path)
+		return nil, fmt.Errorf("no rule files in %s", path)
 	}
 	return dirs, nil
 }
@@ -92,7 +185,7 @@ func hasRuleFiles(dir string) bool {
 	for _, pat := range []string{"*.yaml", "*.yml"} {
 		m, _ := filepath.Glob(filepath.Join(dir, pat))
 		for _, f := range m {
-			if filepath.Ext(f) != "" && !isTestFile(f) {
+			if !isTestFile(f) {
 				return true
 			}
 		}

@@ -183,3 +183,36 @@ func TestDryRunDiffShowsTheEffectOfAThresholdChange(t *testing.T) {
 		t.Errorf("dry run: %d %s", code, out)
 	}
 }
+
+func TestCheckWarningsAndTemplates(t *testing.T) {
+	tests := []struct {
+		name     string
+		args     []string
+		wantCode int
+		want     string
+	}{
+		{"warnings pass", []string{"check", "testdata/warn"}, 0, `Checking testdata/warn
+  SUCCESS: 1 rules found
+  WARNING: testdata/warn/rules.yaml:2:9: rule "untested": no tests: name the rule in a test's expect or absent in a _test.yaml file beside it
+  WARNING: testdata/warn/rules.yaml:8:7: rule "untested": named value "unused" is never used
+  WARNING: testdata/warn/rules.yaml:10:11: rule "untested": when can never be true: false is always false
+  WARNING: testdata/warn/rules.yaml:13:17: rule "untested": template untested.tmpl not rendered: no test makes the rule fire
+`},
+		{"strict fails on warnings", []string{"check", "--strict", "testdata/warn"}, 1, `Checking testdata/warn
+  FAILED:
+warning: testdata/warn/rules.yaml:2:9: rule "untested": no tests`},
+		{"a template using a missing offer field", []string{"check", "testdata/badtemplate"}, 1, `Checking testdata/badtemplate
+  FAILED:
+testdata/badtemplate/rules.yaml:12:17: rule "tested": tested.tmpl:1:106: executing "text" at <.Offer.old_price>: map has no entry for key "old_price"
+`},
+		{"shipped rulesets pass strict", []string{"check", "--strict", "../../rulesets"}, 0, "Checking ../../rulesets/mobile\n  SUCCESS: "},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out, errOut := run(t, tt.args...)
+			if code != tt.wantCode || !strings.HasPrefix(out, tt.want) {
+				t.Errorf("exit %d, want %d; output:\n%s%s\nwant prefix:\n%s", code, tt.wantCode, out, errOut, tt.want)
+			}
+		})
+	}
+}

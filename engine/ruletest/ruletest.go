@@ -353,11 +353,20 @@ type Runner struct {
 
 	machine  vm.VM
 	coverage map[string]*RuleCoverage
+	named    map[string]bool
+	firing   map[string]Firing
+}
+
+// Firing is a test customer a rule proposed to, with the outcome: what a
+// check renders the rule's message template with.
+type Firing struct {
+	Facts   rules.Facts
+	Outcome rules.Outcome
 }
 
 // NewRunner returns a runner for a ruleset.
 func NewRunner(rs *rules.Ruleset, filter *regexp.Regexp) *Runner {
-	r := &Runner{Ruleset: rs, Filter: filter, coverage: map[string]*RuleCoverage{}}
+	r := &Runner{Ruleset: rs, Filter: filter, coverage: map[string]*RuleCoverage{}, named: map[string]bool{}, firing: map[string]Firing{}}
 	for _, rule := range rs.Rules {
 		rc := &RuleCoverage{Rule: rule.ID}
 		_, clauses := rule.Clauses()
@@ -397,6 +406,7 @@ func (r *Runner) run(f *File, t *Test) []string {
 		return []string{err.Error()}
 	}
 	for _, rn := range append(expectRules(t.Expect), t.Absent...) {
+		r.named[rn] = true
 		if r.Ruleset.Rule(rn) == nil {
 			fails = append(fails, fmt.Sprintf("no rule %q in ruleset %s", rn, r.Ruleset.Name))
 		}
@@ -416,6 +426,9 @@ func (r *Runner) run(f *File, t *Test) []string {
 		r.cover(rule.ID, ex)
 		o, _ := rule.Eval(&r.machine, facts)
 		outcomes[rule.ID] = o
+		if _, ok := r.firing[rule.ID]; !ok && o.Matched {
+			r.firing[rule.ID] = Firing{Facts: facts, Outcome: o}
+		}
 	}
 	for _, e := range t.Expect {
 		rule := r.Ruleset.Rule(e.Rule)
@@ -522,6 +535,16 @@ func (r *Runner) cover(rule string, ex rules.Explanation) {
 			rc.Clauses[i].SeenFalse = true
 		}
 	}
+}
+
+// Tested reports whether any test run so far names the rule in `expect` or
+// `absent`.
+func (r *Runner) Tested(rule string) bool { return r.named[rule] }
+
+// FirstFiring returns the first test customer the rule proposed to.
+func (r *Runner) FirstFiring(rule string) (Firing, bool) {
+	f, ok := r.firing[rule]
+	return f, ok
 }
 
 // Coverage returns what the tests run so far exercised, in rule order.
