@@ -311,7 +311,7 @@ func (e *Engine) evaluate(ctx context.Context, rs *rules.Ruleset, enabled []*rul
 							t[ri].skipped++
 							continue
 						}
-						p, err := proposal(&machine, rs, r, f, o, res.ID, now, today)
+						p, err := proposal(&machine, rs, r, f, o, res.ID, now, today, !opts.DryRun)
 						if err != nil {
 							t[ri].errors++
 							if len(t[ri].errSamples) < maxErrorSamples {
@@ -443,16 +443,21 @@ func lowest(ps []store.Proposal, n int) []store.Proposal {
 	return ps
 }
 
-// proposal builds the stored proposal of a match, with its offer and evidence
-// as JSON.
-func proposal(machine *vm.VM, rs *rules.Ruleset, r *rules.Rule, f rules.Facts, o rules.Outcome, runID int64, now, today time.Time) (store.Proposal, error) {
+// proposal builds the stored proposal of a match, with its offer and (unless
+// withEvidence is false) its evidence as JSON.
+func proposal(machine *vm.VM, rs *rules.Ruleset, r *rules.Rule, f rules.Facts, o rules.Outcome, runID int64, now, today time.Time, withEvidence bool) (store.Proposal, error) {
 	offer, err := orderedJSON(o.Offer)
 	if err != nil {
 		return store.Proposal{}, fmt.Errorf("offer: %w", err)
 	}
-	evidence, err := json.Marshal(jsonSafe(r.Evidence(machine, f, o)))
-	if err != nil {
-		return store.Proposal{}, fmt.Errorf("evidence: %w", err)
+	// A dry run stores nothing, so it skips the evidence: it costs a second
+	// evaluation of the rule.
+	evidence := json.RawMessage("{}")
+	if withEvidence {
+		evidence, err = json.Marshal(jsonSafe(r.Evidence(machine, f, o)))
+		if err != nil {
+			return store.Proposal{}, fmt.Errorf("evidence: %w", err)
+		}
 	}
 	return store.Proposal{
 		RunID: runID, Ruleset: rs.Name, RuleID: r.ID, RuleVersion: r.Version, CustomerID: f.Customer.ID,

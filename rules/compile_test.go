@@ -145,6 +145,9 @@ func TestCompileErrors(t *testing.T) {
 			`testdata/shapes.bad.yaml:22:25: rule "channels": message.template must not be empty`,
 			`testdata/shapes.bad.yaml:22:39: rule "channels": message.channels must be a list such as [email, sms], got "email"`,
 		}},
+		{"ternary.bad.yaml", []string{
+			`testdata/ternary.bad.yaml:8:32: yaml: mapping values are not allowed in this context (an expression holding ": ", such as a ? b : c, must be quoted or written as a | block)`,
+		}},
 		{"type-error.bad.yaml", []string{
 			`testdata/type-error.bad.yaml:7:47: rule "types": when: invalid operation: > (mismatched types int and string)`,
 		}},

@@ -66,7 +66,7 @@ func TestDemoRefusesForeignBillingData(t *testing.T) {
 
 func TestCheck(t *testing.T) {
 	code, out, _ := run(t, "check", "../../rulesets")
-	if code != 0 || !strings.Contains(out, "Checking ../../rulesets/mobile\n  SUCCESS: 3 rules found") {
+	if code != 0 || !regexp.MustCompile(`Checking ../../rulesets/mobile\n  SUCCESS: \d+ rules found`).MatchString(out) {
 		t.Errorf("check of the shipped rulesets exited %d:\n%s", code, out)
 	}
 	code, out, _ = run(t, "check", "testdata/bad")

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"runtime/pprof"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -32,8 +34,20 @@ func runRun(ctx context.Context, env *Env, args []string) error {
 	dryRun := fs.Bool("dry-run", false, "evaluate and report, but record nothing")
 	diff := fs.Bool("diff", false, "with --dry-run: compare with the proposals of the ruleset's last real run")
 	workers := fs.Int("workers", 0, "evaluating goroutines; the number of CPUs by default")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))

@@ -114,51 +114,103 @@ type Stats struct {
 	Customers int
 }
 
+// streamBatch is how many rows a stream's reader hands over at a time.
+const streamBatch = 512
+
+// item is one row of a stream with its customer id.
+type item[T any] struct {
+	id int64
+	v  T
+}
+
 // stream is one ordered query whose rows are consumed customer by customer.
+// A goroutine of its own scans the rows, so that the relations are read in
+// parallel with each other and with the merge.
 type stream[T any] struct {
 	name string
-	rows *sql.Rows
-	scan func(rows *sql.Rows, id *int64, v *T) error
-	id   int64
-	cur  T
+	ch   chan []item[T]
+	buf  []item[T]
+	pos  int
+	cur  *item[T]
 	ok   bool
 	err  error
+	// readErr is set by the reading goroutine before it closes ch.
+	readErr error
 }
 
 func (s *stream[T]) next() {
-	if s.rows.Next() {
-		var zero T
-		s.cur = zero
-		if err := s.scan(s.rows, &s.id, &s.cur); err != nil {
-			s.ok, s.err = false, fmt.Errorf("read %s: %w", s.name, err)
+	s.pos++
+	for s.pos >= len(s.buf) {
+		b, open := <-s.ch
+		if !open {
+			s.ok, s.cur, s.err = false, nil, s.readErr
+			return
 		}
-		return
+		s.buf, s.pos = b, 0
 	}
-	s.ok = false
-	if err := s.rows.Err(); err != nil {
-		s.err = fmt.Errorf("read %s: %w", s.name, err)
-	}
+	s.cur, s.ok = &s.buf[s.pos], true
 }
 
 // take calls add for every row of customer id, skipping rows of customers
 // before it (rows with no customer).
 func (s *stream[T]) take(id int64, add func(*T)) error {
-	for s.ok && s.id < id {
+	for s.ok && s.cur.id < id {
 		s.next()
 	}
-	for s.ok && s.id == id {
-		add(&s.cur)
+	for s.ok && s.cur.id == id {
+		add(&s.cur.v)
 		s.next()
 	}
 	return s.err
 }
 
+// open starts a query and the goroutine that scans its rows. The goroutine
+// stops when ctx is cancelled.
 func open[T any](ctx context.Context, db *database.DB, name, query string, args []any, scan func(*sql.Rows, *int64, *T) error) (*stream[T], error) {
 	rows, err := db.QueryContext(ctx, db.Rebind(query), args...)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", name, err)
 	}
-	s := &stream[T]{name: name, rows: rows, scan: scan, ok: true}
+	s := &stream[T]{name: name, ch: make(chan []item[T], 4), pos: -1}
+	go func() {
+		defer close(s.ch)
+		defer rows.Close()
+		send := func(b []item[T]) bool {
+			select {
+			case s.ch <- b:
+				return true
+			case <-ctx.Done():
+				s.readErr = fmt.Errorf("read %s: %w", name, ctx.Err())
+				return false
+			}
+		}
+		batch := make([]item[T], 0, streamBatch)
+		for rows.Next() {
+			batch = batch[:len(batch)+1]
+			it := &batch[len(batch)-1]
+			if err := scan(rows, &it.id, &it.v); err != nil {
+				s.readErr = fmt.Errorf("read %s: %w", name, err)
+				return
+			}
+			if len(batch) == streamBatch {
+				if !send(batch) {
+					return
+				}
+				batch = make([]item[T], 0, streamBatch)
+			}
+		}
+		if err := rows.Err(); err != nil {
+			s.readErr = fmt.Errorf("read %s: %w", name, err)
+			return
+		}
+		if err := ctx.Err(); err != nil {
+			s.readErr = fmt.Errorf("read %s: %w", name, err)
+			return
+		}
+		if len(batch) > 0 {
+			send(batch)
+		}
+	}()
 	s.next()
 	return s, nil
 }
@@ -196,7 +248,7 @@ func (r *Reader) Read(ctx context.Context, rng Range, now time.Time, catalogue [
 	defer cancel()
 
 	customers, err := open(ctx, r.DB, "customers",
-		`SELECT id, name, email, phone, locale, timezone, joined_on, segment, marketing_opt_in, contact_opt_out, attrs
+		`SELECT id, name, email, phone, locale, timezone, CAST(joined_on AS TEXT), segment, marketing_opt_in, contact_opt_out, attrs
 		 FROM customers WHERE id >= ? AND id < ? ORDER BY id`, ids,
 		func(rows *sql.Rows, id *int64, c *rules.Customer) error {
 			err := rows.Scan(&c.ID, &c.Name, &c.Email, &c.Phone, &c.Locale, &c.Timezone, date(&c.JoinedOn),
@@ -207,10 +259,9 @@ func (r *Reader) Read(ctx context.Context, rng Range, now time.Time, catalogue [
 	if err != nil {
 		return st, err
 	}
-	defer customers.rows.Close()
 
 	subs, err := open(ctx, r.DB, "subscriptions",
-		`SELECT customer_id, plan_id, started_on, contract_ends_on, device_monthly, device_paid_off_on
+		`SELECT customer_id, plan_id, CAST(started_on AS TEXT), CAST(contract_ends_on AS TEXT), device_monthly, CAST(device_paid_off_on AS TEXT)
 		 FROM subscriptions WHERE customer_id >= ? AND customer_id < ? ORDER BY customer_id, started_on DESC`, ids,
 		func(rows *sql.Rows, id *int64, s *subRow) error {
 			return rows.Scan(id, &s.PlanID, date(&s.StartedOn), date(&s.ContractEndsOn), &s.DeviceMonthly, date(&s.DevicePaidOffOn))
@@ -218,10 +269,9 @@ func (r *Reader) Read(ctx context.Context, rng Range, now time.Time, catalogue [
 	if err != nil {
 		return st, err
 	}
-	defer subs.rows.Close()
 
 	addons, err := open(ctx, r.DB, "addons",
-		`SELECT customer_id, addon_id, name, monthly_price, started_on, last_used_on
+		`SELECT customer_id, addon_id, name, monthly_price, CAST(started_on AS TEXT), CAST(last_used_on AS TEXT)
 		 FROM addons WHERE customer_id >= ? AND customer_id < ? ORDER BY customer_id, addon_id`, ids,
 		func(rows *sql.Rows, id *int64, a *rules.Addon) error {
 			return rows.Scan(id, &a.ID, &a.Name, &a.MonthlyPrice, date(&a.StartedOn), date(&a.LastUsedOn))
@@ -229,10 +279,9 @@ func (r *Reader) Read(ctx context.Context, rng Range, now time.Time, catalogue [
 	if err != nil {
 		return st, err
 	}
-	defer addons.rows.Close()
 
 	usage, err := open(ctx, r.DB, "usage",
-		`SELECT customer_id, month, meter, quantity
+		`SELECT customer_id, CAST(month AS TEXT), meter, quantity
 		 FROM usage WHERE customer_id >= ? AND customer_id < ? AND month >= ? AND month < ?
 		 ORDER BY customer_id, month DESC, meter`, []any{rng.From, to, day(w.UsageFrom), day(w.UsageTo)},
 		func(rows *sql.Rows, id *int64, u *usageRow) error {
@@ -241,10 +290,9 @@ func (r *Reader) Read(ctx context.Context, rng Range, now time.Time, catalogue [
 	if err != nil {
 		return st, err
 	}
-	defer usage.rows.Close()
 
 	charges, err := open(ctx, r.DB, "charges",
-		`SELECT customer_id, id, charged_on, kind, amount, waived
+		`SELECT customer_id, id, CAST(charged_on AS TEXT), kind, amount, waived
 		 FROM charges WHERE customer_id >= ? AND customer_id < ? AND charged_on >= ?
 		 ORDER BY customer_id, charged_on DESC, id DESC`, []any{rng.From, to, day(w.HistoryFrom)},
 		func(rows *sql.Rows, id *int64, c *rules.Charge) error {
@@ -253,7 +301,6 @@ func (r *Reader) Read(ctx context.Context, rng Range, now time.Time, catalogue [
 	if err != nil {
 		return st, err
 	}
-	defer charges.rows.Close()
 
 	events, err := open(ctx, r.DB, "events",
 		`SELECT customer_id, id, occurred_at, kind, attrs
@@ -265,10 +312,9 @@ func (r *Reader) Read(ctx context.Context, rng Range, now time.Time, catalogue [
 	if err != nil {
 		return st, err
 	}
-	defer events.rows.Close()
 
 	for customers.ok {
-		c := customers.cur
+		c := customers.cur.v
 		f := rules.Facts{Customer: c, Plans: catalogue, Now: now, Today: today}
 		id := c.ID
 		if err := subs.take(id, func(s *subRow) {
@@ -319,7 +365,7 @@ func (r *Reader) Read(ctx context.Context, rng Range, now time.Time, catalogue [
 func (r *Reader) Customer(ctx context.Context, id int64) (rules.Customer, error) {
 	var c rules.Customer
 	err := r.DB.QueryRowContext(ctx, r.DB.Rebind(
-		`SELECT id, name, email, phone, locale, timezone, joined_on, segment, marketing_opt_in, contact_opt_out, attrs
+		`SELECT id, name, email, phone, locale, timezone, CAST(joined_on AS TEXT), segment, marketing_opt_in, contact_opt_out, attrs
 		 FROM customers WHERE id = ?`), id).
 		Scan(&c.ID, &c.Name, &c.Email, &c.Phone, &c.Locale, &c.Timezone, date(&c.JoinedOn),
 			&c.Segment, &c.MarketingOptIn, &c.ContactOptOut, attrs{&c.Attrs})

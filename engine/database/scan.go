@@ -39,6 +39,10 @@ var timeLayouts = []string{
 }
 
 func (d timeScanner) parse(s string) error {
+	if t, ok := parseDate(s); ok {
+		*d.t = t
+		return nil
+	}
 	for _, layout := range timeLayouts {
 		if t, err := time.Parse(layout, s); err == nil {
 			*d.t = t.UTC()
@@ -50,3 +54,33 @@ func (d timeScanner) parse(s string) error {
 
 // Date formats a time as the DATE text both dialects accept: 2006-01-02.
 func Date(t time.Time) string { return t.UTC().Format(time.DateOnly) }
+
+// parseDate parses a plain 2006-01-02 date quickly: the billing readers
+// scan millions of them.
+func parseDate(s string) (time.Time, bool) {
+	if len(s) != 10 || s[4] != '-' || s[7] != '-' {
+		return time.Time{}, false
+	}
+	num := func(b string) (int, bool) {
+		n := 0
+		for i := 0; i < len(b); i++ {
+			c := b[i]
+			if c < '0' || c > '9' {
+				return 0, false
+			}
+			n = n*10 + int(c-'0')
+		}
+		return n, true
+	}
+	y, ok1 := num(s[:4])
+	m, ok2 := num(s[5:7])
+	dd, ok3 := num(s[8:])
+	if !ok1 || !ok2 || !ok3 || m < 1 || m > 12 || dd < 1 || dd > 31 {
+		return time.Time{}, false
+	}
+	t := time.Date(y, time.Month(m), dd, 0, 0, 0, 0, time.UTC)
+	if t.Day() != dd {
+		return time.Time{}, false // 2026-02-30
+	}
+	return t, true
+}

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/lib/pq"
+
 	"github.com/goodturn/goodturn/engine/database"
 )
 
@@ -54,6 +56,9 @@ func InsertProposals(ctx context.Context, db *database.DB, ps []Proposal) (map[s
 	if len(ps) == 0 {
 		return stored, nil
 	}
+	if db.IsPostgres() {
+		return copyProposals(ctx, db, ps)
+	}
 	tx, err := db.BeginTxx(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("insert proposals: %w", err)
@@ -100,6 +105,74 @@ func InsertProposals(ctx context.Context, db *database.DB, ps []Proposal) (map[s
 		if err := rows.Err(); err != nil {
 			return nil, fmt.Errorf("insert proposals: %w", err)
 		}
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("insert proposals: %w", err)
+	}
+	return stored, nil
+}
+
+// proposalColumns are the columns a new proposal sets.
+const proposalColumns = `run_id, ruleset, rule_id, rule_version, customer_id, kind, value, currency, offer, evidence, status, as_of, created_at`
+
+// copyProposals stores proposals on PostgreSQL with COPY into a staging
+// table and one INSERT … ON CONFLICT DO NOTHING from it, so that a batch
+// costs three statements however many proposals it holds.
+func copyProposals(ctx context.Context, db *database.DB, ps []Proposal) (map[string]Tally, error) {
+	stored := map[string]Tally{}
+	tx, err := db.BeginTxx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("insert proposals: %w", err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `CREATE TEMP TABLE proposals_stage (
+		run_id BIGINT, ruleset TEXT, rule_id TEXT, rule_version TEXT, customer_id BIGINT, kind TEXT, value BIGINT,
+		currency TEXT, offer JSONB, evidence JSONB, status TEXT, as_of DATE, created_at TIMESTAMPTZ) ON COMMIT DROP`); err != nil {
+		return nil, fmt.Errorf("insert proposals: staging table: %w", err)
+	}
+	stmt, err := tx.PrepareContext(ctx, pq.CopyIn("proposals_stage", strings.Split(strings.ReplaceAll(proposalColumns, " ", ""), ",")...))
+	if err != nil {
+		return nil, fmt.Errorf("insert proposals: copy: %w", err)
+	}
+	for _, p := range ps {
+		status := p.Status
+		if status == "" {
+			status = ProposalPending
+		}
+		if _, err := stmt.ExecContext(ctx, p.RunID, p.Ruleset, p.RuleID, p.RuleVersion, p.CustomerID, p.Kind, p.Value, p.Currency,
+			string(p.Offer), string(p.Evidence), status, database.Date(p.AsOf), p.CreatedAt.UTC()); err != nil {
+			stmt.Close()
+			return nil, fmt.Errorf("insert proposals: copy: %w", err)
+		}
+	}
+	if _, err := stmt.ExecContext(ctx); err != nil {
+		stmt.Close()
+		return nil, fmt.Errorf("insert proposals: copy: %w", err)
+	}
+	if err := stmt.Close(); err != nil {
+		return nil, fmt.Errorf("insert proposals: copy: %w", err)
+	}
+	rows, err := tx.QueryContext(ctx, `INSERT INTO proposals (`+proposalColumns+`)
+		SELECT `+proposalColumns+` FROM proposals_stage
+		ON CONFLICT (ruleset, rule_id, customer_id, as_of) DO NOTHING RETURNING rule_id, value`)
+	if err != nil {
+		return nil, fmt.Errorf("insert proposals: %w", err)
+	}
+	for rows.Next() {
+		var rule string
+		var value int64
+		if err := rows.Scan(&rule, &value); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("insert proposals: %w", err)
+		}
+		t := stored[rule]
+		t.Count++
+		t.Value += value
+		stored[rule] = t
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("insert proposals: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("insert proposals: %w", err)

@@ -292,6 +292,9 @@ var (
 	messageFields = []string{"template", "channels"}
 )
 
+// longestDuration is the longest cooldown ParseDuration accepts.
+const longestDuration = 100000 * 24 * time.Hour
+
 // DefaultCooldown is a rule's cooldown when it does not set one.
 const DefaultCooldown = 30 * 24 * time.Hour
 
@@ -304,11 +307,12 @@ func ParseDuration(s string) (time.Duration, error) {
 	if m == nil {
 		return 0, fmt.Errorf("cannot parse duration %q: want a whole number followed by d, w, h or m, like 90d", s)
 	}
+	unit := map[string]time.Duration{"d": 24 * time.Hour, "w": 7 * 24 * time.Hour, "h": time.Hour, "m": time.Minute}[m[2]]
+	// At most 100,000 days, whatever the unit: 100000w would overflow.
 	n, err := strconv.Atoi(m[1])
-	if err != nil || n > 100000 {
+	if err != nil || time.Duration(n) > longestDuration/unit {
 		return 0, fmt.Errorf("duration %q is too long", s)
 	}
-	unit := map[string]time.Duration{"d": 24 * time.Hour, "w": 7 * 24 * time.Hour, "h": time.Hour, "m": time.Minute}[m[2]]
 	return time.Duration(n) * unit, nil
 }
 
@@ -653,6 +657,10 @@ func yamlErrorMsg(err error) string {
 				ctx += fmt.Sprintf(" at line %d, column %d", c.Line, c.Column)
 			}
 			msg = ctx + ": " + msg
+		}
+		if le.Message == "mapping values are not allowed in this context" {
+			// The usual cause in a rule file is the ternary operator.
+			msg += ` (an expression holding ": ", such as a ? b : c, must be quoted or written as a | block)`
 		}
 		return "yaml: " + msg
 	}
