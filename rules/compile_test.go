@@ -169,7 +169,8 @@ func TestCompileErrors(t *testing.T) {
 			`testdata/value-names.bad.yaml:9:7: rule "names": named value "count" hides the fact, helper or builtin function of that name; choose another name`,
 			`testdata/value-names.bad.yaml:10:7: rule "names": named value "cheapest_plan" hides the fact, helper or builtin function of that name; choose another name`,
 			`testdata/value-names.bad.yaml:11:7: rule "names": named value "in" is a word of the expression language; choose another name`,
-			`testdata/value-names.bad.yaml:13:7: rule "names": values name "Bad-Name" must be a snake_case identifier`,
+			`testdata/value-names.bad.yaml:13:7: rule "names": named value "__c0": names starting with __ are reserved; choose another name`,
+			`testdata/value-names.bad.yaml:14:7: rule "names": values name "Bad-Name" must be a snake_case identifier`,
 		}},
 		{"value-type.bad.yaml", []string{
 			`testdata/value-type.bad.yaml:8:12: rule "float-value": value: must be an integer amount in minor units, got float (use int(round(x)), or div(a, b) for whole-number division)`,

@@ -114,7 +114,9 @@ const TestFileSuffix = "_test.yaml"
 const TemplateExt = ".tmpl"
 
 // LoadAll loads every ruleset folder under root (each subfolder holding
-// at least one rule file), collecting the errors of all of them.
+// at least one rule file), collecting the errors of all of them. It returns
+// the rulesets that loaded even when others did not, so that one team's
+// broken ruleset need not stop another's run.
 func LoadAll(root string) ([]*Ruleset, error) {
 	entries, err := os.ReadDir(root)
 	if err != nil {
@@ -143,7 +145,7 @@ func LoadAll(root string) ([]*Ruleset, error) {
 		sets = append(sets, rs)
 	}
 	if len(errs) > 0 {
-		return nil, errs
+		return sets, errs
 	}
 	if len(sets) == 0 {
 		return nil, fmt.Errorf("load rulesets: no ruleset folders with rule files in %s", root)
@@ -304,6 +306,13 @@ func (r *Rule) compile() rulefmt.Errors {
 		if exprWords[v.Name] {
 			errs = append(errs, &rulefmt.Error{Path: r.Path, Pos: v.NamePos, Rule: r.ID,
 				Msg: fmt.Sprintf("named value %q is a word of the expression language; choose another name", v.Name)})
+			ok = false
+			continue
+		}
+		if strings.HasPrefix(v.Name, "__") {
+			// compileExplain binds __c0, __c1, … next to the named values.
+			errs = append(errs, &rulefmt.Error{Path: r.Path, Pos: v.NamePos, Rule: r.ID,
+				Msg: fmt.Sprintf("named value %q: names starting with __ are reserved; choose another name", v.Name)})
 			ok = false
 			continue
 		}

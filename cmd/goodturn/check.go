@@ -20,10 +20,11 @@ func runCheck(ctx context.Context, env *Env, args []string) error {
 	var c config
 	fs := c.flagSet(env, "check", "[--strict] [PATH]...")
 	strict := fs.Bool("strict", false, "fail on warnings too")
-	if err := fs.Parse(args); err != nil {
+	positional, err := parse(fs, args)
+	if err != nil {
 		return err
 	}
-	paths := fs.Args()
+	paths := positional
 	if len(paths) == 0 {
 		paths = []string{c.rulesets}
 	}
@@ -44,7 +45,7 @@ func runCheck(ctx context.Context, env *Env, args []string) error {
 			failed = true
 			fmt.Fprintln(w, "  FAILED:")
 			printProblems(w, "", errs)
-			printProblems(w, "warning: ", warns)
+			printProblems(w, "WARNING: ", warns)
 			fmt.Fprintln(w)
 			continue
 		}
@@ -88,7 +89,7 @@ func checkRuleset(dir string) (*rules.Ruleset, rulefmt.Errors, rulefmt.Errors) {
 	files, _ := ruletest.Files(dir)
 	for _, f := range files {
 		if _, err := runner.RunFile(f); err != nil {
-			errs = append(errs, &rulefmt.Error{Path: f, Msg: err.Error()})
+			errs = append(errs, &rulefmt.Error{Path: f, Msg: strings.TrimPrefix(err.Error(), f+": ")})
 		}
 	}
 

@@ -2,9 +2,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
-	"strings"
+	"path/filepath"
 	"time"
 
 	"github.com/goodturn/goodturn/engine/billing"
@@ -51,6 +52,39 @@ func (c *config) flagSet(env *Env, name, args string) *flag.FlagSet {
 	return fs
 }
 
+// parse parses flags that may come before, between or after the
+// positional arguments (`goodturn test rulesets/ --run x`) and returns the
+// positional arguments. A bad flag is a usage error; the flag package has
+// already said what is wrong.
+func parse(fs *flag.FlagSet, args []string) ([]string, error) {
+	var rest []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, err
+			}
+			return nil, errBadFlag
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return rest, nil
+		}
+		if args[0] == "--" {
+			return append(rest, args[1:]...), nil
+		}
+		rest = append(rest, args[0])
+		args = args[1:]
+	}
+}
+
+// noArgs reports a usage error if there are positional arguments.
+func noArgs(args []string) error {
+	if len(args) > 0 {
+		return fmt.Errorf("%w: unexpected argument %q", errUsage, args[0])
+	}
+	return nil
+}
+
 // clock returns the configured clock.
 func (c *config) clock() (func() time.Time, error) {
 	if c.now == "" {
@@ -88,30 +122,51 @@ func (c *config) databases(ctx context.Context) (db, bdb *database.DB, closeAll 
 }
 
 // loadRulesets loads the named rulesets (all when none are named) and checks
-// their message templates.
+// their message templates. Any problem is an error.
 func (c *config) loadRulesets(names []string) ([]*rules.Ruleset, error) {
-	var sets []*rules.Ruleset
-	if len(names) == 0 {
-		all, err := rules.LoadAll(c.rulesets)
-		if err != nil {
-			return nil, err
-		}
-		sets = all
-	} else {
+	sets, err := c.loadRulesetsPartly(names)
+	if err != nil {
+		return nil, err
+	}
+	return sets, nil
+}
+
+// loadRulesetsPartly is loadRulesets that, with no names, also returns the
+// rulesets that loaded when others did not.
+func (c *config) loadRulesetsPartly(names []string) ([]*rules.Ruleset, error) {
+	if len(names) > 0 {
+		var sets []*rules.Ruleset
 		for _, n := range names {
-			rs, err := rules.Load(strings.TrimSuffix(c.rulesets, "/") + "/" + n)
+			rs, err := rules.Load(filepath.Join(c.rulesets, n))
 			if err != nil {
+				return nil, err
+			}
+			if err := checkTemplates(rs); err != nil {
 				return nil, err
 			}
 			sets = append(sets, rs)
 		}
+		return sets, nil
 	}
-	for _, rs := range sets {
-		if err := checkTemplates(rs); err != nil {
-			return nil, err
+	all, err := rules.LoadAll(c.rulesets)
+	var errs rulefmt.Errors
+	if err != nil && !errors.As(err, &errs) {
+		return nil, err
+	}
+	var good []*rules.Ruleset
+	for _, rs := range all {
+		if terr := checkTemplates(rs); terr != nil {
+			var tes rulefmt.Errors
+			errors.As(terr, &tes)
+			errs = append(errs, tes...)
+			continue
 		}
+		good = append(good, rs)
 	}
-	return sets, nil
+	if len(errs) > 0 {
+		return good, errs
+	}
+	return good, nil
 }
 
 // checkTemplates parses every rule's message template and returns all the

@@ -25,11 +25,12 @@ func runDemo(ctx context.Context, env *Env, args []string) error {
 	fs := c.flagSet(env, "demo", "[--db DSN] [--customers N]")
 	customers := fs.Int("customers", 3000, "how many sample customers to create")
 	seed := fs.Uint64("seed", 1, "the seed of the sample data")
-	if err := fs.Parse(args); err != nil {
+	positional, err := parse(fs, args)
+	if err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
+	if err := noArgs(positional); err != nil {
+		return err
 	}
 	now, err := c.clock()
 	if err != nil {

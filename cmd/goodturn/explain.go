@@ -20,7 +20,11 @@ func runExplain(ctx context.Context, env *Env, args []string) error {
 	ruleID := fs.String("rule", "", "explain only this rule")
 	var names stringList
 	fs.Var(&names, "ruleset", "explain only this ruleset's rules (repeatable)")
-	if err := fs.Parse(args); err != nil {
+	positional, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := noArgs(positional); err != nil {
 		return err
 	}
 	if *customer == 0 {
@@ -33,6 +37,15 @@ func runExplain(ctx context.Context, env *Env, args []string) error {
 	sets, err := c.loadRulesets(names)
 	if err != nil {
 		return fmt.Errorf("load rulesets: %w", err)
+	}
+	if *ruleID != "" {
+		known := false
+		for _, rs := range sets {
+			known = known || rs.Rule(*ruleID) != nil
+		}
+		if !known {
+			return fmt.Errorf("%w: no rule %q in the rulesets", errUsage, *ruleID)
+		}
 	}
 	db, bdb, closeAll, err := c.databases(ctx)
 	if err != nil {

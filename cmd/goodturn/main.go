@@ -71,6 +71,8 @@ func Main(ctx context.Context, env *Env, args []string) int {
 				return 0
 			case errors.Is(err, errSilent):
 				return 1
+			case errors.Is(err, errBadFlag):
+				return 2
 			case errors.Is(err, errUsage):
 				fmt.Fprintf(env.Stderr, "goodturn %s: %v\n", c.name, err)
 				return 2
@@ -91,6 +93,9 @@ var errSilent = errors.New("failed")
 // errUsage marks a command line mistake.
 var errUsage = errors.New("usage")
 
+// errBadFlag marks a flag mistake the flag package has already reported.
+var errBadFlag = errors.New("bad flag")
+
 func usage(w io.Writer) {
 	fmt.Fprintln(w, "goodturn finds customers who would benefit from a cheaper plan, a free replacement")
 	fmt.Fprintln(w, "or a fee waiver, and prepares one honest message each for review.")
@@ -98,8 +103,9 @@ func usage(w io.Writer) {
 	for _, c := range commands {
 		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.usage)
 	}
-	fmt.Fprintln(w, "\nRun `goodturn <command> -h` for a command's flags. Every flag can also be set")
-	fmt.Fprintln(w, "with an environment variable: --billing-db is GOODTURN_BILLING_DB, and so on.")
+	fmt.Fprintln(w, "\nRun `goodturn <command> -h` for a command's flags. --db, --billing-db, --rulesets")
+	fmt.Fprintln(w, "and --now can also be set with GOODTURN_DB, GOODTURN_BILLING_DB, GOODTURN_RULESETS")
+	fmt.Fprintln(w, "and GOODTURN_NOW.")
 }
 
 func newLogger(env *Env) *slog.Logger {

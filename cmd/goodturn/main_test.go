@@ -149,6 +149,11 @@ func TestDryRunDiffShowsTheEffectOfAThresholdChange(t *testing.T) {
 	if code, out, errOut := run(t, "demo", "--db", db, "--rulesets", "../../rulesets", "--customers", "1000", "--now", "2026-11-23"); code != 0 {
 		t.Fatalf("demo exited %d\n%s\n%s", code, out, errOut)
 	}
+	// A second run the same day proposes nothing new; the diff must still
+	// compare with the day's proposals.
+	if code, out, errOut := run(t, "run", "--db", db, "--rulesets", "../../rulesets", "--now", "2026-11-23"); code != 0 {
+		t.Fatalf("run exited %d\n%s\n%s", code, out, errOut)
+	}
 	// A product team raises the cheaper-plan threshold from £1 to £3 a month
 	// in a copy of the ruleset.
 	root := t.TempDir()
@@ -169,7 +174,7 @@ func TestDryRunDiffShowsTheEffectOfAThresholdChange(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("dry run exited %d\n%s\n%s", code, out, errOut)
 	}
-	if !strings.Contains(out, "Compared with run") || !regexp.MustCompile(`cheaper-plan: [\d,]+ → [\d,]+ proposals .*: 0 added, [1-9]\d* removed, 0 changed value`).MatchString(out) {
+	if !strings.Contains(out, "Compared with the") || !regexp.MustCompile(`cheaper-plan: [\d,]+ → [\d,]+ proposals .*: 0 added, [1-9]\d* removed, 0 changed value`).MatchString(out) {
 		t.Errorf("diff does not show removed cheaper-plan customers:\n%s", out)
 	}
 	if !regexp.MustCompile(`(?m)^    - customer \d+ \(£([0-9]|[12][0-9]|3[0-5])\.\d\d a year\)$`).MatchString(out) {
@@ -200,7 +205,7 @@ func TestCheckWarningsAndTemplates(t *testing.T) {
 `},
 		{"strict fails on warnings", []string{"check", "--strict", "testdata/warn"}, 1, `Checking testdata/warn
   FAILED:
-warning: testdata/warn/rules.yaml:2:9: rule "untested": no tests`},
+WARNING: testdata/warn/rules.yaml:2:9: rule "untested": no tests`},
 		{"a template using a missing offer field", []string{"check", "testdata/badtemplate"}, 1, `Checking testdata/badtemplate
   FAILED:
 testdata/badtemplate/rules.yaml:12:17: rule "tested": tested.tmpl:1:106: executing "text" at <.Offer.old_price>: map has no entry for key "old_price"

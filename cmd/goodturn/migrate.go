@@ -11,7 +11,11 @@ import (
 func runMigrate(ctx context.Context, env *Env, args []string) error {
 	var c config
 	fs := c.flagSet(env, "migrate", "[--db DSN]")
-	if err := fs.Parse(args); err != nil {
+	positional, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := noArgs(positional); err != nil {
 		return err
 	}
 	db, err := database.Open(ctx, c.db)

@@ -32,10 +32,14 @@ func runRun(ctx context.Context, env *Env, args []string) error {
 	var names stringList
 	fs.Var(&names, "ruleset", "run only this ruleset (repeatable); all rulesets by default")
 	dryRun := fs.Bool("dry-run", false, "evaluate and report, but record nothing")
-	diff := fs.Bool("diff", false, "with --dry-run: compare with the proposals of the ruleset's last real run")
+	diff := fs.Bool("diff", false, "with --dry-run: compare with the proposals of the latest day the ruleset proposed anything")
 	workers := fs.Int("workers", 0, "evaluating goroutines; the number of CPUs by default")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
-	if err := fs.Parse(args); err != nil {
+	positional, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := noArgs(positional); err != nil {
 		return err
 	}
 	if *cpuProfile != "" {
@@ -49,16 +53,17 @@ func runRun(ctx context.Context, env *Env, args []string) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
-	}
 	now, err := c.clock()
 	if err != nil {
 		return err
 	}
-	sets, err := c.loadRulesets(names)
-	if err != nil {
-		return fmt.Errorf("load rulesets: %w", err)
+	// A broken ruleset is reported and not run; the others still run.
+	sets, loadErr := c.loadRulesetsPartly(names)
+	if loadErr != nil {
+		fmt.Fprintf(env.Stderr, "goodturn run: these rulesets have errors and will not run:\n%v\n", loadErr)
+		if len(sets) == 0 {
+			return errSilent
+		}
 	}
 	db, bdb, closeAll, err := c.databases(ctx)
 	if err != nil {
@@ -87,6 +92,9 @@ func runRun(ctx context.Context, env *Env, args []string) error {
 				return err
 			}
 		}
+	}
+	if loadErr != nil {
+		return errSilent
 	}
 	return nil
 }
@@ -143,22 +151,25 @@ func compactOffer(raw []byte) string {
 // maxDiffLines is how many customers a diff lists per change and rule.
 const maxDiffLines = 10
 
-// printDiff compares a dry run's proposals with the last real run's.
+// printDiff compares a dry run's proposals with the latest real ones.
 func printDiff(ctx context.Context, w io.Writer, db *database.DB, rs *rules.Ruleset, res *engine.Result) error {
-	last, err := store.LastRun(ctx, db, rs.Name)
+	// The baseline is everything proposed on the latest day the ruleset
+	// proposed anything: a second run that day proposes nothing new, so the
+	// last run alone could be empty.
+	day, err := store.LatestProposalDay(ctx, db, rs.Name)
 	if errors.Is(err, store.ErrNotFound) {
-		fmt.Fprintf(w, "No earlier run of %s to compare with; run it for real first.\n", rs.Name)
+		fmt.Fprintf(w, "No earlier proposals of %s to compare with; run it for real first.\n", rs.Name)
 		return nil
 	}
 	if err != nil {
 		return err
 	}
-	before, err := store.ListProposals(ctx, db, store.ProposalFilter{RunID: last.ID})
+	before, err := store.ListProposals(ctx, db, store.ProposalFilter{Ruleset: rs.Name, AsOf: day})
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "\nCompared with run %d of %s on %s (%s proposals); customers held back by a cooldown then count as added now:\n",
-		last.ID, rs.Name, last.AsOf.Format(time.DateOnly), count(int64(len(before))))
+	fmt.Fprintf(w, "\nCompared with the %s proposals of %s made on %s (a dry run ignores cooldowns):\n",
+		count(int64(len(before))), rs.Name, day.Format(time.DateOnly))
 	cur := res.Currency
 	for _, d := range engine.Diff(before, res.Found) {
 		fmt.Fprintf(w, "  %s: %s → %s proposals (%s → %s a year): %d added, %d removed, %d changed value\n",

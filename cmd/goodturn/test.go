@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 
@@ -19,7 +20,8 @@ func runTest(ctx context.Context, env *Env, args []string) error {
 	runFlag := fs.String("run", "", "run only the tests whose names match this regular expression")
 	junit := fs.String("junit", "", "write the results as JUnit XML to this file")
 	verbose := fs.Bool("v", false, "list every test, not only the failures")
-	if err := fs.Parse(args); err != nil {
+	positional, err := parse(fs, args)
+	if err != nil {
 		return err
 	}
 	var filter *regexp.Regexp
@@ -30,7 +32,7 @@ func runTest(ctx context.Context, env *Env, args []string) error {
 		}
 		filter = re
 	}
-	paths := fs.Args()
+	paths := positional
 	if len(paths) == 0 {
 		paths = []string{c.rulesets}
 	}
@@ -48,16 +50,24 @@ func runTest(ctx context.Context, env *Env, args []string) error {
 	for _, dir := range dirs {
 		rs, err := rules.Load(dir)
 		if err != nil {
+			// A ruleset that does not load counts as one failed test.
 			broken = true
-			fmt.Fprintf(w, "FAIL  %s: the ruleset does not load:\n", dir)
+			var lines []string
 			var es rulefmt.Errors
 			if errors.As(err, &es) {
 				for _, e := range es {
-					fmt.Fprintf(w, "  %s\n", e)
+					lines = append(lines, e.Error())
 				}
 			} else {
-				fmt.Fprintf(w, "  %v\n", err)
+				lines = []string{err.Error()}
 			}
+			r := ruletest.Result{File: dir, Name: "load ruleset " + dir, Failures: lines}
+			fmt.Fprintf(w, "--- FAIL: %s\n", r.Name)
+			for _, l := range lines {
+				fmt.Fprintf(w, "    %s\n", l)
+			}
+			fmt.Fprintf(w, "FAIL  %s\n", dir)
+			all = append(all, r)
 			continue
 		}
 		files, err := ruletest.Files(dir)
@@ -69,22 +79,27 @@ func runTest(ctx context.Context, env *Env, args []string) error {
 		for _, f := range files {
 			res, err := runner.RunFile(f)
 			if err != nil {
+				// A file that does not load counts as one failed test.
 				broken = true
-				fmt.Fprintf(w, "FAIL  %v\n", err)
+				results = append(results, ruletest.Result{File: f, Name: "load " + filepath.Base(f), Failures: []string{err.Error()}})
 				continue
 			}
 			results = append(results, res...)
 		}
 		failed := 0
 		for _, r := range results {
+			where := r.File
+			if r.Line > 0 {
+				where = fmt.Sprintf("%s:%d", r.File, r.Line)
+			}
 			if !r.Passed() {
 				failed++
-				fmt.Fprintf(w, "--- FAIL: %s:%d: %s\n", r.File, r.Line, r.Name)
+				fmt.Fprintf(w, "--- FAIL: %s: %s\n", where, r.Name)
 				for _, f := range r.Failures {
 					fmt.Fprintf(w, "    %s\n", f)
 				}
 			} else if *verbose {
-				fmt.Fprintf(w, "--- PASS: %s:%d: %s\n", r.File, r.Line, r.Name)
+				fmt.Fprintf(w, "--- PASS: %s: %s\n", where, r.Name)
 			}
 		}
 		if filter == nil {

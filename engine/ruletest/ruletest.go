@@ -7,9 +7,11 @@ package ruletest
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"sort"
 	"strings"
@@ -20,6 +22,7 @@ import (
 
 	"github.com/goodturn/goodturn/engine"
 	"github.com/goodturn/goodturn/rules"
+	"github.com/goodturn/goodturn/rules/rulefmt"
 )
 
 // File is one rule test file.
@@ -42,7 +45,7 @@ func (t *Time) UnmarshalYAML(n *yaml.Node) error {
 			return nil
 		}
 	}
-	return fmt.Errorf("line %d: %q is not a date (2006-01-02) or time (2006-01-02T15:04:05Z)", n.Line, n.Value)
+	return fmt.Errorf("%q is not a date (2006-01-02) or time (2006-01-02T15:04:05Z)", n.Value)
 }
 
 // Plan is a catalogue plan in a test file. Currency defaults to GBP and
@@ -163,7 +166,7 @@ func Load(path string) (*File, error) {
 	}
 	var f File
 	if err := yaml.Load(b, &f, yaml.WithKnownFields()); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, loadError(path, err)
 	}
 	// Remember where each test starts, for failure messages.
 	var doc yaml.Node
@@ -190,14 +193,57 @@ func Load(path string) (*File, error) {
 	return &f, nil
 }
 
-// Files returns the rule test files of a ruleset folder.
-func Files(dir string) ([]string, error) {
-	m, err := filepath.Glob(filepath.Join(dir, "*"+rules.TestFileSuffix))
-	if err != nil {
-		return nil, err
+var unknownField = regexp.MustCompile(`line (\d+): field (\S+) not found in type ruletest\.(\w+)`)
+
+// fieldTypes maps the type names in the YAML decoder's errors to the types.
+var fieldTypes = map[string]reflect.Type{
+	"File": reflect.TypeOf(File{}), "Plan": reflect.TypeOf(Plan{}), "Allowance": reflect.TypeOf(Allowance{}),
+	"Test": reflect.TypeOf(Test{}), "Customer": reflect.TypeOf(Customer{}), "Subscription": reflect.TypeOf(Subscription{}),
+	"Addon": reflect.TypeOf(Addon{}), "Charge": reflect.TypeOf(Charge{}), "Event": reflect.TypeOf(Event{}),
+	"Previous": reflect.TypeOf(Previous{}), "Expect": reflect.TypeOf(Expect{}),
+}
+
+// loadError rewrites the YAML decoder's errors as path:line: messages, with
+// a suggestion for a misspelt field.
+func loadError(path string, err error) error {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	msg = strings.TrimPrefix(msg, "construct errors: ")
+	if m := unknownField.FindStringSubmatch(msg); m != nil {
+		var known []string
+		if t, ok := fieldTypes[m[3]]; ok {
+			for i := 0; i < t.NumField(); i++ {
+				if tag := strings.Split(t.Field(i).Tag.Get("yaml"), ",")[0]; tag != "" {
+					known = append(known, tag)
+				}
+			}
+		}
+		out := fmt.Sprintf("%s:%s: unknown field %q", path, m[1], m[2])
+		if s := rulefmt.Suggest(m[2], known); s != "" {
+			out += fmt.Sprintf(" (did you mean %q?)", s)
+		} else if len(known) > 0 {
+			out += " (known fields: " + strings.Join(known, ", ") + ")"
+		}
+		return errors.New(out)
 	}
-	sort.Strings(m)
-	return m, nil
+	if strings.HasPrefix(msg, "line ") {
+		return fmt.Errorf("%s:%s", path, strings.TrimPrefix(msg, "line "))
+	}
+	return fmt.Errorf("%s: %s", path, msg)
+}
+
+// Files returns the rule test files of a ruleset folder: *_test.yaml and
+// *_test.yml.
+func Files(dir string) ([]string, error) {
+	var files []string
+	for _, suffix := range []string{rules.TestFileSuffix, "_test.yml"} {
+		m, err := filepath.Glob(filepath.Join(dir, "*"+suffix))
+		if err != nil {
+			return nil, err
+		}
+		files = append(files, m...)
+	}
+	sort.Strings(files)
+	return files, nil
 }
 
 // catalogue converts the file's plans.
@@ -573,7 +619,7 @@ func isHeld(prev []Previous, rule *rules.Rule, today time.Time) bool {
 	return false
 }
 
-func cooldown(rule *rules.Rule) string { return rule.Cooldown.String() }
+func cooldown(rule *rules.Rule) string { return rulefmt.FormatDuration(rule.Cooldown) }
 
 // same compares an expected offer value from YAML with what the rule
 // produced, through JSON so that 1000 and int64(1000), or a date and its

@@ -216,7 +216,9 @@ type ProposalFilter struct {
 	RuleID     string
 	CustomerID int64
 	Status     string
-	Limit      int
+	// AsOf selects the proposals of one day.
+	AsOf  time.Time
+	Limit int
 }
 
 // ListProposals returns proposals matching the filter, ordered by rule and
@@ -245,6 +247,9 @@ func ListProposals(ctx context.Context, db *database.DB, f ProposalFilter) ([]Pr
 	if f.Status != "" {
 		add("status = ?", f.Status)
 	}
+	if !f.AsOf.IsZero() {
+		add("as_of = ?", database.Date(f.AsOf))
+	}
 	q := `SELECT id, run_id, ruleset, rule_id, rule_version, customer_id, kind, value, currency, offer, evidence, status, as_of, created_at FROM proposals`
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
@@ -270,4 +275,20 @@ func ListProposals(ctx context.Context, db *database.DB, f ProposalFilter) ([]Pr
 		out = append(out, p)
 	}
 	return out, rows.Err()
+}
+
+// LatestProposalDay returns the most recent day the ruleset made proposals,
+// or ErrNotFound.
+func LatestProposalDay(ctx context.Context, db *database.DB, ruleset string) (time.Time, error) {
+	var day time.Time
+	var n int
+	err := db.QueryRowContext(ctx, db.Rebind(`SELECT count(*), MAX(CAST(as_of AS TEXT)) FROM proposals WHERE ruleset = ?`), ruleset).
+		Scan(&n, database.Time(&day))
+	if err != nil {
+		return time.Time{}, fmt.Errorf("latest proposals of %s: %w", ruleset, err)
+	}
+	if n == 0 {
+		return time.Time{}, fmt.Errorf("latest proposals of %s: %w", ruleset, ErrNotFound)
+	}
+	return day, nil
 }

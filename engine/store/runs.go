@@ -149,20 +149,3 @@ func GetRun(ctx context.Context, db *database.DB, id int64) (*Run, error) {
 	}
 	return r, rows.Err()
 }
-
-
-// LastRun returns the most recent real (not dry) run of a ruleset that
-// succeeded, or ErrNotFound.
-func LastRun(ctx context.Context, db *database.DB, ruleset string) (*Run, error) {
-	var id int64
-	err := db.QueryRowContext(ctx, db.Rebind(
-		`SELECT id FROM runs WHERE ruleset = ? AND dry_run = ? AND status = ? ORDER BY started_at DESC, id DESC LIMIT 1`),
-		ruleset, false, RunSucceeded).Scan(&id)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("last run of %s: %w", ruleset, ErrNotFound)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("last run of %s: %w", ruleset, err)
-	}
-	return GetRun(ctx, db, id)
-}

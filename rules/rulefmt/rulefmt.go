@@ -204,7 +204,7 @@ func (e Expr) written(n int) []rawRune {
 	var raw []rawRune
 	prevLen := 0
 	for k := first; k < len(e.lines) && k <= first+2*n+1; k++ {
-		line := []rune(strings.TrimSuffix(e.lines[k], "\r"))
+		line := []rune(e.lines[k])
 		start := 0
 		switch {
 		case block:
@@ -337,7 +337,9 @@ func FormatDuration(d time.Duration) string {
 func Parse(path string, content []byte) (*File, Errors) {
 	sum := sha256.Sum256(content)
 	f := &File{Path: path, Hash: hex.EncodeToString(sum[:])}
-	p := &parser{path: path, lines: strings.Split(string(content), "\n")}
+	// Lines as YAML counts them: a lone \r breaks a line too.
+	text := strings.ReplaceAll(strings.ReplaceAll(string(content), "\r\n", "\n"), "\r", "\n")
+	p := &parser{path: path, lines: strings.Split(text, "\n")}
 
 	var doc yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(content))
@@ -675,6 +677,10 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
+
+// Suggest returns the known word closest to s, if it is close enough to be
+// a likely typo, or "".
+func Suggest(s string, known []string) string { return suggest(s, known) }
 
 // suggest returns the known word closest to s, if it is close enough to be
 // a likely typo.

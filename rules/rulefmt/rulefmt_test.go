@@ -218,11 +218,8 @@ func TestPosition(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			content := "rules:\n  - id: x\n    when:" + tt.when + "\n"
-			for _, crlf := range []bool{false, true} {
-				c := content
-				if crlf {
-					c = strings.ReplaceAll(content, "\n", "\r\n")
-				}
+			for _, eol := range []string{"\n", "\r\n", "\r"} {
+				c := strings.ReplaceAll(content, "\n", eol)
 				f, _ := rulefmt.Parse("rules.yaml", []byte(c))
 				if len(f.Rules) != 1 {
 					t.Fatalf("no rule in %q", c)
@@ -237,7 +234,7 @@ func TestPosition(t *testing.T) {
 					offset = utf8.RuneCountInString(when.Source[:i])
 				}
 				if got := when.Position(offset); got != tt.want {
-					t.Errorf("crlf %v: Position(%d) in %q = %v, want %v", crlf, offset, when.Source, got, tt.want)
+					t.Errorf("end of line %q: Position(%d) in %q = %v, want %v", eol, offset, when.Source, got, tt.want)
 				}
 			}
 		})
