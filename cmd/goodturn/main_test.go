@@ -221,3 +221,37 @@ testdata/badtemplate/rules.yaml:12:17: rule "tested": tested.tmpl:1:106: executi
 		})
 	}
 }
+
+func TestExplainShowsTheArithmeticOfACheaperPlan(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "goodturn.db")
+	code, out, errOut := run(t, "demo", "--db", db, "--rulesets", "../../rulesets", "--customers", "300", "--now", "2026-11-23")
+	if code != 0 {
+		t.Fatalf("demo exited %d\n%s\n%s", code, out, errOut)
+	}
+	// The demo's sample message names a customer with a cheaper-plan proposal.
+	m := regexp.MustCompile(`── cheaper-plan, to customer (\d+) `).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("no cheaper-plan message in the demo:\n%s", out)
+	}
+	code, out, errOut = run(t, "explain", "--customer", m[1], "--rule", "cheaper-plan", "--db", db, "--rulesets", "../../rulesets", "--now", "2026-11-23")
+	if code != 0 {
+		t.Fatalf("explain exited %d\n%s\n%s", code, out, errOut)
+	}
+	for _, want := range []*regexp.Regexp{
+		regexp.MustCompile(`cheaper-plan: MATCHES`),
+		regexp.MustCompile(`best = plan \S+ \(.*, £\d+\.\d\d a month\) over the last 3 months:`),
+		regexp.MustCompile(`(?m)^\s+month\s+on \S+\s+on \S+ \(now\)$`),
+		regexp.MustCompile(`(?m)^\s+2026-10\s+£\d+\.\d\d\s+£\d+\.\d\d$`),
+		regexp.MustCompile(`(?m)^\s+total\s+£\d+\.\d\d\s+£\d+\.\d\d$`),
+		regexp.MustCompile(`saving £\d+\.\d\d \(£\d+\.\d\d a month\)`),
+		regexp.MustCompile(`✓ monthly_saving >= 100  → true`),
+		regexp.MustCompile(`value: £\d+\.\d\d a year`),
+	} {
+		if !want.MatchString(out) {
+			t.Errorf("explain output lacks %s:\n%s", want, out)
+		}
+	}
+	if code, _, errOut := run(t, "explain", "--customer", m[1], "--rule", "nope", "--db", db, "--rulesets", "../../rulesets"); code != 2 || !strings.Contains(errOut, `no rule "nope"`) {
+		t.Errorf("explain of an unknown rule exited %d: %s", code, errOut)
+	}
+}
