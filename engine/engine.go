@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"runtime"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -101,82 +102,121 @@ func (e *Engine) logger() *slog.Logger {
 // write stops the run, which is then recorded as failed. Running again on
 // the same day proposes nothing twice.
 func (e *Engine) Run(ctx context.Context, rs *rules.Ruleset, opts Options) (*Result, error) {
+	res, err := e.RunAll(ctx, []*rules.Ruleset{rs}, opts)
+	if len(res) == 1 {
+		return res[0], err
+	}
+	return nil, err
+}
+
+// RunAll runs several rulesets in one pass over the billing data: each
+// customer's facts are read once and every ruleset's rules evaluated on
+// them. Each ruleset still gets a run of its own, as if run alone.
+func (e *Engine) RunAll(ctx context.Context, sets []*rules.Ruleset, opts Options) ([]*Result, error) {
 	start := time.Now()
 	now := e.now().UTC()
 	today := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
-	enabled := rs.Enabled()
-	log := e.logger().With("ruleset", rs.Name)
-
-	res := &Result{Run: store.Run{Ruleset: rs.Name, DryRun: opts.DryRun, AsOf: today, StartedAt: now}, Samples: map[string][]store.Proposal{}}
-	held := map[holdKey]hold{}
-	if !opts.IgnoreHeld {
-		var err error
-		if held, err = e.heldBack(ctx, rs, today); err != nil {
-			return nil, fmt.Errorf("run %s: %w", rs.Name, err)
-		}
+	log := e.logger()
+	names := make([]string, len(sets))
+	for i, rs := range sets {
+		names[i] = rs.Name
 	}
+	fail := func(err error) ([]*Result, error) {
+		return nil, fmt.Errorf("run %s: %w", strings.Join(names, ", "), err)
+	}
+
 	catalogue, err := e.Billing.Catalogue(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("run %s: %w", rs.Name, err)
+		return fail(err)
 	}
+	currency := ""
 	for i, p := range catalogue {
 		if i == 0 {
-			res.Currency = p.Currency
-		} else if p.Currency != res.Currency {
-			res.Currency = ""
+			currency = p.Currency
+		} else if p.Currency != currency {
+			currency = ""
 			break
 		}
 	}
-	if !opts.DryRun {
-		if err := store.CreateRun(ctx, e.DB, &res.Run); err != nil {
-			return nil, fmt.Errorf("run %s: %w", rs.Name, err)
+	held := map[holdKey]hold{}
+	results := make([]*Result, len(sets))
+	var slots []slot
+	for i, rs := range sets {
+		res := &Result{Run: store.Run{Ruleset: rs.Name, DryRun: opts.DryRun, AsOf: today, StartedAt: now},
+			Samples: map[string][]store.Proposal{}, Currency: currency}
+		results[i] = res
+		if !opts.IgnoreHeld {
+			if err := e.heldBack(ctx, i, rs, today, held); err != nil {
+				return fail(err)
+			}
+		}
+		for _, r := range rs.Enabled() {
+			slots = append(slots, slot{set: i, rule: r})
 		}
 	}
-	log = log.With("run", res.ID)
-	log.Info("run started", "rules", len(enabled), "dry_run", opts.DryRun)
+	for i, res := range results {
+		if !opts.DryRun {
+			if err := store.CreateRun(ctx, e.DB, &res.Run); err != nil {
+				return fail(err)
+			}
+		}
+		log.Info("run started", "ruleset", sets[i].Name, "run", res.ID, "rules", len(sets[i].Enabled()), "dry_run", opts.DryRun)
+	}
 
-	tallies, samples, runErr := e.evaluate(ctx, rs, enabled, catalogue, held, now, today, opts, res)
+	tallies, customers, runErr := e.evaluate(ctx, sets, slots, catalogue, held, now, today, opts, results)
 
-	res.Status = store.RunSucceeded
+	var errs []error
+	for i, res := range results {
+		res.Customers = customers
+		res.Status = store.RunSucceeded
+		if runErr != nil {
+			res.Status = store.RunFailed
+			res.Error = runErr.Error()
+		}
+		for si, sl := range slots {
+			if sl.set != i {
+				continue
+			}
+			t := tallies[si]
+			sort.Slice(t.errSamples, func(a, b int) bool { return t.errSamples[a].CustomerID < t.errSamples[b].CustomerID })
+			if len(t.errSamples) > maxErrorSamples {
+				t.errSamples = t.errSamples[:maxErrorSamples]
+			}
+			r := sl.rule
+			res.Rules = append(res.Rules, store.RunRule{RuleID: r.ID, RuleVersion: r.Version, Kind: r.Kind, Matched: t.matched,
+				Skipped: t.skipped, Errors: t.errors, Proposals: t.stored, Value: t.value, ErrorSamples: t.errSamples})
+			res.Proposals += t.stored
+			res.Errors += t.errors
+		}
+		res.FinishedAt = e.now().UTC()
+		res.Duration = time.Since(start)
+		if !opts.DryRun {
+			// Record the end even if the run's context was cancelled.
+			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+			if err := store.FinishRun(fctx, e.DB, &res.Run); err != nil {
+				errs = append(errs, fmt.Errorf("run %s: %w", res.Ruleset, err))
+			}
+			cancel()
+		}
+		log.Info("run finished", "ruleset", res.Ruleset, "run", res.ID, "status", res.Status, "customers", res.Customers,
+			"proposals", res.Proposals, "errors", res.Errors, "duration", res.Duration.Round(time.Millisecond))
+	}
 	if runErr != nil {
-		res.Status = store.RunFailed
-		res.Error = runErr.Error()
+		errs = append([]error{fmt.Errorf("run %s: %w", strings.Join(names, ", "), runErr)}, errs...)
 	}
-	for i, r := range enabled {
-		t := tallies[i]
-		sort.Slice(t.errSamples, func(a, b int) bool { return t.errSamples[a].CustomerID < t.errSamples[b].CustomerID })
-		if len(t.errSamples) > maxErrorSamples {
-			t.errSamples = t.errSamples[:maxErrorSamples]
-		}
-		rr := store.RunRule{RuleID: r.ID, RuleVersion: r.Version, Kind: r.Kind, Matched: t.matched, Skipped: t.skipped,
-			Errors: t.errors, Proposals: t.stored, Value: t.value, ErrorSamples: t.errSamples}
-		res.Rules = append(res.Rules, rr)
-		res.Proposals += t.stored
-		res.Errors += t.errors
-		if s := samples[r.ID]; len(s) > 0 {
-			res.Samples[r.ID] = s
-		}
-	}
-	res.FinishedAt = e.now().UTC()
-	res.Duration = time.Since(start)
-	if !opts.DryRun {
-		// Record the end even if the run's context was cancelled.
-		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-		defer cancel()
-		if err := store.FinishRun(fctx, e.DB, &res.Run); err != nil {
-			return res, errors.Join(runErr, fmt.Errorf("run %s: %w", rs.Name, err))
-		}
-	}
-	log.Info("run finished", "status", res.Status, "customers", res.Customers, "proposals", res.Proposals,
-		"errors", res.Errors, "duration", res.Duration.Round(time.Millisecond))
-	if runErr != nil {
-		return res, fmt.Errorf("run %s: %w", rs.Name, runErr)
-	}
-	return res, nil
+	return results, errors.Join(errs...)
 }
 
-// holdKey identifies a rule and a customer.
+// slot is one enabled rule of one of the rulesets being run.
+type slot struct {
+	set  int
+	rule *rules.Rule
+}
+
+// holdKey identifies a ruleset (by its index in the run), a rule and a
+// customer.
 type holdKey struct {
+	set      int
 	rule     string
 	customer int64
 }
@@ -187,33 +227,32 @@ type hold struct {
 	asOf    time.Time
 }
 
-// heldBack loads the earlier proposals that can hold back a new one: those
-// pending and those within the longest cooldown.
-func (e *Engine) heldBack(ctx context.Context, rs *rules.Ruleset, today time.Time) (map[holdKey]hold, error) {
+// heldBack adds to held the earlier proposals of a ruleset that can hold
+// back a new one: those pending and those within the longest cooldown.
+func (e *Engine) heldBack(ctx context.Context, set int, rs *rules.Ruleset, today time.Time, held map[holdKey]hold) error {
 	var longest time.Duration
 	for _, r := range rs.Rules {
 		longest = max(longest, r.Cooldown)
 	}
 	keys, err := store.RecentProposals(ctx, e.DB, rs.Name, today.Add(-longest))
 	if err != nil {
-		return nil, err
+		return err
 	}
-	m := make(map[holdKey]hold, len(keys))
 	for _, k := range keys {
-		hk := holdKey{k.RuleID, k.CustomerID}
-		h := m[hk]
+		hk := holdKey{set, k.RuleID, k.CustomerID}
+		h := held[hk]
 		h.pending = h.pending || k.Status == store.ProposalPending
 		if k.AsOf.After(h.asOf) {
 			h.asOf = k.AsOf
 		}
-		m[hk] = h
+		held[hk] = h
 	}
-	return m, nil
+	return nil
 }
 
 // isHeld reports whether a rule may not propose to a customer today.
-func isHeld(held map[holdKey]hold, r *rules.Rule, customer int64, today time.Time) bool {
-	h, ok := held[holdKey{r.ID, customer}]
+func isHeld(held map[holdKey]hold, set int, r *rules.Rule, customer int64, today time.Time) bool {
+	h, ok := held[holdKey{set, r.ID, customer}]
 	if !ok {
 		return false
 	}
@@ -237,8 +276,11 @@ type tally struct {
 	errSamples                              []store.ErrorSample
 }
 
-func (e *Engine) evaluate(ctx context.Context, rs *rules.Ruleset, enabled []*rules.Rule, catalogue []rules.Plan,
-	held map[holdKey]hold, now, today time.Time, opts Options, res *Result) ([]tally, map[string][]store.Proposal, error) {
+// evaluate reads every customer's facts once, evaluates every slot's rule on
+// them on a pool of workers, and writes (or, in a dry run, only counts) the
+// proposals. It returns the tallies by slot and the customers read.
+func (e *Engine) evaluate(ctx context.Context, sets []*rules.Ruleset, slots []slot, catalogue []rules.Plan,
+	held map[holdKey]hold, now, today time.Time, opts Options, results []*Result) ([]tally, int64, error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 
@@ -248,6 +290,7 @@ func (e *Engine) evaluate(ctx context.Context, rs *rules.Ruleset, enabled []*rul
 	}
 	batches := make(chan []rules.Facts, workers*2)
 	found := make(chan []store.Proposal, workers*2)
+	var customers int64
 
 	// Reader: stream facts in batches.
 	var readWG sync.WaitGroup
@@ -275,48 +318,49 @@ func (e *Engine) evaluate(ctx context.Context, rs *rules.Ruleset, enabled []*rul
 				err = context.Cause(ctx)
 			}
 		}
-		res.Customers = int64(st.Customers)
+		customers = int64(st.Customers)
 		if err != nil {
 			cancel(err)
 		}
 	}()
 
-	// Workers: evaluate every enabled rule for every customer.
+	// Workers: evaluate every slot's rule for every customer.
 	perWorker := make([][]tally, workers)
 	var workWG sync.WaitGroup
 	for w := 0; w < workers; w++ {
-		perWorker[w] = make([]tally, len(enabled))
+		perWorker[w] = make([]tally, len(slots))
 		workWG.Add(1)
 		go func(t []tally) {
 			defer workWG.Done()
 			var machine vm.VM
+			failed := func(si int, customer int64, err error) {
+				t[si].errors++
+				if len(t[si].errSamples) < maxErrorSamples {
+					t[si].errSamples = append(t[si].errSamples, store.ErrorSample{CustomerID: customer, Error: err.Error()})
+				}
+			}
 			for batch := range batches {
 				var out []store.Proposal
 				for i := range batch {
 					f := batch[i]
-					for ri, r := range enabled {
-						o, err := r.Eval(&machine, f)
+					var env any = f // boxed once for all the rules
+					for si, sl := range slots {
+						o, err := sl.rule.EvalEnv(&machine, env)
 						if err != nil {
-							t[ri].errors++
-							if len(t[ri].errSamples) < maxErrorSamples {
-								t[ri].errSamples = append(t[ri].errSamples, store.ErrorSample{CustomerID: f.Customer.ID, Error: err.Error()})
-							}
+							failed(si, f.Customer.ID, err)
 							continue
 						}
 						if !o.Matched {
 							continue
 						}
-						t[ri].matched++
-						if isHeld(held, r, f.Customer.ID, today) {
-							t[ri].skipped++
+						t[si].matched++
+						if isHeld(held, sl.set, sl.rule, f.Customer.ID, today) {
+							t[si].skipped++
 							continue
 						}
-						p, err := proposal(&machine, rs, r, f, o, res.ID, now, today, !opts.DryRun)
+						p, err := proposal(&machine, sets[sl.set], sl.rule, f, o, results[sl.set].ID, now, today, !opts.DryRun)
 						if err != nil {
-							t[ri].errors++
-							if len(t[ri].errSamples) < maxErrorSamples {
-								t[ri].errSamples = append(t[ri].errSamples, store.ErrorSample{CustomerID: f.Customer.ID, Error: err.Error()})
-							}
+							failed(si, f.Customer.ID, err)
 							continue
 						}
 						out = append(out, p)
@@ -341,67 +385,89 @@ func (e *Engine) evaluate(ctx context.Context, rs *rules.Ruleset, enabled []*rul
 	}()
 
 	// Writer: store proposals in batches, keep samples.
-	stored := map[string]store.Tally{}
-	samples := map[string][]store.Proposal{}
-	var pending []store.Proposal
-	flush := func() error {
-		if opts.DryRun || len(pending) == 0 {
-			pending = pending[:0]
-			return nil
-		}
-		t, err := store.InsertProposals(ctx, e.DB, pending)
-		if err != nil {
-			return err
-		}
-		for rule, n := range t {
-			s := stored[rule]
-			s.Count += n.Count
-			s.Value += n.Value
-			stored[rule] = s
-		}
-		pending = pending[:0]
-		return nil
+	type ruleKey struct{ ruleset, rule string }
+	stored := map[ruleKey]store.Tally{}
+	setOf := map[string]int{}
+	for i, rs := range sets {
+		setOf[rs.Name] = i
 	}
+	// The writer goroutine stores batches while the workers go on
+	// evaluating: writing is the database's work, not this process's.
+	toWrite := make(chan []store.Proposal, 2)
 	var writeErr error
+	var writeWG sync.WaitGroup
+	writeWG.Add(1)
+	go func() {
+		defer writeWG.Done()
+		for ps := range toWrite {
+			if writeErr != nil {
+				continue // drain
+			}
+			// One ruleset per call keeps the tallies apart.
+			byRuleset := map[string][]store.Proposal{}
+			for _, p := range ps {
+				byRuleset[p.Ruleset] = append(byRuleset[p.Ruleset], p)
+			}
+			for name, part := range byRuleset {
+				t, err := store.InsertProposals(ctx, e.DB, part)
+				if err != nil {
+					writeErr = err
+					cancel(err)
+					break
+				}
+				for rule, n := range t {
+					k := ruleKey{name, rule}
+					s := stored[k]
+					s.Count += n.Count
+					s.Value += n.Value
+					stored[k] = s
+				}
+			}
+		}
+	}()
+	var pending []store.Proposal
 	for ps := range found {
 		for _, p := range ps {
+			res := results[setOf[p.Ruleset]]
 			if opts.Samples > 0 {
-				s := append(samples[p.RuleID], p)
+				s := append(res.Samples[p.RuleID], p)
 				if len(s) >= 4*opts.Samples+64 {
 					// Keep memory flat: only the lowest customer ids survive.
 					s = lowest(s, opts.Samples)
 				}
-				samples[p.RuleID] = s
+				res.Samples[p.RuleID] = s
 			}
 			if opts.Collect {
 				res.Found = append(res.Found, p)
 			}
 			if opts.DryRun {
-				s := stored[p.RuleID]
+				k := ruleKey{p.Ruleset, p.RuleID}
+				s := stored[k]
 				s.Count++
 				s.Value += p.Value
-				stored[p.RuleID] = s
+				stored[k] = s
 			}
 		}
-		if writeErr != nil {
-			continue // drain
+		if opts.DryRun {
+			continue
 		}
 		pending = append(pending, ps...)
 		if len(pending) >= writeBatch {
-			if err := flush(); err != nil {
-				writeErr = err
-				cancel(err)
+			select {
+			case toWrite <- pending:
+			case <-ctx.Done():
 			}
+			pending = nil
 		}
 	}
-	if writeErr == nil && ctx.Err() == nil {
-		if err := flush(); err != nil {
-			writeErr = err
-		}
+	if len(pending) > 0 && ctx.Err() == nil {
+		toWrite <- pending
 	}
+	close(toWrite)
+	writeWG.Wait()
 	readWG.Wait()
 
-	tallies := make([]tally, len(enabled))
+	tallies := make([]tally, len(slots))
 	for _, t := range perWorker {
 		for i := range t {
 			tallies[i].matched += t[i].matched
@@ -410,28 +476,31 @@ func (e *Engine) evaluate(ctx context.Context, rs *rules.Ruleset, enabled []*rul
 			tallies[i].errSamples = append(tallies[i].errSamples, t[i].errSamples...)
 		}
 	}
-	for i, r := range enabled {
-		tallies[i].stored = stored[r.ID].Count
-		tallies[i].value = stored[r.ID].Value
+	for i, sl := range slots {
+		k := ruleKey{sets[sl.set].Name, sl.rule.ID}
+		tallies[i].stored = stored[k].Count
+		tallies[i].value = stored[k].Value
 	}
-	sort.Slice(res.Found, func(a, b int) bool {
-		x, y := res.Found[a], res.Found[b]
-		if x.RuleID != y.RuleID {
-			return x.RuleID < y.RuleID
+	for _, res := range results {
+		sort.Slice(res.Found, func(a, b int) bool {
+			x, y := res.Found[a], res.Found[b]
+			if x.RuleID != y.RuleID {
+				return x.RuleID < y.RuleID
+			}
+			return x.CustomerID < y.CustomerID
+		})
+		for id, s := range res.Samples {
+			res.Samples[id] = lowest(s, opts.Samples)
 		}
-		return x.CustomerID < y.CustomerID
-	})
-	for id, s := range samples {
-		samples[id] = lowest(s, opts.Samples)
 	}
 
 	if writeErr != nil {
-		return tallies, samples, writeErr
+		return tallies, customers, writeErr
 	}
 	if err := context.Cause(ctx); err != nil {
-		return tallies, samples, err
+		return tallies, customers, err
 	}
-	return tallies, samples, nil
+	return tallies, customers, nil
 }
 
 // lowest returns the n proposals with the lowest customer ids, in order.
@@ -454,7 +523,11 @@ func proposal(machine *vm.VM, rs *rules.Ruleset, r *rules.Rule, f rules.Facts, o
 	// evaluation of the rule.
 	evidence := json.RawMessage("{}")
 	if withEvidence {
-		evidence, err = json.Marshal(jsonSafe(r.Evidence(machine, f, o)))
+		ev := r.Evidence(machine, f, o)
+		evidence, err = json.Marshal(ev)
+		if err != nil {
+			evidence, err = json.Marshal(jsonSafe(ev))
+		}
 		if err != nil {
 			return store.Proposal{}, fmt.Errorf("evidence: %w", err)
 		}

@@ -1,6 +1,9 @@
 package rules
 
-import "sort"
+import (
+	"encoding/json"
+	"sort"
+)
 
 // Quote is what a customer's recent usage would have cost on one plan,
 // compared with their current plan over the same months.
@@ -22,6 +25,28 @@ type Quote struct {
 	Saving int `expr:"saving" json:"saving"`
 	// MonthlySaving is Saving divided by Months, truncated toward zero.
 	MonthlySaving int `expr:"monthly_saving" json:"monthly_saving"`
+}
+
+// MarshalJSON writes the quote with the plan's id, name and price only: the
+// evidence a reviewer reads, without the plan's allowances.
+func (q *Quote) MarshalJSON() ([]byte, error) {
+	type plan struct {
+		ID           string `json:"id"`
+		Name         string `json:"name"`
+		MonthlyPrice int    `json:"monthly_price"`
+	}
+	type quote struct {
+		Plan          plan  `json:"plan"`
+		Months        int   `json:"months"`
+		Costs         []int `json:"costs"`
+		Total         int   `json:"total"`
+		CurrentCosts  []int `json:"current_costs"`
+		CurrentTotal  int   `json:"current_total"`
+		Saving        int   `json:"saving"`
+		MonthlySaving int   `json:"monthly_saving"`
+	}
+	return json.Marshal(quote{plan{q.Plan.ID, q.Plan.Name, q.Plan.MonthlyPrice}, q.Months, q.Costs, q.Total,
+		q.CurrentCosts, q.CurrentTotal, q.Saving, q.MonthlySaving})
 }
 
 // OverageMicros returns the exact out-of-allowance charge of one usage month

@@ -64,7 +64,10 @@ type Rule struct {
 	TemplatePath string
 
 	program *vm.Program
-	probes  []probe
+	// eager is the program that computes every named value before `when`;
+	// program is the lazy one when the rule allows it (see compileLazy).
+	eager  *vm.Program
+	probes []probe
 	// explain evaluates named values and each clause of when; see
 	// compileExplain.
 	explain *vm.Program
@@ -371,7 +374,10 @@ func (r *Rule) compile() rulefmt.Errors {
 		errs = append(errs, &rulefmt.Error{Path: r.Path, Pos: r.Pos, Rule: r.ID, Msg: "internal error compiling rule: " + err.Error()})
 		return errs
 	}
-	r.program = prog
+	r.program, r.eager = prog, prog
+	if lazy, ok := r.compileLazy(); ok {
+		r.program = lazy
+	}
 	r.probes = factProbes(r)
 	if err := r.compileExplain(pre); err != nil {
 		errs = append(errs, &rulefmt.Error{Path: r.Path, Pos: r.Pos, Rule: r.ID, Msg: "internal error compiling rule clauses: " + err.Error()})
@@ -485,7 +491,18 @@ func chain(n ast.Node) (string, bool) {
 // Eval evaluates the rule for one customer on the given VM. A VM must not be
 // shared between goroutines.
 func (r *Rule) Eval(machine *vm.VM, f Facts) (Outcome, error) {
-	out, err := machine.Run(r.program, f)
+	return r.EvalEnv(machine, f)
+}
+
+// EvalEnv is Eval with the facts already in an interface value, so that a
+// caller evaluating many rules for one customer boxes the facts only once.
+// env must hold a Facts.
+func (r *Rule) EvalEnv(machine *vm.VM, env any) (Outcome, error) {
+	return r.eval(machine, r.program, env)
+}
+
+func (r *Rule) eval(machine *vm.VM, program *vm.Program, env any) (Outcome, error) {
+	out, err := machine.Run(program, env)
 	if err != nil {
 		return Outcome{}, runtimeError(err)
 	}

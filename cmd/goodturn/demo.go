@@ -61,16 +61,16 @@ func runDemo(ctx context.Context, env *Env, args []string) error {
 
 	eng := newEngine(env, db, bdb, &c, 0)
 	eng.Now = now
-	for _, rs := range sets {
-		res, err := runWithProgress(ctx, env, eng, rs, engine.Options{Samples: 1})
-		if res != nil {
-			printResult(out, rs, res)
-		}
-		if err != nil {
-			return err
-		}
+	results, err := runWithProgress(ctx, env, eng, sets, engine.Options{Samples: 1})
+	for i, res := range results {
+		printResult(out, sets[i], res)
 		fmt.Fprintln(out)
-		if err := printSampleMessages(ctx, env, eng.Billing, rs, res); err != nil {
+	}
+	if err != nil {
+		return err
+	}
+	for i, res := range results {
+		if err := printSampleMessages(ctx, env, eng.Billing, sets[i], res); err != nil {
 			return err
 		}
 	}

@@ -29,6 +29,7 @@ var commands = []command{
 	{"check", "check rule files and report every problem", runCheck},
 	{"test", "run the rule tests beside the rules", runTest},
 	{"explain", "show why a customer did or did not match each rule, clause by clause", runExplain},
+	{"bench", "measure a run over generated customers against the database's own COPY", runBench},
 	{"version", "print the version", runVersion},
 }
 

@@ -10,12 +10,13 @@ import (
 	"github.com/goodturn/goodturn/rules"
 )
 
-// runWithProgress runs a ruleset, showing a live count of customers on a
-// terminal; elsewhere the engine's structured log lines say enough.
-func runWithProgress(ctx context.Context, env *Env, eng *engine.Engine, rs *rules.Ruleset, opts engine.Options) (*engine.Result, error) {
+// runWithProgress runs rulesets in one pass, showing a live count of
+// customers on a terminal; elsewhere the engine's structured log lines say
+// enough.
+func runWithProgress(ctx context.Context, env *Env, eng *engine.Engine, sets []*rules.Ruleset, opts engine.Options) ([]*engine.Result, error) {
 	if !env.Interactive {
 		eng.Progress = nil
-		return eng.Run(ctx, rs, opts)
+		return eng.RunAll(ctx, sets, opts)
 	}
 	var done atomic.Int64
 	eng.Progress = func(n int) { done.Add(int64(n)) }
@@ -31,11 +32,11 @@ func runWithProgress(ctx context.Context, env *Env, eng *engine.Engine, rs *rule
 				fmt.Fprint(env.Stderr, "\r\033[K")
 				return
 			case <-t.C:
-				fmt.Fprintf(env.Stderr, "\r\033[K  %s: %s customers evaluated", rs.Name, count(done.Load()))
+				fmt.Fprintf(env.Stderr, "\r\033[K  %s customers evaluated", count(done.Load()))
 			}
 		}
 	}()
-	res, err := eng.Run(ctx, rs, opts)
+	res, err := eng.RunAll(ctx, sets, opts)
 	close(stop)
 	<-finished
 	return res, err
