@@ -136,4 +136,3 @@ func BenchmarkRulesetPerCustomer(b *testing.B) {
 	}
 	b.ReportMetric(float64(len(all)), "rules/customer")
 }
-

@@ -368,4 +368,3 @@ func TestQueriesPerRunDoNotGrowWithCustomers(t *testing.T) {
 		t.Errorf("%d queries for one run, want a handful", queries[1000])
 	}
 }
-

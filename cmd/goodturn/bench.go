@@ -278,4 +278,3 @@ func drain(ctx context.Context, db *database.DB, q string) error {
 	}
 	return rows.Err()
 }
-

@@ -88,7 +88,6 @@ func TestUnknownCommand(t *testing.T) {
 	}
 }
 
-
 func TestTestCommand(t *testing.T) {
 	code, out, errOut := run(t, "test", "../../rulesets")
 	if code != 0 || !strings.HasSuffix(out, " passed, 0 failed\n") || !strings.Contains(out, "ok    ../../rulesets/mobile") {
