@@ -80,7 +80,7 @@ const maxErrorSamples = 5
 const batchSize = 256
 
 // writeBatch is how many proposals are buffered before they are written.
-const writeBatch = 2000
+const writeBatch = 10000
 
 func (e *Engine) now() time.Time {
 	if e.Now != nil {

@@ -534,6 +534,15 @@ func (r *Rule) eval(machine *vm.VM, program *vm.Program, env any) (Outcome, erro
 // a customer it matched.
 func (r *Rule) Evidence(machine *vm.VM, f Facts, o Outcome) Evidence {
 	ev := Evidence{Values: o.Values, Facts: r.facts(machine, f)}
+	if r.op == "and" || r.op == "" {
+		// The rule matched, so every clause of an `and` chain was true:
+		// no need to evaluate them again.
+		ev.Clauses = make([]ClauseResult, len(r.clauses))
+		for i, c := range r.clauses {
+			ev.Clauses[i] = ClauseResult{Clause: c, Value: true, Evaluated: true}
+		}
+		return ev
+	}
 	if out, err := machine.Run(r.explain, f); err == nil {
 		ev.Clauses = r.clauseResults(out.([]any)[len(r.Values):])
 	}

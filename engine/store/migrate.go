@@ -35,7 +35,9 @@ type Migration struct {
 func Migrations(d database.Dialect) ([]Migration, error) {
 	types := map[string]string{"ID": "INTEGER PRIMARY KEY AUTOINCREMENT", "JSON": "TEXT", "Timestamp": "TIMESTAMP"}
 	if d == database.Postgres {
-		types = map[string]string{"ID": "BIGSERIAL PRIMARY KEY", "JSON": "JSONB", "Timestamp": "TIMESTAMPTZ"}
+		// JSON, not JSONB: proposals are written in bulk and read whole, so
+		// the binary form would cost at every insert and pay off nowhere.
+		types = map[string]string{"ID": "BIGSERIAL PRIMARY KEY", "JSON": "JSON", "Timestamp": "TIMESTAMPTZ"}
 	}
 	names, err := fs.Glob(migrationFiles, "migrations/*.sql")
 	if err != nil {

@@ -127,7 +127,7 @@ func copyProposals(ctx context.Context, db *database.DB, ps []Proposal) (map[str
 	defer tx.Rollback()
 	if _, err := tx.ExecContext(ctx, `CREATE TEMP TABLE proposals_stage (
 		run_id BIGINT, ruleset TEXT, rule_id TEXT, rule_version TEXT, customer_id BIGINT, kind TEXT, value BIGINT,
-		currency TEXT, offer JSONB, evidence JSONB, status TEXT, as_of DATE, created_at TIMESTAMPTZ) ON COMMIT DROP`); err != nil {
+		currency TEXT, offer JSON, evidence JSON, status TEXT, as_of DATE, created_at TIMESTAMPTZ) ON COMMIT DROP`); err != nil {
 		return nil, fmt.Errorf("insert proposals: staging table: %w", err)
 	}
 	stmt, err := tx.PrepareContext(ctx, pq.CopyIn("proposals_stage", strings.Split(strings.ReplaceAll(proposalColumns, " ", ""), ",")...))
