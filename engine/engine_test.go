@@ -368,3 +368,40 @@ func TestQueriesPerRunDoNotGrowWithCustomers(t *testing.T) {
 		t.Errorf("%d queries for one run, want a handful", queries[1000])
 	}
 }
+
+func TestOnePassOverSeveralRulesetsEqualsSeparateRuns(t *testing.T) {
+	ctx := context.Background()
+	sets, err := rules.LoadAll("../rulesets")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sets) < 2 {
+		t.Fatalf("%d shipped rulesets, want several", len(sets))
+	}
+	together := mustOpen(t, dbtest.SQLiteDSN(t))
+	results, err := mustSetup(t, together, 700).RunAll(ctx, sets, engine.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	apart := mustOpen(t, dbtest.SQLiteDSN(t))
+	eng := mustSetup(t, apart, 700)
+	for i, rs := range sets {
+		res, err := eng.Run(ctx, rs, engine.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if results[i].Ruleset != rs.Name || results[i].Customers != res.Customers || results[i].Proposals != res.Proposals {
+			t.Errorf("ruleset %s: together %d customers, %d proposals; apart %d, %d",
+				rs.Name, results[i].Customers, results[i].Proposals, res.Customers, res.Proposals)
+		}
+		got, want := mustProposals(t, together, results[i].ID), mustProposals(t, apart, res.ID)
+		if len(got) != len(want) || len(got) == 0 {
+			t.Fatalf("ruleset %s: %d proposals together, %d apart", rs.Name, len(got), len(want))
+		}
+		for j := range got {
+			if got[j] != want[j] {
+				t.Fatalf("ruleset %s: proposal %d differs:\n%+v\n%+v", rs.Name, j, got[j], want[j])
+			}
+		}
+	}
+}

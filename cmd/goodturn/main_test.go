@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -253,4 +254,48 @@ func TestExplainShowsTheArithmeticOfACheaperPlan(t *testing.T) {
 	if code, _, errOut := run(t, "explain", "--customer", m[1], "--rule", "nope", "--db", db, "--rulesets", "../../rulesets"); code != 2 || !strings.Contains(errOut, `no rule "nope"`) {
 		t.Errorf("explain of an unknown rule exited %d: %s", code, errOut)
 	}
+}
+
+func TestBench(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	// bench runs the measured run as a child process of the goodturn binary.
+	bin := filepath.Join(t.TempDir(), "goodturn")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	for _, dsn := range []string{filepath.Join(t.TempDir(), "bench.db"), pgOrSkip(t)} {
+		if dsn == "" {
+			continue
+		}
+		cmd := exec.Command(bin, "bench", "--db", dsn, "--customers", "400", "--rulesets", "../../rulesets", "--now", "2026-11-23")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("bench on %s: %v\n%s", dsn, err, out)
+		}
+		if !regexp.MustCompile(`(?m)^  customers\s+400$`).Match(out) {
+			t.Errorf("bench output lacks the customer count:\n%s", out)
+		}
+		for _, want := range []string{"copy out (", "run, end to end", "run / copy out", "customers/s", "rule evaluations/s", "proposals written", "peak RSS of the run"} {
+			if !strings.Contains(string(out), want) {
+				t.Errorf("bench output lacks %q:\n%s", want, out)
+			}
+		}
+		if !regexp.MustCompile(`proposals written\s+[1-9]`).Match(out) {
+			t.Errorf("bench wrote no proposals:\n%s", out)
+		}
+	}
+}
+
+// pgOrSkip returns a fresh PostgreSQL DSN, or "" when there is none.
+func pgOrSkip(t *testing.T) string {
+	if os.Getenv(dbtest.PostgresEnv) == "" {
+		return ""
+	}
+	if _, err := exec.LookPath("psql"); err != nil {
+		t.Log("psql not found: PostgreSQL bench not tested")
+		return ""
+	}
+	return dbtest.PostgresDSN(t)
 }
