@@ -40,6 +40,10 @@ type Engine struct {
 	// Progress, when set, is called from time to time with the number of
 	// customers read so far.
 	Progress func(customers int)
+	// Policy is the contact policy; its zero value means DefaultPolicy.
+	// A negative Cap turns the frequency cap off (one promotional proposal
+	// per customer per run still holds).
+	Policy Policy
 }
 
 // Options tune one run.
@@ -71,6 +75,9 @@ type Result struct {
 	// Currency is the currency of the plan catalogue, when all its plans
 	// share one: the currency of the run's totals.
 	Currency string
+	// Held counts, per rule and reason, the matches the contact policy held
+	// back.
+	Held map[string]map[string]int64
 }
 
 // maxErrorSamples is how many failing customers a run keeps per rule.
@@ -154,6 +161,12 @@ func (e *Engine) RunAll(ctx context.Context, sets []*rules.Ruleset, opts Options
 			slots = append(slots, slot{set: i, rule: r})
 		}
 	}
+	var contacts policyState
+	if !opts.IgnoreHeld {
+		if contacts, err = e.policyState(ctx, sets, today); err != nil {
+			return fail(err)
+		}
+	}
 	for i, res := range results {
 		if !opts.DryRun {
 			if err := store.CreateRun(ctx, e.DB, &res.Run); err != nil {
@@ -163,7 +176,7 @@ func (e *Engine) RunAll(ctx context.Context, sets []*rules.Ruleset, opts Options
 		log.Info("run started", "ruleset", sets[i].Name, "run", res.ID, "rules", len(sets[i].Enabled()), "dry_run", opts.DryRun)
 	}
 
-	tallies, customers, runErr := e.evaluate(ctx, sets, slots, catalogue, held, now, today, opts, results)
+	tallies, customers, runErr := e.evaluate(ctx, sets, slots, catalogue, held, contacts, now, today, opts, results)
 
 	var errs []error
 	for i, res := range results {
@@ -185,6 +198,12 @@ func (e *Engine) RunAll(ctx context.Context, sets []*rules.Ruleset, opts Options
 			r := sl.rule
 			res.Rules = append(res.Rules, store.RunRule{RuleID: r.ID, RuleVersion: r.Version, Kind: r.Kind, Matched: t.matched,
 				Skipped: t.skipped, Errors: t.errors, Proposals: t.stored, Value: t.value, ErrorSamples: t.errSamples})
+			if len(t.held) > 0 {
+				if res.Held == nil {
+					res.Held = map[string]map[string]int64{}
+				}
+				res.Held[r.ID] = t.held
+			}
 			res.Proposals += t.stored
 			res.Errors += t.errors
 		}
@@ -194,6 +213,8 @@ func (e *Engine) RunAll(ctx context.Context, sets []*rules.Ruleset, opts Options
 			// Record the end even if the run's context was cancelled.
 			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 			if err := store.FinishRun(fctx, e.DB, &res.Run); err != nil {
+				errs = append(errs, fmt.Errorf("run %s: %w", res.Ruleset, err))
+			} else if err := store.SaveHeld(fctx, e.DB, res.ID, res.Held); err != nil {
 				errs = append(errs, fmt.Errorf("run %s: %w", res.Ruleset, err))
 			}
 			cancel()
@@ -250,19 +271,6 @@ func (e *Engine) heldBack(ctx context.Context, set int, rs *rules.Ruleset, today
 	return nil
 }
 
-// isHeld reports whether a rule may not propose to a customer today.
-func isHeld(held map[holdKey]hold, set int, r *rules.Rule, customer int64, today time.Time) bool {
-	h, ok := held[holdKey{set, r.ID, customer}]
-	if !ok {
-		return false
-	}
-	status := ""
-	if h.pending {
-		status = store.ProposalPending
-	}
-	return HeldBy(r, status, h.asOf, today)
-}
-
 // HeldBy reports whether an earlier proposal of a rule to a customer, with
 // the given status and date, holds back a new one today: it is still
 // pending, was made today, or is within the rule's cooldown.
@@ -274,13 +282,54 @@ func HeldBy(r *rules.Rule, status string, asOf, today time.Time) bool {
 type tally struct {
 	matched, skipped, errors, stored, value int64
 	errSamples                              []store.ErrorSample
+	// held counts matches held back by the contact policy, by reason.
+	held map[string]int64
+}
+
+// policyState is what the contact policy needs to know before a run: the
+// customers' recent promotional contacts and the active suppressions.
+type policyState struct {
+	recent       map[int64]int
+	suppressions []store.Suppression
+}
+
+// policy returns the contact policy in force.
+func (e *Engine) policy() Policy {
+	if e.Policy == (Policy{}) {
+		return DefaultPolicy
+	}
+	return e.Policy
+}
+
+func (e *Engine) policyState(ctx context.Context, sets []*rules.Ruleset, today time.Time) (policyState, error) {
+	var ps policyState
+	var err error
+	if ps.suppressions, err = store.ListSuppressions(ctx, e.DB, today); err != nil {
+		return ps, err
+	}
+	if p := e.policy(); p.Cap > 0 && p.CapWindow > 0 {
+		purpose := map[[2]string]string{}
+		for _, rs := range sets {
+			for _, r := range rs.Rules {
+				purpose[[2]string{rs.Name, r.ID}] = r.Purpose
+			}
+		}
+		since := today.Add(-p.CapWindow).AddDate(0, 0, 1)
+		ps.recent, err = store.RecentContacts(ctx, e.DB, since, func(ruleset, rule string) string {
+			return purpose[[2]string{ruleset, rule}]
+		})
+		if err != nil {
+			return ps, err
+		}
+	}
+	return ps, nil
 }
 
 // evaluate reads every customer's facts once, evaluates every slot's rule on
 // them on a pool of workers, and writes (or, in a dry run, only counts) the
 // proposals. It returns the tallies by slot and the customers read.
 func (e *Engine) evaluate(ctx context.Context, sets []*rules.Ruleset, slots []slot, catalogue []rules.Plan,
-	held map[holdKey]hold, now, today time.Time, opts Options, results []*Result) ([]tally, int64, error) {
+	held map[holdKey]hold, contacts policyState, now, today time.Time, opts Options, results []*Result) ([]tally, int64, error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 
@@ -288,6 +337,7 @@ func (e *Engine) evaluate(ctx context.Context, sets []*rules.Ruleset, slots []sl
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
+	policy := e.policy()
 	batches := make(chan []rules.Facts, workers*2)
 	found := make(chan []store.Proposal, workers*2)
 	var customers int64
@@ -333,6 +383,11 @@ func (e *Engine) evaluate(ctx context.Context, sets []*rules.Ruleset, slots []sl
 		go func(t []tally) {
 			defer workWG.Done()
 			var machine vm.VM
+			var (
+				cands     []Candidate
+				candSlots []int
+				outcomes  []rules.Outcome
+			)
 			failed := func(si int, customer int64, err error) {
 				t[si].errors++
 				if len(t[si].errSamples) < maxErrorSamples {
@@ -344,6 +399,7 @@ func (e *Engine) evaluate(ctx context.Context, sets []*rules.Ruleset, slots []sl
 				for i := range batch {
 					f := batch[i]
 					var env any = f // boxed once for all the rules
+					cands, candSlots, outcomes = cands[:0], candSlots[:0], outcomes[:0]
 					for si, sl := range slots {
 						o, err := sl.rule.EvalEnv(&machine, env)
 						if err != nil {
@@ -354,11 +410,31 @@ func (e *Engine) evaluate(ctx context.Context, sets []*rules.Ruleset, slots []sl
 							continue
 						}
 						t[si].matched++
-						if isHeld(held, sl.set, sl.rule, f.Customer.ID, today) {
+						c := Candidate{Ruleset: sets[sl.set].Name, Rule: sl.rule, Value: o.Value}
+						if h, ok := held[holdKey{sl.set, sl.rule.ID, f.Customer.ID}]; ok {
+							c.Earlier = &Earlier{AsOf: h.asOf}
+							if h.pending {
+								c.Earlier.Status = store.ProposalPending
+							}
+						}
+						cands, candSlots, outcomes = append(cands, c), append(candSlots, si), append(outcomes, o)
+					}
+					if len(cands) == 0 {
+						continue
+					}
+					contact := Contact{Customer: f.Customer, Recent: contacts.recent[f.Customer.ID], Suppressions: contacts.suppressions}
+					for k, d := range policy.Decide(contact, cands, today) {
+						si := candSlots[k]
+						if d.Reason != "" {
 							t[si].skipped++
+							if t[si].held == nil {
+								t[si].held = map[string]int64{}
+							}
+							t[si].held[d.Reason]++
 							continue
 						}
-						p, err := proposal(&machine, sets[sl.set], sl.rule, f, o, results[sl.set].ID, now, today, !opts.DryRun)
+						sl := slots[si]
+						p, err := proposal(&machine, sets[sl.set], sl.rule, f, outcomes[k], results[sl.set].ID, now, today, !opts.DryRun)
 						if err != nil {
 							failed(si, f.Customer.ID, err)
 							continue
@@ -474,6 +550,12 @@ func (e *Engine) evaluate(ctx context.Context, sets []*rules.Ruleset, slots []sl
 			tallies[i].skipped += t[i].skipped
 			tallies[i].errors += t[i].errors
 			tallies[i].errSamples = append(tallies[i].errSamples, t[i].errSamples...)
+			for reason, n := range t[i].held {
+				if tallies[i].held == nil {
+					tallies[i].held = map[string]int64{}
+				}
+				tallies[i].held[reason] += n
+			}
 		}
 	}
 	for i, sl := range slots {

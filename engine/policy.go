@@ -1,0 +1,162 @@
+package engine
+
+import (
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/goodturn/goodturn/engine/store"
+	"github.com/goodturn/goodturn/rules"
+)
+
+// Reasons a matched rule is held back instead of proposed. Every decision
+// of the contact policy carries one; a proposal carries none.
+const (
+	ReasonSuppressed   = "suppressed"
+	ReasonOptedOut     = "opted_out"
+	ReasonNoConsent    = "no_marketing_consent"
+	ReasonPending      = "pending"
+	ReasonCooldown     = "cooldown"
+	ReasonFrequencyCap = "frequency_cap"
+	ReasonOutranked    = "outranked"
+)
+
+// Reasons lists every reason in the order the policy checks them.
+var Reasons = []string{ReasonSuppressed, ReasonOptedOut, ReasonNoConsent, ReasonPending, ReasonCooldown, ReasonFrequencyCap, ReasonOutranked}
+
+// Policy is the contact policy: one layer, applied after the rules and
+// before proposals are stored, that keeps customers from being pestered.
+//
+// In order: a suppression covering the customer and rule holds it back; so
+// does the customer's contact opt-out; a promotional rule needs marketing
+// consent (service rules go regardless); a pending proposal of the same rule,
+// or one within the rule's cooldown, holds it back. Then, for promotional
+// rules only, the frequency cap counts the customer's proposals within the
+// cap's window across all rules, and of the promotional benefits still
+// competing the highest yearly value wins (ties to the ruleset and rule id
+// that sort first) and the rest wait for a later run. Service rules (a free
+// replacement SIM, an end-of-contract notice) are neither capped nor
+// outranked.
+type Policy struct {
+	// Cap is how many promotional proposals a customer may get within
+	// CapWindow across all rules; 0 or less means no cap beyond one per
+	// run.
+	Cap int
+	// CapWindow is the window of the frequency cap.
+	CapWindow time.Duration
+}
+
+// DefaultPolicy is one promotional message per customer per 7 days.
+var DefaultPolicy = Policy{Cap: 1, CapWindow: 7 * 24 * time.Hour}
+
+// Candidate is a rule that matched a customer, before the policy.
+type Candidate struct {
+	Ruleset string
+	Rule    *rules.Rule
+	// Value is the yearly value to the customer.
+	Value int
+	// Earlier is the latest earlier proposal of this rule to the customer.
+	Earlier *Earlier
+}
+
+// Earlier is an earlier proposal of a rule to a customer.
+type Earlier struct {
+	Status string
+	AsOf   time.Time
+}
+
+// Decision is what the policy made of a candidate: Reason is "" when the
+// candidate is proposed, else why it is held back; Detail says more (the
+// rule that outranked it, the suppression's reason).
+type Decision struct {
+	Reason string
+	Detail string
+}
+
+// Contact is what the policy knows of the customer.
+type Contact struct {
+	Customer rules.Customer
+	// Recent is how many promotional proposals the customer got within the
+	// cap's window before this run.
+	Recent int
+	// Suppressions are the active suppressions.
+	Suppressions []store.Suppression
+}
+
+// Decide applies the policy to one customer's candidates and returns a
+// decision for each, in the same order.
+func (p Policy) Decide(c Contact, cands []Candidate, today time.Time) []Decision {
+	out := make([]Decision, len(cands))
+	var competing []int
+	for i, cand := range cands {
+		r := cand.Rule
+		if s, ok := suppressed(c, cand, today); ok {
+			out[i] = Decision{Reason: ReasonSuppressed, Detail: fmt.Sprintf("%s (by %s)", s.Reason, s.Owner)}
+			continue
+		}
+		if c.Customer.ContactOptOut {
+			out[i] = Decision{Reason: ReasonOptedOut}
+			continue
+		}
+		service := r.Purpose == "service"
+		if !service && !c.Customer.MarketingOptIn {
+			out[i] = Decision{Reason: ReasonNoConsent}
+			continue
+		}
+		if e := cand.Earlier; e != nil {
+			if e.Status == store.ProposalPending {
+				out[i] = Decision{Reason: ReasonPending, Detail: "proposed " + e.AsOf.Format(time.DateOnly)}
+				continue
+			}
+			if HeldBy(r, e.Status, e.AsOf, today) {
+				out[i] = Decision{Reason: ReasonCooldown, Detail: "proposed " + e.AsOf.Format(time.DateOnly)}
+				continue
+			}
+		}
+		if !service {
+			competing = append(competing, i)
+		}
+	}
+	// Frequency cap and arbitration among the promotional benefits.
+	sort.SliceStable(competing, func(a, b int) bool {
+		x, y := cands[competing[a]], cands[competing[b]]
+		if x.Value != y.Value {
+			return x.Value > y.Value
+		}
+		if x.Ruleset != y.Ruleset {
+			return x.Ruleset < y.Ruleset
+		}
+		return x.Rule.ID < y.Rule.ID
+	})
+	room := 1
+	if p.Cap > 0 {
+		room = min(1, p.Cap-c.Recent)
+	}
+	for n, i := range competing {
+		switch {
+		case p.Cap > 0 && c.Recent >= p.Cap:
+			out[i] = Decision{Reason: ReasonFrequencyCap, Detail: fmt.Sprintf("%d in the last %s", c.Recent, days(p.CapWindow))}
+		case n >= room:
+			w := cands[competing[0]]
+			out[i] = Decision{Reason: ReasonOutranked, Detail: fmt.Sprintf("by %s (%d a year)", w.Rule.ID, w.Value)}
+		}
+	}
+	return out
+}
+
+func days(d time.Duration) string {
+	if d%(24*time.Hour) == 0 {
+		return fmt.Sprintf("%dd", d/(24*time.Hour))
+	}
+	return d.String()
+}
+
+// suppressed returns the first active suppression covering the candidate.
+func suppressed(c Contact, cand Candidate, today time.Time) (store.Suppression, bool) {
+	for _, s := range c.Suppressions {
+		if s.Covers(c.Customer.ID, c.Customer.Segment, cand.Ruleset, cand.Rule.ID, today) {
+			return s, true
+		}
+	}
+	return store.Suppression{}, false
+}

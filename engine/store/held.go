@@ -1,0 +1,61 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"sort"
+
+	"github.com/goodturn/goodturn/engine/database"
+)
+
+// SaveHeld records, for a run, how many matches of each rule the contact
+// policy held back and why: held[rule][reason] = customers.
+func SaveHeld(ctx context.Context, db *database.DB, runID int64, held map[string]map[string]int64) error {
+	tx, err := db.BeginTxx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("save held of run %d: %w", runID, err)
+	}
+	defer tx.Rollback()
+	rulesIDs := make([]string, 0, len(held))
+	for r := range held {
+		rulesIDs = append(rulesIDs, r)
+	}
+	sort.Strings(rulesIDs)
+	for _, rule := range rulesIDs {
+		for reason, n := range held[rule] {
+			if n == 0 {
+				continue
+			}
+			if _, err := tx.ExecContext(ctx, db.Rebind(`INSERT INTO run_held (run_id, rule_id, reason, customers) VALUES (?, ?, ?, ?)`),
+				runID, rule, reason, n); err != nil {
+				return fmt.Errorf("save held of run %d: %w", runID, err)
+			}
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("save held of run %d: %w", runID, err)
+	}
+	return nil
+}
+
+// Held returns, for a run, held[rule][reason] = customers.
+func Held(ctx context.Context, db *database.DB, runID int64) (map[string]map[string]int64, error) {
+	rows, err := db.QueryContext(ctx, db.Rebind(`SELECT rule_id, reason, customers FROM run_held WHERE run_id = ?`), runID)
+	if err != nil {
+		return nil, fmt.Errorf("held of run %d: %w", runID, err)
+	}
+	defer rows.Close()
+	out := map[string]map[string]int64{}
+	for rows.Next() {
+		var rule, reason string
+		var n int64
+		if err := rows.Scan(&rule, &reason, &n); err != nil {
+			return nil, fmt.Errorf("held of run %d: %w", runID, err)
+		}
+		if out[rule] == nil {
+			out[rule] = map[string]int64{}
+		}
+		out[rule][reason] = n
+	}
+	return out, rows.Err()
+}
