@@ -207,8 +207,10 @@ func (e *Engine) RunAll(ctx context.Context, sets []*rules.Ruleset, opts Options
 			res.Proposals += t.stored
 			res.Errors += t.errors
 		}
-		res.FinishedAt = e.now().UTC()
+		// The end is the start on the run's clock plus the time the run
+		// really took, so that a run at a fixed --now still has a duration.
 		res.Duration = time.Since(start)
+		res.FinishedAt = res.StartedAt.Add(res.Duration)
 		if !opts.DryRun {
 			// Record the end even if the run's context was cancelled.
 			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/goodturn/goodturn/engine"
 	"github.com/goodturn/goodturn/engine/billing"
 	"github.com/goodturn/goodturn/engine/database"
 	"github.com/goodturn/goodturn/engine/store"
@@ -23,6 +24,8 @@ type config struct {
 	rulesets  string
 	now       string
 	months    int
+	cap       int
+	capWindow string
 }
 
 // flagSet returns a flag set for a command, with the shared flags bound to
@@ -45,6 +48,8 @@ func (c *config) flagSet(env *Env, name, args string) *flag.FlagSet {
 	fs.StringVar(&c.now, "now", def("GOODTURN_NOW", ""),
 		"the run's clock as 2006-01-02 or RFC 3339, for reproducible runs; defaults to the current time (GOODTURN_NOW)")
 	fs.IntVar(&c.months, "months", billing.DefaultMonths, "complete months of usage each customer's facts hold")
+	fs.IntVar(&c.cap, "cap", engine.DefaultPolicy.Cap, "promotional proposals a customer may get within --cap-window across all rules; 0 turns the cap off")
+	fs.StringVar(&c.capWindow, "cap-window", rulefmt.FormatDuration(engine.DefaultPolicy.CapWindow), "the window of the frequency cap, like 7d")
 	fs.Usage = func() {
 		fmt.Fprintf(env.Stderr, "Usage: goodturn %s %s\n\nFlags:\n", name, args)
 		fs.PrintDefaults()
@@ -83,6 +88,18 @@ func noArgs(args []string) error {
 		return fmt.Errorf("%w: unexpected argument %q", errUsage, args[0])
 	}
 	return nil
+}
+
+// policy returns the contact policy the flags set.
+func (c *config) policy() (engine.Policy, error) {
+	w, err := rulefmt.ParseDuration(c.capWindow)
+	if err != nil {
+		return engine.Policy{}, fmt.Errorf("%w: --cap-window: %v", errUsage, err)
+	}
+	if c.cap <= 0 {
+		return engine.Policy{Cap: -1}, nil
+	}
+	return engine.Policy{Cap: c.cap, CapWindow: w}, nil
 }
 
 // clock returns the configured clock.

@@ -59,6 +59,9 @@ func runRun(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
+	if _, err := c.policy(); err != nil {
+		return err
+	}
 	// A broken ruleset is reported and not run; the others still run.
 	sets, loadErr := c.loadRulesetsPartly(names)
 	if loadErr != nil {
@@ -199,11 +202,17 @@ func printDiff(ctx context.Context, w io.Writer, db *database.DB, rs *rules.Rule
 }
 
 func newEngine(env *Env, db, bdb *database.DB, c *config, workers int) *engine.Engine {
+	policy, err := c.policy()
+	if err != nil {
+		// The flags were checked when the command started.
+		policy = engine.DefaultPolicy
+	}
 	return &engine.Engine{
 		DB:      db,
 		Billing: &billing.Reader{DB: bdb, Months: c.months},
 		Workers: workers,
 		Logger:  env.Logger,
+		Policy:  policy,
 	}
 }
 
@@ -223,6 +232,11 @@ func printResult(w io.Writer, rs *rules.Ruleset, res *engine.Result) {
 			formatMoney(rr.Value, currency), count(rr.Skipped), count(rr.Errors)})
 	}
 	printTable(w, rows, 2)
+	for _, rr := range res.Rules {
+		if why := heldReasons(res.Held[rr.RuleID]); why != "" {
+			fmt.Fprintf(w, "  %s held back: %s\n", rr.RuleID, why)
+		}
+	}
 	for _, rr := range res.Rules {
 		for _, s := range rr.ErrorSamples {
 			fmt.Fprintf(w, "  rule %q failed for customer %d: %s\n", rr.RuleID, s.CustomerID, s.Error)
@@ -294,4 +308,16 @@ func tuneGC(env *Env) {
 	if env.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(200 << 20)
 	}
+}
+
+// heldReasons lists why a rule's matches were held back, in the policy's
+// order: "pending 12, no_marketing_consent 40".
+func heldReasons(held map[string]int64) string {
+	var parts []string
+	for _, r := range engine.Reasons {
+		if n := held[r]; n > 0 {
+			parts = append(parts, fmt.Sprintf("%s %s", strings.ReplaceAll(r, "_", " "), count(n)))
+		}
+	}
+	return strings.Join(parts, ", ")
 }

@@ -21,6 +21,7 @@ import (
 	yaml "go.yaml.in/yaml/v4"
 
 	"github.com/goodturn/goodturn/engine"
+	"github.com/goodturn/goodturn/engine/store"
 	"github.com/goodturn/goodturn/rules"
 	"github.com/goodturn/goodturn/rules/rulefmt"
 )
@@ -31,7 +32,16 @@ type File struct {
 	Now Time `yaml:"now"`
 	// Plans is the plan catalogue the tests' customers see.
 	Plans []Plan `yaml:"plans"`
-	Tests []Test `yaml:"tests"`
+	// Policy overrides the contact policy's frequency cap for the file's
+	// tests; the default is the engine's (1 promotional message a week).
+	Policy *PolicyConfig `yaml:"policy"`
+	Tests  []Test        `yaml:"tests"`
+}
+
+// PolicyConfig sets the contact policy's frequency cap in a test file.
+type PolicyConfig struct {
+	Cap       int    `yaml:"cap"`
+	CapWindow string `yaml:"cap_window"`
 }
 
 // Time is a date (2026-11-23) or an RFC 3339 time in a test file.
@@ -79,8 +89,11 @@ type Test struct {
 	Usage        []rules.UsageMonth `yaml:"usage"`
 	Charges      []Charge           `yaml:"charges"`
 	Events       []Event            `yaml:"events"`
-	// Previous lists earlier proposals to the customer, for cooldowns.
+	// Previous lists earlier proposals to the customer, for cooldowns and
+	// the frequency cap.
 	Previous []Previous `yaml:"previous"`
+	// Suppressions lists suppressions of the customer.
+	Suppressions []Suppression `yaml:"suppressions"`
 	Expect   []Expect   `yaml:"expect"`
 	// Absent lists rules that must not propose anything.
 	Absent []string `yaml:"absent"`
@@ -139,6 +152,14 @@ type Event struct {
 	Attrs      map[string]any `yaml:"attrs"`
 }
 
+// Suppression suppresses the fixture customer from a rule, or from every
+// rule when Rule is empty.
+type Suppression struct {
+	Rule   string `yaml:"rule"`
+	Reason string `yaml:"reason"`
+	Owner  string `yaml:"owner"`
+}
+
 // Previous is an earlier proposal of a rule to the fixture customer.
 type Previous struct {
 	Rule   string `yaml:"rule"`
@@ -153,9 +174,11 @@ type Expect struct {
 	Kind  string         `yaml:"kind"`
 	Value *int           `yaml:"value"`
 	Offer map[string]any `yaml:"offer"`
-	// Held, when true, expects the rule to match but be held back by an
-	// earlier proposal (a cooldown).
-	Held bool `yaml:"held"`
+	// Held, when true, expects the rule to match but the contact policy to
+	// hold it back; Because, when set, names the reason (cooldown, pending,
+	// frequency_cap, outranked, no_marketing_consent, opted_out, suppressed).
+	Held    bool   `yaml:"held"`
+	Because string `yaml:"because"`
 }
 
 // Load reads a rule test file.
@@ -476,6 +499,10 @@ func (r *Runner) run(f *File, t *Test) []string {
 			r.firing[rule.ID] = Firing{Facts: facts, Outcome: o}
 		}
 	}
+	decisions, err := r.decide(f, t, facts, outcomes)
+	if err != nil {
+		return []string{err.Error()}
+	}
 	for _, e := range t.Expect {
 		rule := r.Ruleset.Rule(e.Rule)
 		o := outcomes[e.Rule]
@@ -483,12 +510,15 @@ func (r *Runner) run(f *File, t *Test) []string {
 			fails = append(fails, fmt.Sprintf("rule %s: want a proposal, got none (%s)", e.Rule, r.why(rule, facts)))
 			continue
 		}
-		held := isHeld(t.Previous, rule, facts.Today)
+		d := decisions[e.Rule]
+		held := d.Reason != ""
 		switch {
-		case e.Held && !held:
-			fails = append(fails, fmt.Sprintf("rule %s: want the match held back by an earlier proposal, but it would be proposed", e.Rule))
-		case !e.Held && held:
-			fails = append(fails, fmt.Sprintf("rule %s: want a proposal, but an earlier proposal holds it back (cooldown %s)", e.Rule, cooldown(rule)))
+		case (e.Held || e.Because != "") && !held:
+			fails = append(fails, fmt.Sprintf("rule %s: want the match held back by the contact policy, but it would be proposed", e.Rule))
+		case !e.Held && e.Because == "" && held:
+			fails = append(fails, fmt.Sprintf("rule %s: want a proposal, but the contact policy holds it back: %s", e.Rule, describe(d, rule)))
+		case e.Because != "" && held && d.Reason != e.Because:
+			fails = append(fails, fmt.Sprintf("rule %s: held back: want %s, got %s", e.Rule, e.Because, describe(d, rule)))
 		}
 		if e.Kind != "" && e.Kind != rule.Kind {
 			fails = append(fails, fmt.Sprintf("rule %s: kind: want %s, got %s", e.Rule, e.Kind, rule.Kind))
@@ -519,8 +549,8 @@ func (r *Runner) run(f *File, t *Test) []string {
 	}
 	for _, a := range t.Absent {
 		if o := outcomes[a]; o.Matched {
-			if isHeld(t.Previous, r.Ruleset.Rule(a), facts.Today) {
-				continue
+			if decisions[a].Reason != "" {
+				continue // matched, but the contact policy holds it back
 			}
 			fails = append(fails, fmt.Sprintf("rule %s: want no proposal, got one worth %s a year", a, rules.FormatMoney(o.Value, facts.Currency)))
 		}
@@ -602,21 +632,74 @@ func (r *Runner) Coverage() Coverage {
 	return c
 }
 
-// isHeld applies the engine's cooldown rule to a test's earlier proposals.
-func isHeld(prev []Previous, rule *rules.Rule, today time.Time) bool {
-	for _, p := range prev {
-		if p.Rule != rule.ID {
-			continue
+// decide applies the engine's contact policy to the rules that matched the
+// test's customer, with the test's earlier proposals and suppressions.
+func (r *Runner) decide(f *File, t *Test, facts rules.Facts, outcomes map[string]rules.Outcome) (map[string]engine.Decision, error) {
+	policy := engine.DefaultPolicy
+	if f.Policy != nil {
+		policy = engine.Policy{Cap: f.Policy.Cap, CapWindow: engine.DefaultPolicy.CapWindow}
+		if f.Policy.CapWindow != "" {
+			w, err := rulefmt.ParseDuration(f.Policy.CapWindow)
+			if err != nil {
+				return nil, fmt.Errorf("policy.cap_window: %w", err)
+			}
+			policy.CapWindow = w
 		}
-		status := p.Status
-		if status == "" {
-			status = "pending"
-		}
-		if engine.HeldBy(rule, status, p.AsOf.Time, today) {
-			return true
+		if policy.Cap <= 0 {
+			policy.Cap = -1
 		}
 	}
-	return false
+	contact := engine.Contact{Customer: facts.Customer}
+	since := facts.Today.Add(-policy.CapWindow).AddDate(0, 0, 1)
+	for _, p := range t.Previous {
+		rule := r.Ruleset.Rule(p.Rule)
+		promotional := rule == nil || rule.Purpose != "service"
+		if promotional && p.Status != "rejected" && !p.AsOf.Before(since) {
+			contact.Recent++
+		}
+	}
+	for _, s := range t.Suppressions {
+		contact.Suppressions = append(contact.Suppressions, store.Suppression{CustomerID: facts.Customer.ID,
+			Ruleset: r.Ruleset.Name, RuleID: s.Rule, Reason: s.Reason, Owner: s.Owner})
+	}
+	var cands []engine.Candidate
+	for _, rule := range r.Ruleset.Rules {
+		o := outcomes[rule.ID]
+		if !o.Matched {
+			continue
+		}
+		c := engine.Candidate{Ruleset: r.Ruleset.Name, Rule: rule, Value: o.Value}
+		for _, p := range t.Previous {
+			if p.Rule != rule.ID {
+				continue
+			}
+			status := p.Status
+			if status == "" {
+				status = "pending"
+			}
+			if c.Earlier == nil || p.AsOf.After(c.Earlier.AsOf) || status == "pending" {
+				c.Earlier = &engine.Earlier{Status: status, AsOf: p.AsOf.Time}
+			}
+		}
+		cands = append(cands, c)
+	}
+	out := map[string]engine.Decision{}
+	for i, d := range policy.Decide(contact, cands, facts.Today) {
+		out[cands[i].Rule.ID] = d
+	}
+	return out, nil
+}
+
+// describe says why the policy held a match back.
+func describe(d engine.Decision, rule *rules.Rule) string {
+	s := strings.ReplaceAll(d.Reason, "_", " ")
+	if d.Reason == engine.ReasonCooldown {
+		s += " of " + cooldown(rule)
+	}
+	if d.Detail != "" {
+		s += ": " + d.Detail
+	}
+	return s
 }
 
 func cooldown(rule *rules.Rule) string { return rulefmt.FormatDuration(rule.Cooldown) }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/goodturn/goodturn/engine/database"
@@ -148,4 +149,88 @@ func GetRun(ctx context.Context, db *database.DB, id int64) (*Run, error) {
 		r.Rules = append(r.Rules, rr)
 	}
 	return r, rows.Err()
+}
+
+// RunFilter selects runs to list; zero fields select all.
+type RunFilter struct {
+	// Ruleset selects the runs of one ruleset.
+	Ruleset string
+	// Limit caps how many runs are returned, newest first; 0 means no cap.
+	Limit int
+	// IncludeDry includes dry runs, which are left out by default.
+	IncludeDry bool
+}
+
+// ListRuns returns the runs matching the filter, newest first, each with its
+// per-rule results ordered by rule id. It is one query whatever the number
+// of runs.
+func ListRuns(ctx context.Context, db *database.DB, f RunFilter) ([]Run, error) {
+	var (
+		where []string
+		args  []any
+	)
+	if f.Ruleset != "" {
+		where = append(where, "ruleset = ?")
+		args = append(args, f.Ruleset)
+	}
+	if !f.IncludeDry {
+		where = append(where, "dry_run = ?")
+		args = append(args, false)
+	}
+	runs := `SELECT id, ruleset, dry_run, as_of, started_at, finished_at, status, customers, proposals, errors, error FROM runs`
+	if len(where) > 0 {
+		runs += " WHERE " + strings.Join(where, " AND ")
+	}
+	runs += " ORDER BY id DESC"
+	if f.Limit > 0 {
+		runs += fmt.Sprintf(" LIMIT %d", f.Limit)
+	}
+	// The runs are chosen in a derived table so that the limit counts runs,
+	// not rule rows; a run without rule rows (still running) is kept.
+	q := `SELECT r.id, r.ruleset, r.dry_run, r.as_of, r.started_at, r.finished_at, r.status, r.customers, r.proposals, r.errors, r.error,
+		rr.rule_id, rr.rule_version, rr.kind, rr.matched, rr.proposals, rr.skipped, rr.errors, rr.value, rr.error_samples
+		FROM (` + runs + `) r LEFT JOIN run_rules rr ON rr.run_id = r.id
+		ORDER BY r.id DESC, rr.rule_id`
+	rows, err := db.QueryContext(ctx, db.Rebind(q), args...)
+	if err != nil {
+		return nil, fmt.Errorf("list runs: %w", err)
+	}
+	defer rows.Close()
+	var out []Run
+	for rows.Next() {
+		var (
+			r       Run
+			errText sql.NullString
+			ruleID  sql.NullString
+			version sql.NullString
+			kind    sql.NullString
+			nums    [5]sql.NullInt64
+			samples []byte
+		)
+		if err := rows.Scan(&r.ID, &r.Ruleset, &r.DryRun, database.Time(&r.AsOf), database.Time(&r.StartedAt), database.Time(&r.FinishedAt),
+			&r.Status, &r.Customers, &r.Proposals, &r.Errors, &errText,
+			&ruleID, &version, &kind, &nums[0], &nums[1], &nums[2], &nums[3], &nums[4], &samples); err != nil {
+			return nil, fmt.Errorf("list runs: %w", err)
+		}
+		if len(out) == 0 || out[len(out)-1].ID != r.ID {
+			r.Error = errText.String
+			out = append(out, r)
+		}
+		if !ruleID.Valid {
+			continue
+		}
+		rr := RunRule{RuleID: ruleID.String, RuleVersion: version.String, Kind: kind.String, Matched: nums[0].Int64,
+			Proposals: nums[1].Int64, Skipped: nums[2].Int64, Errors: nums[3].Int64, Value: nums[4].Int64}
+		if len(samples) > 0 {
+			if err := json.Unmarshal(samples, &rr.ErrorSamples); err != nil {
+				return nil, fmt.Errorf("list runs: run %d: error samples: %w", r.ID, err)
+			}
+		}
+		last := &out[len(out)-1]
+		last.Rules = append(last.Rules, rr)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list runs: %w", err)
+	}
+	return out, nil
 }

@@ -1,0 +1,231 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/goodturn/goodturn/engine/database"
+	"github.com/goodturn/goodturn/engine/store"
+)
+
+// runsLimit is how many runs `goodturn runs` lists by default.
+const runsLimit = 20
+
+func runRuns(ctx context.Context, env *Env, args []string) error {
+	var c config
+	fs := c.flagSet(env, "runs", "[--ruleset NAME] [--limit N] | show [--max-error-share PCT] ID")
+	ruleset := fs.String("ruleset", "", "list only this ruleset's runs")
+	limit := fs.Int("limit", runsLimit, "list at most this many runs, newest first; 0 lists all")
+	maxShare := percent(1)
+	fs.Var(&maxShare, "max-error-share", "with show: a rule is UNHEALTHY when it failed for more than this percentage of the customers")
+	positional, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	var show int64
+	switch {
+	case len(positional) == 0:
+	case positional[0] == "show":
+		if len(positional) != 2 {
+			return fmt.Errorf("%w: want `goodturn runs show ID`", errUsage)
+		}
+		show, err = strconv.ParseInt(positional[1], 10, 64)
+		if err != nil || show <= 0 {
+			return fmt.Errorf("%w: run ID %q: want a positive whole number", errUsage, positional[1])
+		}
+	default:
+		return fmt.Errorf("%w: unexpected argument %q (want `show ID` or nothing)", errUsage, positional[0])
+	}
+	if *limit < 0 {
+		return fmt.Errorf("%w: --limit %d: want 0 or more", errUsage, *limit)
+	}
+	db, err := database.Open(ctx, c.db)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if _, err := store.Migrate(ctx, db); err != nil {
+		return err
+	}
+	if show != 0 {
+		return showRun(ctx, env.Stdout, db, show, float64(maxShare))
+	}
+	runs, err := store.ListRuns(ctx, db, store.RunFilter{Ruleset: *ruleset, Limit: *limit})
+	if err != nil {
+		return err
+	}
+	if len(runs) == 0 {
+		if *ruleset != "" {
+			fmt.Fprintf(env.Stdout, "No runs of ruleset %s in %s.\n", *ruleset, db.DSN)
+		} else {
+			fmt.Fprintf(env.Stdout, "No runs in %s.\n", db.DSN)
+		}
+		return nil
+	}
+	printRuns(env.Stdout, runs)
+	return nil
+}
+
+// printRuns lists runs one per line, with the proposals of each rule.
+func printRuns(w io.Writer, runs []store.Run) {
+	rows := [][]string{{"id", "started", "ruleset", "status", "customers", "proposals", "errors", "duration", "proposals by rule"}}
+	for _, r := range runs {
+		rows = append(rows, []string{strconv.FormatInt(r.ID, 10), r.StartedAt.Local().Format("2006-01-02 15:04"), r.Ruleset, r.Status,
+			count(r.Customers), count(r.Proposals), count(r.Errors), runDuration(r), proposalsByRule(r.Rules)})
+	}
+	printTable(w, leftLast(rows), 4)
+}
+
+// leftLast pads the last column of a table to one width: printTable aligns
+// the columns after its text columns to the right, and a last column of
+// text reads better aligned to the left (printTable trims the padding).
+func leftLast(rows [][]string) [][]string {
+	last := len(rows[0]) - 1
+	width := 0
+	for _, row := range rows {
+		width = max(width, utf8.RuneCountInString(row[last]))
+	}
+	for _, row := range rows {
+		row[last] += strings.Repeat(" ", width-utf8.RuneCountInString(row[last]))
+	}
+	return rows
+}
+
+// runDuration is how long a run took, or "running".
+func runDuration(r store.Run) string {
+	if r.FinishedAt.IsZero() {
+		return "running"
+	}
+	return r.FinishedAt.Sub(r.StartedAt).Round(time.Millisecond).String()
+}
+
+// proposalsByRule lists the rules that proposed anything, most first:
+// "cheaper-plan 565, late-fee-waiver 62".
+func proposalsByRule(rules []store.RunRule) string {
+	var rs []store.RunRule
+	for _, rr := range rules {
+		if rr.Proposals > 0 {
+			rs = append(rs, rr)
+		}
+	}
+	if len(rs) == 0 {
+		return "none"
+	}
+	sort.SliceStable(rs, func(i, j int) bool { return rs[i].Proposals > rs[j].Proposals })
+	parts := make([]string, len(rs))
+	for i, rr := range rs {
+		parts[i] = rr.RuleID + " " + count(rr.Proposals)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// showRun prints one run and the health of each of its rules.
+func showRun(ctx context.Context, w io.Writer, db *database.DB, id int64, maxShare float64) error {
+	r, err := store.GetRun(ctx, db, id)
+	if err != nil {
+		return err
+	}
+	currency, err := runCurrency(ctx, db, r)
+	if err != nil {
+		return err
+	}
+	kind := "Run"
+	if r.DryRun {
+		kind = "Dry run"
+	}
+	fmt.Fprintf(w, "%s %d of ruleset %s: %s customers, %s proposals, %s errors (%s).\n",
+		kind, r.ID, r.Ruleset, count(r.Customers), count(r.Proposals), count(r.Errors), r.Status)
+	finished := "still running"
+	if !r.FinishedAt.IsZero() {
+		finished = "finished " + r.FinishedAt.Local().Format("2006-01-02 15:04:05") + ", took " + runDuration(*r)
+	}
+	fmt.Fprintf(w, "As of %s; started %s, %s.\n", r.AsOf.Format(time.DateOnly), r.StartedAt.Local().Format("2006-01-02 15:04:05"), finished)
+	if r.Error != "" {
+		fmt.Fprintf(w, "The run failed: %s\n", r.Error)
+	}
+	if len(r.Rules) == 0 {
+		fmt.Fprintln(w, "No rule results recorded.")
+		return nil
+	}
+	rows := [][]string{{"rule", "kind", "matched", "proposals", "yearly value", "held back", "errors", "error share", "health"}}
+	unhealthy := 0
+	for _, rr := range r.Rules {
+		share := 0.0
+		if r.Customers > 0 {
+			share = 100 * float64(rr.Errors) / float64(r.Customers)
+		}
+		health := "ok"
+		if share > maxShare {
+			health = "UNHEALTHY"
+			unhealthy++
+		}
+		rows = append(rows, []string{rr.RuleID, rr.Kind, count(rr.Matched), count(rr.Proposals), formatMoney(rr.Value, currency),
+			count(rr.Skipped), count(rr.Errors), formatShare(share), health})
+	}
+	fmt.Fprintln(w)
+	printTable(w, leftLast(rows), 2)
+	fmt.Fprintf(w, "\n%d of %d rules unhealthy (failed for more than %s of the customers).\n",
+		unhealthy, len(r.Rules), strconv.FormatFloat(maxShare, 'f', -1, 64)+"%")
+	var failing bool
+	for _, rr := range r.Rules {
+		if len(rr.ErrorSamples) == 0 {
+			continue
+		}
+		if !failing {
+			fmt.Fprintln(w, "\nCustomers the rules failed on:")
+			failing = true
+		}
+		for _, s := range rr.ErrorSamples {
+			fmt.Fprintf(w, "  rule %q failed for customer %d: %s\n", rr.RuleID, s.CustomerID, s.Error)
+		}
+		if more := rr.Errors - int64(len(rr.ErrorSamples)); more > 0 {
+			noun := "customers"
+			if more == 1 {
+				noun = "customer"
+			}
+			fmt.Fprintf(w, "  … and %s more %s for rule %q\n", count(more), noun, rr.RuleID)
+		}
+	}
+	return nil
+}
+
+// runCurrency returns the currency of a run's proposals or, if it made
+// none, of its ruleset's; "" when there are none at all.
+func runCurrency(ctx context.Context, db *database.DB, r *store.Run) (string, error) {
+	for _, f := range []store.ProposalFilter{{RunID: r.ID, Limit: 1}, {Ruleset: r.Ruleset, Limit: 1}} {
+		ps, err := store.ListProposals(ctx, db, f)
+		if err != nil {
+			return "", err
+		}
+		if len(ps) > 0 {
+			return ps[0].Currency, nil
+		}
+	}
+	return "", nil
+}
+
+// formatShare writes a percentage with two decimals: "0.33%".
+func formatShare(p float64) string {
+	return strconv.FormatFloat(p, 'f', 2, 64) + "%"
+}
+
+// percent is a flag holding a percentage, written "1", "1%" or "0.5%".
+type percent float64
+
+func (p *percent) String() string { return strconv.FormatFloat(float64(*p), 'f', -1, 64) + "%" }
+
+func (p *percent) Set(s string) error {
+	v, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(s), "%"), 64)
+	if err != nil || v < 0 || v > 100 {
+		return errors.New("want a percentage from 0 to 100, such as 1 or 0.5%")
+	}
+	*p = percent(v)
+	return nil
+}
