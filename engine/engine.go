@@ -40,6 +40,10 @@ type Engine struct {
 	// Progress, when set, is called from time to time with the number of
 	// customers read so far.
 	Progress func(customers int)
+	// MaxErrorShare is the share of a run's customers a rule may fail on
+	// before it is unhealthy and its proposals are held back from review;
+	// 0 means DefaultMaxErrorShare, a negative value never.
+	MaxErrorShare float64
 	// Policy is the contact policy; its zero value means DefaultPolicy.
 	// A negative Cap turns the frequency cap off (one promotional proposal
 	// per customer per run still holds).
@@ -78,7 +82,13 @@ type Result struct {
 	// Held counts, per rule and reason, the matches the contact policy held
 	// back.
 	Held map[string]map[string]int64
+	// Unhealthy gives, per rule that failed on too many customers, why its
+	// proposals were held back from review.
+	Unhealthy map[string]string
 }
+
+// DefaultMaxErrorShare is the error share above which a rule is unhealthy.
+const DefaultMaxErrorShare = 0.01
 
 // maxErrorSamples is how many failing customers a run keeps per rule.
 const maxErrorSamples = 5
@@ -211,6 +221,9 @@ func (e *Engine) RunAll(ctx context.Context, sets []*rules.Ruleset, opts Options
 		// really took, so that a run at a fixed --now still has a duration.
 		res.Duration = time.Since(start)
 		res.FinishedAt = res.StartedAt.Add(res.Duration)
+		if err := e.holdUnhealthy(ctx, res); err != nil {
+			errs = append(errs, fmt.Errorf("run %s: %w", res.Ruleset, err))
+		}
 		if !opts.DryRun {
 			// Record the end even if the run's context was cancelled.
 			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
@@ -228,6 +241,48 @@ func (e *Engine) RunAll(ctx context.Context, sets []*rules.Ruleset, opts Options
 		errs = append([]error{fmt.Errorf("run %s: %w", strings.Join(names, ", "), runErr)}, errs...)
 	}
 	return results, errors.Join(errs...)
+}
+
+// holdUnhealthy marks the rules of a run that failed on more than the
+// allowed share of its customers, and holds their proposals back from
+// review.
+func (e *Engine) holdUnhealthy(ctx context.Context, res *Result) error {
+	limit := e.MaxErrorShare
+	if limit == 0 {
+		limit = DefaultMaxErrorShare
+	}
+	if limit < 0 || res.Customers == 0 {
+		return nil
+	}
+	for _, rr := range res.Rules {
+		share := float64(rr.Errors) / float64(res.Customers)
+		if share <= limit {
+			continue
+		}
+		held := rr.Proposals
+		if !res.DryRun && rr.Proposals > 0 {
+			n, err := store.HoldProposals(context.WithoutCancel(ctx), e.DB, res.ID, rr.RuleID)
+			if err != nil {
+				return err
+			}
+			held = n
+		}
+		if res.Unhealthy == nil {
+			res.Unhealthy = map[string]string{}
+		}
+		res.Unhealthy[rr.RuleID] = fmt.Sprintf("failed on %.1f%% of customers (limit %.1f%%): its %d proposals are held back from review",
+			100*share, 100*limit, held)
+		if held > 0 {
+			if res.Held == nil {
+				res.Held = map[string]map[string]int64{}
+			}
+			if res.Held[rr.RuleID] == nil {
+				res.Held[rr.RuleID] = map[string]int64{}
+			}
+			res.Held[rr.RuleID][ReasonUnhealthy] = held
+		}
+	}
+	return nil
 }
 
 // slot is one enabled rule of one of the rulesets being run.

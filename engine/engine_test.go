@@ -6,6 +6,7 @@ import (
 	"database/sql/driver"
 	"encoding/json"
 	"log/slog"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -279,6 +280,40 @@ func TestARuleFailingForSomeCustomersDoesNotStopTheRun(t *testing.T) {
 	samples := got.Rules[0].ErrorSamples
 	if len(samples) != 5 || samples[0].CustomerID != 1 || samples[0].Error != "integer divide by zero" {
 		t.Errorf("error samples = %+v, want the first 5 customers with the division error", samples)
+	}
+	// Failing on more than 1% of customers makes the rule unhealthy: its
+	// proposals are kept but held back from review.
+	if why := res.Unhealthy[rr.RuleID]; !strings.HasPrefix(why, "failed on 2.") || !strings.HasSuffix(why, "proposals are held back from review") {
+		t.Errorf("unhealthy reason = %q", why)
+	}
+	held, err := store.ListProposals(ctx, db, store.ProposalFilter{RunID: res.ID, Status: store.ProposalHeld})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if int64(len(held)) != rr.Proposals || res.Held[rr.RuleID][engine.ReasonUnhealthy] != rr.Proposals {
+		t.Errorf("%d proposals held, %d recorded as unhealthy; want all %d", len(held), res.Held[rr.RuleID][engine.ReasonUnhealthy], rr.Proposals)
+	}
+	saved, err := store.Held(ctx, db, res.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if saved[rr.RuleID][engine.ReasonUnhealthy] != rr.Proposals {
+		t.Errorf("recorded held reasons = %v", saved)
+	}
+
+	// With a looser limit the same failures leave the proposals pending.
+	db2 := dbtest.MustOpenSQLite(t)
+	eng2 := mustSetup(t, db2, 500)
+	eng2.MaxErrorShare = 0.05
+	if _, err := db2.Exec(`UPDATE usage SET quantity = 0 WHERE customer_id <= 10 AND meter = 'data_mb'`); err != nil {
+		t.Fatal(err)
+	}
+	res2, err := eng2.Run(ctx, mustLoad(t, "testdata/rulesets/flaky"), engine.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res2.Unhealthy) != 0 {
+		t.Errorf("unhealthy under a 5%% limit: %v", res2.Unhealthy)
 	}
 }
 

@@ -19,10 +19,13 @@ const (
 	ReasonCooldown     = "cooldown"
 	ReasonFrequencyCap = "frequency_cap"
 	ReasonOutranked    = "outranked"
+	// ReasonUnhealthy holds back the proposals of a rule that failed on
+	// more than the allowed share of the run's customers.
+	ReasonUnhealthy = "unhealthy"
 )
 
 // Reasons lists every reason in the order the policy checks them.
-var Reasons = []string{ReasonSuppressed, ReasonOptedOut, ReasonNoConsent, ReasonPending, ReasonCooldown, ReasonFrequencyCap, ReasonOutranked}
+var Reasons = []string{ReasonSuppressed, ReasonOptedOut, ReasonNoConsent, ReasonPending, ReasonCooldown, ReasonFrequencyCap, ReasonOutranked, ReasonUnhealthy}
 
 // Policy is the contact policy: one layer, applied after the rules and
 // before proposals are stored, that keeps customers from being pestered.

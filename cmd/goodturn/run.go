@@ -233,6 +233,11 @@ func printResult(w io.Writer, rs *rules.Ruleset, res *engine.Result) {
 	}
 	printTable(w, rows, 2)
 	for _, rr := range res.Rules {
+		if why, bad := res.Unhealthy[rr.RuleID]; bad {
+			fmt.Fprintf(w, "  %s is UNHEALTHY: it %s\n", rr.RuleID, why)
+		}
+	}
+	for _, rr := range res.Rules {
 		if why := heldReasons(res.Held[rr.RuleID]); why != "" {
 			fmt.Fprintf(w, "  %s held back: %s\n", rr.RuleID, why)
 		}

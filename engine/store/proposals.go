@@ -15,6 +15,9 @@ import (
 // Proposal statuses.
 const (
 	ProposalPending = "pending"
+	// ProposalHeld marks proposals of a rule that failed on too many
+	// customers in its run: they are kept, but not offered for review.
+	ProposalHeld = "held"
 )
 
 // Proposal is one benefit proposed to one customer by one rule.
@@ -193,7 +196,7 @@ type ProposalKey struct {
 func RecentProposals(ctx context.Context, db *database.DB, ruleset string, since time.Time) ([]ProposalKey, error) {
 	rows, err := db.QueryContext(ctx, db.Rebind(
 		`SELECT rule_id, customer_id, status, as_of FROM proposals
-		 WHERE ruleset = ? AND (status = ? OR as_of >= ?)`), ruleset, ProposalPending, database.Date(since))
+		 WHERE ruleset = ? AND status <> ? AND (status = ? OR as_of >= ?)`), ruleset, ProposalHeld, ProposalPending, database.Date(since))
 	if err != nil {
 		return nil, fmt.Errorf("recent proposals: %w", err)
 	}
@@ -291,4 +294,15 @@ func LatestProposalDay(ctx context.Context, db *database.DB, ruleset string) (ti
 		return time.Time{}, fmt.Errorf("latest proposals of %s: %w", ruleset, ErrNotFound)
 	}
 	return day, nil
+}
+
+// HoldProposals marks the pending proposals of a rule in a run as held and
+// returns how many it marked.
+func HoldProposals(ctx context.Context, db *database.DB, runID int64, ruleID string) (int64, error) {
+	res, err := db.ExecContext(ctx, db.Rebind(`UPDATE proposals SET status = ? WHERE run_id = ? AND rule_id = ? AND status = ?`),
+		ProposalHeld, runID, ruleID, ProposalPending)
+	if err != nil {
+		return 0, fmt.Errorf("hold proposals of %s in run %d: %w", ruleID, runID, err)
+	}
+	return res.RowsAffected()
 }
