@@ -94,7 +94,7 @@ type Test struct {
 	Previous []Previous `yaml:"previous"`
 	// Suppressions lists suppressions of the customer.
 	Suppressions []Suppression `yaml:"suppressions"`
-	Expect   []Expect   `yaml:"expect"`
+	Expect       []Expect      `yaml:"expect"`
 	// Absent lists rules that must not propose anything.
 	Absent []string `yaml:"absent"`
 
