@@ -307,12 +307,12 @@ type hold struct {
 
 // heldBack adds to held the earlier proposals of a ruleset that can hold
 // back a new one: those pending and those within the longest cooldown.
-func (e *Engine) heldBack(ctx context.Context, set int, rs *rules.Ruleset, today time.Time, held map[holdKey]hold) error {
+func (e *Engine) heldBack(ctx context.Context, set int, rs *rules.Ruleset, today time.Time, held map[holdKey]hold, excludeRuns ...int64) error {
 	var longest time.Duration
 	for _, r := range rs.Rules {
 		longest = max(longest, r.Cooldown)
 	}
-	keys, err := store.RecentProposals(ctx, e.DB, rs.Name, today.Add(-longest))
+	keys, err := store.RecentProposals(ctx, e.DB, rs.Name, today.Add(-longest), excludeRuns...)
 	if err != nil {
 		return err
 	}
@@ -358,7 +358,7 @@ func (e *Engine) policy() Policy {
 	return e.Policy
 }
 
-func (e *Engine) policyState(ctx context.Context, sets []*rules.Ruleset, today time.Time) (policyState, error) {
+func (e *Engine) policyState(ctx context.Context, sets []*rules.Ruleset, today time.Time, excludeRuns ...int64) (policyState, error) {
 	var ps policyState
 	var err error
 	if ps.suppressions, err = store.ListSuppressions(ctx, e.DB, today); err != nil {
@@ -374,7 +374,7 @@ func (e *Engine) policyState(ctx context.Context, sets []*rules.Ruleset, today t
 		since := today.Add(-p.CapWindow).AddDate(0, 0, 1)
 		ps.recent, err = store.RecentContacts(ctx, e.DB, since, func(ruleset, rule string) string {
 			return purpose[[2]string{ruleset, rule}]
-		})
+		}, excludeRuns...)
 		if err != nil {
 			return ps, err
 		}

@@ -26,6 +26,7 @@ var commands = []command{
 	{"demo", "build a sample operator, run the shipped rules and show the proposals", runDemo},
 	{"migrate", "create or update goodturn's tables", runMigrate},
 	{"run", "evaluate rulesets against the billing data and record proposals", runRun},
+	{"worker", "claim shards of sharded runs from PostgreSQL and evaluate them", runWorker},
 	{"runs", "list recent runs, or show one run's per-rule health", runRuns},
 	{"check", "check rule files and report every problem", runCheck},
 	{"test", "run the rule tests beside the rules", runTest},

@@ -261,10 +261,7 @@ func TestBench(t *testing.T) {
 		t.Skip("builds the binary")
 	}
 	// bench runs the measured run as a child process of the goodturn binary.
-	bin := filepath.Join(t.TempDir(), "goodturn")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := buildBinary(t)
 	for _, dsn := range []string{filepath.Join(t.TempDir(), "bench.db"), pgOrSkip(t)} {
 		if dsn == "" {
 			continue

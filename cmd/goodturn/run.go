@@ -36,6 +36,8 @@ func runRun(ctx context.Context, env *Env, args []string) error {
 	diff := fs.Bool("diff", false, "with --dry-run: compare with the proposals of the latest day the ruleset proposed anything")
 	workers := fs.Int("workers", 0, "evaluating goroutines; the number of CPUs by default")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
+	shards := fs.Int("shards", 0, "split the run into this many shards of customers that `goodturn worker` processes help with (PostgreSQL)")
+	lease := fs.Duration("lease", engine.DefaultLease, "with --shards: how long a shard stays claimed without renewal")
 	positional, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -79,6 +81,18 @@ func runRun(ctx context.Context, env *Env, args []string) error {
 	eng.Now = now
 	if *diff && !*dryRun {
 		return fmt.Errorf("%w: --diff needs --dry-run", errUsage)
+	}
+	if *shards > 0 {
+		if *dryRun {
+			return fmt.Errorf("%w: --shards and --dry-run do not go together", errUsage)
+		}
+		if err := runSharded(ctx, env, eng, sets, *shards, *lease); err != nil {
+			return err
+		}
+		if loadErr != nil {
+			return errSilent
+		}
+		return nil
 	}
 	opts := engine.Options{DryRun: *dryRun, Samples: 3, IgnoreHeld: *diff, Collect: *diff}
 	results, err := runWithProgress(ctx, env, eng, sets, opts)

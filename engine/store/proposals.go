@@ -193,10 +193,13 @@ type ProposalKey struct {
 
 // RecentProposals returns the ruleset's proposals that are still pending or
 // were made on or after since: the ones that can hold back a new proposal.
-func RecentProposals(ctx context.Context, db *database.DB, ruleset string, since time.Time) ([]ProposalKey, error) {
+//
+// Proposals of the runs in excludeRuns are left out: a sharded run's shard
+// that is evaluated again must not be held back by its own first pass.
+func RecentProposals(ctx context.Context, db *database.DB, ruleset string, since time.Time, excludeRuns ...int64) ([]ProposalKey, error) {
 	rows, err := db.QueryContext(ctx, db.Rebind(
 		`SELECT rule_id, customer_id, status, as_of FROM proposals
-		 WHERE ruleset = ? AND status <> ? AND (status = ? OR as_of >= ?)`), ruleset, ProposalHeld, ProposalPending, database.Date(since))
+		 WHERE ruleset = ? AND status <> ? AND (status = ? OR as_of >= ?)`+notInRuns(excludeRuns)), ruleset, ProposalHeld, ProposalPending, database.Date(since))
 	if err != nil {
 		return nil, fmt.Errorf("recent proposals: %w", err)
 	}
@@ -305,4 +308,16 @@ func HoldProposals(ctx context.Context, db *database.DB, runID int64, ruleID str
 		return 0, fmt.Errorf("hold proposals of %s in run %d: %w", ruleID, runID, err)
 	}
 	return res.RowsAffected()
+}
+
+// notInRuns returns a condition leaving out the given runs' proposals.
+func notInRuns(ids []int64) string {
+	if len(ids) == 0 {
+		return ""
+	}
+	parts := make([]string, len(ids))
+	for i, id := range ids {
+		parts[i] = fmt.Sprint(id)
+	}
+	return " AND run_id NOT IN (" + strings.Join(parts, ", ") + ")"
 }

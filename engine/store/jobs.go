@@ -1,0 +1,232 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/goodturn/goodturn/engine/database"
+)
+
+// Job is a run of one or more rulesets split into shards of customers that
+// worker processes claim from the database.
+type Job struct {
+	ID       int64
+	Rulesets []string
+	// RunIDs holds the run of each ruleset, in the same order.
+	RunIDs []int64
+	// Clock is the run's clock: every shard evaluates as of it.
+	Clock     time.Time
+	Shards    int
+	Status    string
+	CreatedAt time.Time
+}
+
+// Shard is one range of customer ids of a job: [From, To).
+type Shard struct {
+	JobID    int64
+	Shard    int
+	From, To int64
+	Attempts int
+}
+
+// Job statuses.
+const (
+	JobRunning   = "running"
+	JobFinishing = "finishing"
+	JobDone      = "done"
+)
+
+// ErrNeedsPostgres is returned by the shard operations on SQLite: claiming
+// shards across processes needs FOR UPDATE SKIP LOCKED.
+var ErrNeedsPostgres = errors.New("sharded runs need PostgreSQL: SQLite serves a single process")
+
+// CreateJob stores a job and its shards, one per range, and sets its ID.
+func CreateJob(ctx context.Context, db *database.DB, j *Job, ranges [][2]int64) error {
+	if !db.IsPostgres() {
+		return ErrNeedsPostgres
+	}
+	ids := make([]string, len(j.RunIDs))
+	for i, id := range j.RunIDs {
+		ids[i] = strconv.FormatInt(id, 10)
+	}
+	tx, err := db.BeginTxx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("create job: %w", err)
+	}
+	defer tx.Rollback()
+	j.Shards, j.Status = len(ranges), JobRunning
+	if err := tx.QueryRowContext(ctx, db.Rebind(
+		`INSERT INTO jobs (rulesets, run_ids, clock, shards, status, created_at) VALUES (?, ?, ?, ?, ?, ?) RETURNING id`),
+		strings.Join(j.Rulesets, ","), strings.Join(ids, ","), j.Clock.UTC(), j.Shards, j.Status, j.CreatedAt.UTC()).Scan(&j.ID); err != nil {
+		return fmt.Errorf("create job: %w", err)
+	}
+	for i, r := range ranges {
+		if _, err := tx.ExecContext(ctx, db.Rebind(`INSERT INTO job_shards (job_id, shard, from_id, to_id) VALUES (?, ?, ?, ?)`),
+			j.ID, i, r[0], r[1]); err != nil {
+			return fmt.Errorf("create job: shard %d: %w", i, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("create job: %w", err)
+	}
+	return nil
+}
+
+// GetJob returns a job.
+func GetJob(ctx context.Context, db *database.DB, id int64) (*Job, error) {
+	var j Job
+	var sets, runs string
+	err := db.QueryRowContext(ctx, db.Rebind(`SELECT id, rulesets, run_ids, clock, shards, status, created_at FROM jobs WHERE id = ?`), id).
+		Scan(&j.ID, &sets, &runs, database.Time(&j.Clock), &j.Shards, &j.Status, database.Time(&j.CreatedAt))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("job %d: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get job %d: %w", id, err)
+	}
+	j.Rulesets = strings.Split(sets, ",")
+	for _, s := range strings.Split(runs, ",") {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("job %d: bad run id %q", id, s)
+		}
+		j.RunIDs = append(j.RunIDs, n)
+	}
+	return &j, nil
+}
+
+// ClaimShard claims a shard of a running job that is pending, or whose
+// owner's lease has run out (the owner died), for owner until the lease
+// ends. It returns nil when there is none. Concurrent claimers never get
+// the same shard: FOR UPDATE SKIP LOCKED.
+func ClaimShard(ctx context.Context, db *database.DB, owner string, lease time.Duration) (*Shard, error) {
+	if !db.IsPostgres() {
+		return nil, ErrNeedsPostgres
+	}
+	var s Shard
+	err := db.QueryRowContext(ctx, `
+		UPDATE job_shards s SET status = 'running', owner = $1, lease_until = now() + $2 * interval '1 millisecond', attempts = s.attempts + 1
+		FROM (
+			SELECT sh.job_id, sh.shard FROM job_shards sh JOIN jobs j ON j.id = sh.job_id
+			WHERE j.status = 'running' AND (sh.status = 'pending' OR (sh.status = 'running' AND sh.lease_until < now()))
+			ORDER BY sh.job_id, sh.shard
+			FOR UPDATE OF sh SKIP LOCKED
+			LIMIT 1
+		) next
+		WHERE s.job_id = next.job_id AND s.shard = next.shard
+		RETURNING s.job_id, s.shard, s.from_id, s.to_id, s.attempts`, owner, lease.Milliseconds()).
+		Scan(&s.JobID, &s.Shard, &s.From, &s.To, &s.Attempts)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("claim shard: %w", err)
+	}
+	return &s, nil
+}
+
+// ExtendLease extends owner's lease on a shard; false means the lease was
+// lost (it ran out and another worker claimed the shard).
+func ExtendLease(ctx context.Context, db *database.DB, s *Shard, owner string, lease time.Duration) (bool, error) {
+	res, err := db.ExecContext(ctx, `UPDATE job_shards SET lease_until = now() + $1 * interval '1 millisecond'
+		WHERE job_id = $2 AND shard = $3 AND owner = $4 AND status = 'running'`, lease.Milliseconds(), s.JobID, s.Shard, owner)
+	if err != nil {
+		return false, fmt.Errorf("extend lease: %w", err)
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+// FinishShard records the result of owner's pass over a shard; false means
+// the lease was lost and the result not recorded.
+func FinishShard(ctx context.Context, db *database.DB, s *Shard, owner string, result []byte) (bool, error) {
+	res, err := db.ExecContext(ctx, `UPDATE job_shards SET status = 'done', result = $1, lease_until = NULL
+		WHERE job_id = $2 AND shard = $3 AND owner = $4 AND status = 'running'`, string(result), s.JobID, s.Shard, owner)
+	if err != nil {
+		return false, fmt.Errorf("finish shard: %w", err)
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+// ClaimJobFinish reports whether the caller is the one to finish the job:
+// every shard is done and no one else has claimed the finish.
+func ClaimJobFinish(ctx context.Context, db *database.DB, jobID int64) (bool, error) {
+	res, err := db.ExecContext(ctx, `UPDATE jobs SET status = 'finishing' WHERE id = $1 AND status = 'running'
+		AND NOT EXISTS (SELECT 1 FROM job_shards WHERE job_id = $1 AND status <> 'done')`, jobID)
+	if err != nil {
+		return false, fmt.Errorf("finish job %d: %w", jobID, err)
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+// ShardResults returns the results of a job's shards, in shard order.
+func ShardResults(ctx context.Context, db *database.DB, jobID int64) ([][]byte, error) {
+	rows, err := db.QueryContext(ctx, `SELECT result FROM job_shards WHERE job_id = $1 ORDER BY shard`, jobID)
+	if err != nil {
+		return nil, fmt.Errorf("shard results of job %d: %w", jobID, err)
+	}
+	defer rows.Close()
+	var out [][]byte
+	for rows.Next() {
+		var b []byte
+		if err := rows.Scan(&b); err != nil {
+			return nil, err
+		}
+		out = append(out, b)
+	}
+	return out, rows.Err()
+}
+
+// CompleteJob marks a job done.
+func CompleteJob(ctx context.Context, db *database.DB, jobID int64, at time.Time) error {
+	_, err := db.ExecContext(ctx, `UPDATE jobs SET status = 'done', finished_at = $1 WHERE id = $2`, at.UTC(), jobID)
+	if err != nil {
+		return fmt.Errorf("complete job %d: %w", jobID, err)
+	}
+	return nil
+}
+
+// RunTotals counts, per rule, the proposals a run stored and their value:
+// the authoritative totals of a sharded run, whatever its workers counted.
+func RunTotals(ctx context.Context, db *database.DB, runID int64) (map[string]Tally, error) {
+	rows, err := db.QueryContext(ctx, db.Rebind(`SELECT rule_id, count(*), COALESCE(SUM(value), 0) FROM proposals WHERE run_id = ? GROUP BY rule_id`), runID)
+	if err != nil {
+		return nil, fmt.Errorf("totals of run %d: %w", runID, err)
+	}
+	defer rows.Close()
+	out := map[string]Tally{}
+	for rows.Next() {
+		var rule string
+		var t Tally
+		if err := rows.Scan(&rule, &t.Count, &t.Value); err != nil {
+			return nil, err
+		}
+		out[rule] = t
+	}
+	return out, rows.Err()
+}
+
+// CustomerRange returns the lowest and highest customer id.
+func CustomerRange(ctx context.Context, db *database.DB) (lo, hi int64, err error) {
+	var a, b sql.NullInt64
+	if err := db.QueryRowContext(ctx, `SELECT MIN(id), MAX(id) FROM customers`).Scan(&a, &b); err != nil {
+		return 0, 0, fmt.Errorf("customer ids: %w", err)
+	}
+	return a.Int64, b.Int64, nil
+}
+
+// UnfinishedJobs counts the jobs not yet done.
+func UnfinishedJobs(ctx context.Context, db *database.DB) (int, error) {
+	var n int
+	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM jobs WHERE status <> 'done'`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("unfinished jobs: %w", err)
+	}
+	return n, nil
+}
