@@ -34,7 +34,7 @@ func SetMeta(ctx context.Context, db *database.DB, key, value string) error {
 
 // Reset deletes every run and proposal. The demo uses it to start afresh.
 func Reset(ctx context.Context, db *database.DB) error {
-	for _, t := range []string{"proposals", "run_rules", "run_held", "runs"} {
+	for _, t := range []string{"job_shards", "jobs", "proposals", "run_rules", "run_held", "runs"} {
 		if _, err := db.ExecContext(ctx, "DELETE FROM "+t); err != nil {
 			return fmt.Errorf("reset %s: %w", t, err)
 		}
