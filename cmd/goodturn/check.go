@@ -24,17 +24,9 @@ func runCheck(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	paths := positional
-	if len(paths) == 0 {
-		paths = []string{c.rulesets}
-	}
-	var dirs []string
-	for _, p := range paths {
-		found, err := rulesetDirs(p)
-		if err != nil {
-			return err
-		}
-		dirs = append(dirs, found...)
+	dirs, err := c.rulesetDirs(positional)
+	if err != nil {
+		return err
 	}
 	failed := false
 	w := env.Stdout
@@ -151,6 +143,23 @@ func templateData(r *rules.Rule, f ruletest.Firing) (notify.Data, error) {
 	}
 	return notify.Data{Customer: f.Facts.Customer, Rule: r.Name, Kind: r.Kind, Value: int64(f.Outcome.Value),
 		Currency: f.Facts.Currency, Offer: offer, Values: values}, nil
+}
+
+// rulesetDirs returns the ruleset folders at the paths given on the
+// command line, or under --rulesets when none is.
+func (c *config) rulesetDirs(paths []string) ([]string, error) {
+	if len(paths) == 0 {
+		paths = []string{c.rulesets}
+	}
+	var dirs []string
+	for _, p := range paths {
+		found, err := rulesetDirs(p)
+		if err != nil {
+			return nil, err
+		}
+		dirs = append(dirs, found...)
+	}
+	return dirs, nil
 }
 
 // rulesetDirs returns the ruleset folders at path: path itself if it holds

@@ -32,17 +32,9 @@ func runTest(ctx context.Context, env *Env, args []string) error {
 		}
 		filter = re
 	}
-	paths := positional
-	if len(paths) == 0 {
-		paths = []string{c.rulesets}
-	}
-	var dirs []string
-	for _, p := range paths {
-		found, err := rulesetDirs(p)
-		if err != nil {
-			return err
-		}
-		dirs = append(dirs, found...)
+	dirs, err := c.rulesetDirs(positional)
+	if err != nil {
+		return err
 	}
 	w := env.Stdout
 	var all []ruletest.Result

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -87,26 +88,8 @@ func InsertProposals(ctx context.Context, db *database.DB, ps []Proposal) (map[s
 		}
 		q.WriteString(` ON CONFLICT (ruleset, rule_id, customer_id, as_of) DO NOTHING RETURNING rule_id, value`)
 		rows, err := tx.QueryContext(ctx, db.Rebind(q.String()), args...)
-		if err != nil {
-			return nil, fmt.Errorf("insert proposals: %w", err)
-		}
-		for rows.Next() {
-			var rule string
-			var value int64
-			if err := rows.Scan(&rule, &value); err != nil {
-				rows.Close()
-				return nil, fmt.Errorf("insert proposals: %w", err)
-			}
-			t := stored[rule]
-			t.Count++
-			t.Value += value
-			stored[rule] = t
-		}
-		if err := rows.Close(); err != nil {
-			return nil, fmt.Errorf("insert proposals: %w", err)
-		}
-		if err := rows.Err(); err != nil {
-			return nil, fmt.Errorf("insert proposals: %w", err)
+		if err := tallyStored(rows, err, stored); err != nil {
+			return nil, err
 		}
 	}
 	if err := tx.Commit(); err != nil {
@@ -158,29 +141,37 @@ func copyProposals(ctx context.Context, db *database.DB, ps []Proposal) (map[str
 	rows, err := tx.QueryContext(ctx, `INSERT INTO proposals (`+proposalColumns+`)
 		SELECT `+proposalColumns+` FROM proposals_stage
 		ON CONFLICT (ruleset, rule_id, customer_id, as_of) DO NOTHING RETURNING rule_id, value`)
-	if err != nil {
+	if err := tallyStored(rows, err, stored); err != nil {
+		return nil, err
+	}
+	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("insert proposals: %w", err)
 	}
+	return stored, nil
+}
+
+// tallyStored adds the (rule_id, value) rows an INSERT … RETURNING gave to
+// stored, and closes them.
+func tallyStored(rows *sql.Rows, err error, stored map[string]Tally) error {
+	if err != nil {
+		return fmt.Errorf("insert proposals: %w", err)
+	}
+	defer rows.Close()
 	for rows.Next() {
 		var rule string
 		var value int64
 		if err := rows.Scan(&rule, &value); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("insert proposals: %w", err)
+			return fmt.Errorf("insert proposals: %w", err)
 		}
 		t := stored[rule]
 		t.Count++
 		t.Value += value
 		stored[rule] = t
 	}
-	rows.Close()
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("insert proposals: %w", err)
+		return fmt.Errorf("insert proposals: %w", err)
 	}
-	if err := tx.Commit(); err != nil {
-		return nil, fmt.Errorf("insert proposals: %w", err)
-	}
-	return stored, nil
+	return rows.Close()
 }
 
 // ProposalKey identifies an earlier proposal for cooldown checks.
