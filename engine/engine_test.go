@@ -442,3 +442,37 @@ func TestOnePassOverSeveralRulesetsEqualsSeparateRuns(t *testing.T) {
 		}
 	}
 }
+
+func TestAJobWhoseFinisherDiedIsFinishedByAnotherWorker(t *testing.T) {
+	ctx := context.Background()
+	db := mustOpen(t, dbtest.PostgresDSN(t)) // skips without PostgreSQL
+	eng := mustSetup(t, db, 300)
+	sets := []*rules.Ruleset{mustLoad(t, "../rulesets/mobile")}
+	job, err := eng.StartJob(ctx, sets, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byName := map[string]*rules.Ruleset{"mobile": sets[0]}
+	// Every shard is done, but the worker that claimed the finish died
+	// before recording the runs: its claim has expired.
+	if _, err := db.Exec(`UPDATE job_shards SET status = 'done', result = '{"customers":100,"slots":[]}' WHERE job_id = $1`, job.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`UPDATE jobs SET status = 'finishing', finish_until = now() - interval '1 second' WHERE id = $1`, job.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := eng.Work(ctx, byName, "rescuer", time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	got, err := store.GetJob(ctx, db, job.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run, err := store.GetRun(ctx, db, job.RunIDs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Status != store.JobDone || run.Status != store.RunSucceeded || run.Customers != 300 {
+		t.Errorf("job %s, run %s with %d customers; want done, succeeded, 300", got.Status, run.Status, run.Customers)
+	}
+}

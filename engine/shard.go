@@ -72,7 +72,9 @@ func (e *Engine) Work(ctx context.Context, sets map[string]*rules.Ruleset, owner
 			return done, err
 		}
 		if sh == nil {
-			return done, nil
+			// Nothing to claim; record any job whose last worker died
+			// while recording it.
+			return done, e.finishOrphans(ctx, sets, lease)
 		}
 		if err := e.workShard(ctx, sets, sh, owner, lease); err != nil {
 			return done, err
@@ -191,11 +193,41 @@ func (e *Engine) workShard(ctx context.Context, all map[string]*rules.Ruleset, s
 		return nil
 	}
 	log.Info("shard done", "customers", customers, "from", sh.From, "to", sh.To, "attempt", sh.Attempts)
-	last, err := store.ClaimJobFinish(ctx, e.DB, job.ID)
+	last, err := store.ClaimJobFinish(ctx, e.DB, job.ID, lease)
 	if err != nil || !last {
 		return err
 	}
 	return e.finishJob(ctx, job, sets)
+}
+
+// finishOrphans records the runs of jobs whose shards are all done but that
+// no live worker is recording.
+func (e *Engine) finishOrphans(ctx context.Context, all map[string]*rules.Ruleset, lease time.Duration) error {
+	ids, err := store.UnfinishedDoneJobs(ctx, e.DB)
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		ok, err := store.ClaimJobFinish(ctx, e.DB, id, lease)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			continue
+		}
+		job, err := store.GetJob(ctx, e.DB, id)
+		if err != nil {
+			return err
+		}
+		sets, err := e.jobSets(job, all)
+		if err != nil {
+			return err
+		}
+		if err := e.finishJob(ctx, job, sets); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // finishJob records the runs of a job whose shards are all done.

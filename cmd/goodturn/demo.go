@@ -36,6 +36,9 @@ func runDemo(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
+	if _, err := c.policy(); err != nil {
+		return err
+	}
 	sets, err := c.loadRulesets(nil)
 	if err != nil {
 		return fmt.Errorf("load rulesets: %w", err)

@@ -16,6 +16,10 @@ func SaveHeld(ctx context.Context, db *database.DB, runID int64, held map[string
 		return fmt.Errorf("save held of run %d: %w", runID, err)
 	}
 	defer tx.Rollback()
+	// Recording again (a sharded run finished by a second worker) replaces.
+	if _, err := tx.ExecContext(ctx, db.Rebind(`DELETE FROM run_held WHERE run_id = ?`), runID); err != nil {
+		return fmt.Errorf("save held of run %d: %w", runID, err)
+	}
 	rulesIDs := make([]string, 0, len(held))
 	for r := range held {
 		rulesIDs = append(rulesIDs, r)

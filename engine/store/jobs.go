@@ -155,10 +155,12 @@ func FinishShard(ctx context.Context, db *database.DB, s *Shard, owner string, r
 }
 
 // ClaimJobFinish reports whether the caller is the one to finish the job:
-// every shard is done and no one else has claimed the finish.
-func ClaimJobFinish(ctx context.Context, db *database.DB, jobID int64) (bool, error) {
-	res, err := db.ExecContext(ctx, `UPDATE jobs SET status = 'finishing' WHERE id = $1 AND status = 'running'
-		AND NOT EXISTS (SELECT 1 FROM job_shards WHERE job_id = $1 AND status <> 'done')`, jobID)
+// every shard is done and no one else is finishing it (or the one who was
+// has not finished within the lease, having died).
+func ClaimJobFinish(ctx context.Context, db *database.DB, jobID int64, lease time.Duration) (bool, error) {
+	res, err := db.ExecContext(ctx, `UPDATE jobs SET status = 'finishing', finish_until = now() + $2 * interval '1 millisecond'
+		WHERE id = $1 AND (status = 'running' OR (status = 'finishing' AND finish_until < now()))
+		AND NOT EXISTS (SELECT 1 FROM job_shards WHERE job_id = $1 AND status <> 'done')`, jobID, lease.Milliseconds())
 	if err != nil {
 		return false, fmt.Errorf("finish job %d: %w", jobID, err)
 	}
@@ -229,4 +231,25 @@ func UnfinishedJobs(ctx context.Context, db *database.DB) (int, error) {
 		return 0, fmt.Errorf("unfinished jobs: %w", err)
 	}
 	return n, nil
+}
+
+// UnfinishedDoneJobs returns the jobs whose shards are all done but whose
+// runs are not recorded yet, and whose finish no live worker holds.
+func UnfinishedDoneJobs(ctx context.Context, db *database.DB) ([]int64, error) {
+	rows, err := db.QueryContext(ctx, `SELECT id FROM jobs j
+		WHERE (status = 'running' OR (status = 'finishing' AND finish_until < now()))
+		AND NOT EXISTS (SELECT 1 FROM job_shards WHERE job_id = j.id AND status <> 'done') ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("jobs to finish: %w", err)
+	}
+	defer rows.Close()
+	var out []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
 }

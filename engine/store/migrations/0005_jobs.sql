@@ -10,6 +10,9 @@ CREATE TABLE jobs (
     clock       {{.Timestamp}} NOT NULL,
     shards      INTEGER NOT NULL,
     status      TEXT NOT NULL DEFAULT 'running',
+    -- While a worker records the runs of a finished job; a worker that dies
+    -- doing it lets another take over once this has passed.
+    finish_until {{.Timestamp}},
     created_at  {{.Timestamp}} NOT NULL,
     finished_at {{.Timestamp}}
 );
