@@ -32,6 +32,7 @@ var commands = []command{
 	{"test", "run the rule tests beside the rules", runTest},
 	{"suppress", "add, list or remove suppressions of customers or segments", runSuppress},
 	{"explain", "show why a customer did or did not match each rule, clause by clause", runExplain},
+	{"serve", "run the rulesets on their schedules and serve /healthz and /metrics", runServe},
 	{"bench", "measure a run over generated customers against the database's own COPY", runBench},
 	{"version", "print the version", runVersion},
 }

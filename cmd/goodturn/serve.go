@@ -1,0 +1,421 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	_ "time/tzdata" // schedules' time zones even where the system has no zoneinfo
+
+	"github.com/goodturn/goodturn/engine"
+	"github.com/goodturn/goodturn/engine/database"
+	"github.com/goodturn/goodturn/engine/schedule"
+	"github.com/goodturn/goodturn/engine/store"
+)
+
+func runServe(ctx context.Context, env *Env, args []string) error {
+	var c config
+	fs := c.flagSet(env, "serve", "[--listen ADDR] [--schedule FILE] [--catch-up DURATION] [shared flags]")
+	def := func(key, fallback string) string {
+		if v := env.Getenv(key); v != "" {
+			return v
+		}
+		return fallback
+	}
+	listen := fs.String("listen", def("GOODTURN_LISTEN", "127.0.0.1:8080"),
+		"the address to serve /healthz and /metrics on (GOODTURN_LISTEN)")
+	schedulePath := fs.String("schedule", def("GOODTURN_SCHEDULE", ""),
+		"the schedule file; <rulesets>/"+schedule.FileName+" by default (GOODTURN_SCHEDULE)")
+	catchUp := fs.Duration("catch-up", schedule.DefaultCatchUp,
+		"on start, run a slot missed within this long; 0 runs none")
+	workers := fs.Int("workers", 0, "evaluating goroutines per run; the number of CPUs by default")
+	positional, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := noArgs(positional); err != nil {
+		return err
+	}
+	if *catchUp == 0 {
+		*catchUp = -1 // the scheduler's "none"
+	}
+	if _, err := c.policy(); err != nil {
+		return err
+	}
+	tuneGC(env)
+	sv, err := newServer(ctx, env, &c, serveOptions{schedule: *schedulePath, catchUp: *catchUp, workers: *workers})
+	if err != nil {
+		return err
+	}
+	defer sv.close()
+	return sv.serve(ctx, *listen)
+}
+
+// serveOptions are serve's settings beyond the shared flags; tests set the
+// clock.
+type serveOptions struct {
+	schedule string
+	catchUp  time.Duration
+	workers  int
+	now      func() time.Time
+}
+
+// server is a running `goodturn serve`: the scheduler, the runs it starts
+// and the HTTP endpoints.
+type server struct {
+	env     *Env
+	c       *config
+	log     *slog.Logger
+	db, bdb *database.DB
+	// health holds a one-connection pool per database for /healthz.
+	health  []*database.DB
+	closeDB func()
+	sched   *schedule.Scheduler
+	metrics *metrics
+	workers int
+	now     func() time.Time
+}
+
+func newServer(ctx context.Context, env *Env, c *config, opts serveOptions) (*server, error) {
+	log := env.Logger
+	if env.Interactive {
+		// The other commands print results on a terminal and log only
+		// warnings; serve has nothing else to say, so it logs its work.
+		log = slog.New(slog.NewTextHandler(env.Stderr, nil))
+	}
+	now := opts.now
+	if now == nil {
+		now = time.Now
+		if c.now != "" {
+			log.Warn("serve ignores --now and GOODTURN_NOW: it runs on the real clock")
+		}
+	}
+	path := opts.schedule
+	if path == "" {
+		path = filepath.Join(c.rulesets, schedule.FileName)
+	}
+	known, err := rulesetNames(c.rulesets)
+	if err != nil {
+		return nil, err
+	}
+	entries, err := schedule.Load(path, known)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("no schedule file %s: write one (see docs/scheduling.md) or give --schedule", path)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if len(entries) == 0 {
+		log.Warn("the schedule is empty: nothing will run", "schedule", path)
+	}
+	// A broken ruleset is reported now; its slots fail until it is fixed.
+	// Each run loads its ruleset afresh, so a fix needs no restart.
+	for _, e := range entries {
+		if _, err := c.loadRulesetsPartly([]string{e.Ruleset}); err != nil {
+			fmt.Fprintf(env.Stderr, "goodturn serve: ruleset %s has errors and will not run until they are fixed:\n%v\n", e.Ruleset, err)
+		}
+	}
+	db, bdb, closeDB, err := c.databases(ctx)
+	if err != nil {
+		return nil, err
+	}
+	// The health check has connections of its own: a run can hold every
+	// connection of the main pools, and a busy database is not a dead one.
+	health, closeHealth, err := c.healthDatabases(ctx)
+	if err != nil {
+		closeDB()
+		return nil, err
+	}
+	closeAll := func() { closeHealth(); closeDB() }
+	sv := &server{env: env, c: c, log: log, db: db, bdb: bdb, health: health, closeDB: closeAll, metrics: newMetrics(), workers: opts.workers, now: now}
+	sv.sched = &schedule.Scheduler{DB: db, Entries: entries, Job: sv.job, Now: now, CatchUp: opts.catchUp, Logger: log, Observe: sv.metrics.observe}
+	for _, e := range entries {
+		sv.metrics.known(e.Ruleset)
+	}
+	return sv, nil
+}
+
+func (sv *server) close() { sv.closeDB() }
+
+// healthDatabases opens a one-connection pool on goodturn's database and,
+// if it is another, on the billing database.
+func (c *config) healthDatabases(ctx context.Context) ([]*database.DB, func(), error) {
+	dsns := []string{c.db}
+	if c.billingDB != "" && c.billingDB != c.db {
+		dsns = append(dsns, c.billingDB)
+	}
+	var dbs []*database.DB
+	closeAll := func() {
+		for _, db := range dbs {
+			db.Close()
+		}
+	}
+	for _, dsn := range dsns {
+		db, err := database.Open(ctx, dsn)
+		if err != nil {
+			closeAll()
+			return nil, nil, err
+		}
+		db.SetMaxOpenConns(1)
+		db.SetMaxIdleConns(1)
+		dbs = append(dbs, db)
+	}
+	return dbs, closeAll, nil
+}
+
+// rulesetNames lists the ruleset folders under root.
+func rulesetNames(root string) ([]string, error) {
+	entries, err := os.ReadDir(root)
+	if err != nil {
+		return nil, fmt.Errorf("rulesets: %w", err)
+	}
+	var names []string
+	for _, e := range entries {
+		if e.IsDir() && hasRuleFiles(filepath.Join(root, e.Name())) {
+			names = append(names, e.Name())
+		}
+	}
+	return names, nil
+}
+
+// job runs one slot: it loads the ruleset afresh and runs it as `goodturn
+// run --ruleset NAME` would.
+func (sv *server) job(ctx context.Context, sl schedule.Slot) (int64, error) {
+	sets, err := sv.c.loadRulesetsPartly([]string{sl.Ruleset})
+	if err != nil {
+		return 0, fmt.Errorf("ruleset %s has errors and did not run:\n%w", sl.Ruleset, err)
+	}
+	eng := newEngine(sv.env, sv.db, sv.bdb, sv.c, sv.workers)
+	eng.Now = sv.now
+	eng.Logger = sv.log
+	sv.metrics.started(sl.Ruleset, +1)
+	defer sv.metrics.started(sl.Ruleset, -1)
+	results, err := eng.RunAll(ctx, sets, engine.Options{})
+	var id int64
+	for _, res := range results {
+		sv.metrics.run(res, sv.now())
+		id = res.ID
+	}
+	return id, err
+}
+
+// serve runs the scheduler and the HTTP endpoints until ctx is cancelled,
+// then waits for the runs in progress to record their end and stops.
+func (sv *server) serve(ctx context.Context, listen string) error {
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: sv.handler(), ReadHeaderTimeout: 10 * time.Second}
+	httpDone := make(chan error, 1)
+	go func() { httpDone <- srv.Serve(ln) }()
+
+	w := sv.env.Stdout
+	fmt.Fprintf(w, "Serving http://%s/healthz and /metrics; scheduling %d ruleset(s) in %s.\n", ln.Addr(), len(sv.sched.Entries), sv.db.DSN)
+	now := sv.now()
+	for _, e := range sv.sched.Entries {
+		if next, ok := e.Next(now); ok {
+			fmt.Fprintf(w, "  %s: %s; next %s %s (in %s)\n", e.Ruleset, e.Spec, next.Nominal, next.Zone, next.At.Sub(now).Round(time.Second))
+		}
+	}
+	sv.log.Info("serving", "listen", ln.Addr().String(), "rulesets", len(sv.sched.Entries))
+
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	schedDone := make(chan struct{})
+	go func() {
+		defer close(schedDone)
+		sv.sched.Run(runCtx)
+	}()
+	var httpErr error
+	select {
+	case <-ctx.Done():
+		sv.log.Info("shutting down: no new slots; waiting for runs in progress to record their end")
+	case httpErr = <-httpDone:
+		sv.log.Error("the HTTP server stopped; shutting down", "error", httpErr)
+		cancel()
+	}
+	<-schedDone
+	sctx, scancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer scancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		sv.log.Warn("HTTP shutdown", "error", err)
+	}
+	sv.log.Info("stopped")
+	if httpErr != nil {
+		return fmt.Errorf("http: %w", httpErr)
+	}
+	return nil
+}
+
+func (sv *server) handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", sv.healthz)
+	mux.HandleFunc("GET /metrics", sv.serveMetrics)
+	return mux
+}
+
+// healthz answers 200 "ok" when the databases answer a query, else 503.
+func (sv *server) healthz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+	defer cancel()
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	for _, db := range sv.health {
+		var one int
+		if err := db.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
+			sv.log.Warn("health check failed", "db", db.DSN, "error", err)
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprintln(w, "database not answering")
+			return
+		}
+	}
+	fmt.Fprintln(w, "ok")
+}
+
+func (sv *server) serveMetrics(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	next := map[string]float64{}
+	now := sv.now()
+	for _, e := range sv.sched.Entries {
+		if sl, ok := e.Next(now); ok {
+			next[e.Ruleset] = unixSeconds(sl.At)
+		}
+	}
+	sv.metrics.write(w, next)
+}
+
+// metrics are serve's counters, written in the Prometheus text format.
+type metrics struct {
+	mu          sync.Mutex
+	runs        map[[2]string]float64 // ruleset, status
+	proposals   map[[2]string]float64 // ruleset, rule
+	ruleErrors  map[[2]string]float64 // ruleset, rule
+	slots       map[[2]string]float64 // ruleset, outcome
+	durSum      map[string]float64
+	durCount    map[string]float64
+	durLast     map[string]float64
+	lastSuccess map[string]float64
+	inProgress  map[string]float64
+}
+
+func newMetrics() *metrics {
+	return &metrics{
+		runs: map[[2]string]float64{}, proposals: map[[2]string]float64{}, ruleErrors: map[[2]string]float64{},
+		slots: map[[2]string]float64{}, durSum: map[string]float64{}, durCount: map[string]float64{},
+		durLast: map[string]float64{}, lastSuccess: map[string]float64{}, inProgress: map[string]float64{},
+	}
+}
+
+// known makes a scheduled ruleset's counters show from the start, at zero.
+func (m *metrics) known(ruleset string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, st := range []string{store.SlotSucceeded, store.SlotFailed} {
+		m.runs[[2]string{ruleset, st}] += 0
+	}
+	m.inProgress[ruleset] += 0
+}
+
+// observe counts a settled slot, and a run for each slot that ran.
+func (m *metrics) observe(ev schedule.Event) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.slots[[2]string{ev.Slot.Ruleset, ev.Outcome}]++
+	switch ev.Outcome {
+	case store.SlotSucceeded, store.SlotFailed, store.SlotCancelled:
+		m.runs[[2]string{ev.Slot.Ruleset, ev.Outcome}]++
+	}
+}
+
+func (m *metrics) started(ruleset string, d float64) {
+	m.mu.Lock()
+	m.inProgress[ruleset] += d
+	m.mu.Unlock()
+}
+
+// run counts what a run did.
+func (m *metrics) run(res *engine.Result, now time.Time) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	rs := res.Ruleset
+	for _, rr := range res.Rules {
+		k := [2]string{rs, rr.RuleID}
+		m.proposals[k] += float64(rr.Proposals)
+		m.ruleErrors[k] += float64(rr.Errors)
+	}
+	secs := res.Duration.Seconds()
+	m.durSum[rs] += secs
+	m.durCount[rs]++
+	m.durLast[rs] = secs
+	if res.Status == store.RunSucceeded {
+		m.lastSuccess[rs] = unixSeconds(now)
+	}
+}
+
+func (m *metrics) write(w io.Writer, nextSlot map[string]float64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	pairs := func(name, help, typ, l1, l2 string, v map[[2]string]float64) {
+		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, typ)
+		keys := make([][2]string, 0, len(v))
+		for k := range v {
+			keys = append(keys, k)
+		}
+		sort.Slice(keys, func(i, j int) bool {
+			if keys[i][0] != keys[j][0] {
+				return keys[i][0] < keys[j][0]
+			}
+			return keys[i][1] < keys[j][1]
+		})
+		for _, k := range keys {
+			fmt.Fprintf(w, "%s{%s=%s,%s=%s} %s\n", name, l1, quoteLabel(k[0]), l2, quoteLabel(k[1]), formatValue(v[k]))
+		}
+	}
+	single := func(name, suffix string, v map[string]float64) {
+		keys := make([]string, 0, len(v))
+		for k := range v {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			fmt.Fprintf(w, "%s%s{ruleset=%s} %s\n", name, suffix, quoteLabel(k), formatValue(v[k]))
+		}
+	}
+	gauge := func(name, help string, v map[string]float64) {
+		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s gauge\n", name, help, name)
+		single(name, "", v)
+	}
+	pairs("goodturn_runs_total", "Scheduled runs finished, by ruleset and status (succeeded, failed, cancelled).", "counter", "ruleset", "status", m.runs)
+	pairs("goodturn_proposals_total", "Proposals recorded by scheduled runs, by ruleset and rule.", "counter", "ruleset", "rule", m.proposals)
+	pairs("goodturn_rule_errors_total", "Customers a rule failed on in scheduled runs, by ruleset and rule.", "counter", "ruleset", "rule", m.ruleErrors)
+	fmt.Fprintf(w, "# HELP goodturn_run_duration_seconds Wall time of scheduled runs.\n# TYPE goodturn_run_duration_seconds summary\n")
+	single("goodturn_run_duration_seconds", "_sum", m.durSum)
+	single("goodturn_run_duration_seconds", "_count", m.durCount)
+	gauge("goodturn_run_last_duration_seconds", "Wall time of the latest scheduled run.", m.durLast)
+	gauge("goodturn_run_last_success_timestamp_seconds", "When the latest successful scheduled run finished, in Unix seconds.", m.lastSuccess)
+	gauge("goodturn_runs_in_progress", "Scheduled runs going on in this process.", m.inProgress)
+	pairs("goodturn_slots_total", "Schedule slots this process settled, by ruleset and outcome (succeeded, failed, cancelled, skipped, missed, taken).", "counter", "ruleset", "outcome", m.slots)
+	gauge("goodturn_schedule_next_slot_timestamp_seconds", "When the ruleset's next slot is due, in Unix seconds.", nextSlot)
+}
+
+func unixSeconds(t time.Time) float64 { return float64(t.UnixNano()) / 1e9 }
+
+// quoteLabel writes a label value as the text format wants it.
+func quoteLabel(s string) string {
+	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`)
+	return `"` + r.Replace(s) + `"`
+}
+
+func formatValue(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }

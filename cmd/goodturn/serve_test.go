@@ -1,0 +1,370 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/goodturn/goodturn/engine/billing"
+	"github.com/goodturn/goodturn/engine/database"
+	"github.com/goodturn/goodturn/engine/database/dbtest"
+	"github.com/goodturn/goodturn/engine/sample"
+	"github.com/goodturn/goodturn/engine/store"
+)
+
+// sampleBilling fills a database with a sample operator of n customers.
+func sampleBilling(t *testing.T, dsn string, n int, now time.Time) {
+	t.Helper()
+	ctx := context.Background()
+	db, err := database.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := billing.CreateSchema(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sample.Generate(ctx, db, sample.Options{Customers: n, Seed: 1, Now: now}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// testConfig returns the shared flags' defaults with the database and the
+// shipped rulesets.
+func testConfig(t *testing.T, env *Env, dsn string) *config {
+	t.Helper()
+	var c config
+	if err := c.flagSet(env, "serve", "").Parse([]string{"--db", dsn, "--rulesets", "../../rulesets"}); err != nil {
+		t.Fatal(err)
+	}
+	return &c
+}
+
+func writeSchedule(t *testing.T, content string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "schedule.conf")
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// lockedBuffer is a bytes.Buffer safe to write from several goroutines.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func testEnv() (*Env, *lockedBuffer, *lockedBuffer) {
+	var out, errOut lockedBuffer
+	return &Env{Stdout: &out, Stderr: &errOut, Getenv: func(string) string { return "" }}, &out, &errOut
+}
+
+type testClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *testClock) Now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *testClock) Set(t time.Time) { c.mu.Lock(); c.t = t; c.mu.Unlock() }
+
+func get(t *testing.T, h http.Handler, path string) (int, string) {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+	return rec.Code, rec.Body.String()
+}
+
+// serve's wiring end to end on a tiny sample: at 02:30 London time the
+// scheduler runs the real engine over the mobile ruleset, records the run
+// and its slot, and /metrics counts it.
+func TestServeRunsScheduledRuleset(t *testing.T) {
+	london, err := time.LoadLocation("Europe/London")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dbtest.Dialects(t, func(t *testing.T, dsn string) {
+		day := time.Date(2026, 11, 23, 0, 0, 0, 0, london)
+		sampleBilling(t, dsn, 50, day)
+		env, _, errOut := testEnv()
+		env.Logger = newLogger(env)
+		clk := &testClock{t: day.Add(2 * time.Hour)}
+		c := testConfig(t, env, dsn)
+		sv, err := newServer(context.Background(), env, c, serveOptions{
+			schedule: writeSchedule(t, "mobile: \"CRON_TZ=Europe/London 30 2 * * *\"\n"), catchUp: -1, now: clk.Now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer sv.close()
+		ctx := context.Background()
+		for _, at := range []time.Duration{2 * time.Hour, 2*time.Hour + 29*time.Minute, 2*time.Hour + 31*time.Minute, 3 * time.Hour} {
+			clk.Set(day.Add(at))
+			if err := sv.sched.Step(ctx); err != nil {
+				t.Fatal(err)
+			}
+			sv.sched.Wait()
+		}
+		slot, err := store.GetSlot(ctx, sv.db, "mobile", "2026-11-23 02:30")
+		if err != nil {
+			t.Fatalf("%v\n%s", err, errOut)
+		}
+		if slot.Status != store.SlotSucceeded || slot.RunID == 0 || slot.Zone != "Europe/London" {
+			t.Fatalf("slot: %+v\n%s", slot, errOut)
+		}
+		run, err := store.GetRun(ctx, sv.db, slot.RunID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if run.Status != store.RunSucceeded || run.Customers != 50 || run.Ruleset != "mobile" || run.Proposals == 0 {
+			t.Errorf("run: %+v", run)
+		}
+		list, err := store.ListSlots(ctx, sv.db, "", time.Time{})
+		if err != nil || len(list) != 1 {
+			t.Errorf("slots: %+v %v", list, err)
+		}
+
+		code, body := get(t, sv.handler(), "/metrics")
+		if code != http.StatusOK {
+			t.Fatalf("/metrics: %d", code)
+		}
+		want := []string{
+			"# TYPE goodturn_runs_total counter",
+			`goodturn_runs_total{ruleset="mobile",status="succeeded"} 1`,
+			`goodturn_runs_total{ruleset="mobile",status="failed"} 0`,
+			`goodturn_slots_total{ruleset="mobile",outcome="succeeded"} 1`,
+			"# TYPE goodturn_run_duration_seconds summary",
+			`goodturn_run_duration_seconds_count{ruleset="mobile"} 1`,
+			`goodturn_runs_in_progress{ruleset="mobile"} 0`,
+			"# TYPE goodturn_rule_errors_total counter",
+		}
+		var total int64
+		for _, rr := range run.Rules {
+			total += rr.Proposals
+			want = append(want, fmt.Sprintf(`goodturn_proposals_total{ruleset="mobile",rule=%q} %d`, rr.RuleID, rr.Proposals),
+				fmt.Sprintf(`goodturn_rule_errors_total{ruleset="mobile",rule=%q} %d`, rr.RuleID, rr.Errors))
+		}
+		for _, w := range want {
+			if !strings.Contains(body, w+"\n") {
+				t.Errorf("/metrics lacks %q:\n%s", w, body)
+			}
+		}
+		if total != run.Proposals {
+			t.Errorf("proposals by rule add up to %d, run says %d", total, run.Proposals)
+		}
+		// Next slot: 02:30 tomorrow, London time (GMT in November).
+		next := time.Date(2026, 11, 24, 2, 30, 0, 0, time.UTC).Unix()
+		if !strings.Contains(body, fmt.Sprintf("goodturn_schedule_next_slot_timestamp_seconds{ruleset=\"mobile\"} %d\n", next)) {
+			t.Errorf("/metrics lacks the next slot %d:\n%s", next, body)
+		}
+		checkExposition(t, body)
+	})
+}
+
+// checkExposition checks every line is a comment or `name{labels} value`.
+func checkExposition(t *testing.T, body string) {
+	t.Helper()
+	sample := regexp.MustCompile(`^[a-z_]+(\{([a-z_]+="(?:[^"\\]|\\.)*",?)*\})? -?[0-9.e+-]+$`)
+	for _, line := range strings.Split(strings.TrimSuffix(body, "\n"), "\n") {
+		if strings.HasPrefix(line, "# HELP ") || strings.HasPrefix(line, "# TYPE ") {
+			continue
+		}
+		if !sample.MatchString(line) {
+			t.Errorf("not a metric line: %q", line)
+		}
+	}
+}
+
+func TestServeHealthz(t *testing.T) {
+	env, _, _ := testEnv()
+	env.Logger = newLogger(&Env{Stderr: io.Discard})
+	dsn := dbtest.SQLiteDSN(t)
+	c := testConfig(t, env, dsn)
+	sv, err := newServer(context.Background(), env, c, serveOptions{schedule: writeSchedule(t, "# nothing yet\n"), catchUp: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(sv.handler())
+	defer srv.Close()
+	resp, err := http.Get(srv.URL + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || string(body) != "ok\n" {
+		t.Errorf("/healthz: %d %q", resp.StatusCode, body)
+	}
+	resp, err = http.Get(srv.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/plain; version=0.0.4") ||
+		!strings.Contains(string(body), "# TYPE goodturn_slots_total counter\n") {
+		t.Errorf("/metrics: %d %s\n%s", resp.StatusCode, resp.Header.Get("Content-Type"), body)
+	}
+	checkExposition(t, string(body))
+	// The database goes away: 503.
+	sv.close()
+	resp, err = http.Get(srv.URL + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("/healthz without a database: %d %q", resp.StatusCode, body)
+	}
+	if resp, err := http.Post(srv.URL+"/metrics", "text/plain", nil); err != nil || resp.StatusCode != http.StatusMethodNotAllowed {
+		t.Errorf("POST /metrics: %v %v", resp, err)
+	}
+}
+
+func TestServeScheduleErrors(t *testing.T) {
+	path := writeSchedule(t, "mobile: \"CRON_TZ=Europe/London 30 2 * * *\"\nmobil: \"30 2 * * *\"\n")
+	code, _, errOut := run(t, "serve", "--db", dbtest.SQLiteDSN(t), "--rulesets", "../../rulesets", "--schedule", path)
+	want := fmt.Sprintf("goodturn serve: %s:2:1: ruleset \"mobil\": no such ruleset folder (did you mean \"mobile\"?)\n"+
+		"%s:2:8: ruleset \"mobil\": cron spec \"30 2 * * *\" has no time zone: start it with one, such as \"CRON_TZ=Europe/London 30 2 * * *\"\n", path, path)
+	if code != 1 || errOut != want {
+		t.Errorf("bad schedule: exit %d\n%s\nwant\n%s", code, errOut, want)
+	}
+	code, _, errOut = run(t, "serve", "--db", dbtest.SQLiteDSN(t), "--rulesets", "testdata")
+	if code != 1 || errOut != "goodturn serve: no schedule file testdata/schedule.conf: write one (see docs/scheduling.md) or give --schedule\n" {
+		t.Errorf("no schedule: exit %d %q", code, errOut)
+	}
+	if code, _, _ := run(t, "serve", "--listen"); code != 2 {
+		t.Errorf("serve --listen without a value exited %d", code)
+	}
+}
+
+// `goodturn serve` as a user starts it: on a fresh database it runs the
+// slot of the last 24 hours (catch-up), serves the endpoints, and stops
+// cleanly when its context is cancelled (SIGTERM).
+func TestServeCommand(t *testing.T) {
+	dsn := dbtest.SQLiteDSN(t)
+	sampleBilling(t, dsn, 50, time.Now())
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	env, out, errOut := testEnv()
+	env.Logger = newLogger(env)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	exit := make(chan int, 1)
+	go func() {
+		exit <- Main(ctx, env, []string{"serve", "--db", dsn, "--rulesets", "../../rulesets", "--listen", addr,
+			"--schedule", writeSchedule(t, "mobile: \"CRON_TZ=Europe/London 30 2 * * *\"\n")})
+	}()
+	deadline := time.Now().Add(60 * time.Second)
+	var metrics string
+	for {
+		select {
+		case code := <-exit:
+			t.Fatalf("serve exited %d early\n%s\n%s", code, out, errOut)
+		default:
+		}
+		if resp, err := http.Get("http://" + addr + "/metrics"); err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			metrics = string(b)
+			if strings.Contains(metrics, `goodturn_runs_total{ruleset="mobile",status="succeeded"} 1`) {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the catch-up run did not finish:\n%s\n%s\n%s", metrics, out, errOut)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	resp, err := http.Get("http://" + addr + "/healthz")
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Errorf("/healthz: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
+	}
+	cancel()
+	select {
+	case code := <-exit:
+		if code != 0 {
+			t.Errorf("serve exited %d after SIGTERM\n%s", code, errOut)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not stop")
+	}
+	if !strings.Contains(out.String(), "Serving http://"+addr+"/healthz and /metrics; scheduling 1 ruleset(s)") ||
+		!strings.Contains(out.String(), "  mobile: CRON_TZ=Europe/London 30 2 * * *; next ") {
+		t.Errorf("stdout:\n%s", out)
+	}
+	for _, w := range []string{"slot started", "slot finished", "status=succeeded", "stopped"} {
+		if !strings.Contains(errOut.String(), w) {
+			t.Errorf("log lacks %q:\n%s", w, errOut)
+		}
+	}
+	if _, err := http.Get("http://" + addr + "/healthz"); err == nil {
+		t.Error("the HTTP server still answers after shutdown")
+	}
+}
+
+// A scheduled ruleset with errors is reported at start, and its slots fail
+// with the errors recorded.
+func TestServeBrokenRuleset(t *testing.T) {
+	env, _, errOut := testEnv()
+	env.Logger = newLogger(&Env{Stderr: io.Discard})
+	var c config
+	if err := c.flagSet(env, "serve", "").Parse([]string{"--db", dbtest.SQLiteDSN(t), "--rulesets", "testdata"}); err != nil {
+		t.Fatal(err)
+	}
+	clk := &testClock{t: time.Date(2026, 6, 1, 0, 59, 0, 0, time.UTC)}
+	sv, err := newServer(context.Background(), env, &c, serveOptions{schedule: writeSchedule(t, "bad: \"CRON_TZ=UTC 0 * * * *\"\n"), catchUp: -1, now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sv.close()
+	if !strings.Contains(errOut.String(), "goodturn serve: ruleset bad has errors and will not run until they are fixed:\ntestdata/bad/broken.yaml:2:5: rule \"broken\": missing field \"when\"") {
+		t.Errorf("stderr:\n%s", errOut)
+	}
+	ctx := context.Background()
+	sv.sched.Step(ctx)
+	clk.Set(time.Date(2026, 6, 1, 1, 0, 0, 0, time.UTC))
+	if err := sv.sched.Step(ctx); err != nil {
+		t.Fatal(err)
+	}
+	sv.sched.Wait()
+	slot, err := store.GetSlot(ctx, sv.db, "bad", "2026-06-01 01:00")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if slot.Status != store.SlotFailed || !strings.Contains(slot.Error, "ruleset bad has errors and did not run:\ntestdata/bad/broken.yaml:2:5:") {
+		t.Errorf("slot: %+v", slot)
+	}
+	if _, body := get(t, sv.handler(), "/metrics"); !strings.Contains(body, `goodturn_runs_total{ruleset="bad",status="failed"} 1`+"\n") {
+		t.Errorf("/metrics:\n%s", body)
+	}
+}

@@ -1,0 +1,448 @@
+package schedule
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"os"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"github.com/goodturn/goodturn/engine/database"
+	"github.com/goodturn/goodturn/engine/store"
+)
+
+// Job runs one slot's ruleset and returns the id of the run it recorded
+// (0 if none). Its context is cancelled when the scheduler is shutting
+// down; the job should then record its run as failed and return.
+type Job func(ctx context.Context, slot Slot) (runID int64, err error)
+
+// OutcomeTaken is the outcome of a slot another process claimed first. The
+// other outcomes are the store.Slot statuses.
+const OutcomeTaken = "taken"
+
+// Event says how a slot this process saw was settled.
+type Event struct {
+	Slot Slot
+	// Outcome is store.SlotSucceeded, SlotFailed, SlotCancelled,
+	// SlotSkipped, SlotMissed or OutcomeTaken.
+	Outcome string
+	RunID   int64
+	Err     string
+	// Duration is the job's wall time, for slots that ran.
+	Duration time.Duration
+}
+
+// DefaultCatchUp is how far back a starting scheduler looks for a slot it
+// missed.
+const DefaultCatchUp = 24 * time.Hour
+
+// DefaultPoll is the longest the scheduler sleeps between looks at the
+// clock, so that a clock that jumps (a suspended machine) is noticed.
+const DefaultPoll = time.Minute
+
+// Scheduler runs rulesets on their schedules. Each due slot is claimed in
+// the database first (store.ClaimSlot), so it runs at most once across
+// every scheduler sharing the database; then the ruleset's run lock is
+// taken (store.TryLockRuleset), so a ruleset whose previous run is still
+// going skips the slot instead of running twice at once. A slot left
+// running by a process that died is taken over once the run lock shows
+// nobody runs it (see OrphanAfter).
+type Scheduler struct {
+	// DB holds the schedule_slots table and the run locks.
+	DB *database.DB
+	// Entries are the schedules.
+	Entries []*Entry
+	// Job runs a due slot.
+	Job Job
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+	// ID names this process in schedule_slots.claimed_by; host:pid:random
+	// when empty.
+	ID string
+	// CatchUp is how far back the first Step looks for slots that came due
+	// while no scheduler ran, and the longest window any Step looks at:
+	// DefaultCatchUp when zero, none when negative (then orphaned slots
+	// are not looked for either). Of several due slots of a ruleset only
+	// the latest runs; the others are recorded as missed.
+	CatchUp time.Duration
+	// Poll is the longest Run sleeps between steps: DefaultPoll when zero.
+	Poll time.Duration
+	// Logger receives a line per slot; slog.Default when nil.
+	Logger *slog.Logger
+	// Observe, when set, is called once for each slot this scheduler
+	// settles, from the goroutine that settled it.
+	Observe func(Event)
+
+	stepMu    sync.Mutex
+	last      time.Time
+	started   bool
+	settled   map[slotKey]bool
+	settledAt map[slotKey]time.Time
+	jobs      sync.WaitGroup
+	idOnce    sync.Once
+}
+
+func (s *Scheduler) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+func (s *Scheduler) logger() *slog.Logger {
+	if s.Logger != nil {
+		return s.Logger
+	}
+	return slog.Default()
+}
+
+func (s *Scheduler) id() string {
+	s.idOnce.Do(func() {
+		if s.ID != "" {
+			return
+		}
+		host, _ := os.Hostname()
+		var b [3]byte
+		rand.Read(b[:])
+		s.ID = fmt.Sprintf("%s:%d:%s", host, os.Getpid(), hex.EncodeToString(b[:]))
+	})
+	return s.ID
+}
+
+// Step looks at the clock once and starts the slots that came due since the
+// last Step (on the first, within CatchUp). A started job runs in its own
+// goroutine; Wait waits for them. A slot claimed by another process, or
+// already run, is left alone.
+func (s *Scheduler) Step(ctx context.Context) error {
+	s.stepMu.Lock()
+	defer s.stepMu.Unlock()
+	now := s.now()
+	catchUp := s.CatchUp
+	if catchUp == 0 {
+		catchUp = DefaultCatchUp
+	}
+	if !s.started {
+		s.last = now.Add(-max(catchUp, 0))
+		s.started = true
+	}
+	from := s.last
+	if catchUp > 0 && from.Before(now.Add(-catchUp)) {
+		// Stopped for longer (a suspended machine, a database down for
+		// days): slots older than the catch-up window are let go.
+		from = now.Add(-catchUp)
+	}
+	if !now.After(from) {
+		return nil
+	}
+	var firstErr error
+	for _, e := range s.Entries {
+		due := e.Slots(from, now)
+		// Slots this process has settled already: a step that failed
+		// looks at its window again.
+		kept := due[:0]
+		for _, sl := range due {
+			if !s.settled[slotKey{sl.Ruleset, sl.Nominal}] {
+				kept = append(kept, sl)
+			}
+		}
+		due = kept
+		if len(due) == 0 {
+			continue
+		}
+		// After a pause only the latest slot is worth running: each run
+		// covers every customer as of its day.
+		for _, sl := range due[:len(due)-1] {
+			err := s.record(ctx, sl, now, store.SlotMissed, "a later slot of the ruleset was due when the scheduler looked")
+			s.settle(sl, err)
+			if err != nil && firstErr == nil {
+				firstErr = err
+			}
+		}
+		sl := due[len(due)-1]
+		err := s.start(ctx, sl, now)
+		s.settle(sl, err)
+		if err != nil && firstErr == nil {
+			firstErr = err
+		}
+	}
+	if catchUp > 0 {
+		if err := s.adoptOrphans(ctx, now, now.Add(-catchUp)); err != nil && firstErr == nil {
+			firstErr = err
+		}
+	}
+	if firstErr != nil {
+		// Keep the window: the slots not settled are tried again.
+		return firstErr
+	}
+	s.last = now
+	for k, at := range s.settledAt {
+		if !at.After(now) {
+			delete(s.settled, k)
+			delete(s.settledAt, k)
+		}
+	}
+	return nil
+}
+
+// OrphanAfter is how long a slot must have been claimed before another
+// process may take it over, when the ruleset's run lock shows nobody is
+// running it: longer than the moment between claiming a slot and taking
+// the lock.
+const OrphanAfter = time.Minute
+
+// adoptOrphans takes over the slots due since `since` that are recorded as
+// running but that nobody runs: their process was killed (kill -9, a lost
+// machine) before it could record their end. The ruleset's run lock is the
+// proof: a live process holds it for as long as it runs a slot. An orphan
+// whose ruleset has had a later slot since is recorded as failed instead
+// of run again.
+func (s *Scheduler) adoptOrphans(ctx context.Context, now, since time.Time) error {
+	running, err := store.RunningSlots(ctx, s.DB, since)
+	if err != nil {
+		s.logger().Error("orphaned slots not looked for", "error", err)
+		return err
+	}
+	for _, prev := range running {
+		if prev.ClaimedBy == s.id() || now.Sub(prev.ClaimedAt) < OrphanAfter || s.entry(prev.Ruleset) == nil {
+			continue
+		}
+		log := s.logger().With("ruleset", prev.Ruleset, "slot", prev.Nominal, "zone", prev.Zone)
+		lock, ok, err := store.TryLockRuleset(ctx, s.DB, prev.Ruleset)
+		if err != nil {
+			log.Error("orphaned slot not checked", "error", err)
+			return err
+		}
+		if !ok {
+			continue // running elsewhere, as recorded
+		}
+		row := &store.Slot{ClaimedAt: now, ClaimedBy: s.id()}
+		won, err := store.TakeOverSlot(ctx, s.DB, row, prev)
+		if err != nil || !won {
+			lock.Unlock()
+			if err != nil {
+				log.Error("orphaned slot not taken over", "error", err)
+				return err
+			}
+			continue
+		}
+		sl := Slot{Ruleset: prev.Ruleset, Nominal: prev.Nominal, Zone: prev.Zone, At: prev.DueAt}
+		since, err := store.ListSlots(ctx, s.DB, prev.Ruleset, prev.DueAt)
+		later := false
+		for _, o := range since {
+			later = later || o.DueAt.After(prev.DueAt)
+		}
+		if err == nil && later {
+			row.Status, row.FinishedAt = store.SlotFailed, now
+			row.Error = "abandoned: the process running it (" + prev.ClaimedBy + ") stopped, and a later slot has come since"
+			ferr := s.finish(ctx, row)
+			lock.Unlock()
+			if ferr != nil {
+				log.Error("slot not recorded", "error", ferr)
+				return ferr
+			}
+			log.Warn("orphaned slot abandoned", "claimed_by", prev.ClaimedBy, "reason", row.Error)
+			s.observe(Event{Slot: sl, Outcome: store.SlotFailed, Err: row.Error})
+			continue
+		}
+		log.Warn("slot taken over: the process that claimed it is gone", "claimed_by", prev.ClaimedBy)
+		s.launch(ctx, sl, row, lock, log)
+	}
+	return nil
+}
+
+func (s *Scheduler) entry(ruleset string) *Entry {
+	for _, e := range s.Entries {
+		if e.Ruleset == ruleset {
+			return e
+		}
+	}
+	return nil
+}
+
+type slotKey struct{ ruleset, nominal string }
+
+// settle remembers a slot this step dealt with, unless dealing with it
+// failed on the database.
+func (s *Scheduler) settle(sl Slot, err error) {
+	if err != nil {
+		return
+	}
+	if s.settled == nil {
+		s.settled, s.settledAt = map[slotKey]bool{}, map[slotKey]time.Time{}
+	}
+	k := slotKey{sl.Ruleset, sl.Nominal}
+	s.settled[k], s.settledAt[k] = true, sl.At
+}
+
+// record claims a slot that will not run with a final status.
+func (s *Scheduler) record(ctx context.Context, sl Slot, now time.Time, status, why string) error {
+	row := &store.Slot{Ruleset: sl.Ruleset, Nominal: sl.Nominal, Zone: sl.Zone, DueAt: sl.At, ClaimedAt: now,
+		ClaimedBy: s.id(), Status: status, Error: why}
+	won, err := store.ClaimSlot(ctx, s.DB, row)
+	if err != nil {
+		s.logger().Error("slot not recorded", "ruleset", sl.Ruleset, "slot", sl.Nominal, "zone", sl.Zone, "error", err)
+		return err
+	}
+	if won {
+		s.logger().Warn("slot "+status, "ruleset", sl.Ruleset, "slot", sl.Nominal, "zone", sl.Zone, "reason", why)
+		s.observe(Event{Slot: sl, Outcome: status, Err: why})
+	}
+	return nil
+}
+
+// start claims a due slot and, if this process won it and the ruleset is
+// not running, runs its job in a goroutine. It returns an error only if
+// the slot could not be claimed; what happens after is recorded in the
+// slot.
+func (s *Scheduler) start(ctx context.Context, sl Slot, now time.Time) error {
+	log := s.logger().With("ruleset", sl.Ruleset, "slot", sl.Nominal, "zone", sl.Zone)
+	row := &store.Slot{Ruleset: sl.Ruleset, Nominal: sl.Nominal, Zone: sl.Zone, DueAt: sl.At, ClaimedAt: now,
+		ClaimedBy: s.id(), Status: store.SlotRunning}
+	won, err := store.ClaimSlot(ctx, s.DB, row)
+	if err != nil {
+		log.Error("slot not claimed", "error", err)
+		return err
+	}
+	if !won {
+		log.Info("slot claimed by another process")
+		s.observe(Event{Slot: sl, Outcome: OutcomeTaken})
+		return nil
+	}
+	lock, ok, err := store.TryLockRuleset(ctx, s.DB, sl.Ruleset)
+	if err != nil || !ok {
+		row.Status, row.Error = store.SlotSkipped, "the previous run of "+sl.Ruleset+" is still going"
+		if err != nil {
+			row.Status, row.Error = store.SlotFailed, err.Error()
+		}
+		row.FinishedAt = s.now()
+		if ferr := s.finish(ctx, row); ferr != nil {
+			log.Error("slot not recorded", "error", ferr)
+		}
+		if err != nil {
+			log.Error("slot failed", "error", err)
+		} else {
+			log.Warn("slot skipped", "reason", row.Error)
+		}
+		s.observe(Event{Slot: sl, Outcome: row.Status, Err: row.Error})
+		return nil
+	}
+	log.Info("slot started", "claimed_by", row.ClaimedBy)
+	s.launch(ctx, sl, row, lock, log)
+	return nil
+}
+
+// launch runs a claimed slot's job in a goroutine, holding the ruleset's
+// run lock until the slot's end is recorded.
+func (s *Scheduler) launch(ctx context.Context, sl Slot, row *store.Slot, lock *store.RulesetLock, log *slog.Logger) {
+	s.jobs.Add(1)
+	go func() {
+		defer s.jobs.Done()
+		defer func() {
+			if err := lock.Unlock(); err != nil {
+				log.Error("ruleset lock not released", "error", err)
+			}
+		}()
+		s.run(ctx, sl, row, log)
+	}()
+}
+
+// run runs a claimed slot's job and records how it ended. A panic in the
+// job is recovered and recorded as a failure.
+func (s *Scheduler) run(ctx context.Context, sl Slot, row *store.Slot, log *slog.Logger) {
+	began := time.Now()
+	runID, err := s.safeJob(ctx, sl, log)
+	took := time.Since(began)
+	row.RunID = runID
+	row.FinishedAt = s.now()
+	switch {
+	case err == nil:
+		row.Status, row.Error = store.SlotSucceeded, ""
+	case ctx.Err() != nil:
+		// Shut down during the run: a later start may run the slot again.
+		row.Status, row.Error = store.SlotCancelled, err.Error()
+	default:
+		row.Status, row.Error = store.SlotFailed, err.Error()
+	}
+	if ferr := s.finish(ctx, row); ferr != nil {
+		log.Error("slot not recorded", "error", ferr)
+	}
+	attrs := []any{"status", row.Status, "run", runID, "duration", took.Round(time.Millisecond)}
+	switch row.Status {
+	case store.SlotSucceeded:
+		log.Info("slot finished", attrs...)
+	case store.SlotCancelled:
+		log.Warn("slot finished", append(attrs, "error", err)...)
+	default:
+		log.Error("slot finished", append(attrs, "error", err)...)
+	}
+	s.observe(Event{Slot: sl, Outcome: row.Status, RunID: runID, Err: row.Error, Duration: took})
+}
+
+func (s *Scheduler) safeJob(ctx context.Context, sl Slot, log *slog.Logger) (runID int64, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			log.Error("slot job panicked", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			err = fmt.Errorf("panic: %v", r)
+		}
+	}()
+	return s.Job(ctx, sl)
+}
+
+// finish records a slot's end even if ctx is cancelled.
+func (s *Scheduler) finish(ctx context.Context, row *store.Slot) error {
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	return store.FinishSlot(fctx, s.DB, row)
+}
+
+func (s *Scheduler) observe(ev Event) {
+	if s.Observe != nil {
+		s.Observe(ev)
+	}
+}
+
+// Wait waits for the jobs started so far to finish and be recorded.
+func (s *Scheduler) Wait() { s.jobs.Wait() }
+
+// Next returns the next slot due after t across all entries.
+func (s *Scheduler) Next(t time.Time) (Slot, bool) {
+	var best Slot
+	found := false
+	for _, e := range s.Entries {
+		if sl, ok := e.Next(t); ok && (!found || sl.At.Before(best.At)) {
+			best, found = sl, true
+		}
+	}
+	return best, found
+}
+
+// Run steps the scheduler at each slot's time until ctx is cancelled, then
+// waits for the running jobs, whose context is ctx, to record their end.
+func (s *Scheduler) Run(ctx context.Context) {
+	poll := s.Poll
+	if poll <= 0 {
+		poll = DefaultPoll
+	}
+	for {
+		if err := s.Step(ctx); err != nil && ctx.Err() == nil {
+			s.logger().Error("schedule step failed", "error", err)
+		}
+		wait := poll
+		now := s.now()
+		if next, ok := s.Next(now); ok {
+			wait = min(wait, next.At.Sub(now))
+		}
+		t := time.NewTimer(max(wait, 10*time.Millisecond))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			s.Wait()
+			return
+		case <-t.C:
+		}
+	}
+}
