@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/goodturn/goodturn/engine/ruletest"
+	"github.com/goodturn/goodturn/engine/schedule"
 	"github.com/goodturn/goodturn/notify"
 	"github.com/goodturn/goodturn/rules"
 	"github.com/goodturn/goodturn/rules/rulefmt"
@@ -45,10 +46,39 @@ func runCheck(ctx context.Context, env *Env, args []string) error {
 		printProblems(w, "  WARNING: ", warns)
 		fmt.Fprintln(w)
 	}
+	if !checkSchedule(w, &c, positional) {
+		failed = true
+	}
 	if failed {
 		return errSilent
 	}
 	return nil
+}
+
+// checkSchedule checks <rulesets>/schedule.conf, when it exists and no
+// paths were given: every ruleset it names exists and every spec parses
+// with its time zone.
+func checkSchedule(w io.Writer, c *config, paths []string) bool {
+	if len(paths) > 0 {
+		return true
+	}
+	path := filepath.Join(c.rulesets, schedule.FileName)
+	if _, err := os.Stat(path); err != nil {
+		return true
+	}
+	dirs, _ := rulesetDirs(c.rulesets)
+	var known []string
+	for _, d := range dirs {
+		known = append(known, filepath.Base(d))
+	}
+	fmt.Fprintf(w, "Checking %s\n", path)
+	entries, err := schedule.Load(path, known)
+	if err != nil {
+		fmt.Fprintf(w, "  FAILED:\n%v\n\n", err)
+		return false
+	}
+	fmt.Fprintf(w, "  SUCCESS: %d schedules found\n\n", len(entries))
+	return true
 }
 
 func printProblems(w io.Writer, prefix string, es rulefmt.Errors) {

@@ -10,7 +10,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/goodturn/goodturn/engine/database"
 	"github.com/goodturn/goodturn/engine/database/dbtest"
+	"github.com/goodturn/goodturn/engine/store"
 )
 
 // run runs the command line and returns its exit code and output.
@@ -295,4 +297,43 @@ func pgOrSkip(t *testing.T) string {
 		return ""
 	}
 	return dbtest.PostgresDSN(t)
+}
+
+func TestCheckReadsTheSchedule(t *testing.T) {
+	code, out, _ := run(t, "check", "--rulesets", "../../rulesets")
+	if code != 0 || !strings.Contains(out, "Checking ../../rulesets/schedule.conf\n  SUCCESS: 2 schedules found") {
+		t.Errorf("check of the shipped rulesets and schedule exited %d:\n%s", code, out)
+	}
+	root := t.TempDir()
+	copyDir(t, "../../rulesets/mobile", filepath.Join(root, "mobile"))
+	writeFile(t, filepath.Join(root, "schedule.conf"), "mobil: \"CRON_TZ=Europe/London 30 2 * * *\"\n")
+	code, out, _ = run(t, "check", "--rulesets", root)
+	if code != 1 || !strings.Contains(out, `schedule.conf:1:1: ruleset "mobil"`) || !strings.Contains(out, `did you mean "mobile"?`) {
+		t.Errorf("check of a schedule naming an unknown ruleset exited %d:\n%s", code, out)
+	}
+}
+
+func TestRunTakesItsTurn(t *testing.T) {
+	dsn := dbtest.PostgresDSN(t) // the lock across processes is PostgreSQL's
+	if code, out, errOut := run(t, "demo", "--db", dsn, "--rulesets", "../../rulesets", "--customers", "100", "--now", "2026-11-23"); code != 0 {
+		t.Fatalf("demo exited %d\n%s\n%s", code, out, errOut)
+	}
+	db, err := database.Open(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	// Another process is running the mobile ruleset.
+	lock, ok, err := store.TryLockRuleset(context.Background(), db, "mobile")
+	if err != nil || !ok {
+		t.Fatalf("lock: %v %v", ok, err)
+	}
+	code, _, errOut := run(t, "run", "--db", dsn, "--rulesets", "../../rulesets", "--now", "2026-11-23")
+	if code != 1 || !strings.Contains(errOut, "ruleset mobile is being run by another process") {
+		t.Errorf("run while another process runs mobile exited %d: %s", code, errOut)
+	}
+	lock.Unlock()
+	if code, out, errOut := run(t, "run", "--db", dsn, "--rulesets", "../../rulesets", "--now", "2026-11-23"); code != 0 {
+		t.Errorf("run after the lock is released exited %d\n%s\n%s", code, out, errOut)
+	}
 }

@@ -94,6 +94,25 @@ func runRun(ctx context.Context, env *Env, args []string) error {
 		}
 		return nil
 	}
+	if !*dryRun {
+		// One run of a ruleset at a time across processes: a scheduled run
+		// in `goodturn serve`, say, or another `goodturn run`.
+		var busy []string
+		for _, rs := range sets {
+			lock, ok, err := store.TryLockRuleset(ctx, db, rs.Name)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				busy = append(busy, rs.Name)
+				continue
+			}
+			defer lock.Unlock()
+		}
+		if len(busy) > 0 {
+			return fmt.Errorf("ruleset %s is being run by another process; try again when it has finished", strings.Join(busy, ", "))
+		}
+	}
 	opts := engine.Options{DryRun: *dryRun, Samples: 3, IgnoreHeld: *diff, Collect: *diff}
 	results, err := runWithProgress(ctx, env, eng, sets, opts)
 	for i, res := range results {
