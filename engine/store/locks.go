@@ -18,9 +18,14 @@ import (
 const RunLockClass = 7437002
 
 // RunLockKey is the second advisory-lock key of a ruleset: a 32-bit FNV-1a
-// hash of its name.
-func RunLockKey(ruleset string) int32 {
+// hash of the schema goodturn's tables live in and the ruleset's name.
+// Advisory locks are shared by the whole database, so the schema keeps two
+// goodturn installations in one database (or two tests) from blocking each
+// other.
+func RunLockKey(schema, ruleset string) int32 {
 	h := fnv.New32a()
+	h.Write([]byte(schema))
+	h.Write([]byte{0})
 	h.Write([]byte(ruleset))
 	return int32(h.Sum32())
 }
@@ -56,7 +61,12 @@ func TryLockRuleset(ctx context.Context, db *database.DB, ruleset string) (*Rule
 	if err != nil {
 		return nil, false, fmt.Errorf("lock ruleset %s: %w", ruleset, err)
 	}
-	key := RunLockKey(ruleset)
+	var schema string
+	if err := conn.QueryRowContext(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
+		conn.Close()
+		return nil, false, fmt.Errorf("lock ruleset %s: %w", ruleset, err)
+	}
+	key := RunLockKey(schema, ruleset)
 	var ok bool
 	if err := conn.QueryRowContext(ctx, `SELECT pg_try_advisory_lock($1::int, $2::int)`, RunLockClass, key).Scan(&ok); err != nil {
 		conn.Close()

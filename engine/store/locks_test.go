@@ -74,8 +74,12 @@ func TestRulesetLockDiesWithSession(t *testing.T) {
 		t.Fatal("lock taken twice")
 	}
 	var n int
+	var schema string
+	if err := b.QueryRowContext(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
+		t.Fatal(err)
+	}
 	if err := b.QueryRowContext(ctx, `SELECT count(pg_terminate_backend(pid)) FROM pg_locks
-		WHERE locktype = 'advisory' AND classid = $1 AND objid = ($2::int)::oid`, store.RunLockClass, store.RunLockKey("mobile")).Scan(&n); err != nil || n != 1 {
+		WHERE locktype = 'advisory' AND classid = $1 AND objid = ($2::int)::oid`, store.RunLockClass, store.RunLockKey(schema, "mobile")).Scan(&n); err != nil || n != 1 {
 		t.Fatalf("terminate the holder: %d %v", n, err)
 	}
 	var l *store.RulesetLock
