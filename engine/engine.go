@@ -1,7 +1,8 @@
 // Package engine runs rulesets over the billing data: it reads customers'
 // facts in bulk, evaluates each compiled rule for each customer on a pool of
-// workers, holds back what a cooldown forbids, and records the run and its
-// proposals.
+// workers, applies the contact policy (policy.go), and records the runs and
+// their proposals — in one process, or split into shards that worker
+// processes claim from PostgreSQL (shard.go).
 package engine
 
 import (
