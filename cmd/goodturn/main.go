@@ -34,6 +34,9 @@ var commands = []command{
 	{"explain", "show why a customer did or did not match each rule, clause by clause", runExplain},
 	{"serve", "run the rulesets on their schedules and serve /healthz and /metrics", runServe},
 	{"bench", "measure a run over generated customers against the database's own COPY", runBench},
+	{"review", "list, show, approve or reject batches of proposals; show the audit log", runReview},
+	{"send", "enqueue approved proposals and deliver due messages once; list or retry messages", runSend},
+	{"user", "add, list, disable or enable the people who review", runUser},
 	{"version", "print the version", runVersion},
 }
 

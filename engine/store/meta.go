@@ -32,9 +32,10 @@ func SetMeta(ctx context.Context, db *database.DB, key, value string) error {
 	return nil
 }
 
-// Reset deletes every run and proposal. The demo uses it to start afresh.
+// Reset deletes every run and proposal, with their approvals and outbox
+// messages. The demo uses it to start afresh; users and the audit log stay.
 func Reset(ctx context.Context, db *database.DB) error {
-	for _, t := range []string{"job_shards", "jobs", "proposals", "run_rules", "run_held", "runs"} {
+	for _, t := range []string{"outbox", "approvals", "job_shards", "jobs", "proposals", "run_rules", "run_held", "runs"} {
 		if _, err := db.ExecContext(ctx, "DELETE FROM "+t); err != nil {
 			return fmt.Errorf("reset %s: %w", t, err)
 		}

@@ -1,0 +1,509 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/goodturn/goodturn/engine/database"
+	"github.com/goodturn/goodturn/engine/store"
+	"github.com/goodturn/goodturn/notify/review"
+	"github.com/goodturn/goodturn/rules"
+	"github.com/goodturn/goodturn/rules/rulefmt"
+)
+
+// reviewShowLimit is how many proposals `review show RUN/RULE` lists by
+// default.
+const reviewShowLimit = 20
+
+var reviewUsage = map[string]string{
+	"list":    "[--all] [--ruleset NAME] [--limit N]",
+	"show":    "(RUN/RULE [--limit N] [--offset N] [--status S] [--min-value N] [--max-value N] | ID)",
+	"approve": "(RUN/RULE | ID) --as NAME [--comment TEXT]",
+	"reject":  "(RUN/RULE | ID) --as NAME [--comment TEXT]",
+	"expire":  "",
+	"audit":   "[--limit N] [--actor NAME] [--action ACTION]",
+}
+
+// reviewFlags holds the flags of every review command.
+type reviewFlags struct {
+	config
+	secondAbove int
+	expireAfter string
+	all         bool
+	ruleset     string
+	limit       int
+	offset      int
+	status      string
+	minValue    int64
+	maxValue    int64
+	as          string
+	comment     string
+	actor       string
+	action      string
+}
+
+func runReview(ctx context.Context, env *Env, args []string) error {
+	if len(args) == 0 {
+		return fmt.Errorf("%w: want list, show, approve, reject, expire or audit", errUsage)
+	}
+	sub, args := args[0], args[1:]
+	if sub == "-h" || sub == "--help" || sub == "help" {
+		for _, name := range []string{"list", "show", "approve", "reject", "expire", "audit"} {
+			fmt.Fprintln(env.Stderr, strings.TrimSpace("Usage: goodturn review "+name+" "+reviewUsage[name]))
+		}
+		fmt.Fprintln(env.Stderr, "\nRun `goodturn review <command> -h` for its flags; docs/review.md explains review.")
+		return flag.ErrHelp
+	}
+	if _, ok := reviewUsage[sub]; !ok {
+		return fmt.Errorf("%w: unknown review command %q: want list, show, approve, reject, expire or audit", errUsage, sub)
+	}
+	var f reviewFlags
+	fs := f.flagSet(env, "review "+sub, reviewUsage[sub])
+	fs.IntVar(&f.secondAbove, "second-reviewer-above", review.DefaultSecondReviewerAbove,
+		"approving a batch of more pending proposals than this takes two different reviewers; -1 never")
+	fs.StringVar(&f.expireAfter, "expire-after", rulefmt.FormatDuration(review.DefaultExpireAfter),
+		"proposals pending longer than this expire, like 14d; 0 never")
+	switch sub {
+	case "list":
+		fs.BoolVar(&f.all, "all", false, "also list batches with nothing pending")
+		fs.StringVar(&f.ruleset, "ruleset", "", "list only this ruleset's batches")
+		fs.IntVar(&f.limit, "limit", 0, "list at most this many batches, newest run first; 0 lists all")
+	case "show":
+		fs.IntVar(&f.limit, "limit", reviewShowLimit, "with RUN/RULE: proposals per page")
+		fs.IntVar(&f.offset, "offset", 0, "with RUN/RULE: proposals to skip")
+		fs.StringVar(&f.status, "status", "pending", "with RUN/RULE: pending, approved, rejected, expired, held or all")
+		fs.Int64Var(&f.minValue, "min-value", 0, "with RUN/RULE: only proposals worth at least this much a year, in minor units")
+		fs.Int64Var(&f.maxValue, "max-value", 0, "with RUN/RULE: only proposals worth at most this much a year, in minor units")
+	case "approve", "reject":
+		fs.StringVar(&f.as, "as", "", "the reviewer or admin deciding (required): recorded in the audit log")
+		fs.StringVar(&f.comment, "comment", "", "why, recorded in the audit log")
+	case "audit":
+		fs.IntVar(&f.limit, "limit", 50, "show at most this many entries, newest first; 0 shows all")
+		fs.StringVar(&f.actor, "actor", "", "only this actor's entries")
+		fs.StringVar(&f.action, "action", "", "only this action's entries (approve, reject, expire, login, …)")
+	}
+	positional, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	var target store.Selection
+	switch sub {
+	case "show", "approve", "reject":
+		if len(positional) != 1 {
+			return fmt.Errorf("%w: want `goodturn review %s %s`", errUsage, sub, reviewUsage[sub])
+		}
+		if target, err = review.ParseTarget(positional[0]); err != nil {
+			return fmt.Errorf("%w: %v", errUsage, err)
+		}
+	default:
+		if err := noArgs(positional); err != nil {
+			return err
+		}
+	}
+	if (sub == "approve" || sub == "reject") && f.as == "" {
+		return fmt.Errorf("%w: --as NAME is required: the reviewer deciding", errUsage)
+	}
+	if f.limit < 0 || f.offset < 0 {
+		return fmt.Errorf("%w: --limit and --offset want 0 or more", errUsage)
+	}
+	switch f.status {
+	case "all", "":
+	case store.ProposalPending, store.ProposalApproved, store.ProposalRejected, store.ProposalExpired, store.ProposalHeld:
+	default:
+		return fmt.Errorf("%w: --status %q: want pending, approved, rejected, expired, held or all", errUsage, f.status)
+	}
+	expire, err := rulefmt.ParseDuration(f.expireAfter)
+	if err != nil {
+		return fmt.Errorf("%w: --expire-after: %v", errUsage, err)
+	}
+	if expire == 0 {
+		expire = -1
+	}
+	now, err := f.clock()
+	if err != nil {
+		return err
+	}
+	db, _, closeAll, err := f.databases(ctx)
+	if err != nil {
+		return err
+	}
+	defer closeAll()
+	svc := review.New(db, review.Config{Now: now})
+	// Set after New, which reads 0 as "the default": here 0 means every
+	// batch needs two reviewers.
+	svc.SecondReviewerAbove, svc.ExpireAfter = f.secondAbove, expire
+	// What has waited too long expires before anything is shown or decided.
+	expired, err := svc.Expire(ctx)
+	if err != nil {
+		return err
+	}
+	switch sub {
+	case "list":
+		return reviewList(ctx, env.Stdout, svc, f)
+	case "show":
+		if target.ProposalID != 0 {
+			return reviewShowProposal(ctx, env.Stdout, db, target.ProposalID)
+		}
+		return reviewShowBatch(ctx, env.Stdout, db, target, f)
+	case "approve", "reject":
+		u, err := svc.Decider(ctx, f.as)
+		if err != nil {
+			return err
+		}
+		decide := svc.Approve
+		if sub == "reject" {
+			decide = svc.Reject
+		}
+		out, err := decide(ctx, u, target, f.comment)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(env.Stdout, out.String())
+	case "expire":
+		if expire < 0 {
+			fmt.Fprintln(env.Stdout, "Nothing expires: --expire-after is 0.")
+			return nil
+		}
+		fmt.Fprintf(env.Stdout, "Expired %s pending for more than %s.\n", proposalCount(expired), rulefmt.FormatDuration(expire))
+	case "audit":
+		return reviewAudit(ctx, env.Stdout, db, f)
+	}
+	return nil
+}
+
+func proposalCount(n int64) string {
+	if n == 1 {
+		return "1 proposal"
+	}
+	return count(n) + " proposals"
+}
+
+// reviewList prints the batches, one a line.
+func reviewList(ctx context.Context, w io.Writer, svc *review.Service, f reviewFlags) error {
+	bs, err := store.ListBatches(ctx, svc.DB, store.BatchFilter{All: f.all, Ruleset: f.ruleset, Limit: f.limit})
+	if err != nil {
+		return err
+	}
+	if len(bs) == 0 {
+		if f.all {
+			fmt.Fprintf(w, "No batches in %s.\n", svc.DB.DSN)
+		} else {
+			fmt.Fprintf(w, "Nothing to review in %s.\n", svc.DB.DSN)
+		}
+		return nil
+	}
+	head := []string{"batch", "ruleset", "rule", "kind", "as of", "pending", "yearly value", "median"}
+	if f.all {
+		head = append(head, "approved", "rejected", "expired")
+	}
+	rows := [][]string{append(head, "note")}
+	for _, b := range bs {
+		row := []string{b.Key(), b.Ruleset, b.RuleID, b.Kind, b.AsOf.Format(time.DateOnly), count(b.Pending),
+			formatMoney(b.Value, b.Currency), formatMoney(b.Median, b.Currency)}
+		if f.all {
+			row = append(row, count(b.Approved), count(b.Rejected), count(b.Expired))
+		}
+		note, err := batchNote(ctx, svc, b)
+		if err != nil {
+			return err
+		}
+		rows = append(rows, append(row, note))
+	}
+	printTable(w, leftLast(rows), 5)
+	return nil
+}
+
+// batchNote says what a batch waits for: "approved by ana, awaiting a
+// second reviewer", "needs two reviewers".
+func batchNote(ctx context.Context, svc *review.Service, b store.Batch) (string, error) {
+	if b.Pending == 0 || svc.SecondReviewerAbove < 0 || b.Pending <= int64(svc.SecondReviewerAbove) {
+		return "", nil
+	}
+	as, err := store.BatchApprovals(ctx, svc.DB, b.RunID, b.RuleID)
+	if err != nil {
+		return "", err
+	}
+	var names []string
+	for _, a := range as {
+		if a.Proposals >= b.Pending {
+			names = append(names, a.UserName)
+		}
+	}
+	if len(names) == 0 {
+		return "needs two reviewers", nil
+	}
+	return "approved by " + strings.Join(names, ", ") + ", awaiting a second reviewer", nil
+}
+
+// reviewShowBatch prints a page of a batch's proposals.
+func reviewShowBatch(ctx context.Context, w io.Writer, db *database.DB, t store.Selection, f reviewFlags) error {
+	b, err := store.GetBatch(ctx, db, t.RunID, t.RuleID)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "Batch %s: rule %s (%s) of ruleset %s, run %d as of %s.\n",
+		b.Key(), b.RuleID, b.Kind, b.Ruleset, b.RunID, b.AsOf.Format(time.DateOnly))
+	fmt.Fprintf(w, "%s pending, worth %s a year to customers (median %s); %s approved, %s rejected, %s expired.\n",
+		count(b.Pending), formatMoney(b.Value, b.Currency), formatMoney(b.Median, b.Currency), count(b.Approved), count(b.Rejected), count(b.Expired))
+	as, err := store.BatchApprovals(ctx, db, b.RunID, b.RuleID)
+	if err != nil {
+		return err
+	}
+	for _, a := range as {
+		fmt.Fprintf(w, "Approved by %s at %s, awaiting a second reviewer.\n", a.UserName, a.DecidedAt.Local().Format("2006-01-02 15:04"))
+	}
+	status := f.status
+	if status == store.ProposalPending {
+		status = ""
+	}
+	ps, total, err := store.BatchProposals(ctx, db, t.RunID, t.RuleID, store.ProposalPage{
+		Status: status, MinValue: f.minValue, MaxValue: f.maxValue, Limit: f.limit, Offset: f.offset})
+	if err != nil {
+		return err
+	}
+	what := f.status + " proposals"
+	if f.status == "all" {
+		what = "proposals"
+	}
+	fmt.Fprintln(w)
+	if len(ps) == 0 {
+		fmt.Fprintf(w, "No %s here (%s in all).\n", what, count(total))
+		return nil
+	}
+	head := []string{"id", "customer", "yearly value", "offer"}
+	if f.status != store.ProposalPending {
+		head = []string{"id", "customer", "yearly value", "status", "offer"}
+	}
+	rows := [][]string{head}
+	for _, p := range ps {
+		row := []string{strconv.FormatInt(p.ID, 10), strconv.FormatInt(p.CustomerID, 10), formatMoney(p.Value, p.Currency)}
+		if f.status != store.ProposalPending {
+			row = append(row, p.Status)
+		}
+		rows = append(rows, append(row, describeOffer(p.Offer, p.Currency)))
+	}
+	printTable(w, leftLast(rows), 0)
+	end := f.offset + len(ps)
+	span := count(int64(f.offset+1)) + "–" + count(int64(end))
+	if len(ps) == 1 {
+		span = count(int64(end))
+	}
+	fmt.Fprintf(w, "\n%s %s of %s.", strings.ToUpper(what[:1])+what[1:], span, count(total))
+	if int64(end) < total {
+		fmt.Fprintf(w, " --offset %d shows the next.", end)
+	}
+	fmt.Fprintln(w)
+	return nil
+}
+
+// describeOffer writes an offer's fields as name=value, sorted.
+func describeOffer(offer json.RawMessage, currency string) string {
+	var m map[string]any
+	if err := json.Unmarshal(offer, &m); err != nil {
+		return string(offer)
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = k + "=" + jsonValue(k, m[k], currency)
+	}
+	return strings.Join(parts, " ")
+}
+
+// jsonValue writes one decoded JSON value for a person: whole amounts of
+// money as money, strings unquoted when they have no spaces.
+func jsonValue(name string, v any, currency string) string {
+	switch x := v.(type) {
+	case float64:
+		if x == float64(int64(x)) && moneyName(name) {
+			return rules.FormatMoney(int(x), currency)
+		}
+		return strconv.FormatFloat(x, 'f', -1, 64)
+	case string:
+		if x == "" || strings.ContainsAny(x, " \t\n\"=") {
+			return strconv.Quote(x)
+		}
+		return x
+	case nil:
+		return "none"
+	}
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+// reviewShowProposal prints one proposal with its offer and evidence.
+func reviewShowProposal(ctx context.Context, w io.Writer, db *database.DB, id int64) error {
+	p, err := store.GetProposal(ctx, db, id)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "Proposal %d: %s (%s) for customer %d, worth %s a year — %s.\n",
+		p.ID, p.RuleID, p.Kind, p.CustomerID, formatMoney(p.Value, p.Currency), p.Status)
+	fmt.Fprintf(w, "Batch %s of ruleset %s, as of %s; rule version %s.\n",
+		store.BatchKey(p.RunID, p.RuleID), p.Ruleset, p.AsOf.Format(time.DateOnly), p.RuleVersion)
+	if p.DecidedBy != "" {
+		fmt.Fprintf(w, "%s by %s at %s.\n", strings.ToUpper(p.Status[:1])+p.Status[1:], p.DecidedBy, p.DecidedAt.Local().Format("2006-01-02 15:04"))
+	}
+	var offer map[string]any
+	if err := json.Unmarshal(p.Offer, &offer); err == nil && len(offer) > 0 {
+		fmt.Fprintln(w, "\nOffer:")
+		keys := make([]string, 0, len(offer))
+		for k := range offer {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			fmt.Fprintf(w, "  %s =%s\n", k, spaced(evidenceValue(k, offer[k], p.Currency, "    ")))
+		}
+	}
+	var ev struct {
+		Values  []rules.NamedValue   `json:"values"`
+		Clauses []rules.ClauseResult `json:"clauses"`
+		Facts   []rules.NamedValue   `json:"facts"`
+	}
+	if err := json.Unmarshal(p.Evidence, &ev); err != nil {
+		fmt.Fprintf(w, "\nEvidence (unreadable: %v):\n%s\n", err, p.Evidence)
+		return nil
+	}
+	if len(ev.Values) > 0 {
+		fmt.Fprintln(w, "\nValues:")
+		for _, v := range ev.Values {
+			fmt.Fprintf(w, "  %s =%s\n", v.Name, spaced(evidenceValue(v.Name, v.Value, p.Currency, "    ")))
+		}
+	}
+	if len(ev.Clauses) > 0 {
+		fmt.Fprintln(w, "\nWhen (all must hold):")
+		for _, c := range ev.Clauses {
+			mark, val := "✗", evidenceValue("", c.Value, p.Currency, "    ")
+			switch {
+			case !c.Evaluated:
+				mark, val = "?", "not evaluated"
+			case c.Value == true:
+				mark = "✓"
+			}
+			fmt.Fprintf(w, "  %s %s  → %s\n", mark, c.Clause, val)
+		}
+	}
+	if len(ev.Facts) > 0 {
+		fmt.Fprintln(w, "\nFacts read:")
+		for _, v := range ev.Facts {
+			fmt.Fprintf(w, "  %s =%s\n", v.Name, spaced(evidenceValue(v.Name, v.Value, p.Currency, "    ")))
+		}
+	}
+	if len(ev.Values)+len(ev.Clauses)+len(ev.Facts) == 0 {
+		fmt.Fprintln(w, "\nNo evidence recorded.")
+	}
+	return nil
+}
+
+// evidenceValue writes a decoded JSON value of the evidence: amounts of
+// money with the money beside them, strings quoted, lists of plain values
+// on one line, objects as indented lines of name: value.
+func evidenceValue(name string, v any, currency, indent string) string {
+	switch x := v.(type) {
+	case float64:
+		s := strconv.FormatFloat(x, 'f', -1, 64)
+		if x == float64(int64(x)) && moneyName(name) {
+			s += " (" + rules.FormatMoney(int(x), currency) + ")"
+		}
+		return s
+	case string:
+		return strconv.Quote(x)
+	case bool:
+		return strconv.FormatBool(x)
+	case nil:
+		return "none"
+	case []any:
+		parts := make([]string, len(x))
+		for i, e := range x {
+			switch e.(type) {
+			case map[string]any, []any:
+				b, _ := json.Marshal(x)
+				return string(b)
+			}
+			parts[i] = evidenceValue("", e, currency, indent)
+		}
+		return "[" + strings.Join(parts, ", ") + "]"
+	case map[string]any:
+		keys := make([]string, 0, len(x))
+		for k := range x {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		var b strings.Builder
+		for _, k := range keys {
+			b.WriteString("\n" + indent + k + ":" + spaced(evidenceValue(k, x[k], currency, indent+"  ")))
+		}
+		return b.String()
+	}
+	return fmt.Sprint(v)
+}
+
+// spaced puts a space before a value that goes on the same line.
+func spaced(v string) string {
+	if strings.HasPrefix(v, "\n") {
+		return v
+	}
+	return " " + v
+}
+
+// moneyName reports whether a field holds an amount of money: its name has
+// a money word (monthly_saving, current_costs) and no word of counting.
+func moneyName(name string) bool {
+	words := strings.FieldsFunc(strings.ToLower(name), func(r rune) bool { return r == '_' || r == '.' })
+	for _, w := range words {
+		switch w {
+		case "count", "id", "ids", "months", "days", "number", "in":
+			return false
+		}
+	}
+	if len(words) > 0 {
+		switch words[len(words)-1] {
+		case "years", "weeks":
+			return false // late_fees_in_two_years is a count
+		}
+	}
+	for i, w := range words {
+		words[i] = strings.TrimSuffix(w, "s")
+	}
+	return isMoneyName(strings.Join(words, "_"))
+}
+
+// reviewAudit prints the audit log, newest first.
+func reviewAudit(ctx context.Context, w io.Writer, db *database.DB, f reviewFlags) error {
+	es, err := store.ListAudit(ctx, db, store.AuditFilter{Actor: f.actor, Action: f.action, Limit: f.limit})
+	if err != nil {
+		return err
+	}
+	if len(es) == 0 {
+		fmt.Fprintln(w, "The audit log is empty.")
+		return nil
+	}
+	rows := [][]string{{"id", "at", "actor", "action", "subject", "comment", "detail"}}
+	for _, e := range es {
+		detail := string(e.Detail)
+		if detail == "{}" {
+			detail = ""
+		}
+		rows = append(rows, []string{strconv.FormatInt(e.ID, 10), e.At.Local().Format("2006-01-02 15:04:05"), e.Actor, e.Action, e.Subject,
+			oneLine(e.Comment), detail})
+	}
+	printTable(w, rows, 7)
+	return nil
+}
+
+// oneLine keeps a comment on one line of a table.
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(s), " ")
+}

@@ -1,0 +1,334 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/goodturn/goodturn/engine/billing"
+	"github.com/goodturn/goodturn/engine/store"
+	"github.com/goodturn/goodturn/notify/channel"
+	"github.com/goodturn/goodturn/notify/outbox"
+)
+
+func runSend(ctx context.Context, env *Env, args []string) error {
+	if len(args) > 0 {
+		switch args[0] {
+		case "list":
+			return sendList(ctx, env, args[1:])
+		case "retry":
+			return sendRetry(ctx, env, args[1:])
+		}
+	}
+	return sendOnce(ctx, env, args)
+}
+
+// sendFlags are the sender's flags: its channels and its manners.
+type sendFlags struct {
+	smtpHost, smtpTLS, smtpUser, smtpFrom string
+	smtpPort                              int
+	webhookURL, smsWebhookURL, billingURL string
+	logOnly                               bool
+	rate, hours, defaultZone, lease       string
+	maxAttempts                           int
+	holdEmail                             bool
+}
+
+func (s *sendFlags) bind(env *Env, fs *flag.FlagSet) {
+	def := func(key, fallback string) string {
+		if v := env.Getenv(key); v != "" {
+			return v
+		}
+		return fallback
+	}
+	port, _ := strconv.Atoi(def("GOODTURN_SMTP_PORT", "0"))
+	fs.StringVar(&s.smtpHost, "smtp-host", def("GOODTURN_SMTP_HOST", ""), "the SMTP server that sends email (GOODTURN_SMTP_HOST)")
+	fs.IntVar(&s.smtpPort, "smtp-port", port, "its port; 587, or 465 with --smtp-tls tls (GOODTURN_SMTP_PORT)")
+	fs.StringVar(&s.smtpTLS, "smtp-tls", def("GOODTURN_SMTP_TLS", channel.TLSStartTLS), "starttls (required), opportunistic, tls (implicit, port 465) or none (GOODTURN_SMTP_TLS)")
+	fs.StringVar(&s.smtpUser, "smtp-user", def("GOODTURN_SMTP_USER", ""), "the SMTP user; the password is read from GOODTURN_SMTP_PASSWORD (GOODTURN_SMTP_USER)")
+	fs.StringVar(&s.smtpFrom, "smtp-from", def("GOODTURN_SMTP_FROM", ""), `the From of every email, like "Mobile Co <hello@mobile.example>" (GOODTURN_SMTP_FROM)`)
+	fs.StringVar(&s.webhookURL, "webhook-url", def("GOODTURN_WEBHOOK_URL", ""), "where messages of the webhook channel are posted (GOODTURN_WEBHOOK_URL)")
+	fs.StringVar(&s.smsWebhookURL, "sms-webhook-url", def("GOODTURN_SMS_WEBHOOK_URL", ""), "the SMS gateway webhook that sms messages are posted to (GOODTURN_SMS_WEBHOOK_URL)")
+	fs.StringVar(&s.billingURL, "billing-webhook-url", def("GOODTURN_BILLING_WEBHOOK_URL", ""), "the billing webhook that actions (waive a charge, ship a SIM) are posted to (GOODTURN_BILLING_WEBHOOK_URL)")
+	fs.BoolVar(&s.logOnly, "log", false, "write the messages of channels with no transport to stdout instead of sending them (the demo)")
+	fs.StringVar(&s.rate, "rate", def("GOODTURN_SEND_RATE", ""), "rate limits per channel, like email=10/s,sms=5/s (GOODTURN_SEND_RATE)")
+	fs.StringVar(&s.hours, "send-hours", def("GOODTURN_SEND_HOURS", "08:00-20:00"), "the hours of the customer's day messages may arrive in, or always (GOODTURN_SEND_HOURS)")
+	fs.StringVar(&s.defaultZone, "default-timezone", def("GOODTURN_DEFAULT_TIMEZONE", "UTC"), "the time zone of customers with none")
+	fs.StringVar(&s.lease, "lease", "10m", "how long a message may be sending before a stopped sender's message is taken over")
+	fs.IntVar(&s.maxAttempts, "max-attempts", outbox.DefaultMaxAttempts, "failures after which a message is dead")
+	fs.BoolVar(&s.holdEmail, "hold-uncertain-email", false, "mark an email whose sender stopped mid-send dead for an admin, instead of sending it again with the same Message-ID")
+}
+
+// sender builds the sender the flags describe.
+func (s *sendFlags) sender(env *Env, c *config) (*outbox.Sender, []string, error) {
+	now, err := c.clock()
+	if err != nil {
+		return nil, nil, err
+	}
+	quiet, err := outbox.ParseWindow(s.hours)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: --send-hours: %v", errUsage, err)
+	}
+	if quiet.Default, err = time.LoadLocation(s.defaultZone); err != nil {
+		return nil, nil, fmt.Errorf("%w: --default-timezone: %v", errUsage, err)
+	}
+	limits, err := outbox.ParseRates(s.rate)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: --rate: %v", errUsage, err)
+	}
+	lease, err := time.ParseDuration(s.lease)
+	if err != nil || lease <= 0 {
+		return nil, nil, fmt.Errorf("%w: --lease %q: want a duration like 10m", errUsage, s.lease)
+	}
+	chans := map[string]channel.Channel{}
+	if s.smtpHost != "" {
+		e := &channel.Email{Host: s.smtpHost, Port: s.smtpPort, TLS: s.smtpTLS, User: s.smtpUser,
+			Password: env.Getenv("GOODTURN_SMTP_PASSWORD"), From: s.smtpFrom}
+		if err := e.Check(); err != nil {
+			return nil, nil, fmt.Errorf("%w: %v (set --smtp-from)", errUsage, err)
+		}
+		chans["email"] = e
+	}
+	secret := []byte(env.Getenv("GOODTURN_WEBHOOK_SECRET"))
+	hook := func(url string) (channel.Webhook, error) {
+		if len(secret) == 0 {
+			return channel.Webhook{}, fmt.Errorf("%w: webhooks are signed: set GOODTURN_WEBHOOK_SECRET", errUsage)
+		}
+		return channel.Webhook{URL: url, Secret: secret}, nil
+	}
+	for name, url := range map[string]string{"webhook": s.webhookURL, "sms": s.smsWebhookURL, outbox.ActionChannel: s.billingURL} {
+		if url == "" {
+			continue
+		}
+		w, err := hook(url)
+		if err != nil {
+			return nil, nil, err
+		}
+		if name == outbox.ActionChannel {
+			chans[name] = &channel.Billing{Webhook: w}
+		} else {
+			chans[name] = &w
+		}
+	}
+	var missing []string
+	for _, name := range []string{"email", "sms", "webhook", outbox.ActionChannel} {
+		if chans[name] != nil {
+			continue
+		}
+		if s.logOnly {
+			chans[name] = &channel.Log{W: env.Stdout}
+		} else {
+			missing = append(missing, name)
+		}
+	}
+	return &outbox.Sender{Channels: chans, Now: now, MaxAttempts: s.maxAttempts, Lease: lease, Quiet: quiet,
+		Limits: limits, HoldUncertainEmail: s.holdEmail, Logger: env.Logger}, missing, nil
+}
+
+func sendOnce(ctx context.Context, env *Env, args []string) error {
+	var c config
+	var sf sendFlags
+	fs := c.flagSet(env, "send", "[--smtp-host HOST --smtp-from ADDR] [--sms-webhook-url URL] [--billing-webhook-url URL] [--log]\n       goodturn send list [--status dead]\n       goodturn send retry ID")
+	sf.bind(env, fs)
+	positional, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(positional) > 0 {
+		return fmt.Errorf("%w: unknown send command %q: want list or retry, or flags", errUsage, positional[0])
+	}
+	snd, missing, err := sf.sender(env, &c)
+	if err != nil {
+		return err
+	}
+	sets, err := c.loadRulesets(nil)
+	if err != nil {
+		return fmt.Errorf("load rulesets: %w", err)
+	}
+	db, bdb, closeAll, err := c.databases(ctx)
+	if err != nil {
+		return err
+	}
+	defer closeAll()
+	snd.DB = db
+	enq := &outbox.Enqueuer{DB: db, Customers: &billing.Reader{DB: bdb}, Rulesets: sets, Now: snd.Now}
+	res, err := enq.Enqueue(ctx)
+	if err != nil {
+		return err
+	}
+	out := env.Stdout
+	fmt.Fprintf(out, "Enqueued %d approved proposals: %d messages, %d billing actions, %d skipped (no address or opted out).\n",
+		res.Proposals, res.Messages, res.Actions, res.Skipped)
+	for _, f := range res.Failed {
+		fmt.Fprintf(out, "  not enqueued: %v\n", f)
+	}
+	rep, err := snd.RunOnce(ctx)
+	printSendReport(env, rep)
+	if err != nil {
+		return err
+	}
+	if len(missing) > 0 {
+		counts, err := store.OutboxCounts(ctx, db)
+		if err != nil {
+			return err
+		}
+		for _, ch := range missing {
+			if n := counts[ch][store.OutboxQueued] + counts[ch][store.OutboxSending]; n > 0 {
+				fmt.Fprintf(out, "%d %s messages wait: no %s transport is configured (%s, or --log to write them out).\n", n, ch, ch, transportHint[ch])
+			}
+		}
+	}
+	if len(res.Failed) > 0 {
+		return fmt.Errorf("%d approved proposals could not be enqueued", len(res.Failed))
+	}
+	return nil
+}
+
+var transportHint = map[string]string{
+	"email":              "--smtp-host and --smtp-from",
+	"sms":                "--sms-webhook-url",
+	"webhook":            "--webhook-url",
+	outbox.ActionChannel: "--billing-webhook-url",
+}
+
+// printSendReport prints what a pass did: counts per result and channel,
+// the messages deferred to quiet hours, retried or dead.
+func printSendReport(env *Env, rep outbox.Report) {
+	out := env.Stdout
+	if len(rep.Outcomes) == 0 {
+		fmt.Fprintln(out, "No messages were due.")
+		return
+	}
+	type key struct{ result, channel string }
+	counts := map[key]int{}
+	for _, o := range rep.Outcomes {
+		counts[key{o.Result, o.Channel}]++
+	}
+	labels := []struct{ result, label string }{
+		{outbox.ResultSent, "sent"},
+		{outbox.ResultDeferred, "waiting for the customer's sending hours"},
+		{outbox.ResultRetry, "failed, will retry"},
+		{outbox.ResultDead, "dead"},
+		{outbox.ResultLost, "taken by another sender"},
+	}
+	for _, l := range labels {
+		var parts []string
+		total := 0
+		for k, n := range counts {
+			if k.result == l.result {
+				parts = append(parts, fmt.Sprintf("%s %d", k.channel, n))
+				total += n
+			}
+		}
+		if total == 0 {
+			continue
+		}
+		sort.Strings(parts)
+		fmt.Fprintf(out, "%-42s %d (%s)\n", l.label+":", total, strings.Join(parts, ", "))
+	}
+	resent := 0
+	for _, o := range rep.Outcomes {
+		if o.Resend && o.Result == outbox.ResultSent {
+			resent++
+		}
+	}
+	if resent > 0 {
+		fmt.Fprintf(out, "%d of the sent were sent again after a sender stopped mid-send, with the same idempotency key.\n", resent)
+	}
+	var rows [][]string
+	for _, o := range rep.Outcomes {
+		switch o.Result {
+		case outbox.ResultRetry:
+			rows = append(rows, []string{strconv.FormatInt(o.ID, 10), o.Key, "retry at " + o.At.UTC().Format(time.RFC3339), o.Error})
+		case outbox.ResultDead:
+			rows = append(rows, []string{strconv.FormatInt(o.ID, 10), o.Key, "dead", o.Error})
+		}
+	}
+	if len(rows) > 0 {
+		fmt.Fprintln(out)
+		printTable(out, append([][]string{{"id", "key", "status", "error"}}, rows...), 4)
+		fmt.Fprintln(out, "\nRetry a dead message with `goodturn send retry ID`.")
+	}
+}
+
+func sendList(ctx context.Context, env *Env, args []string) error {
+	var c config
+	fs := c.flagSet(env, "send list", "[--status queued|sending|sent|dead|skipped] [--channel NAME] [--limit N]")
+	status := fs.String("status", "", "only messages with this status")
+	ch := fs.String("channel", "", "only messages of this channel")
+	limit := fs.Int("limit", 50, "at most this many, newest first")
+	positional, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := noArgs(positional); err != nil {
+		return err
+	}
+	db, _, closeAll, err := c.databases(ctx)
+	if err != nil {
+		return err
+	}
+	defer closeAll()
+	ms, err := store.ListOutbox(ctx, db, store.OutboxFilter{Status: *status, Channel: *ch, Limit: *limit})
+	if err != nil {
+		return err
+	}
+	if len(ms) == 0 {
+		fmt.Fprintln(env.Stdout, "No messages.")
+		return nil
+	}
+	rows := [][]string{{"id", "key", "channel", "to", "status", "attempts", "when", "last error"}}
+	for _, m := range ms {
+		when := m.NextAttemptAt.UTC().Format(time.RFC3339)
+		if m.Status == store.OutboxSent {
+			when = m.SentAt.UTC().Format(time.RFC3339)
+		} else if m.Status == store.OutboxDead || m.Status == store.OutboxSkipped {
+			when = ""
+		}
+		to := m.Recipient
+		if to == "" {
+			to = fmt.Sprintf("customer %d", m.CustomerID)
+		}
+		rows = append(rows, []string{strconv.FormatInt(m.ID, 10), m.Key, m.Channel, to, m.Status, strconv.Itoa(m.Attempts), when, m.LastError})
+	}
+	printTable(env.Stdout, rows, 8)
+	return nil
+}
+
+func sendRetry(ctx context.Context, env *Env, args []string) error {
+	var c config
+	fs := c.flagSet(env, "send retry", "ID")
+	positional, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(positional) != 1 {
+		return fmt.Errorf("%w: want the id of one dead message (see `goodturn send list --status dead`)", errUsage)
+	}
+	id, err := strconv.ParseInt(positional[0], 10, 64)
+	if err != nil {
+		return fmt.Errorf("%w: %q is not a message id", errUsage, positional[0])
+	}
+	now, err := c.clock()
+	if err != nil {
+		return err
+	}
+	db, _, closeAll, err := c.databases(ctx)
+	if err != nil {
+		return err
+	}
+	defer closeAll()
+	if err := store.RetryOutbox(ctx, db, id, now()); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("no message %d", id)
+		}
+		return err
+	}
+	fmt.Fprintf(env.Stdout, "Message %d is queued again; `goodturn send` (or serve) delivers it.\n", id)
+	return nil
+}

@@ -1,0 +1,336 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/goodturn/goodturn/engine/database"
+)
+
+// Outbox statuses. A row is queued until the sender marks it sending, with
+// the attempt, just before it hands the message to a channel; then sent,
+// queued again with a later next_attempt_at after a failure, or dead after
+// too many. A skipped row is never sent (no address, or the customer opted
+// out of contact after the proposal was made).
+const (
+	OutboxQueued  = "queued"
+	OutboxSending = "sending"
+	OutboxSent    = "sent"
+	OutboxDead    = "dead"
+	OutboxSkipped = "skipped"
+)
+
+// approvedStatus is the status of a proposal marketing approved.
+const approvedStatus = "approved"
+
+// OutboxMessage is one row of the outbox.
+type OutboxMessage struct {
+	ID         int64
+	Key        string
+	ProposalID int64
+	CustomerID int64
+	Channel    string
+	// Recipient is the email address or phone number; RecipientName the
+	// customer's name.
+	Recipient     string
+	RecipientName string
+	Timezone      string
+	Status        string
+	Attempts      int
+	NextAttemptAt time.Time
+	LastError     string
+	SentAt        time.Time
+	Subject       string
+	Text          string
+	HTML          string
+	SMS           string
+	// Payload is the JSON body of a billing action.
+	Payload   string
+	CreatedAt time.Time
+}
+
+const outboxColumns = `id, idempotency_key, proposal_id, customer_id, channel, recipient, recipient_name, timezone, status,
+	attempts, next_attempt_at, last_error, sent_at, subject, text_body, html_body, sms, payload, created_at`
+
+func scanOutbox(rows interface{ Scan(...any) error }) (OutboxMessage, error) {
+	var m OutboxMessage
+	err := rows.Scan(&m.ID, &m.Key, &m.ProposalID, &m.CustomerID, &m.Channel, &m.Recipient, &m.RecipientName, &m.Timezone,
+		&m.Status, &m.Attempts, database.Time(&m.NextAttemptAt), &m.LastError, database.Time(&m.SentAt), &m.Subject,
+		&m.Text, &m.HTML, &m.SMS, &m.Payload, database.Time(&m.CreatedAt))
+	return m, err
+}
+
+func collectOutbox(rows *sql.Rows, err error, what string) ([]OutboxMessage, error) {
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	defer rows.Close()
+	var out []OutboxMessage
+	for rows.Next() {
+		m, err := scanOutbox(rows)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", what, err)
+		}
+		out = append(out, m)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	return out, nil
+}
+
+// ApprovedWithoutOutbox returns up to limit approved proposals with ids
+// above afterID that have no outbox row yet, in id order.
+func ApprovedWithoutOutbox(ctx context.Context, db *database.DB, afterID int64, limit int) ([]Proposal, error) {
+	q := `SELECT id, run_id, ruleset, rule_id, rule_version, customer_id, kind, value, currency, offer, evidence, status, as_of, created_at
+		FROM proposals p WHERE status = ? AND id > ? AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.proposal_id = p.id) ORDER BY id`
+	if limit > 0 {
+		q += fmt.Sprintf(" LIMIT %d", limit)
+	}
+	rows, err := db.QueryContext(ctx, db.Rebind(q), approvedStatus, afterID)
+	if err != nil {
+		return nil, fmt.Errorf("approved proposals: %w", err)
+	}
+	defer rows.Close()
+	var out []Proposal
+	for rows.Next() {
+		var p Proposal
+		var offer, evidence []byte
+		if err := rows.Scan(&p.ID, &p.RunID, &p.Ruleset, &p.RuleID, &p.RuleVersion, &p.CustomerID, &p.Kind, &p.Value,
+			&p.Currency, &offer, &evidence, &p.Status, database.Time(&p.AsOf), database.Time(&p.CreatedAt)); err != nil {
+			return nil, fmt.Errorf("approved proposals: %w", err)
+		}
+		p.Offer, p.Evidence = offer, evidence
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
+
+// EnqueueOutbox inserts messages in one transaction, skipping any whose
+// idempotency key is already in the outbox, and returns how many it
+// inserted. A message's Status defaults to queued.
+func EnqueueOutbox(ctx context.Context, db *database.DB, ms []OutboxMessage) (int, error) {
+	if len(ms) == 0 {
+		return 0, nil
+	}
+	tx, err := db.BeginTxx(ctx, nil)
+	if err != nil {
+		return 0, fmt.Errorf("enqueue: %w", err)
+	}
+	defer tx.Rollback()
+	q := db.Rebind(`INSERT INTO outbox (idempotency_key, proposal_id, customer_id, channel, recipient, recipient_name, timezone,
+		status, attempts, next_attempt_at, last_error, subject, text_body, html_body, sms, payload, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING`)
+	n := 0
+	for _, m := range ms {
+		status := m.Status
+		if status == "" {
+			status = OutboxQueued
+		}
+		res, err := tx.ExecContext(ctx, q, m.Key, m.ProposalID, m.CustomerID, m.Channel, m.Recipient, m.RecipientName, m.Timezone,
+			status, m.NextAttemptAt.UTC(), m.LastError, m.Subject, m.Text, m.HTML, m.SMS, m.Payload, m.CreatedAt.UTC())
+		if err != nil {
+			return 0, fmt.Errorf("enqueue %s: %w", m.Key, err)
+		}
+		k, err := res.RowsAffected()
+		if err != nil {
+			return 0, fmt.Errorf("enqueue %s: %w", m.Key, err)
+		}
+		n += int(k)
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("enqueue: %w", err)
+	}
+	return n, nil
+}
+
+// ClaimOutbox claims up to limit due rows of the given channels — queued or
+// sending rows whose next_attempt_at has come (a sending row whose lease
+// ran out was left by a process that stopped mid-send) — by moving their
+// next_attempt_at to leaseUntil, so that no other sender takes them
+// meanwhile. Statuses do not change: the caller sees which rows were left
+// sending. On PostgreSQL concurrent senders skip each other's rows (FOR
+// UPDATE SKIP LOCKED); SQLite has one writer at a time.
+func ClaimOutbox(ctx context.Context, db *database.DB, channels []string, now, leaseUntil time.Time, limit int) ([]OutboxMessage, error) {
+	if len(channels) == 0 || limit <= 0 {
+		return nil, nil
+	}
+	args := []any{leaseUntil.UTC(), OutboxQueued, OutboxSending, now.UTC()}
+	marks := make([]string, len(channels))
+	for i, c := range channels {
+		marks[i] = "?"
+		args = append(args, c)
+	}
+	lock := ""
+	if db.IsPostgres() {
+		lock = " FOR UPDATE SKIP LOCKED"
+	}
+	q := `UPDATE outbox SET next_attempt_at = ? WHERE id IN (
+		SELECT id FROM outbox WHERE status IN (?, ?) AND next_attempt_at <= ? AND channel IN (` + strings.Join(marks, ", ") + `)
+		ORDER BY next_attempt_at, id LIMIT ` + fmt.Sprint(limit) + lock + `)
+		RETURNING ` + outboxColumns
+	rows, err := db.QueryContext(ctx, db.Rebind(q), args...)
+	out, err := collectOutbox(rows, err, "claim outbox")
+	if err != nil {
+		return nil, err
+	}
+	// RETURNING gives no order; keep the order the rows were due in.
+	sortOutbox(out)
+	return out, nil
+}
+
+func sortOutbox(ms []OutboxMessage) {
+	sort.Slice(ms, func(i, j int) bool { return ms[i].ID < ms[j].ID })
+}
+
+// ErrLostClaim reports that an outbox row changed under the caller: another
+// sender took it after the caller's claim ran out.
+var ErrLostClaim = errors.New("outbox row was claimed by another sender")
+
+// MarkOutboxSending records, before the message is handed to its channel,
+// that attempt number attempts+1 is under way and holds the row until
+// leaseUntil. It returns ErrLostClaim when the row no longer has the given
+// attempts count or is no longer queued or sending.
+func MarkOutboxSending(ctx context.Context, db *database.DB, id int64, attempts int, leaseUntil time.Time) error {
+	return updateOutbox(ctx, db, id, "mark sending",
+		`UPDATE outbox SET status = ?, attempts = attempts + 1, next_attempt_at = ? WHERE id = ? AND attempts = ? AND status IN (?, ?)`,
+		OutboxSending, leaseUntil.UTC(), id, attempts, OutboxQueued, OutboxSending)
+}
+
+// MarkOutboxSent records that attempt number attempt was delivered.
+func MarkOutboxSent(ctx context.Context, db *database.DB, id int64, attempt int, at time.Time) error {
+	return updateOutbox(ctx, db, id, "mark sent",
+		`UPDATE outbox SET status = ?, sent_at = ?, last_error = '' WHERE id = ? AND attempts = ? AND status = ?`,
+		OutboxSent, at.UTC(), id, attempt, OutboxSending)
+}
+
+// MarkOutboxFailed records that attempt number attempt failed: the row is
+// queued again for retryAt, or dead when dead is true.
+func MarkOutboxFailed(ctx context.Context, db *database.DB, id int64, attempt int, lastError string, retryAt time.Time, dead bool) error {
+	status := OutboxQueued
+	if dead {
+		status = OutboxDead
+	}
+	return updateOutbox(ctx, db, id, "mark failed",
+		`UPDATE outbox SET status = ?, next_attempt_at = ?, last_error = ? WHERE id = ? AND attempts = ? AND status = ?`,
+		status, retryAt.UTC(), lastError, id, attempt, OutboxSending)
+}
+
+// DeferOutbox moves a claimed row's next attempt to at without counting an
+// attempt (quiet hours). A row left sending stays sending.
+func DeferOutbox(ctx context.Context, db *database.DB, id int64, attempts int, at time.Time) error {
+	return updateOutbox(ctx, db, id, "defer",
+		`UPDATE outbox SET next_attempt_at = ? WHERE id = ? AND attempts = ? AND status IN (?, ?)`,
+		at.UTC(), id, attempts, OutboxQueued, OutboxSending)
+}
+
+// RetryOutbox queues a dead row again with a fresh count of attempts, due
+// at now. It is an error if the row does not exist or is not dead.
+func RetryOutbox(ctx context.Context, db *database.DB, id int64, now time.Time) error {
+	res, err := db.ExecContext(ctx, db.Rebind(
+		`UPDATE outbox SET status = ?, attempts = 0, next_attempt_at = ? WHERE id = ? AND status = ?`),
+		OutboxQueued, now.UTC(), id, OutboxDead)
+	if err != nil {
+		return fmt.Errorf("retry message %d: %w", id, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("retry message %d: %w", id, err)
+	} else if n == 1 {
+		return nil
+	}
+	m, err := GetOutbox(ctx, db, id)
+	if err != nil {
+		return fmt.Errorf("retry message %d: %w", id, err)
+	}
+	return fmt.Errorf("retry message %d: it is %s, not dead", id, m.Status)
+}
+
+func updateOutbox(ctx context.Context, db *database.DB, id int64, what, q string, args ...any) error {
+	res, err := db.ExecContext(ctx, db.Rebind(q), args...)
+	if err != nil {
+		return fmt.Errorf("outbox %d: %s: %w", id, what, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("outbox %d: %s: %w", id, what, err)
+	}
+	if n != 1 {
+		return fmt.Errorf("outbox %d: %s: %w", id, what, ErrLostClaim)
+	}
+	return nil
+}
+
+// GetOutbox returns one outbox row, or ErrNotFound.
+func GetOutbox(ctx context.Context, db *database.DB, id int64) (OutboxMessage, error) {
+	m, err := scanOutbox(db.QueryRowContext(ctx, db.Rebind(`SELECT `+outboxColumns+` FROM outbox WHERE id = ?`), id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return m, fmt.Errorf("message %d: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return m, fmt.Errorf("message %d: %w", id, err)
+	}
+	return m, nil
+}
+
+// OutboxFilter selects outbox rows to list; zero fields select all.
+type OutboxFilter struct {
+	Status     string
+	Channel    string
+	ProposalID int64
+	Limit      int
+}
+
+// ListOutbox returns the outbox rows matching the filter, newest first.
+func ListOutbox(ctx context.Context, db *database.DB, f OutboxFilter) ([]OutboxMessage, error) {
+	var (
+		where []string
+		args  []any
+	)
+	if f.Status != "" {
+		where, args = append(where, "status = ?"), append(args, f.Status)
+	}
+	if f.Channel != "" {
+		where, args = append(where, "channel = ?"), append(args, f.Channel)
+	}
+	if f.ProposalID != 0 {
+		where, args = append(where, "proposal_id = ?"), append(args, f.ProposalID)
+	}
+	q := `SELECT ` + outboxColumns + ` FROM outbox`
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	q += " ORDER BY id DESC"
+	if f.Limit > 0 {
+		q += fmt.Sprintf(" LIMIT %d", f.Limit)
+	}
+	rows, err := db.QueryContext(ctx, db.Rebind(q), args...)
+	return collectOutbox(rows, err, "list outbox")
+}
+
+// OutboxCounts returns how many rows each channel has in each status:
+// counts[channel][status].
+func OutboxCounts(ctx context.Context, db *database.DB) (map[string]map[string]int, error) {
+	rows, err := db.QueryContext(ctx, `SELECT channel, status, count(*) FROM outbox GROUP BY channel, status`)
+	if err != nil {
+		return nil, fmt.Errorf("count outbox: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]map[string]int{}
+	for rows.Next() {
+		var ch, st string
+		var n int
+		if err := rows.Scan(&ch, &st, &n); err != nil {
+			return nil, fmt.Errorf("count outbox: %w", err)
+		}
+		if out[ch] == nil {
+			out[ch] = map[string]int{}
+		}
+		out[ch][st] = n
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,310 @@
+package outbox
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net"
+	"net/mail"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-smtp"
+
+	"github.com/goodturn/goodturn/engine/database"
+	"github.com/goodturn/goodturn/engine/store"
+	"github.com/goodturn/goodturn/rules"
+)
+
+// fixture is a migrated database with approved proposals of the shipped
+// mobile rules, the customers they are for, and an Enqueuer.
+type fixture struct {
+	t     *testing.T
+	db    *database.DB
+	run   int64
+	custs fakeCustomers
+	enq   *Enqueuer
+	clock *testClock
+}
+
+type fakeCustomers map[int64]rules.Customer
+
+func (f fakeCustomers) Customer(_ context.Context, id int64) (rules.Customer, error) {
+	c, ok := f[id]
+	if !ok {
+		return c, fmt.Errorf("read customer %d: no such customer", id)
+	}
+	return c, nil
+}
+
+type testClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *testClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *testClock) Add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// noon is inside the default quiet hours in London.
+var noon = time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
+
+func newFixture(t *testing.T, dsn string) *fixture {
+	t.Helper()
+	ctx := context.Background()
+	db, err := database.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if _, err := store.Migrate(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	rs, err := rules.Load("../../rulesets/mobile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := &store.Run{Ruleset: "mobile", AsOf: noon, StartedAt: noon}
+	if err := store.CreateRun(ctx, db, run); err != nil {
+		t.Fatal(err)
+	}
+	f := &fixture{t: t, db: db, run: run.ID, custs: fakeCustomers{}, clock: &testClock{t: noon}}
+	f.enq = &Enqueuer{DB: db, Customers: f.custs, Rulesets: []*rules.Ruleset{rs}, Now: f.clock.Now}
+	return f
+}
+
+// addCustomer records a customer in London, in en-GB unless locale says.
+func (f *fixture) addCustomer(id int64, name, locale string) rules.Customer {
+	c := rules.Customer{ID: id, Name: name, Email: fmt.Sprintf("c%d@example.com", id), Phone: fmt.Sprintf("+4477009%05d", id),
+		Locale: locale, Timezone: "Europe/London"}
+	f.custs[id] = c
+	return c
+}
+
+// propose stores a proposal of a rule for a customer with the given status
+// and returns its id.
+func (f *fixture) propose(rule string, customer int64, status, currency, offer, evidence string, value int64) int64 {
+	f.t.Helper()
+	ctx := context.Background()
+	_, err := store.InsertProposals(ctx, f.db, []store.Proposal{{RunID: f.run, Ruleset: "mobile", RuleID: rule, RuleVersion: "v1",
+		CustomerID: customer, Kind: "k", Value: value, Currency: currency, Offer: []byte(offer), Evidence: []byte(evidence),
+		Status: status, AsOf: noon, CreatedAt: noon}})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	ps, err := store.ListProposals(ctx, f.db, store.ProposalFilter{RuleID: rule, CustomerID: customer})
+	if err != nil || len(ps) != 1 {
+		f.t.Fatalf("proposal of %s for %d: %v %v", rule, customer, ps, err)
+	}
+	return ps[0].ID
+}
+
+// cheaperPlan proposes the cheaper plan (email and sms) to a customer.
+func (f *fixture) cheaperPlan(customer int64, status, currency string) int64 {
+	return f.propose("cheaper-plan", customer, status, currency,
+		`{"plan_id":"sim-9","plan_name":"SIM only 20GB saver","new_price":750,"current_price":1000,"current_plan_name":"SIM only 80GB","monthly_saving":250}`,
+		`{"values":[]}`, 3000)
+}
+
+// lateFee proposes the late fee waiver (email and a waive_charge action).
+func (f *fixture) lateFee(customer int64) int64 {
+	return f.propose("late-fee-waiver", customer, "approved", "GBP",
+		`{"action":"waive_charge","charge_id":91,"amount":1000,"charged_on":"2026-11-01"}`,
+		`{"values":[{"name":"tenure_years","value":6}]}`, 1000)
+}
+
+// approve sets proposals approved with SQL, as the review page will.
+func (f *fixture) approve(ids ...int64) {
+	f.t.Helper()
+	for _, id := range ids {
+		if _, err := f.db.ExecContext(context.Background(), f.db.Rebind(`UPDATE proposals SET status = 'approved' WHERE id = ?`), id); err != nil {
+			f.t.Fatal(err)
+		}
+	}
+}
+
+func (f *fixture) enqueue() EnqueueResult {
+	f.t.Helper()
+	res, err := f.enq.Enqueue(context.Background())
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	for _, e := range res.Failed {
+		f.t.Error(e)
+	}
+	return res
+}
+
+func (f *fixture) rows(filter store.OutboxFilter) []store.OutboxMessage {
+	f.t.Helper()
+	ms, err := store.ListOutbox(context.Background(), f.db, filter)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return ms
+}
+
+// received is one message the test SMTP server accepted.
+type received struct {
+	From, To  string
+	MessageID string
+	Key       string
+	Subject   string
+	Text      string
+	HTML      string
+}
+
+// smtpServer is a real SMTP server (emersion/go-smtp) in the test process.
+type smtpServer struct {
+	t    *testing.T
+	addr string
+	srv  *smtp.Server
+	mu   sync.Mutex
+	msgs []received
+}
+
+func startSMTP(t *testing.T, addr string) *smtpServer {
+	t.Helper()
+	s := &smtpServer{t: t}
+	s.start(addr)
+	t.Cleanup(s.stop)
+	return s
+}
+
+func (s *smtpServer) start(addr string) {
+	s.t.Helper()
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	var l net.Listener
+	var err error
+	for i := 0; i < 50; i++ { // the old socket of a restart may linger
+		if l, err = net.Listen("tcp", addr); err == nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	s.addr = l.Addr().String()
+	srv := smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) { return &smtpSession{s: s}, nil }))
+	srv.Domain = "localhost"
+	srv.AllowInsecureAuth = true
+	srv.EnableSMTPUTF8 = true
+	srv.ReadTimeout, srv.WriteTimeout = 5*time.Second, 5*time.Second
+	s.srv = srv
+	go srv.Serve(l)
+}
+
+func (s *smtpServer) stop() {
+	if s.srv != nil {
+		s.srv.Close()
+		s.srv = nil
+	}
+}
+
+func (s *smtpServer) hostPort() (string, int) {
+	h, p, _ := net.SplitHostPort(s.addr)
+	var port int
+	fmt.Sscan(p, &port)
+	return h, port
+}
+
+func (s *smtpServer) received() []received {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]received(nil), s.msgs...)
+}
+
+type smtpSession struct {
+	s        *smtpServer
+	from, to string
+}
+
+func (x *smtpSession) Reset()        {}
+func (x *smtpSession) Logout() error { return nil }
+func (x *smtpSession) Mail(from string, _ *smtp.MailOptions) error {
+	x.from = from
+	return nil
+}
+func (x *smtpSession) Rcpt(to string, _ *smtp.RcptOptions) error {
+	x.to = to
+	return nil
+}
+
+func (x *smtpSession) Data(r io.Reader) error {
+	raw, err := io.ReadAll(r)
+	if err != nil {
+		return err
+	}
+	m, err := parseMail(raw)
+	if err != nil {
+		x.s.t.Errorf("smtp server: unreadable message: %v\n%s", err, raw)
+		return err
+	}
+	m.From, m.To = x.from, x.to
+	x.s.mu.Lock()
+	x.s.msgs = append(x.s.msgs, m)
+	x.s.mu.Unlock()
+	return nil
+}
+
+// parseMail reads a multipart/alternative message's headers and parts.
+func parseMail(raw []byte) (received, error) {
+	msg, err := mail.ReadMessage(bytes.NewReader(raw))
+	if err != nil {
+		return received{}, err
+	}
+	var r received
+	dec := new(mime.WordDecoder)
+	r.Subject, err = dec.DecodeHeader(msg.Header.Get("Subject"))
+	if err != nil {
+		return r, err
+	}
+	r.MessageID = msg.Header.Get("Message-ID")
+	r.Key = msg.Header.Get("X-Goodturn-Idempotency-Key")
+	mt, params, err := mime.ParseMediaType(msg.Header.Get("Content-Type"))
+	if err != nil {
+		return r, err
+	}
+	if mt != "multipart/alternative" {
+		return r, fmt.Errorf("content type %s, want multipart/alternative", mt)
+	}
+	mr := multipart.NewReader(msg.Body, params["boundary"])
+	for {
+		p, err := mr.NextPart()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return r, err
+		}
+		body, err := io.ReadAll(p)
+		if err != nil {
+			return r, err
+		}
+		ct, _, _ := mime.ParseMediaType(p.Header.Get("Content-Type"))
+		switch ct {
+		case "text/plain":
+			r.Text = strings.ReplaceAll(string(body), "\r\n", "\n")
+		case "text/html":
+			r.HTML = strings.ReplaceAll(string(body), "\r\n", "\n")
+		}
+	}
+	return r, nil
+}

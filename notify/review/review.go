@@ -1,0 +1,336 @@
+// Package review is how people decide what goodturn sends: the users who
+// log in (viewers, reviewers, admins) and their sessions, the decisions
+// that approve or reject a proposal or a whole batch (one run's proposals
+// of one rule), the second reviewer a large batch needs, the expiry of
+// proposals nobody decided in time, and the audit log that records every
+// decision with who, when and why. The review web page and the command
+// line both decide through it, so both obey the same rules.
+package review
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/goodturn/goodturn/engine/database"
+	"github.com/goodturn/goodturn/engine/store"
+)
+
+// Defaults of Config.
+const (
+	// DefaultSecondReviewerAbove is the batch size above which approving
+	// a batch takes two reviewers.
+	DefaultSecondReviewerAbove = 500
+	// DefaultExpireAfter is how long a proposal may wait for a decision.
+	DefaultExpireAfter = 14 * 24 * time.Hour
+)
+
+// Config holds the review's rules.
+type Config struct {
+	// SecondReviewerAbove: approving a batch with more pending proposals
+	// than this takes two different reviewers. 0 means the default; a
+	// negative number never asks for a second reviewer.
+	SecondReviewerAbove int
+	// ExpireAfter: a proposal still pending this long after it was made
+	// expires. 0 means the default; negative never expires.
+	ExpireAfter time.Duration
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Service decides on proposals and manages people, in goodturn's database.
+type Service struct {
+	DB *database.DB
+	Config
+}
+
+// New returns a Service on db with cfg's rules, defaults filled in.
+func New(db *database.DB, cfg Config) *Service {
+	if cfg.SecondReviewerAbove == 0 {
+		cfg.SecondReviewerAbove = DefaultSecondReviewerAbove
+	}
+	if cfg.ExpireAfter == 0 {
+		cfg.ExpireAfter = DefaultExpireAfter
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Service{DB: db, Config: cfg}
+}
+
+func (s *Service) now() time.Time {
+	if s.Now == nil {
+		return time.Now().UTC()
+	}
+	return s.Now().UTC()
+}
+
+// Errors of decisions; each is wrapped with the details.
+var (
+	// ErrForbidden: the user may not do this (a viewer approving, a
+	// disabled user).
+	ErrForbidden = errors.New("not allowed")
+	// ErrNotPending: nothing of what was named is pending any more.
+	ErrNotPending = errors.New("not pending")
+	// ErrSameReviewer: the user already approved this batch, which needs
+	// a second, different reviewer.
+	ErrSameReviewer = errors.New("needs a second, different reviewer")
+)
+
+// Decision actions.
+const (
+	ActionApprove = "approve"
+	ActionReject  = "reject"
+	ActionExpire  = "expire"
+)
+
+// ParseTarget reads what a decision is about: a proposal id ("12") or a
+// batch, RUN/RULE ("3/cheaper-plan").
+func ParseTarget(s string) (store.Selection, error) {
+	if strings.Contains(s, "/") {
+		run, rule, err := store.ParseBatchKey(s)
+		if err != nil {
+			return store.Selection{}, err
+		}
+		return store.Selection{RunID: run, RuleID: rule}, nil
+	}
+	id, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || id <= 0 {
+		return store.Selection{}, fmt.Errorf("%q: want a proposal id (12) or a batch RUN/RULE (3/cheaper-plan)", s)
+	}
+	return store.Selection{ProposalID: id}, nil
+}
+
+// Outcome is what a decision did.
+type Outcome struct {
+	Action  string
+	Target  store.Selection
+	Actor   string
+	Comment string
+	// Pending counts the proposals that were pending when the decision
+	// was taken; Changed those whose status it changed (0 while a batch
+	// awaits its second reviewer).
+	Pending int64
+	Changed int64
+	// Awaiting is true when the approval was recorded but the batch
+	// stays pending until a second, different reviewer approves it.
+	Awaiting bool
+	// AuditID is the audit log entry of the decision.
+	AuditID int64
+}
+
+// String says what happened, for people.
+func (o Outcome) String() string {
+	if o.Awaiting {
+		return fmt.Sprintf("%s approved %s (%s): awaiting a second reviewer.", o.Actor, o.Target, proposals(o.Pending))
+	}
+	verb := "Approved"
+	if o.Action == ActionReject {
+		verb = "Rejected"
+	}
+	if o.Target.ProposalID != 0 {
+		return fmt.Sprintf("%s %s.", verb, o.Target)
+	}
+	return fmt.Sprintf("%s %s of %s.", verb, proposals(o.Changed), o.Target)
+}
+
+func proposals(n int64) string {
+	if n == 1 {
+		return "1 proposal"
+	}
+	return strconv.FormatInt(n, 10) + " proposals"
+}
+
+// Approve approves a proposal or a batch's pending proposals as user u,
+// with an optional comment, recording the decision in the audit log in the
+// same transaction. A batch of more than SecondReviewerAbove pending
+// proposals takes two different reviewers: the first approval is recorded
+// and the batch stays pending (Outcome.Awaiting), the second approves it;
+// the same reviewer twice is ErrSameReviewer. Proposals that have expired
+// are expired first and cannot be approved.
+func (s *Service) Approve(ctx context.Context, u *store.User, target store.Selection, comment string) (Outcome, error) {
+	return s.decide(ctx, u, ActionApprove, target, comment)
+}
+
+// Reject rejects a proposal or a batch's pending proposals as user u, with
+// an optional comment, recorded in the audit log in the same transaction.
+// One reviewer may reject any batch.
+func (s *Service) Reject(ctx context.Context, u *store.User, target store.Selection, comment string) (Outcome, error) {
+	return s.decide(ctx, u, ActionReject, target, comment)
+}
+
+// maxComment caps a comment's length, in bytes.
+const maxComment = 4000
+
+func (s *Service) decide(ctx context.Context, u *store.User, action string, target store.Selection, comment string) (Outcome, error) {
+	out := Outcome{Action: action, Target: target, Comment: strings.TrimSpace(comment)}
+	if err := canDecide(u); err != nil {
+		return out, err
+	}
+	out.Actor = u.Name
+	if len(out.Comment) > maxComment {
+		return out, fmt.Errorf("comment too long: at most %d bytes", maxComment)
+	}
+	if target.ProposalID == 0 && (target.RunID == 0 || target.RuleID == "") {
+		return out, errors.New("decide: name a proposal or a batch")
+	}
+	if _, err := s.Expire(ctx); err != nil {
+		return out, err
+	}
+	tx, err := s.DB.BeginTxx(ctx, nil)
+	if err != nil {
+		return out, fmt.Errorf("%s %s: %w", action, target, err)
+	}
+	defer tx.Rollback()
+	pending, err := store.LockPending(ctx, tx, target)
+	if err != nil {
+		return out, err
+	}
+	// The user is read again inside the transaction: one disabled a
+	// moment ago decides nothing.
+	cur, err := store.GetUserByID(ctx, tx, u.ID)
+	if err != nil {
+		return out, err
+	}
+	if err := canDecide(cur); err != nil {
+		return out, err
+	}
+	out.Pending = pending
+	if pending == 0 {
+		return out, s.notPending(ctx, tx, target)
+	}
+	now := s.now()
+	status := store.ProposalRejected
+	detail := map[string]any{"pending": pending}
+	if action == ActionApprove {
+		status = store.ProposalApproved
+		if target.ProposalID == 0 && s.SecondReviewerAbove >= 0 && pending > int64(s.SecondReviewerAbove) {
+			approvals, err := store.PendingApprovals(ctx, tx, target)
+			if err != nil {
+				return out, err
+			}
+			second := false
+			for user, n := range approvals {
+				if user != u.ID && n >= pending {
+					second = true
+					if first, err := store.GetUserByID(ctx, tx, user); err == nil {
+						detail["first_reviewer"] = first.Name
+					}
+				}
+			}
+			if !second {
+				if approvals[u.ID] >= pending {
+					return out, fmt.Errorf("%w: %s already has %s's approval; batches of more than %d proposals need a second reviewer",
+						ErrSameReviewer, target, u.Name, s.SecondReviewerAbove)
+				}
+				n, err := store.AddApprovals(ctx, tx, target, u.ID, now)
+				if err != nil {
+					return out, err
+				}
+				out.Awaiting = true
+				detail["awaiting_second_reviewer"] = true
+				detail["approvals_recorded"] = n
+				if err := s.auditDecision(ctx, tx, &out, detail); err != nil {
+					return out, err
+				}
+				return out, s.commit(tx, action, target)
+			}
+		}
+	}
+	changed, err := store.DecidePending(ctx, tx, target, status, u.Name, now)
+	if err != nil {
+		return out, err
+	}
+	out.Changed = changed
+	detail["changed"] = changed
+	if err := s.auditDecision(ctx, tx, &out, detail); err != nil {
+		return out, err
+	}
+	return out, s.commit(tx, action, target)
+}
+
+func (s *Service) auditDecision(ctx context.Context, q store.Querier, out *Outcome, detail map[string]any) error {
+	id, err := s.auditID(ctx, q, out.Actor, out.Action, out.Target.String(), out.Comment, detail)
+	out.AuditID = id
+	return err
+}
+
+func (s *Service) commit(tx interface{ Commit() error }, action string, target store.Selection) error {
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("%s %s: %w", action, target, err)
+	}
+	return nil
+}
+
+// notPending explains why nothing of target is pending: it does not exist
+// (store.ErrNotFound) or was decided already (ErrNotPending).
+func (s *Service) notPending(ctx context.Context, q store.Querier, target store.Selection) error {
+	if target.ProposalID != 0 {
+		p, err := store.GetProposal(ctx, q, target.ProposalID)
+		if err != nil {
+			return err
+		}
+		by := ""
+		if p.DecidedBy != "" {
+			by = " by " + p.DecidedBy
+		}
+		return fmt.Errorf("%w: %s is %s%s", ErrNotPending, target, p.Status, by)
+	}
+	if _, err := store.GetBatch(ctx, q, target.RunID, target.RuleID); err != nil {
+		return err
+	}
+	return fmt.Errorf("%w: %s has no pending proposals", ErrNotPending, target)
+}
+
+// Expire marks the proposals pending for longer than ExpireAfter as
+// expired, audited per batch as done by "system", in one transaction, and
+// returns how many expired. The review page and the command line call it
+// before they show or decide anything; `goodturn serve` also calls it on a
+// timer.
+func (s *Service) Expire(ctx context.Context) (int64, error) {
+	if s.ExpireAfter < 0 {
+		return 0, nil
+	}
+	after := s.ExpireAfter
+	if after == 0 {
+		after = DefaultExpireAfter
+	}
+	now := s.now()
+	tx, err := s.DB.BeginTxx(ctx, nil)
+	if err != nil {
+		return 0, fmt.Errorf("expire: %w", err)
+	}
+	defer tx.Rollback()
+	batches, err := store.ExpirePending(ctx, tx, now.Add(-after), now)
+	if err != nil {
+		return 0, err
+	}
+	var total int64
+	for _, b := range batches {
+		total += b.Proposals
+		if err := s.audit(ctx, tx, store.SystemActor, ActionExpire, store.Selection{RunID: b.RunID, RuleID: b.RuleID}.String(), "",
+			map[string]any{"expired": b.Proposals, "pending_longer_than": after.String()}); err != nil {
+			return 0, err
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("expire: %w", err)
+	}
+	return total, nil
+}
+
+// inTx runs fn in a transaction and commits it if fn succeeds.
+func (s *Service) inTx(ctx context.Context, fn func(q store.Querier) error) error {
+	tx, err := s.DB.BeginTxx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := fn(tx); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
