@@ -85,12 +85,30 @@ func runDemo(ctx context.Context, env *Env, args []string) error {
 	if c.billingDB != "" {
 		flags += " --billing-db " + c.billingDB
 	}
+	if c.now != "" {
+		flags += " --now " + c.now
+	}
 	fmt.Fprintf(out, "Next:\n")
-	printTable(out, [][]string{
-		{"goodturn check " + c.rulesets, "check the rule files"},
-		{"goodturn run" + flags, "run the rules again: nothing is proposed twice"},
-		{"goodturn run --dry-run" + flags, "see what the rules would propose, recording nothing"},
-	}, 2)
+	var sample string
+	for i, res := range results {
+		for _, r := range sets[i].Enabled() {
+			if ps := res.Samples[r.ID]; len(ps) > 0 && sample == "" {
+				sample = fmt.Sprintf("%d", ps[0].CustomerID)
+			}
+		}
+	}
+	next := [][]string{
+		{"goodturn review list" + flags, "the batches waiting for review"},
+		{"goodturn user add NAME --role reviewer" + flags, "a reviewer, to approve with review approve --as NAME"},
+	}
+	if sample != "" {
+		next = append(next, []string{"goodturn explain --customer " + sample + flags, "why that customer got their proposal, clause by clause"})
+	}
+	next = append(next,
+		[]string{"goodturn run --dry-run" + flags, "see what the rules would propose, recording nothing"},
+		[]string{"goodturn check " + c.rulesets, "check the rule files"},
+	)
+	printTable(out, next, 2)
 	fmt.Fprintf(out, "\nRules live in %s/mobile/*.yaml and docs/rules.md explains how to write them.\n", c.rulesets)
 	return nil
 }
