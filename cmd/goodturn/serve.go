@@ -18,9 +18,14 @@ import (
 	_ "time/tzdata" // schedules' time zones even where the system has no zoneinfo
 
 	"github.com/goodturn/goodturn/engine"
+	"github.com/goodturn/goodturn/engine/billing"
 	"github.com/goodturn/goodturn/engine/database"
 	"github.com/goodturn/goodturn/engine/schedule"
 	"github.com/goodturn/goodturn/engine/store"
+	"github.com/goodturn/goodturn/notify/review"
+	"github.com/goodturn/goodturn/notify/web"
+	"github.com/goodturn/goodturn/rules"
+	"github.com/goodturn/goodturn/rules/rulefmt"
 )
 
 func runServe(ctx context.Context, env *Env, args []string) error {
@@ -39,6 +44,10 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	catchUp := fs.Duration("catch-up", schedule.DefaultCatchUp,
 		"on start, run a slot missed within this long; 0 runs none")
 	workers := fs.Int("workers", 0, "evaluating goroutines per run; the number of CPUs by default")
+	secondAbove := fs.Int("second-reviewer-above", review.DefaultSecondReviewerAbove,
+		"on the review page, approving a batch of more pending proposals than this takes two different reviewers; -1 never")
+	expireAfter := fs.String("expire-after", rulefmt.FormatDuration(review.DefaultExpireAfter),
+		"proposals pending longer than this expire, like 14d; 0 never")
 	positional, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -49,11 +58,19 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	if *catchUp == 0 {
 		*catchUp = -1 // the scheduler's "none"
 	}
+	expire, err := rulefmt.ParseDuration(*expireAfter)
+	if err != nil {
+		return fmt.Errorf("%w: --expire-after: %v", errUsage, err)
+	}
+	if expire == 0 {
+		expire = -1
+	}
 	if _, err := c.policy(); err != nil {
 		return err
 	}
 	tuneGC(env)
-	sv, err := newServer(ctx, env, &c, serveOptions{schedule: *schedulePath, catchUp: *catchUp, workers: *workers})
+	sv, err := newServer(ctx, env, &c, serveOptions{schedule: *schedulePath, catchUp: *catchUp, workers: *workers,
+		secondAbove: *secondAbove, expireAfter: expire})
 	if err != nil {
 		return err
 	}
@@ -68,6 +85,10 @@ type serveOptions struct {
 	catchUp  time.Duration
 	workers  int
 	now      func() time.Time
+	// secondAbove and expireAfter are the review's rules (review.Config);
+	// 0 means the defaults.
+	secondAbove int
+	expireAfter time.Duration
 }
 
 // server is a running `goodturn serve`: the scheduler, the runs it starts
@@ -82,6 +103,9 @@ type server struct {
 	closeDB func()
 	sched   *schedule.Scheduler
 	metrics *metrics
+	// review is the review page, served on every path but /healthz and
+	// /metrics.
+	review  *web.Server
 	workers int
 	now     func() time.Time
 }
@@ -138,6 +162,13 @@ func newServer(ctx context.Context, env *Env, c *config, opts serveOptions) (*se
 	}
 	closeAll := func() { closeHealth(); closeDB() }
 	sv := &server{env: env, c: c, log: log, db: db, bdb: bdb, health: health, closeDB: closeAll, metrics: newMetrics(), workers: opts.workers, now: now}
+	svc := review.New(db, review.Config{SecondReviewerAbove: opts.secondAbove, ExpireAfter: opts.expireAfter, Now: now})
+	sv.review, err = web.New(web.Config{DB: db, Billing: &billing.Reader{DB: bdb, Months: c.months}, Review: svc, Logger: log,
+		Rulesets: func() ([]*rules.Ruleset, error) { return c.loadRulesetsPartly(nil) }})
+	if err != nil {
+		closeAll()
+		return nil, err
+	}
 	sv.sched = &schedule.Scheduler{DB: db, Entries: entries, Job: sv.job, Now: now, CatchUp: opts.catchUp, Logger: log, Observe: sv.metrics.observe}
 	for _, e := range entries {
 		sv.metrics.known(e.Ruleset)
@@ -222,6 +253,7 @@ func (sv *server) serve(ctx context.Context, listen string) error {
 
 	w := sv.env.Stdout
 	fmt.Fprintf(w, "Serving http://%s/healthz and /metrics; scheduling %d ruleset(s) in %s.\n", ln.Addr(), len(sv.sched.Entries), sv.db.DSN)
+	fmt.Fprintf(w, "Review page: http://%s/ (log in as someone added with `goodturn user add`).\n", ln.Addr())
 	now := sv.now()
 	for _, e := range sv.sched.Entries {
 		if next, ok := e.Next(now); ok {
@@ -262,6 +294,17 @@ func (sv *server) handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", sv.healthz)
 	mux.HandleFunc("GET /metrics", sv.serveMetrics)
+	// Other methods on the endpoints stay theirs: 405, not the review
+	// page's login.
+	for _, path := range []string{"/healthz", "/metrics"} {
+		mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Allow", "GET, HEAD")
+			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		})
+	}
+	// Every other path is the review page, which brings its own login,
+	// sessions and cross-origin protection.
+	mux.Handle("/", sv.review)
 	return mux
 }
 

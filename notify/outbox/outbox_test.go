@@ -136,8 +136,8 @@ func TestSMTPBatchExactlyOnce(t *testing.T) {
 			if m.Subject != "You could pay £2.50 less a month" {
 				t.Errorf("subject %q", m.Subject)
 			}
-			if !strings.Contains(m.Text, "our SIM only 20GB saver plan at £7.50 a month; you pay £10.00 on SIM only 80GB") ||
-				!strings.Contains(m.Text, "save about £30.00 a year") {
+			if !strings.Contains(m.Text, "our SIM only 20GB saver plan at £7.50 a month; you pay £10.00 a month on SIM only 80GB") ||
+				!strings.Contains(m.Text, "They cost you £30.00 in all") || !strings.Contains(m.Text, "about £30.00 a year back") {
 				t.Errorf("text part of message %d:\n%s", i, m.Text)
 			}
 			if !strings.Contains(m.HTML, "<p>") || !strings.Contains(m.HTML, "£7.50 a month") {

@@ -1,0 +1,38 @@
+package web
+
+import (
+	"net/http"
+
+	"github.com/goodturn/goodturn/engine/store"
+	"github.com/goodturn/goodturn/rules"
+)
+
+// batchCard gathers what the batches page and a batch page show of a
+// batch: the rule, the values' spread, sample messages and first
+// approvals.
+func (s *Server) batchCard(r *http.Request, b store.Batch, rule *rules.Rule) (batchCard, error) {
+	ctx := r.Context()
+	card := batchCard{Batch: b, Name: b.RuleID}
+	if rule != nil {
+		card.Name, card.Description = rule.Name, rule.Description
+	}
+	values, err := store.BatchValues(ctx, s.cfg.DB, b.RunID, b.RuleID, "")
+	if err != nil {
+		return card, err
+	}
+	card.Values = histogram(values, b.Currency)
+	ps, _, err := store.BatchProposals(ctx, s.cfg.DB, b.RunID, b.RuleID, store.ProposalPage{Limit: samplesPerBatch})
+	if err != nil {
+		return card, err
+	}
+	for _, p := range ps {
+		cust, _ := s.customer(ctx, p.CustomerID)
+		card.Samples = append(card.Samples, sample{ReviewedProposal: p, Customer: cust.Name, Message: renderMessage(rule, p.Proposal, cust)})
+	}
+	if card.Approvals, err = store.BatchApprovals(ctx, s.cfg.DB, b.RunID, b.RuleID); err != nil {
+		return card, err
+	}
+	above := s.cfg.Review.SecondReviewerAbove
+	card.NeedsTwo, card.SecondAbove = above >= 0 && b.Pending > int64(above), above
+	return card, nil
+}

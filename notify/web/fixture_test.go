@@ -1,0 +1,151 @@
+package web_test
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/goodturn/goodturn/engine"
+	"github.com/goodturn/goodturn/engine/billing"
+	"github.com/goodturn/goodturn/engine/database"
+	"github.com/goodturn/goodturn/engine/sample"
+	"github.com/goodturn/goodturn/engine/store"
+	"github.com/goodturn/goodturn/notify/review"
+	"github.com/goodturn/goodturn/notify/web"
+	"github.com/goodturn/goodturn/rules"
+)
+
+// clock is when the sample operator's rules ran.
+var clock = time.Date(2026, 11, 23, 2, 0, 0, 0, time.UTC)
+
+// scriptName is a customer name that must render as text.
+const scriptName = `<script>alert(1)</script>`
+
+// password is every test user's password.
+const password = "password-1"
+
+// fixture is the demo's data behind a review page: a sample operator of
+// 300 customers, one run of the shipped rulesets, a reviewer (ana), a
+// second reviewer (bea), a viewer (vic) and an admin (bob); the customer
+// of the most valuable cheaper-plan proposal is named scriptName.
+type fixture struct {
+	db     *database.DB
+	svc    *review.Service
+	srv    *web.Server
+	batch  string // RUN/RULE of the cheaper-plan batch
+	script int64  // the proposal of the customer named scriptName
+}
+
+func newFixture(t testing.TB, dsn string) *fixture {
+	t.Helper()
+	ctx := context.Background()
+	db, err := database.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if _, err := store.Migrate(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	if err := billing.CreateSchema(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sample.Generate(ctx, db, sample.Options{Customers: 300, Seed: 1, Now: clock}); err != nil {
+		t.Fatal(err)
+	}
+	sets, err := rules.LoadAll("../../rulesets")
+	if err != nil {
+		t.Fatal(err)
+	}
+	reader := &billing.Reader{DB: db}
+	eng := &engine.Engine{DB: db, Billing: reader, Now: func() time.Time { return clock }, Logger: slog.New(slog.DiscardHandler)}
+	results, err := eng.RunAll(ctx, sets, engine.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fixture{db: db}
+	for _, res := range results {
+		if res.Ruleset == "mobile" {
+			f.batch = store.BatchKey(res.ID, "cheaper-plan")
+		}
+	}
+	run, rule, _ := store.ParseBatchKey(f.batch)
+	ps, _, err := store.BatchProposals(ctx, db, run, rule, store.ProposalPage{Limit: 1})
+	if err != nil || len(ps) == 0 {
+		t.Fatalf("no cheaper-plan proposal: %v", err)
+	}
+	f.script = ps[0].ID
+	if _, err := db.ExecContext(ctx, db.Rebind(`UPDATE customers SET name = ? WHERE id = ?`), scriptName, ps[0].CustomerID); err != nil {
+		t.Fatal(err)
+	}
+	// The review runs on the real clock (session cookies must not be born
+	// expired) and nothing expires: the data is of a fixed day.
+	f.svc = review.New(db, review.Config{ExpireAfter: -1})
+	for _, u := range [][2]string{{"ana", store.RoleReviewer}, {"bea", store.RoleReviewer}, {"vic", store.RoleViewer}, {"bob", store.RoleAdmin}} {
+		if _, err := f.svc.AddUser(ctx, "test", u[0], u[1], password); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.srv, err = web.New(web.Config{DB: db, Billing: reader, Review: f.svc, Logger: slog.New(slog.DiscardHandler),
+		Rulesets: func() ([]*rules.Ruleset, error) { return sets, nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// request sends a request to the page with the session cookie, if any,
+// and extra headers, and returns the recorded response.
+func (f *fixture) request(t testing.TB, method, path string, form url.Values, cookie *http.Cookie, headers ...string) *httptest.ResponseRecorder {
+	t.Helper()
+	var body *strings.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
+	} else {
+		body = strings.NewReader("")
+	}
+	req := httptest.NewRequest(method, "http://review.test"+path, body)
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	if cookie != nil {
+		req.AddCookie(cookie)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	rec := httptest.NewRecorder()
+	f.srv.ServeHTTP(rec, req)
+	return rec
+}
+
+// login logs a user in through the form and returns the session cookie.
+func (f *fixture) login(t testing.TB, name string) *http.Cookie {
+	t.Helper()
+	rec := f.request(t, http.MethodPost, "/login", url.Values{"name": {name}, "password": {password}, "next": {"/"}}, nil)
+	if rec.Code != http.StatusSeeOther {
+		t.Fatalf("login %s: %d\n%s", name, rec.Code, rec.Body)
+	}
+	for _, c := range rec.Result().Cookies() {
+		if c.Name == web.SessionCookie {
+			return c
+		}
+	}
+	t.Fatalf("login %s: no session cookie", name)
+	return nil
+}
+
+func (f *fixture) pending(t testing.TB) int64 {
+	t.Helper()
+	run, rule, _ := store.ParseBatchKey(f.batch)
+	b, err := store.GetBatch(context.Background(), f.db, run, rule)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b.Pending
+}

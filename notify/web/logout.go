@@ -1,0 +1,27 @@
+package web
+
+import (
+	"net/http"
+
+	"github.com/goodturn/goodturn/engine/store"
+)
+
+// logout serves POST /logout: it ends the session, records it in the
+// audit log and clears the cookie.
+func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
+	if c, err := r.Cookie(SessionCookie); err == nil && c.Value != "" {
+		if u, err := s.cfg.Review.SessionUser(r.Context(), c.Value); err == nil {
+			if err := store.AddAudit(r.Context(), s.cfg.DB, &store.AuditEntry{At: s.cfg.Review.Now().UTC(), Actor: u.Name,
+				Action: "logout", Subject: "user " + u.Name}); err != nil {
+				s.log.Warn("review page: audit logout", "error", err)
+			}
+		}
+		if err := s.cfg.Review.EndSession(r.Context(), c.Value); err != nil {
+			s.failErr(w, r, nil, err)
+			return
+		}
+	}
+	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true,
+		SameSite: http.SameSiteLaxMode, Secure: r.TLS != nil})
+	http.Redirect(w, r, "/login", http.StatusSeeOther)
+}
