@@ -22,6 +22,7 @@ import (
 	"github.com/goodturn/goodturn/engine/database"
 	"github.com/goodturn/goodturn/engine/schedule"
 	"github.com/goodturn/goodturn/engine/store"
+	"github.com/goodturn/goodturn/notify/outbox"
 	"github.com/goodturn/goodturn/notify/review"
 	"github.com/goodturn/goodturn/notify/web"
 	"github.com/goodturn/goodturn/rules"
@@ -48,6 +49,9 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 		"on the review page, approving a batch of more pending proposals than this takes two different reviewers; -1 never")
 	expireAfter := fs.String("expire-after", rulefmt.FormatDuration(review.DefaultExpireAfter),
 		"proposals pending longer than this expire, like 14d; 0 never")
+	sendEvery := fs.Duration("send-every", time.Minute, "how often the sender turns approved proposals into messages and delivers what is due; 0 sends nothing")
+	var sf sendFlags
+	sf.bind(env, fs)
 	positional, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -75,6 +79,23 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	defer sv.close()
+	if *sendEvery > 0 {
+		snd, missing, err := sf.sender(env, &c)
+		if err != nil {
+			return err
+		}
+		for _, m := range missing {
+			sv.log.Warn("sender: no transport; its messages wait", "channel", m)
+		}
+		sets, err := c.loadRulesets(nil)
+		if err != nil {
+			return fmt.Errorf("load rulesets: %w", err)
+		}
+		snd.DB = sv.db
+		sv.sender = snd
+		sv.enqueuer = &outbox.Enqueuer{DB: sv.db, Customers: &billing.Reader{DB: sv.bdb}, Rulesets: sets, Now: snd.Now}
+		sv.sendEvery = *sendEvery
+	}
 	return sv.serve(ctx, *listen)
 }
 
@@ -108,6 +129,10 @@ type server struct {
 	review  *web.Server
 	workers int
 	now     func() time.Time
+	// sender delivers approved proposals every sendEvery; nil sends none.
+	sender    *outbox.Sender
+	enqueuer  *outbox.Enqueuer
+	sendEvery time.Duration
 }
 
 func newServer(ctx context.Context, env *Env, c *config, opts serveOptions) (*server, error) {
@@ -269,6 +294,14 @@ func (sv *server) serve(ctx context.Context, listen string) error {
 		defer close(schedDone)
 		sv.sched.Run(runCtx)
 	}()
+	sendDone := make(chan struct{})
+	go func() {
+		defer close(sendDone)
+		if sv.sender != nil {
+			fmt.Fprintf(w, "Sending approved messages every %s.\n", sv.sendEvery)
+			outbox.Run(runCtx, sv.sendEvery, sv.enqueuer, sv.sender)
+		}
+	}()
 	var httpErr error
 	select {
 	case <-ctx.Done():
@@ -278,6 +311,8 @@ func (sv *server) serve(ctx context.Context, listen string) error {
 		cancel()
 	}
 	<-schedDone
+	cancel()
+	<-sendDone
 	sctx, scancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer scancel()
 	if err := srv.Shutdown(sctx); err != nil {

@@ -368,3 +368,66 @@ func TestServeBrokenRuleset(t *testing.T) {
 		t.Errorf("/metrics:\n%s", body)
 	}
 }
+
+// `goodturn serve` delivers approved proposals: its sender turns them into
+// outbox messages and sends them, here through the log channel.
+func TestServeSendsApprovedProposals(t *testing.T) {
+	dsn := dbtest.SQLiteDSN(t)
+	if code, out, errOut := run(t, "demo", "--db", dsn, "--rulesets", "../../rulesets", "--customers", "300"); code != 0 {
+		t.Fatalf("demo exited %d\n%s\n%s", code, out, errOut)
+	}
+	db, err := database.Open(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	res, err := db.Exec(`UPDATE proposals SET status = 'approved' WHERE rule_id = 'late-fee-waiver' AND status = 'pending'`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	approved, _ := res.RowsAffected()
+	if approved == 0 {
+		t.Fatal("the demo made no late-fee-waiver proposals to approve")
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	env, out, errOut := testEnv()
+	env.Logger = newLogger(env)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	exit := make(chan int, 1)
+	go func() {
+		exit <- Main(ctx, env, []string{"serve", "--db", dsn, "--rulesets", "../../rulesets", "--listen", addr,
+			"--catch-up", "0", "--schedule", writeSchedule(t, "mobile: \"CRON_TZ=UTC 0 0 1 1 *\"\n"),
+			"--log", "--send-hours", "always", "--send-every", "100ms"})
+	}()
+	// Each late fee waiver is an email and a billing action; without a
+	// billing webhook the action waits, and the emails go to the log.
+	deadline := time.Now().Add(30 * time.Second)
+	var sent int64
+	for time.Now().Before(deadline) {
+		db.QueryRow(`SELECT count(*) FROM outbox WHERE status = 'sent' AND channel = 'email'`).Scan(&sent)
+		if sent == approved {
+			break
+		}
+		select {
+		case code := <-exit:
+			t.Fatalf("serve exited %d early\n%s\n%s", code, out, errOut)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	cancel()
+	if code := <-exit; code != 0 {
+		t.Errorf("serve exited %d\n%s", code, errOut)
+	}
+	if sent != approved {
+		t.Fatalf("%d emails sent, want one for each of the %d approved proposals\n%s\n%s", sent, approved, out, errOut)
+	}
+	if !strings.Contains(out.String(), "Sending approved messages every 100ms.") || !strings.Contains(out.String(), "late fee") {
+		t.Errorf("stdout:\n%s", out)
+	}
+}
