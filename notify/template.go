@@ -22,6 +22,14 @@ import (
 // message: the email subject and body and the SMS text.
 var Parts = []string{"subject", "text", "sms"}
 
+// PromotionalPrefix marks the promotional variant of a part: a template may
+// define promotional_subject, promotional_text and promotional_sms beside
+// its neutral parts. A customer with marketing consent gets a part's
+// promotional variant where there is one; everyone else gets the neutral
+// part. So a service rule (an end-of-contract notice, say) tells every
+// customer the facts, and only those who agreed to hear offers get the nudge.
+const PromotionalPrefix = "promotional_"
+
 // Template is a parsed message template.
 type Template struct {
 	Path string
@@ -94,11 +102,15 @@ func (t *Template) Render(d Data) (Message, error) {
 	}
 	var m Message
 	for _, part := range Parts {
-		if t.t.Lookup(part) == nil {
+		name := part
+		if d.Customer.MarketingOptIn && t.t.Lookup(PromotionalPrefix+part) != nil {
+			name = PromotionalPrefix + part
+		}
+		if t.t.Lookup(name) == nil {
 			continue
 		}
 		var b bytes.Buffer
-		if err := t.t.ExecuteTemplate(&b, part, d); err != nil {
+		if err := t.t.ExecuteTemplate(&b, name, d); err != nil {
 			return Message{}, errors.New(strings.TrimPrefix(err.Error(), "template: "))
 		}
 		s := strings.TrimSpace(b.String())
