@@ -2,9 +2,7 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/goodturn/goodturn/engine"
@@ -13,6 +11,7 @@ import (
 	"github.com/goodturn/goodturn/engine/sample"
 	"github.com/goodturn/goodturn/engine/store"
 	"github.com/goodturn/goodturn/notify"
+	"github.com/goodturn/goodturn/notify/outbox"
 	"github.com/goodturn/goodturn/rules"
 )
 
@@ -161,7 +160,7 @@ func printSampleMessages(ctx context.Context, env *Env, reader *billing.Reader, 
 		if err != nil {
 			return fmt.Errorf("proposal %d: offer: %w", p.ID, err)
 		}
-		values, err := evidenceValues(p.Evidence)
+		values, err := outbox.EvidenceValues(p.Evidence)
 		if err != nil {
 			return fmt.Errorf("proposal %d: evidence: %w", p.ID, err)
 		}
@@ -180,28 +179,4 @@ func printSampleMessages(ctx context.Context, env *Env, reader *billing.Reader, 
 		fmt.Fprintln(env.Stdout)
 	}
 	return nil
-}
-
-// evidenceValues returns a proposal's named values by name.
-func evidenceValues(raw []byte) (map[string]any, error) {
-	var ev struct {
-		Values []struct {
-			Name  string          `json:"name"`
-			Value json.RawMessage `json:"value"`
-		} `json:"values"`
-	}
-	if err := json.Unmarshal(raw, &ev); err != nil {
-		return nil, err
-	}
-	m := make(map[string]any, len(ev.Values))
-	for _, v := range ev.Values {
-		var x any
-		d := json.NewDecoder(strings.NewReader(string(v.Value)))
-		d.UseNumber()
-		if err := d.Decode(&x); err != nil {
-			return nil, err
-		}
-		m[v.Name] = x
-	}
-	return m, nil
 }
