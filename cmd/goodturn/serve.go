@@ -87,13 +87,13 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 		for _, m := range missing {
 			sv.log.Warn("sender: no transport; its messages wait", "channel", m)
 		}
-		sets, err := c.loadRulesets(nil)
-		if err != nil {
-			return fmt.Errorf("load rulesets: %w", err)
-		}
+		// A broken ruleset is reported at start and its messages wait; the
+		// others' still go.
+		sets, _ := c.loadRulesetsPartly(nil)
 		snd.DB = sv.db
+		snd.Now = sv.now // serve runs on the real clock, --now or not
 		sv.sender = snd
-		sv.enqueuer = &outbox.Enqueuer{DB: sv.db, Customers: &billing.Reader{DB: sv.bdb}, Rulesets: sets, Now: snd.Now}
+		sv.enqueuer = &outbox.Enqueuer{DB: sv.db, Customers: &billing.Reader{DB: sv.bdb}, Rulesets: sets, Now: sv.now}
 		sv.sendEvery = *sendEvery
 	}
 	return sv.serve(ctx, *listen)

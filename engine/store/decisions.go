@@ -117,6 +117,11 @@ func ListBatches(ctx context.Context, q Querier, f BatchFilter) ([]Batch, error)
 		FROM proposals p JOIN runs r ON r.id = p.run_id` + cond + `
 		GROUP BY p.run_id, p.rule_id`
 	if !f.All {
+		// Batches of runs still going (or failed) are not offered for review.
+		qs = strings.Replace(qs, "GROUP BY p.run_id, p.rule_id", "AND r.status = 'succeeded' GROUP BY p.run_id, p.rule_id", 1)
+		if cond == "" {
+			qs = strings.Replace(qs, "AND r.status = 'succeeded' GROUP BY", "WHERE r.status = 'succeeded' GROUP BY", 1)
+		}
 		qs += ` HAVING SUM(CASE WHEN p.status = 'pending' THEN 1 ELSE 0 END) > 0`
 	}
 	qs += ` ORDER BY p.run_id DESC, p.rule_id`
@@ -360,11 +365,16 @@ func (s Selection) String() string {
 	return "batch " + BatchKey(s.RunID, s.RuleID)
 }
 
+// finishedRun keeps decisions to the proposals of runs that have finished
+// and succeeded: until then a rule may still turn out unhealthy and have
+// its proposals held back, so none of them may be approved yet.
+const finishedRun = ` AND run_id IN (SELECT id FROM runs WHERE status = 'succeeded')`
+
 func (s Selection) where() (string, []any) {
 	if s.ProposalID != 0 {
-		return "id = ?", []any{s.ProposalID}
+		return "id = ?" + finishedRun, []any{s.ProposalID}
 	}
-	return "run_id = ? AND rule_id = ?", []any{s.RunID, s.RuleID}
+	return "run_id = ? AND rule_id = ?" + finishedRun, []any{s.RunID, s.RuleID}
 }
 
 // LockPending takes the write lock on the selection's pending proposals

@@ -41,6 +41,8 @@ type Enqueuer struct {
 	Batch int
 
 	templates map[*rules.Rule]*notify.Template
+	// suppressions are those active when Enqueue started.
+	suppressions []store.Suppression
 }
 
 // EnqueueResult says what Enqueue did.
@@ -73,6 +75,13 @@ func (e *Enqueuer) Enqueue(ctx context.Context) (EnqueueResult, error) {
 	if e.templates == nil {
 		e.templates = map[*rules.Rule]*notify.Template{}
 	}
+	// A customer's preferences may have changed while the proposal waited
+	// for review: suppressions and consent are checked again here.
+	sup, err := store.ListSuppressions(ctx, e.DB, e.now().UTC())
+	if err != nil {
+		return res, err
+	}
+	e.suppressions = sup
 	var after int64
 	for {
 		ps, err := store.ApprovedWithoutOutbox(ctx, e.DB, after, batch)
@@ -184,6 +193,10 @@ func (e *Enqueuer) messages(ctx context.Context, p store.Proposal) ([]store.Outb
 		switch {
 		case cust.ContactOptOut:
 			m.Status, m.LastError = store.OutboxSkipped, "the customer has opted out of contact"
+		case r.Purpose != "service" && !cust.MarketingOptIn:
+			m.Status, m.LastError = store.OutboxSkipped, "the customer has withdrawn marketing consent"
+		case e.suppressed(cust, p) != "":
+			m.Status, m.LastError = store.OutboxSkipped, "suppressed: "+e.suppressed(cust, p)
 		case (ch == "email" || ch == "sms") && strings.TrimSpace(m.Recipient) == "":
 			m.Status, m.LastError = store.OutboxSkipped, "the customer has no "+map[string]string{"email": "email address", "sms": "phone number"}[ch]
 		}
@@ -228,4 +241,16 @@ func EvidenceValues(raw []byte) (map[string]any, error) {
 		m[v.Name] = x
 	}
 	return m, nil
+}
+
+// suppressed returns why an active suppression covers the customer and the
+// proposal's rule, or "".
+func (e *Enqueuer) suppressed(c rules.Customer, p store.Proposal) string {
+	today := e.now().UTC()
+	for _, s := range e.suppressions {
+		if s.Covers(c.ID, c.Segment, p.Ruleset, p.RuleID, today) {
+			return fmt.Sprintf("%s (by %s)", s.Reason, s.Owner)
+		}
+	}
+	return ""
 }

@@ -90,7 +90,7 @@ func newFixture(t *testing.T, dsn string) *fixture {
 // addCustomer records a customer in London, in en-GB unless locale says.
 func (f *fixture) addCustomer(id int64, name, locale string) rules.Customer {
 	c := rules.Customer{ID: id, Name: name, Email: fmt.Sprintf("c%d@example.com", id), Phone: fmt.Sprintf("+4477009%05d", id),
-		Locale: locale, Timezone: "Europe/London"}
+		Locale: locale, Timezone: "Europe/London", MarketingOptIn: true}
 	f.custs[id] = c
 	return c
 }

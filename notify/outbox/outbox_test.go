@@ -596,3 +596,46 @@ func TestRateLimit(t *testing.T) {
 		t.Errorf("25 tokens at 20/s with a burst of 20 took %v", d)
 	}
 }
+
+// A customer's preferences can change while a proposal waits for review:
+// marketing consent withdrawn, or a suppression added, keeps a promotional
+// message from going out; a service message still goes.
+func TestEnqueueRechecksConsentAndSuppressions(t *testing.T) {
+	dbtest.Dialects(t, func(t *testing.T, dsn string) {
+		f := newFixture(t, dsn)
+		f.addCustomer(1, "Ann Lee", "en-GB")
+		withdrawn := f.addCustomer(2, "Bob Stone", "en-GB")
+		withdrawn.MarketingOptIn = false
+		f.custs[2] = withdrawn
+		f.addCustomer(3, "Cat Ray", "en-GB")
+		a := f.cheaperPlan(1, "approved", "GBP")
+		b := f.cheaperPlan(2, "approved", "GBP")
+		c := f.cheaperPlan(3, "approved", "GBP")
+		fee := f.lateFee(2) // a service message: consent does not matter
+		s := store.Suppression{CustomerID: 3, RuleID: "cheaper-plan", Owner: "ana", Reason: "complaint open", Created: noon}
+		if err := store.AddSuppression(context.Background(), f.db, &s); err != nil {
+			t.Fatal(err)
+		}
+		f.enqueue()
+		rows, err := store.ListOutbox(context.Background(), f.db, store.OutboxFilter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		byKey := map[string]store.OutboxMessage{}
+		for _, m := range rows {
+			byKey[m.Key] = m
+		}
+		if m := byKey[Key(a, "email")]; m.Status != store.OutboxQueued {
+			t.Errorf("consenting customer: %s %s", m.Status, m.LastError)
+		}
+		if m := byKey[Key(b, "email")]; m.Status != store.OutboxSkipped || !strings.Contains(m.LastError, "withdrawn marketing consent") {
+			t.Errorf("consent withdrawn: %s %s", m.Status, m.LastError)
+		}
+		if m := byKey[Key(c, "email")]; m.Status != store.OutboxSkipped || m.LastError != "suppressed: complaint open (by ana)" {
+			t.Errorf("suppressed: %s %s", m.Status, m.LastError)
+		}
+		if m := byKey[Key(fee, "email")]; m.Status != store.OutboxQueued {
+			t.Errorf("service message to a customer without marketing consent: %s %s", m.Status, m.LastError)
+		}
+	})
+}

@@ -147,6 +147,9 @@ func (s *Service) SetPassword(ctx context.Context, actor, name, password string)
 	})
 }
 
+// loginSlots bounds the password checks running at once.
+var loginSlots = make(chan struct{}, 2)
+
 // ErrBadLogin is the one answer to a wrong name, a wrong password or a
 // disabled user, so that a login page tells an attacker nothing.
 var ErrBadLogin = errors.New("wrong name or password")
@@ -162,7 +165,15 @@ func (s *Service) Login(ctx context.Context, name, password string) (*store.User
 	if u != nil {
 		hash = u.PasswordHash
 	}
+	// Each check costs argon2id's memory: only a few run at once, so a
+	// flood of login attempts queues instead of exhausting memory.
+	select {
+	case loginSlots <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 	ok, verr := VerifyPassword(hash, password)
+	<-loginSlots
 	if u == nil || u.Disabled || !ok || verr != nil {
 		reason := "wrong password"
 		switch {

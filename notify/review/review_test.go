@@ -57,6 +57,11 @@ func newFixture(t *testing.T, dsn string, big, small int) *fixture {
 	if _, err := store.InsertProposals(ctx, db, ps); err != nil {
 		t.Fatal(err)
 	}
+	// Only the proposals of a finished run may be reviewed.
+	r.Status, r.FinishedAt = store.RunSucceeded, day
+	if err := store.FinishRun(ctx, db, r); err != nil {
+		t.Fatal(err)
+	}
 	for _, rule := range []string{"big", "small"} {
 		list, err := store.ListProposals(ctx, db, store.ProposalFilter{RunID: r.ID, RuleID: rule})
 		if err != nil {
@@ -428,6 +433,31 @@ func TestConcurrentDecisions(t *testing.T) {
 		}
 		if es := f.audit(t); len(es) != 1 {
 			t.Fatalf("audit: %+v", es)
+		}
+	})
+}
+
+// The proposals of a run still going are not offered for review, nor can
+// they be decided: the run may yet hold a rule's proposals back.
+func TestProposalsOfARunningRunCannotBeDecided(t *testing.T) {
+	dbtest.Dialects(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		f := newFixture(t, dsn, 3, 0)
+		if _, err := f.db.Exec(f.db.Rebind(`UPDATE runs SET status = 'running' WHERE id = ?`), f.run); err != nil {
+			t.Fatal(err)
+		}
+		batches, err := store.ListBatches(ctx, f.db, store.BatchFilter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(batches) != 0 {
+			t.Errorf("batches of a running run offered for review: %+v", batches)
+		}
+		if _, err := f.svc.Approve(ctx, f.ana, store.Selection{RunID: f.run, RuleID: "big"}, ""); err == nil {
+			t.Error("approved the proposals of a running run")
+		}
+		if got := f.statuses(t, f.bigIDs); got["pending"] != 3 {
+			t.Errorf("statuses: %v", got)
 		}
 	})
 }

@@ -252,8 +252,14 @@ func (s *Server) takeFlash(w http.ResponseWriter, r *http.Request) flash {
 // localPath returns p if it is a path on this site, else "/": redirects
 // never leave the site.
 func localPath(p string) string {
-	if p == "" || p[0] != '/' || strings.HasPrefix(p, "//") || strings.ContainsAny(p, "\\\r\n") {
+	if p == "" || p[0] != '/' || strings.HasPrefix(p, "//") || strings.ContainsRune(p, '\\') {
 		return "/"
+	}
+	for _, r := range p {
+		// Browsers drop tabs and newlines from URLs: "/\t/evil" is "//evil".
+		if r < 0x20 || r == 0x7f {
+			return "/"
+		}
 	}
 	return p
 }
