@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"github.com/goodturn/goodturn/engine"
@@ -100,6 +101,19 @@ func (c *config) policy() (engine.Policy, error) {
 		return engine.Policy{Cap: -1}, nil
 	}
 	return engine.Policy{Cap: c.cap, CapWindow: w}, nil
+}
+
+// oneID reads the single id a command takes as its argument; what names it
+// in errors ("suppression id"), want says what to give when it is missing.
+func oneID(positional []string, what, want string) (int64, error) {
+	if len(positional) != 1 {
+		return 0, fmt.Errorf("%w: want %s", errUsage, want)
+	}
+	id, err := strconv.ParseInt(positional[0], 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%w: %q is not a %s", errUsage, positional[0], what)
+	}
+	return id, nil
 }
 
 // clock returns the configured clock.

@@ -307,12 +307,9 @@ func sendRetry(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if len(positional) != 1 {
-		return fmt.Errorf("%w: want the id of one dead message (see `goodturn send list --status dead`)", errUsage)
-	}
-	id, err := strconv.ParseInt(positional[0], 10, 64)
+	id, err := oneID(positional, "message id", "the id of one dead message (see `goodturn send list --status dead`)")
 	if err != nil {
-		return fmt.Errorf("%w: %q is not a message id", errUsage, positional[0])
+		return err
 	}
 	now, err := c.clock()
 	if err != nil {

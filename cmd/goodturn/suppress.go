@@ -124,12 +124,9 @@ func suppressRemove(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if len(positional) != 1 {
-		return fmt.Errorf("%w: want one suppression id", errUsage)
-	}
-	id, err := strconv.ParseInt(positional[0], 10, 64)
+	id, err := oneID(positional, "suppression id", "one suppression id")
 	if err != nil {
-		return fmt.Errorf("%w: %q is not a suppression id", errUsage, positional[0])
+		return err
 	}
 	db, _, closeAll, err := c.databases(ctx)
 	if err != nil {

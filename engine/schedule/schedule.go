@@ -72,40 +72,12 @@ type Slot struct {
 func (s Slot) String() string { return s.Ruleset + " at " + s.Nominal + " " + s.Zone }
 
 // Error is a problem at a position in the schedule file, written as
-// `path:line:col: ruleset "name": what is wrong`.
-type Error struct {
-	Path      string
-	Line, Col int
-	// Ruleset is the entry the problem is in, or "" for the file.
-	Ruleset string
-	Msg     string
-}
-
-func (e *Error) Error() string {
-	var b strings.Builder
-	b.WriteString(e.Path)
-	if e.Line > 0 {
-		fmt.Fprintf(&b, ":%d:%d", e.Line, max(e.Col, 1))
-	}
-	b.WriteString(": ")
-	if e.Ruleset != "" {
-		fmt.Fprintf(&b, "ruleset %q: ", e.Ruleset)
-	}
-	b.WriteString(e.Msg)
-	return b.String()
-}
+// `path:line:col: ruleset "name": what is wrong`: a rule file's error with
+// Kind "ruleset".
+type Error = rulefmt.Error
 
 // Errors is every problem found in a schedule file, in file order.
-type Errors []*Error
-
-// Error joins the problems one per line.
-func (es Errors) Error() string {
-	s := make([]string, len(es))
-	for i, e := range es {
-		s[i] = e.Error()
-	}
-	return strings.Join(s, "\n")
-}
+type Errors = rulefmt.Errors
 
 // Load reads the schedule file at path. known lists the ruleset folders
 // that exist; an entry naming another is an error. Every problem is
@@ -127,9 +99,9 @@ func Load(path string, known []string) ([]*Entry, error) {
 func Parse(path string, src []byte, known []string) ([]*Entry, error) {
 	var errs Errors
 	errorf := func(n *yaml.Node, ruleset, format string, args ...any) {
-		e := &Error{Path: path, Ruleset: ruleset, Msg: fmt.Sprintf(format, args...)}
+		e := &Error{Path: path, Rule: ruleset, Kind: "ruleset", Msg: fmt.Sprintf(format, args...)}
 		if n != nil {
-			e.Line, e.Col = n.Line, n.Column
+			e.Pos = rulefmt.Pos{Line: n.Line, Col: n.Column}
 		}
 		errs = append(errs, e)
 	}
@@ -139,7 +111,7 @@ func Parse(path string, src []byte, known []string) ([]*Entry, error) {
 		e := &Error{Path: path, Msg: yamlMessage(err)}
 		var le *yaml.LoadError
 		if errors.As(err, &le) {
-			e.Line, e.Col = le.Mark.Line, le.Mark.Column
+			e.Pos = rulefmt.Pos{Line: le.Mark.Line, Col: le.Mark.Column}
 		}
 		return nil, Errors{e}
 	}

@@ -230,14 +230,12 @@ type ProposalPage struct {
 	Limit, Offset int
 }
 
-const reviewedColumns = `id, run_id, ruleset, rule_id, rule_version, customer_id, kind, value, currency, offer, evidence, status, as_of, created_at, decided_by, decided_at`
+const reviewedColumns = storedProposalColumns + `, decided_by, decided_at`
 
 func scanReviewed(row interface{ Scan(...any) error }) (ReviewedProposal, error) {
 	var p ReviewedProposal
 	var offer, evidence []byte
-	err := row.Scan(&p.ID, &p.RunID, &p.Ruleset, &p.RuleID, &p.RuleVersion, &p.CustomerID, &p.Kind, &p.Value,
-		&p.Currency, &offer, &evidence, &p.Status, database.Time(&p.AsOf), database.Time(&p.CreatedAt),
-		&p.DecidedBy, database.Time(&p.DecidedAt))
+	err := row.Scan(append(proposalDest(&p.Proposal, &offer, &evidence), &p.DecidedBy, database.Time(&p.DecidedAt))...)
 	p.Offer, p.Evidence = offer, evidence
 	return p, err
 }

@@ -87,7 +87,7 @@ func collectOutbox(rows *sql.Rows, err error, what string) ([]OutboxMessage, err
 // ApprovedWithoutOutbox returns up to limit approved proposals with ids
 // above afterID that have no outbox row yet, in id order.
 func ApprovedWithoutOutbox(ctx context.Context, db *database.DB, afterID int64, limit int) ([]Proposal, error) {
-	q := `SELECT id, run_id, ruleset, rule_id, rule_version, customer_id, kind, value, currency, offer, evidence, status, as_of, created_at
+	q := `SELECT ` + storedProposalColumns + `
 		FROM proposals p WHERE status = ? AND id > ? AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.proposal_id = p.id) ORDER BY id`
 	if limit > 0 {
 		q += fmt.Sprintf(" LIMIT %d", limit)
@@ -96,19 +96,7 @@ func ApprovedWithoutOutbox(ctx context.Context, db *database.DB, afterID int64, 
 	if err != nil {
 		return nil, fmt.Errorf("approved proposals: %w", err)
 	}
-	defer rows.Close()
-	var out []Proposal
-	for rows.Next() {
-		var p Proposal
-		var offer, evidence []byte
-		if err := rows.Scan(&p.ID, &p.RunID, &p.Ruleset, &p.RuleID, &p.RuleVersion, &p.CustomerID, &p.Kind, &p.Value,
-			&p.Currency, &offer, &evidence, &p.Status, database.Time(&p.AsOf), database.Time(&p.CreatedAt)); err != nil {
-			return nil, fmt.Errorf("approved proposals: %w", err)
-		}
-		p.Offer, p.Evidence = offer, evidence
-		out = append(out, p)
-	}
-	return out, rows.Err()
+	return scanProposals(rows, "approved proposals")
 }
 
 // EnqueueOutbox inserts messages in one transaction, skipping any whose

@@ -72,7 +72,7 @@ func InsertProposals(ctx context.Context, db *database.DB, ps []Proposal) (map[s
 	for start := 0; start < len(ps); start += insertBatch {
 		batch := ps[start:min(start+insertBatch, len(ps))]
 		var q strings.Builder
-		q.WriteString(`INSERT INTO proposals (run_id, ruleset, rule_id, rule_version, customer_id, kind, value, currency, offer, evidence, status, as_of, created_at) VALUES `)
+		q.WriteString(`INSERT INTO proposals (` + proposalColumns + `) VALUES `)
 		args := make([]any, 0, len(batch)*cols)
 		for i, p := range batch {
 			if i > 0 {
@@ -100,6 +100,35 @@ func InsertProposals(ctx context.Context, db *database.DB, ps []Proposal) (map[s
 
 // proposalColumns are the columns a new proposal sets.
 const proposalColumns = `run_id, ruleset, rule_id, rule_version, customer_id, kind, value, currency, offer, evidence, status, as_of, created_at`
+
+// storedProposalColumns are the columns scanProposals reads.
+const storedProposalColumns = "id, " + proposalColumns
+
+// proposalDest returns the scan destinations of storedProposalColumns; the
+// caller copies offer and evidence into p after the scan.
+func proposalDest(p *Proposal, offer, evidence *[]byte) []any {
+	return []any{&p.ID, &p.RunID, &p.Ruleset, &p.RuleID, &p.RuleVersion, &p.CustomerID, &p.Kind, &p.Value,
+		&p.Currency, offer, evidence, &p.Status, database.Time(&p.AsOf), database.Time(&p.CreatedAt)}
+}
+
+// scanProposals reads rows of storedProposalColumns and closes them.
+func scanProposals(rows *sql.Rows, what string) ([]Proposal, error) {
+	defer rows.Close()
+	var out []Proposal
+	for rows.Next() {
+		var p Proposal
+		var offer, evidence []byte
+		if err := rows.Scan(proposalDest(&p, &offer, &evidence)...); err != nil {
+			return nil, fmt.Errorf("%s: %w", what, err)
+		}
+		p.Offer, p.Evidence = offer, evidence
+		out = append(out, p)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	return out, nil
+}
 
 // copyProposals stores proposals on PostgreSQL with COPY into a staging
 // table and one INSERT … ON CONFLICT DO NOTHING from it, so that a batch
@@ -247,7 +276,7 @@ func ListProposals(ctx context.Context, db *database.DB, f ProposalFilter) ([]Pr
 	if !f.AsOf.IsZero() {
 		add("as_of = ?", database.Date(f.AsOf))
 	}
-	q := `SELECT id, run_id, ruleset, rule_id, rule_version, customer_id, kind, value, currency, offer, evidence, status, as_of, created_at FROM proposals`
+	q := `SELECT ` + storedProposalColumns + ` FROM proposals`
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
@@ -259,19 +288,7 @@ func ListProposals(ctx context.Context, db *database.DB, f ProposalFilter) ([]Pr
 	if err != nil {
 		return nil, fmt.Errorf("list proposals: %w", err)
 	}
-	defer rows.Close()
-	var out []Proposal
-	for rows.Next() {
-		var p Proposal
-		var offer, evidence []byte
-		if err := rows.Scan(&p.ID, &p.RunID, &p.Ruleset, &p.RuleID, &p.RuleVersion, &p.CustomerID, &p.Kind, &p.Value,
-			&p.Currency, &offer, &evidence, &p.Status, database.Time(&p.AsOf), database.Time(&p.CreatedAt)); err != nil {
-			return nil, fmt.Errorf("list proposals: %w", err)
-		}
-		p.Offer, p.Evidence = offer, evidence
-		out = append(out, p)
-	}
-	return out, rows.Err()
+	return scanProposals(rows, "list proposals")
 }
 
 // LatestProposalDay returns the most recent day the ruleset made proposals,

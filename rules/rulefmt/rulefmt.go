@@ -231,6 +231,9 @@ type Error struct {
 	Pos  Pos
 	// Rule is the id of the rule the problem is in, or "" for the file.
 	Rule string
+	// Kind names what Rule identifies: "rule" when empty; other files in
+	// the same format (the schedule) name a "ruleset".
+	Kind string
 	Msg  string
 }
 
@@ -243,7 +246,11 @@ func (e *Error) Error() string {
 	}
 	b.WriteString(": ")
 	if e.Rule != "" {
-		fmt.Fprintf(&b, "rule %q: ", e.Rule)
+		kind := e.Kind
+		if kind == "" {
+			kind = "rule"
+		}
+		fmt.Fprintf(&b, "%s %q: ", kind, e.Rule)
 	}
 	b.WriteString(e.Msg)
 	return b.String()
