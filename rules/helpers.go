@@ -160,11 +160,6 @@ var reservedNames = func() map[string]bool {
 	return m
 }()
 
-// HelperNames lists the helper functions, for documentation and checks.
-func HelperNames() []string {
-	return []string{"cost", "overage", "fits", "rerate", "cheapest_plan", "quote",
-		"days_since", "days_until", "years_since", "days", "div", "money"}
-}
 
 func typeName(t reflect.Type) string {
 	if t == nil {
