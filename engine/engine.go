@@ -257,6 +257,13 @@ func (e *Engine) holdUnhealthy(ctx context.Context, res *Result) error {
 	}
 	for _, rr := range res.Rules {
 		share := float64(rr.Errors) / float64(res.Customers)
+		why := fmt.Sprintf("failed on %.1f%% of customers (limit %.1f%%)", 100*share, 100*limit)
+		if broken := res.Held[rr.RuleID][ReasonBrokenPromise]; share <= limit && rr.Matched > 0 {
+			// A rule that breaks its promises for more than the same
+			// share of its matches is as unhealthy as one that fails.
+			share = float64(broken) / float64(rr.Matched)
+			why = fmt.Sprintf("broke its promises for %.1f%% of its matches (limit %.1f%%)", 100*share, 100*limit)
+		}
 		if share <= limit {
 			continue
 		}
@@ -271,8 +278,7 @@ func (e *Engine) holdUnhealthy(ctx context.Context, res *Result) error {
 		if res.Unhealthy == nil {
 			res.Unhealthy = map[string]string{}
 		}
-		res.Unhealthy[rr.RuleID] = fmt.Sprintf("failed on %.1f%% of customers (limit %.1f%%): its %d proposals are held back from review",
-			100*share, 100*limit, held)
+		res.Unhealthy[rr.RuleID] = fmt.Sprintf("%s: its %d proposals are held back from review", why, held)
 		if held > 0 {
 			if res.Held == nil {
 				res.Held = map[string]map[string]int64{}
@@ -342,6 +348,14 @@ type tally struct {
 	errSamples                              []store.ErrorSample
 	// held counts matches held back by the contact policy, by reason.
 	held map[string]int64
+}
+
+// hold counts a match held back for a reason.
+func (t *tally) hold(reason string) {
+	if t.held == nil {
+		t.held = map[string]int64{}
+	}
+	t.held[reason]++
 }
 
 // policyState is what the contact policy needs to know before a run: the
@@ -468,6 +482,17 @@ func (e *Engine) evaluate(ctx context.Context, sets []*rules.Ruleset, slots []sl
 							continue
 						}
 						t[si].matched++
+						if len(o.Broken) > 0 {
+							// A match that breaks a promise is never
+							// proposed, and does not compete with the
+							// customer's other benefits.
+							t[si].hold(ReasonBrokenPromise)
+							for _, p := range o.Broken {
+								t[si].hold(BrokenPromiseReason(p))
+							}
+							t[si].skipped++
+							continue
+						}
 						c := Candidate{Ruleset: sets[sl.set].Name, Rule: sl.rule, Value: o.Value}
 						if h, ok := held[holdKey{sl.set, sl.rule.ID, f.Customer.ID}]; ok {
 							c.Earlier = &Earlier{AsOf: h.asOf}
@@ -485,10 +510,7 @@ func (e *Engine) evaluate(ctx context.Context, sets []*rules.Ruleset, slots []sl
 						si := candSlots[k]
 						if d.Reason != "" {
 							t[si].skipped++
-							if t[si].held == nil {
-								t[si].held = map[string]int64{}
-							}
-							t[si].held[d.Reason]++
+							t[si].hold(d.Reason)
 							continue
 						}
 						sl := slots[si]

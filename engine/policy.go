@@ -3,6 +3,7 @@ package engine
 import (
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/goodturn/goodturn/engine/store"
@@ -19,19 +20,52 @@ const (
 	ReasonCooldown     = "cooldown"
 	ReasonFrequencyCap = "frequency_cap"
 	ReasonOutranked    = "outranked"
+	// ReasonUnreachable holds back a match for a customer who has none of
+	// the rule's channels: no email address for email, no phone number for
+	// SMS.
+	ReasonUnreachable = "unreachable"
 	// ReasonUnhealthy holds back the proposals of a rule that failed on
-	// more than the allowed share of the run's customers.
+	// more than the allowed share of the run's customers, or broke its
+	// promises for more than that share of its matches.
 	ReasonUnhealthy = "unhealthy"
+	// ReasonBrokenPromise holds back a match that breaks one of its rule's
+	// promises (the rule's `require:` or its kind's built-in ones). It is
+	// checked before the contact policy; BrokenPromiseReason counts each
+	// promise broken on its own.
+	ReasonBrokenPromise = "broken_promise"
 )
 
-// Reasons lists every reason in the order the policy checks them.
-var Reasons = []string{ReasonSuppressed, ReasonOptedOut, ReasonNoConsent, ReasonPending, ReasonCooldown, ReasonFrequencyCap, ReasonOutranked, ReasonUnhealthy}
+// Reasons lists every reason in the order they are checked.
+var Reasons = []string{ReasonBrokenPromise, ReasonSuppressed, ReasonOptedOut, ReasonUnreachable, ReasonNoConsent, ReasonPending, ReasonCooldown, ReasonFrequencyCap, ReasonOutranked, ReasonUnhealthy}
+
+// brokenPromisePrefix starts the held-back reason of one broken promise.
+const brokenPromisePrefix = ReasonBrokenPromise + ": "
+
+// BrokenPromiseReason is the reason that counts the matches breaking one
+// promise: "broken_promise: offer.new_price < offer.current_price". A
+// match breaking two promises counts once under ReasonBrokenPromise and
+// once under each of theirs.
+func BrokenPromiseReason(promise string) string { return brokenPromisePrefix + promise }
+
+// BrokenPromises returns, from a rule's held-back counts, the count of each
+// broken promise, by promise.
+func BrokenPromises(held map[string]int64) map[string]int64 {
+	out := map[string]int64{}
+	for reason, n := range held {
+		if p, ok := strings.CutPrefix(reason, brokenPromisePrefix); ok {
+			out[p] = n
+		}
+	}
+	return out
+}
 
 // Policy is the contact policy: one layer, applied after the rules and
 // before proposals are stored, that keeps customers from being pestered.
 //
 // In order: a suppression covering the customer and rule holds it back; so
-// does the customer's contact opt-out; a promotional rule needs marketing
+// does the customer's contact opt-out, and having none of the rule's
+// channels (no email address for an email, no phone number for an SMS);
+// a promotional rule needs marketing
 // consent (service rules go regardless); a pending proposal of the same rule,
 // or one within the rule's cooldown, holds it back. Then, for promotional
 // rules only, the frequency cap counts the customer's proposals within the
@@ -99,6 +133,10 @@ func (p Policy) Decide(c Contact, cands []Candidate, today time.Time) []Decision
 		}
 		if c.Customer.ContactOptOut {
 			out[i] = Decision{Reason: ReasonOptedOut}
+			continue
+		}
+		if chs := r.Message.Channels; len(chs) > 0 && len(c.Customer.Reachable(chs)) == 0 {
+			out[i] = Decision{Reason: ReasonUnreachable, Detail: "no " + strings.Join(r.Message.Channels, " or ") + " contact"}
 			continue
 		}
 		service := r.Purpose == "service"

@@ -11,7 +11,7 @@ import (
 )
 
 func testRule(id, purpose string, cooldown time.Duration) *rules.Rule {
-	return &rules.Rule{Rule: &rulefmt.Rule{ID: id, Purpose: purpose, Cooldown: cooldown}}
+	return &rules.Rule{Rule: &rulefmt.Rule{ID: id, Purpose: purpose, Cooldown: cooldown, Message: rulefmt.Message{Channels: []string{"email"}}}}
 }
 
 func TestPolicyDecide(t *testing.T) {
@@ -20,7 +20,7 @@ func TestPolicyDecide(t *testing.T) {
 	plan := testRule("cheaper-plan", "promotional", 90*24*time.Hour)
 	addon := testRule("unused-addon", "promotional", 30*24*time.Hour)
 	sim := testRule("free-sim", "service", 30*24*time.Hour)
-	customer := rules.Customer{ID: 7, Segment: "consumer", MarketingOptIn: true}
+	customer := rules.Customer{ID: 7, Segment: "consumer", MarketingOptIn: true, Email: "ada@example.com"}
 	cand := func(r *rules.Rule, value int) engine.Candidate {
 		return engine.Candidate{Ruleset: "mobile", Rule: r, Value: value}
 	}
@@ -46,14 +46,21 @@ func TestPolicyDecide(t *testing.T) {
 		{
 			name:    "contact opt-out holds everything back, service too",
 			policy:  engine.DefaultPolicy,
-			contact: engine.Contact{Customer: rules.Customer{ID: 7, ContactOptOut: true, MarketingOptIn: true}},
+			contact: engine.Contact{Customer: rules.Customer{ID: 7, ContactOptOut: true, MarketingOptIn: true, Email: "ada@example.com"}},
 			cands:   []engine.Candidate{cand(plan, 6000), cand(sim, 500)},
 			want:    []want{{engine.ReasonOptedOut, ""}, {engine.ReasonOptedOut, ""}},
 		},
 		{
+			name:    "a customer with no address on the rule's channels is unreachable",
+			policy:  engine.DefaultPolicy,
+			contact: engine.Contact{Customer: rules.Customer{ID: 7, MarketingOptIn: true, Phone: "+447700900123"}},
+			cands:   []engine.Candidate{cand(plan, 6000)},
+			want:    []want{{engine.ReasonUnreachable, "no email contact"}},
+		},
+		{
 			name:    "without marketing consent only service messages go",
 			policy:  engine.DefaultPolicy,
-			contact: engine.Contact{Customer: rules.Customer{ID: 7}},
+			contact: engine.Contact{Customer: rules.Customer{ID: 7, Email: "ada@example.com"}},
 			cands:   []engine.Candidate{cand(plan, 6000), cand(sim, 500)},
 			want:    []want{{engine.ReasonNoConsent, ""}, {"", ""}},
 		},

@@ -38,6 +38,13 @@ func (t *Template) RenderLocalized(d Data) (Message, error) {
 			}
 			return FormatDateLocale(tm, loc), nil
 		},
+		"month": func(v any) (string, error) {
+			tm, err := toTime(v)
+			if err != nil {
+				return "", err
+			}
+			return FormatMonthLocale(tm, loc), nil
+		},
 	})
 	return (&Template{Path: t.Path, t: c}).Render(d)
 }
@@ -149,6 +156,16 @@ func FormatDateLocale(t time.Time, locale string) string {
 		return fmt.Sprintf("%d de %s de %d", t.Day(), m, t.Year())
 	}
 	return fmt.Sprintf("%d %s %d", t.Day(), m, t.Year())
+}
+
+// FormatMonthLocale writes a month and year the way a locale's people do:
+// September 2026 (English and unknown locales), septembre 2026 (fr).
+func FormatMonthLocale(t time.Time, locale string) string {
+	names, ok := monthNames[language(locale)]
+	if !ok {
+		return t.Format("January 2006")
+	}
+	return fmt.Sprintf("%s %d", names[t.Month()-1], t.Year())
 }
 
 // toTime reads what a template passes to date: a time, or a date or RFC

@@ -141,6 +141,17 @@ func DecodeObject(raw []byte) (map[string]any, error) {
 var funcs = template.FuncMap{
 	"money": money,
 	"date":  date,
+	"month": month,
+	"int":   toInt,
+}
+
+// month formats the month of a date: September 2026.
+func month(v any) (string, error) {
+	t, err := toTime(v)
+	if err != nil {
+		return "", fmt.Errorf("month: %w", err)
+	}
+	return t.Format("January 2006"), nil
 }
 
 // money formats an amount in minor units: {{money .Offer.new_price .Currency}}.
@@ -184,4 +195,92 @@ func toInt(v any) (int, error) {
 		return 0, fmt.Errorf("%v is not a whole amount", n)
 	}
 	return 0, fmt.Errorf("cannot read %T as an amount", v)
+}
+
+// Proposal is what a proposal's message is rendered from: its yearly value
+// and currency, and its offer and evidence as stored (JSON).
+type Proposal struct {
+	Value    int64
+	Currency string
+	Offer    []byte
+	Evidence []byte
+}
+
+// Rendered is a proposal's message as its customer would get it.
+type Rendered struct {
+	Message
+	// Channels are the rule's channels that reach the customer; the parts
+	// of the others are left empty.
+	Channels []string
+}
+
+// RenderProposal renders the message a rule sends a customer for one of its
+// proposals: the rule's template, in the customer's locale, with the parts
+// of only the channels that reach the customer. The review page, the
+// outbox, the command line and the demo all render through it, so that
+// what a reviewer reads is what the customer gets.
+func (t *Template) RenderProposal(r *rules.Rule, p Proposal, cust rules.Customer) (Rendered, error) {
+	offer, err := DecodeObject(p.Offer)
+	if err != nil {
+		return Rendered{}, fmt.Errorf("offer: %w", err)
+	}
+	values, err := EvidenceValues(p.Evidence)
+	if err != nil {
+		return Rendered{}, fmt.Errorf("evidence: %w", err)
+	}
+	msg, err := t.RenderLocalized(Data{Customer: cust, Rule: r.Name, Kind: r.Kind, Value: p.Value,
+		Currency: p.Currency, Offer: offer, Values: values})
+	if err != nil {
+		return Rendered{}, err
+	}
+	out := Rendered{Message: msg, Channels: cust.Reachable(r.Message.Channels)}
+	reaches := map[string]bool{}
+	for _, ch := range out.Channels {
+		reaches[ch] = true
+	}
+	if !reaches["webhook"] {
+		// A webhook carries every part; without one, a part no channel
+		// delivers is not part of the message.
+		if !reaches["email"] {
+			out.Subject, out.Text = "", ""
+		}
+		if !reaches["sms"] {
+			out.SMS = ""
+		}
+	}
+	return out, nil
+}
+
+// EvidenceValues returns a proposal's named values by name, numbers kept
+// exact as json.Number, for its message template.
+func EvidenceValues(raw []byte) (map[string]any, error) {
+	var ev struct {
+		Values []struct {
+			Name  string          `json:"name"`
+			Value json.RawMessage `json:"value"`
+		} `json:"values"`
+	}
+	if err := json.Unmarshal(raw, &ev); err != nil {
+		return nil, err
+	}
+	m := make(map[string]any, len(ev.Values))
+	for _, v := range ev.Values {
+		x, err := decodeValue(v.Value)
+		if err != nil {
+			return nil, err
+		}
+		m[v.Name] = x
+	}
+	return m, nil
+}
+
+// decodeValue decodes one JSON value keeping numbers exact as json.Number.
+func decodeValue(raw []byte) (any, error) {
+	var x any
+	d := json.NewDecoder(bytes.NewReader(raw))
+	d.UseNumber()
+	if err := d.Decode(&x); err != nil {
+		return nil, err
+	}
+	return x, nil
 }

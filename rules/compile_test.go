@@ -123,6 +123,13 @@ func TestCompileErrors(t *testing.T) {
 			`testdata/named-value.bad.yaml:9:27: rule "named": values.best: cannot use string as argument (type int) to call cheapest_plan`,
 			`testdata/named-value.bad.yaml:19:7: rule "shadow": named value "plan" hides the fact, helper or builtin function of that name; choose another name`,
 		}},
+		{"promises.bad.yaml", []string{
+			`testdata/promises.bad.yaml:2:5: rule "no-months": kind cheaper_plan: the offer must set new_price (its monthly price), current_price (the current plan's monthly price), months (the quote's month-by-month comparison (best.by_month): each month's current_cost and new_cost); its built-in promises read them (see docs/rules.md)`,
+			`testdata/promises.bad.yaml:26:16: rule "bad-require": require: unexpected token EOF`,
+			`testdata/promises.bad.yaml:27:9: rule "bad-require": require: expected bool, but got int`,
+			`testdata/promises.bad.yaml:28:9: rule "bad-require": require: unknown name nope`,
+			`testdata/promises.bad.yaml:36:7: rule "reserved": named value "offer": the name is reserved for the rule's offer in ` + "`require`" + `; choose another name`,
+		}},
 		{"not-a-mapping.bad.yaml", []string{
 			"testdata/not-a-mapping.bad.yaml:1:1: want a mapping with a `rules` list, got a list",
 		}},
@@ -276,7 +283,8 @@ func TestCompileFields(t *testing.T) {
 		{"cooldown", full.Cooldown, 14 * 24 * time.Hour},
 		{"values", names(full.Values), "best,saving,tier"},
 		{"value", full.Value.Source, "saving * 12\n"},
-		{"offer", names(full.Offer), "plan_id,saving,tier"},
+		{"offer", names(full.Offer), "plan_id,new_price,current_price,months,saving,tier"},
+		{"require", len(full.Require), 2},
 		{"template", full.Message.Template, "cheaper-plan"},
 		{"channels", strings.Join(full.Message.Channels, ","), "sms,webhook"},
 		{"pos", full.Pos, rulefmt.Pos{Line: 3, Col: 5}},
@@ -303,7 +311,7 @@ func TestCompileDuplicateAcrossFiles(t *testing.T) {
 			"    name: A rule\n" +
 			"    description: A rule.\n" +
 			"    owner: pricing\n" +
-			"    kind: cheaper_plan\n" +
+			"    kind: plan_tip\n" +
 			"    when: true\n" +
 			"    value: 1\n" +
 			"    message: {template: cheaper-plan}\n"

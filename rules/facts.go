@@ -4,7 +4,10 @@
 // databases; the engine assembles Facts and hands them over by value.
 package rules
 
-import "time"
+import (
+	"strings"
+	"time"
+)
 
 // Facts is everything a rule sees about one customer, already assembled.
 // It is the expression environment: every field is readable in `values`,
@@ -132,4 +135,25 @@ func (f *Facts) PlanByID(id string) (Plan, bool) {
 		}
 	}
 	return Plan{}, false
+}
+
+// Reachable returns the channels, of those given, on which the customer can
+// be reached: email needs an email address, sms a phone number; a webhook
+// goes to the business's own systems and always reaches.
+func (c Customer) Reachable(channels []string) []string {
+	var out []string
+	for _, ch := range channels {
+		switch ch {
+		case "email":
+			if strings.TrimSpace(c.Email) == "" {
+				continue
+			}
+		case "sms":
+			if strings.TrimSpace(c.Phone) == "" {
+				continue
+			}
+		}
+		out = append(out, ch)
+	}
+	return out
 }

@@ -17,7 +17,7 @@ import (
 // arguments. A rule writes cheapest_plan(3); the compiler passes the facts
 // in as a hidden first argument.
 var envHelpers = map[string]bool{
-	"rerate": true, "cheapest_plan": true, "quote": true,
+	"rerate": true, "cheapest_plan": true, "bigger_plan": true, "best_plan": true, "quote": true,
 	"days_since": true, "years_since": true, "days_until": true, "money": true,
 }
 
@@ -40,6 +40,14 @@ func helperOptions() []expr.Option {
 		expr.Function("cheapest_plan", func(p ...any) (any, error) {
 			f := p[0].(Facts)
 			return CheapestPlan(&f, p[1].(int)), nil
+		}, new(func(Facts, int) *Quote)),
+		expr.Function("bigger_plan", func(p ...any) (any, error) {
+			f := p[0].(Facts)
+			return BiggerPlan(&f, p[1].(int)), nil
+		}, new(func(Facts, int) *Quote)),
+		expr.Function("best_plan", func(p ...any) (any, error) {
+			f := p[0].(Facts)
+			return BestPlan(&f, p[1].(int)), nil
 		}, new(func(Facts, int) *Quote)),
 		expr.Function("quote", func(p ...any) (any, error) {
 			f := p[0].(Facts)
@@ -159,7 +167,6 @@ var reservedNames = func() map[string]bool {
 	}
 	return m
 }()
-
 
 func typeName(t reflect.Type) string {
 	if t == nil {

@@ -3,6 +3,7 @@ package rules
 import (
 	"encoding/json"
 	"sort"
+	"time"
 )
 
 // Quote is what a customer's recent usage would have cost on one plan,
@@ -23,8 +24,61 @@ type Quote struct {
 	CurrentTotal int `expr:"current_total" json:"current_total"`
 	// Saving is CurrentTotal minus Total: positive when Plan is cheaper.
 	Saving int `expr:"saving" json:"saving"`
-	// MonthlySaving is Saving divided by Months, truncated toward zero.
+	// MonthlySaving is Saving divided by Months, truncated toward zero: an
+	// average, which one expensive month can inflate. Quote what a customer
+	// will save with MinMonthlySaving and YearlySaving instead.
 	MonthlySaving int `expr:"monthly_saving" json:"monthly_saving"`
+	// ByMonth compares the two plans month by month, newest first: the
+	// evidence behind every figure of the quote.
+	ByMonth []QuoteMonth `expr:"by_month" json:"by_month"`
+	// MinMonthlySaving is the smallest saving of any single month of the
+	// quote (negative when some month costs more on Plan).
+	MinMonthlySaving int `expr:"min_monthly_saving" json:"min_monthly_saving"`
+	// SavesEveryMonth reports whether Plan costs less than the current plan
+	// in every month of the quote.
+	SavesEveryMonth bool `expr:"saves_every_month" json:"saves_every_month"`
+	// YearlySaving is the conservative yearly value of moving to Plan:
+	// MinMonthlySaving × 12 when every month saves (never a spike month
+	// annualised), otherwise the quote's total Saving when it is positive
+	// (what those months alone would have saved, not annualised), else 0.
+	YearlySaving int `expr:"yearly_saving" json:"yearly_saving"`
+}
+
+// QuoteMonth is one usage month of a quote: what it cost on the current
+// plan and what it would have cost on the quoted one.
+type QuoteMonth struct {
+	// Month is the first day of the usage month; zero when the facts do not
+	// say which month it was.
+	Month time.Time `expr:"month" json:"month"`
+	// CurrentCost is the month re-rated on the current plan, overage
+	// included.
+	CurrentCost int `expr:"current_cost" json:"current_cost"`
+	// NewCost is the month re-rated on the quoted plan.
+	NewCost int `expr:"new_cost" json:"new_cost"`
+	// Saving is CurrentCost minus NewCost.
+	Saving int `expr:"saving" json:"saving"`
+	// CurrentOverage is the part of CurrentCost beyond the current plan's
+	// price: what going over the allowances cost that month.
+	CurrentOverage int `expr:"current_overage" json:"current_overage"`
+	// NewOverage is the part of NewCost beyond the quoted plan's price.
+	NewOverage int `expr:"new_overage" json:"new_overage"`
+}
+
+// MarshalJSON writes the month as a date.
+func (m QuoteMonth) MarshalJSON() ([]byte, error) {
+	type month struct {
+		Month          string `json:"month,omitempty"`
+		CurrentCost    int    `json:"current_cost"`
+		NewCost        int    `json:"new_cost"`
+		Saving         int    `json:"saving"`
+		CurrentOverage int    `json:"current_overage"`
+		NewOverage     int    `json:"new_overage"`
+	}
+	out := month{CurrentCost: m.CurrentCost, NewCost: m.NewCost, Saving: m.Saving, CurrentOverage: m.CurrentOverage, NewOverage: m.NewOverage}
+	if !m.Month.IsZero() {
+		out.Month = m.Month.Format(time.DateOnly)
+	}
+	return json.Marshal(out)
 }
 
 // MarshalJSON writes the quote with the plan's id, name and price only: the
@@ -36,17 +90,21 @@ func (q *Quote) MarshalJSON() ([]byte, error) {
 		MonthlyPrice int    `json:"monthly_price"`
 	}
 	type quote struct {
-		Plan          plan  `json:"plan"`
-		Months        int   `json:"months"`
-		Costs         []int `json:"costs"`
-		Total         int   `json:"total"`
-		CurrentCosts  []int `json:"current_costs"`
-		CurrentTotal  int   `json:"current_total"`
-		Saving        int   `json:"saving"`
-		MonthlySaving int   `json:"monthly_saving"`
+		Plan             plan         `json:"plan"`
+		Months           int          `json:"months"`
+		Costs            []int        `json:"costs"`
+		Total            int          `json:"total"`
+		CurrentCosts     []int        `json:"current_costs"`
+		CurrentTotal     int          `json:"current_total"`
+		Saving           int          `json:"saving"`
+		MonthlySaving    int          `json:"monthly_saving"`
+		ByMonth          []QuoteMonth `json:"by_month"`
+		MinMonthlySaving int          `json:"min_monthly_saving"`
+		SavesEveryMonth  bool         `json:"saves_every_month"`
+		YearlySaving     int          `json:"yearly_saving"`
 	}
 	return json.Marshal(quote{plan{q.Plan.ID, q.Plan.Name, q.Plan.MonthlyPrice}, q.Months, q.Costs, q.Total,
-		q.CurrentCosts, q.CurrentTotal, q.Saving, q.MonthlySaving})
+		q.CurrentCosts, q.CurrentTotal, q.Saving, q.MonthlySaving, q.ByMonth, q.MinMonthlySaving, q.SavesEveryMonth, q.YearlySaving})
 }
 
 // OverageMicros returns the exact out-of-allowance charge of one usage month
@@ -113,43 +171,117 @@ func Rerate(f *Facts, p Plan, n int) int {
 	return total
 }
 
-// CheapestPlan returns a quote for the cheapest available plan, other than
-// the customer's current one, on which each of the last n usage months fits
-// within the allowances. Ties go to the plan with the lower id. It returns
-// nil when the customer has fewer than n months of usage or no other plan
-// fits.
+// CheapestPlan returns a quote for the cheapest available plan, in the
+// customer's currency, whose monthly price is below the current plan's and
+// on which each of the last n usage months fits within the allowances: a
+// plan that costs less every month while serving the customer exactly as
+// they use their phone. Ties go to the plan with the lower id. It returns
+// nil when the customer has no current plan or fewer than n months of
+// usage, or when no cheaper plan fits.
 func CheapestPlan(f *Facts, n int) *Quote {
-	if n <= 0 || len(f.Usage) < n {
+	if n <= 0 || len(f.Usage) < n || f.Plan.ID == "" {
 		return nil
 	}
 	months := f.Usage[:n]
 	var best *Plan
-	bestTotal := 0
 	for i := range f.Plans {
 		p := &f.Plans[i]
-		if !p.Available || p.ID == f.Plan.ID || (f.Currency != "" && p.Currency != f.Currency) {
+		if !movable(f, p) || p.MonthlyPrice >= f.Plan.MonthlyPrice || !fitsAll(p, months) {
 			continue
 		}
-		fits := true
-		for _, m := range months {
-			if !Fits(*p, m) {
-				fits = false
-				break
-			}
-		}
-		if !fits {
-			continue
-		}
-		// Every month fits, so each costs exactly the monthly price.
-		total := p.MonthlyPrice * n
-		if best == nil || total < bestTotal || (total == bestTotal && p.ID < best.ID) {
-			best, bestTotal = p, total
+		if best == nil || p.MonthlyPrice < best.MonthlyPrice || (p.MonthlyPrice == best.MonthlyPrice && p.ID < best.ID) {
+			best = p
 		}
 	}
 	if best == nil {
 		return nil
 	}
 	return NewQuote(f, *best, n)
+}
+
+// BiggerPlan returns a quote for the plan that would have spared the
+// customer their overage: among the available plans in the customer's
+// currency priced at or above the current plan, those on which each of the last
+// n usage months fits within the allowances, the one with the lowest
+// re-rated total over those months, provided that total is below what the
+// months cost on the current plan. Ties go to the lower price, then the
+// lower id. It returns nil when there is no such plan.
+func BiggerPlan(f *Facts, n int) *Quote {
+	if n <= 0 || len(f.Usage) < n || f.Plan.ID == "" {
+		return nil
+	}
+	months := f.Usage[:n]
+	var best *Plan
+	for i := range f.Plans {
+		p := &f.Plans[i]
+		if !movable(f, p) || p.MonthlyPrice < f.Plan.MonthlyPrice || !fitsAll(p, months) {
+			continue
+		}
+		if best == nil || p.MonthlyPrice < best.MonthlyPrice || (p.MonthlyPrice == best.MonthlyPrice && p.ID < best.ID) {
+			best = p
+		}
+	}
+	if best == nil {
+		return nil
+	}
+	q := NewQuote(f, *best, n)
+	if q.Saving <= 0 {
+		return nil
+	}
+	return q
+}
+
+// BestPlan returns a quote for the plan, among the available plans in the
+// customer's currency that cover every meter the customer used and the
+// customer's current plan, with the lowest re-rated total over the last n
+// usage months, overage included: the best tariff for the way the
+// customer uses their phone. Ties go to the current
+// plan, then the lower price, then the lower id. It returns nil when the
+// customer has no current plan or fewer than n months of usage; a quote
+// for the current plan (Saving 0) when no plan would have cost less.
+func BestPlan(f *Facts, n int) *Quote {
+	if n <= 0 || len(f.Usage) < n || f.Plan.ID == "" {
+		return nil
+	}
+	best := NewQuote(f, f.Plan, n)
+	for i := range f.Plans {
+		p := &f.Plans[i]
+		if !movable(f, p) || !coversAll(p, f.Usage[:n]) {
+			continue
+		}
+		total := Rerate(f, *p, n)
+		if total < best.Total || (total == best.Total && best.Plan.ID != f.Plan.ID &&
+			(p.MonthlyPrice < best.Plan.MonthlyPrice || (p.MonthlyPrice == best.Plan.MonthlyPrice && p.ID < best.Plan.ID))) {
+			best = NewQuote(f, *p, n)
+		}
+	}
+	return best
+}
+
+// movable reports whether the customer could move to a plan: it is on sale,
+// it is not their current plan, and it is priced in their currency.
+func movable(f *Facts, p *Plan) bool {
+	return p.Available && p.ID != f.Plan.ID && (f.Currency == "" || p.Currency == f.Currency)
+}
+
+// coversAll reports whether the plan lists every meter used in the months.
+func coversAll(p *Plan, months []UsageMonth) bool {
+	for _, m := range months {
+		if _, covered := OverageMicros(*p, m); !covered {
+			return false
+		}
+	}
+	return true
+}
+
+// fitsAll reports whether every month fits the plan's allowances.
+func fitsAll(p *Plan, months []UsageMonth) bool {
+	for _, m := range months {
+		if !Fits(*p, m) {
+			return false
+		}
+	}
+	return true
 }
 
 // NewQuote re-rates the customer's last n usage months on a plan and on
@@ -161,16 +293,36 @@ func NewQuote(f *Facts, p Plan, n int) *Quote {
 		Months:       len(months),
 		Costs:        make([]int, len(months)),
 		CurrentCosts: make([]int, len(months)),
+		ByMonth:      make([]QuoteMonth, len(months)),
 	}
+	q.SavesEveryMonth = len(months) > 0
 	for i, m := range months {
 		q.Costs[i] = Cost(p, m)
 		q.CurrentCosts[i] = Cost(f.Plan, m)
 		q.Total += q.Costs[i]
 		q.CurrentTotal += q.CurrentCosts[i]
+		qm := QuoteMonth{CurrentCost: q.CurrentCosts[i], NewCost: q.Costs[i], Saving: q.CurrentCosts[i] - q.Costs[i],
+			CurrentOverage: q.CurrentCosts[i] - f.Plan.MonthlyPrice, NewOverage: q.Costs[i] - p.MonthlyPrice}
+		if i < len(f.Months) {
+			qm.Month = f.Months[i]
+		}
+		q.ByMonth[i] = qm
+		if i == 0 || qm.Saving < q.MinMonthlySaving {
+			q.MinMonthlySaving = qm.Saving
+		}
+		if qm.Saving <= 0 {
+			q.SavesEveryMonth = false
+		}
 	}
 	q.Saving = q.CurrentTotal - q.Total
 	if q.Months > 0 {
 		q.MonthlySaving = q.Saving / q.Months
+	}
+	switch {
+	case q.SavesEveryMonth:
+		q.YearlySaving = q.MinMonthlySaving * 12
+	case q.Saving > 0:
+		q.YearlySaving = q.Saving
 	}
 	return q
 }

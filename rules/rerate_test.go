@@ -101,7 +101,10 @@ func TestCheapestPlan(t *testing.T) {
 		// comes first in the catalogue.
 		{"tie goes to the lower id", customer(maxPlan, heavy, heavy, heavy), 3, "alt", 3 * 1000},
 		{"only the last n months", customer(maxPlan, light, light, light, heavy), 3, "basic", 3 * 1500},
-		{"not the current plan", customer(basic, light, light, light), 3, "alt", 3*500 - 3*1000},
+		// Only plans priced below the current one: on basic (£5) nothing on
+		// sale is cheaper, however well alt fits.
+		{"only plans priced below the current one", customer(basic, light, light, light), 3, "", 0},
+		{"not the current plan", customer(alt, light, light, light), 3, "basic", 3*1000 - 3*500},
 		{"fewer months than asked", customer(maxPlan, light, light), 3, "", 0},
 		{"no months", customer(maxPlan), 1, "", 0},
 		{"n is zero", customer(maxPlan, light), 0, "", 0},
@@ -155,6 +158,12 @@ func TestNewQuote(t *testing.T) {
 		CurrentTotal:  1535,
 		Saving:        -1465,
 		MonthlySaving: -488, // -488.33, truncated toward zero
+		ByMonth: []rules.QuoteMonth{
+			{Month: date(2025, 5, 1), CurrentCost: 526, NewCost: 1000, Saving: -474, CurrentOverage: 26},
+			{Month: date(2025, 4, 1), CurrentCost: 509, NewCost: 1000, Saving: -491, CurrentOverage: 9},
+			{Month: date(2025, 3, 1), CurrentCost: 500, NewCost: 1000, Saving: -500},
+		},
+		MinMonthlySaving: -500,
 	}
 	if got := rules.NewQuote(&f, mid, 3); !reflect.DeepEqual(got, want) {
 		t.Errorf("NewQuote(mid, 3) =\n%+v\nwant\n%+v", got, want)
@@ -171,6 +180,15 @@ func TestNewQuote(t *testing.T) {
 		CurrentTotal:  3000,
 		Saving:        1465,
 		MonthlySaving: 488,
+		ByMonth: []rules.QuoteMonth{
+			{Month: date(2025, 5, 1), CurrentCost: 1000, NewCost: 526, Saving: 474, NewOverage: 26},
+			{Month: date(2025, 4, 1), CurrentCost: 1000, NewCost: 509, Saving: 491, NewOverage: 9},
+			{Month: date(2025, 3, 1), CurrentCost: 1000, NewCost: 500, Saving: 500},
+		},
+		// Every month saves: the least of them, 474, twelve times.
+		MinMonthlySaving: 474,
+		SavesEveryMonth:  true,
+		YearlySaving:     474 * 12,
 	}
 	if got := rules.NewQuote(&f, basic, 6); !reflect.DeepEqual(got, want) {
 		t.Errorf("NewQuote(basic, 6) =\n%+v\nwant\n%+v", got, want)
@@ -180,6 +198,97 @@ func TestNewQuote(t *testing.T) {
 	f = customer(mid)
 	if got := rules.NewQuote(&f, basic, 3); got.Months != 0 || got.Total != 0 || got.MonthlySaving != 0 || len(got.Costs) != 0 {
 		t.Errorf("NewQuote with no usage = %+v", got)
+	}
+}
+
+// TestYearlySaving checks the conservative yearly value of a quote: one
+// expensive month is never annualised.
+func TestYearlySaving(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		on     rules.Plan
+		to     rules.Plan
+		months []rules.UsageMonth
+		want   int
+	}{
+		// mid to basic: 500 a month less, except a month of 2,000 MB on
+		// basic costs 500 + 500 = 1000, as much as mid: not every month
+		// saves, so the value is what the months saved in all.
+		{"a month that does not save", mid, basic, []rules.UsageMonth{usage(2000, 0, 0), usage(0, 0, 0), usage(0, 0, 0)}, 1000},
+		// basic to mid: one month of 3,000 minutes costs basic £246.50 of
+		// overage; the other two cost £5 more on mid, so the value is the
+		// three months' total saving, nothing annualised.
+		{"one spike month", basic, mid, []rules.UsageMonth{usage(0, 3000, 0), usage(0, 0, 0), usage(0, 0, 0)}, (500 + 24650) + 500 + 500 - 3*1000},
+		// Every month saves: the smallest saving × 12, not the average.
+		{"every month saves", maxPlan, basic, []rules.UsageMonth{usage(1100, 0, 0), usage(0, 0, 0), usage(0, 0, 0)}, (2000 - 550) * 12},
+		{"nothing saved", basic, mid, []rules.UsageMonth{usage(0, 0, 0)}, 0},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f := customer(tt.on, tt.months...)
+			if got := rules.NewQuote(&f, tt.to, len(tt.months)).YearlySaving; got != tt.want {
+				t.Errorf("YearlySaving = %d, want %d", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestBiggerPlan checks the plan offered to a customer who pays overage.
+func TestBiggerPlan(t *testing.T) {
+	heavy := usage(3000, 50, 10) // 2,000 MB over basic: £10 of overage
+	light := usage(500, 50, 10)
+	for _, tt := range []struct {
+		name string
+		f    rules.Facts
+		want string
+	}{
+		// alt and mid cost £10 and fit; alt has the lower id.
+		{"overage every month", customer(basic, heavy, heavy, heavy), "alt"},
+		// 1500 + 500 + 1500 on basic against 3000 on alt: 500 less.
+		{"overage in two months", customer(basic, heavy, light, heavy), "alt"},
+		// 1500 + 500 + 500 = 2500 against 3000: more on alt.
+		{"overage once costs less than the bigger plan", customer(basic, heavy, light, light), ""},
+		{"never a cheaper plan", customer(maxPlan, heavy, heavy, heavy), ""},
+		{"fewer months than asked", customer(basic, heavy, heavy), ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			q := rules.BiggerPlan(&tt.f, 3)
+			got := ""
+			if q != nil {
+				got = q.Plan.ID
+				if q.Plan.MonthlyPrice < tt.f.Plan.MonthlyPrice || q.Saving <= 0 {
+					t.Errorf("BiggerPlan offers %s at %d with saving %d", got, q.Plan.MonthlyPrice, q.Saving)
+				}
+			}
+			if got != tt.want {
+				t.Errorf("BiggerPlan = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestBestPlan checks the best tariff: the lowest total, overage included,
+// among plans that cover every meter used.
+func TestBestPlan(t *testing.T) {
+	heavy := usage(3000, 50, 10)
+	light := usage(500, 50, 10)
+	for _, tt := range []struct {
+		name   string
+		f      rules.Facts
+		want   string
+		saving int
+	}{
+		{"a cheaper plan", customer(maxPlan, light, light, light), "basic", 3 * 1500},
+		{"a dearer plan spares the overage", customer(basic, heavy, heavy, heavy), "alt", 3 * 500},
+		{"the current plan is best", customer(basic, light, light, light), "basic", 0},
+		// basic would cost less, but it does not list roaming at all.
+		{"a plan that does not cover a meter", customer(maxPlan, rules.UsageMonth{"roaming_mb": 1}), "max", 0},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			q := rules.BestPlan(&tt.f, len(tt.f.Usage))
+			if q == nil || q.Plan.ID != tt.want || q.Saving != tt.saving {
+				t.Fatalf("BestPlan = %+v, want %s saving %d", q, tt.want, tt.saving)
+			}
+		})
 	}
 }
 

@@ -68,6 +68,8 @@ type Rule struct {
 	// program is the lazy one when the rule allows it (see compileLazy).
 	eager  *vm.Program
 	probes []probe
+	// promises are the rule's own and its kind's built-in promises.
+	promises []Promise
 	// explain evaluates named values and each clause of when; see
 	// compileExplain.
 	explain *vm.Program
@@ -93,6 +95,9 @@ type Outcome struct {
 	Value int
 	// Offer holds the offer fields in declared order.
 	Offer []NamedValue
+	// Broken lists the promises the match breaks (see Rule.Promises): a
+	// match that breaks one is held back, never proposed.
+	Broken []string
 }
 
 // NamedValue is a name and what it evaluated to.
@@ -299,10 +304,17 @@ func (r *Rule) compile() rulefmt.Errors {
 
 	var prefix strings.Builder
 	ok := true
+	valueTypes := map[string]reflect.Type{}
 	for _, v := range r.Values {
 		if reservedNames[v.Name] {
 			errs = append(errs, &rulefmt.Error{Path: r.Path, Pos: v.NamePos, Rule: r.ID,
 				Msg: fmt.Sprintf("named value %q hides the fact, helper or builtin function of that name; choose another name", v.Name)})
+			ok = false
+			continue
+		}
+		if v.Name == promiseOffer || v.Name == promiseValue {
+			errs = append(errs, &rulefmt.Error{Path: r.Path, Pos: v.NamePos, Rule: r.ID,
+				Msg: fmt.Sprintf("named value %q: the name is reserved for the rule's %s in `require`; choose another name", v.Name, v.Name)})
 			ok = false
 			continue
 		}
@@ -319,11 +331,13 @@ func (r *Rule) compile() rulefmt.Errors {
 			ok = false
 			continue
 		}
-		if _, good := check(prefix.String(), piece{"values." + v.Name, v.Expr}); !good {
+		vt, good := check(prefix.String(), piece{"values." + v.Name, v.Expr})
+		if !good {
 			ok = false
 			// Later expressions would only repeat this error.
 			break
 		}
+		valueTypes[v.Name] = vt
 		fmt.Fprintf(&prefix, "let %s = (%s\n);\n", v.Name, v.Expr.Source)
 	}
 	if !ok {
@@ -354,6 +368,9 @@ func (r *Rule) compile() rulefmt.Errors {
 		check(pre, piece{"offer." + o.Name, o.Expr})
 	}
 	if len(errs) > 0 || r.When.Source == "" || r.Value.Source == "" {
+		return errs
+	}
+	if errs = r.compilePromises(valueTypes); len(errs) > 0 {
 		return errs
 	}
 
@@ -527,6 +544,7 @@ func (r *Rule) eval(machine *vm.VM, program *vm.Program, env any) (Outcome, erro
 			o.Offer[i] = NamedValue{Name: of.Name, Value: res[n+1+i]}
 		}
 	}
+	o.Broken = r.broken(machine, env, o)
 	return o, nil
 }
 

@@ -11,7 +11,6 @@ import (
 	"github.com/goodturn/goodturn/engine/sample"
 	"github.com/goodturn/goodturn/engine/store"
 	"github.com/goodturn/goodturn/notify"
-	"github.com/goodturn/goodturn/notify/outbox"
 	"github.com/goodturn/goodturn/rules"
 )
 
@@ -156,19 +155,11 @@ func printSampleMessages(ctx context.Context, env *Env, reader *billing.Reader, 
 		if err != nil {
 			return err
 		}
-		offer, err := notify.DecodeObject(p.Offer)
+		rendered, err := tmpl.RenderProposal(r, notify.Proposal{Value: p.Value, Currency: p.Currency, Offer: p.Offer, Evidence: p.Evidence}, cust)
 		if err != nil {
-			return fmt.Errorf("proposal %d: offer: %w", p.ID, err)
+			return fmt.Errorf("proposal %d: %w", p.ID, err)
 		}
-		values, err := outbox.EvidenceValues(p.Evidence)
-		if err != nil {
-			return fmt.Errorf("proposal %d: evidence: %w", p.ID, err)
-		}
-		msg, err := tmpl.Render(notify.Data{Customer: cust, Rule: r.Name, Kind: r.Kind, Value: p.Value,
-			Currency: p.Currency, Offer: offer, Values: values})
-		if err != nil {
-			return err
-		}
+		msg := rendered.Message
 		fmt.Fprintf(env.Stdout, "── %s, to customer %d (%s) ──\n", r.ID, cust.ID, cust.Name)
 		if msg.Subject != "" {
 			fmt.Fprintf(env.Stdout, "Subject: %s\n\n%s\n", msg.Subject, msg.Text)

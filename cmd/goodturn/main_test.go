@@ -246,7 +246,7 @@ func TestExplainShowsTheArithmeticOfACheaperPlan(t *testing.T) {
 		regexp.MustCompile(`(?m)^\s+2026-10\s+£\d+\.\d\d\s+£\d+\.\d\d$`),
 		regexp.MustCompile(`(?m)^\s+total\s+£\d+\.\d\d\s+£\d+\.\d\d$`),
 		regexp.MustCompile(`saving £\d+\.\d\d \(£\d+\.\d\d a month\)`),
-		regexp.MustCompile(`✓ monthly_saving >= 100  → true`),
+		regexp.MustCompile(`✓ min_monthly_saving >= 100  → true`),
 		regexp.MustCompile(`value: £\d+\.\d\d a year`),
 	} {
 		if !want.MatchString(out) {

@@ -41,7 +41,7 @@ func printedRuns(t *testing.T, out string) []*printedRun {
 			continue
 		}
 		f := strings.Fields(line)
-		if cur == nil || !strings.HasPrefix(line, "  ") || len(f) != 7 || f[0] == "rule" {
+		if cur == nil || !strings.HasPrefix(line, "  ") || len(f) != 7 || f[0] == "rule" || strings.Contains(line, " held back: ") {
 			if !strings.HasPrefix(line, "  ") {
 				cur = nil
 			}

@@ -105,8 +105,8 @@ type Test struct {
 type Customer struct {
 	ID             int64          `yaml:"id"`
 	Name           string         `yaml:"name"`
-	Email          string         `yaml:"email"`
-	Phone          string         `yaml:"phone"`
+	Email          *string        `yaml:"email"`
+	Phone          *string        `yaml:"phone"`
 	Locale         string         `yaml:"locale"`
 	Timezone       string         `yaml:"timezone"`
 	JoinedOn       Time           `yaml:"joined_on"`
@@ -310,10 +310,19 @@ func (f *File) Facts(t *Test) (rules.Facts, error) {
 		return rules.Facts{}, err
 	}
 	c := t.Customer
-	fc := rules.Customer{ID: c.ID, Name: c.Name, Email: c.Email, Phone: c.Phone, Locale: c.Locale, Timezone: c.Timezone,
+	fc := rules.Customer{ID: c.ID, Name: c.Name, Locale: c.Locale, Timezone: c.Timezone,
 		JoinedOn: c.JoinedOn.Time, Segment: c.Segment, MarketingOptIn: true, ContactOptOut: c.ContactOptOut, Attrs: c.Attrs}
 	if fc.ID == 0 {
 		fc.ID = 1
+	}
+	// Reachable on every channel unless the test says otherwise:
+	// `email: ""` is a customer with no email address.
+	fc.Email, fc.Phone = fmt.Sprintf("customer%d@example.com", fc.ID), fmt.Sprintf("+447700900%03d", fc.ID%1000)
+	if c.Email != nil {
+		fc.Email = *c.Email
+	}
+	if c.Phone != nil {
+		fc.Phone = *c.Phone
 	}
 	if fc.Name == "" {
 		fc.Name = "Sam Taylor"

@@ -162,19 +162,11 @@ func (e *Enqueuer) messages(ctx context.Context, p store.Proposal) ([]store.Outb
 	if err != nil {
 		return nil, err
 	}
-	offer, err := notify.DecodeObject(p.Offer)
-	if err != nil {
-		return nil, fmt.Errorf("offer: %w", err)
-	}
-	values, err := EvidenceValues(p.Evidence)
-	if err != nil {
-		return nil, fmt.Errorf("evidence: %w", err)
-	}
-	msg, err := tmpl.RenderLocalized(notify.Data{Customer: cust, Rule: r.Name, Kind: r.Kind, Value: p.Value,
-		Currency: p.Currency, Offer: offer, Values: values})
+	rendered, err := tmpl.RenderProposal(r, notify.Proposal{Value: p.Value, Currency: p.Currency, Offer: p.Offer, Evidence: p.Evidence}, cust)
 	if err != nil {
 		return nil, err
 	}
+	msg := rendered.Message
 	now := e.now().UTC()
 	base := store.OutboxMessage{ProposalID: p.ID, CustomerID: p.CustomerID, RecipientName: cust.Name, Timezone: cust.Timezone,
 		Status: store.OutboxQueued, NextAttemptAt: now, CreatedAt: now}
@@ -202,7 +194,11 @@ func (e *Enqueuer) messages(ctx context.Context, p store.Proposal) ([]store.Outb
 		}
 		out = append(out, m)
 	}
-	if action, _ := offer["action"].(string); action != "" {
+	var offer struct {
+		Action string `json:"action"`
+	}
+	_ = json.Unmarshal(p.Offer, &offer) // rendering above read it already
+	if action := offer.Action; action != "" {
 		payload, err := json.Marshal(map[string]any{
 			"key": Key(p.ID, ActionChannel), "action": action, "proposal_id": p.ID, "customer_id": p.CustomerID,
 			"ruleset": p.Ruleset, "rule": p.RuleID, "kind": p.Kind, "value": p.Value, "currency": p.Currency,
@@ -216,31 +212,6 @@ func (e *Enqueuer) messages(ctx context.Context, p store.Proposal) ([]store.Outb
 		out = append(out, m)
 	}
 	return out, nil
-}
-
-// EvidenceValues returns a proposal's named values by name, numbers kept
-// exact as json.Number, for its message template.
-func EvidenceValues(raw []byte) (map[string]any, error) {
-	var ev struct {
-		Values []struct {
-			Name  string          `json:"name"`
-			Value json.RawMessage `json:"value"`
-		} `json:"values"`
-	}
-	if err := json.Unmarshal(raw, &ev); err != nil {
-		return nil, err
-	}
-	m := make(map[string]any, len(ev.Values))
-	for _, v := range ev.Values {
-		var x any
-		d := json.NewDecoder(strings.NewReader(string(v.Value)))
-		d.UseNumber()
-		if err := d.Decode(&x); err != nil {
-			return nil, err
-		}
-		m[v.Name] = x
-	}
-	return m, nil
 }
 
 // suppressed returns why an active suppression covers the customer and the

@@ -116,7 +116,10 @@ func (f *fixture) propose(rule string, customer int64, status, currency, offer, 
 // cheaperPlan proposes the cheaper plan (email and sms) to a customer.
 func (f *fixture) cheaperPlan(customer int64, status, currency string) int64 {
 	return f.propose("cheaper-plan", customer, status, currency,
-		`{"plan_id":"sim-9","plan_name":"SIM only 20GB saver","new_price":750,"current_price":1000,"current_plan_name":"SIM only 80GB","monthly_saving":250,"current_total":3000,"new_total":2250}`,
+		`{"plan_id":"sim-9","plan_name":"SIM only 20GB saver","new_price":750,"current_price":1000,"current_plan_name":"SIM only 80GB","price_saving":250,"min_monthly_saving":250,`+
+			`"months":[{"month":"2026-10-01","current_cost":1000,"new_cost":750,"saving":250,"current_overage":0,"new_overage":0},`+
+			`{"month":"2026-09-01","current_cost":1000,"new_cost":750,"saving":250,"current_overage":0,"new_overage":0},`+
+			`{"month":"2026-08-01","current_cost":1000,"new_cost":750,"saving":250,"current_overage":0,"new_overage":0}],"current_total":3000,"new_total":2250}`,
 		`{"values":[]}`, 3000)
 }
 

@@ -56,7 +56,7 @@ func TestEnqueueTwiceAddsNothing(t *testing.T) {
 			}
 		}
 		gb := byKey[Key(a, "email")]
-		if gb.Subject != "You could pay £2.50 less a month" || !strings.Contains(gb.Text, "SIM only 20GB saver plan at £7.50 a month") ||
+		if gb.Subject != "You could pay £2.50 a month less on SIM only 20GB saver" || !strings.Contains(gb.Text, "SIM only 20GB saver plan at £7.50 a month") ||
 			gb.Recipient != "c1@example.com" || gb.Status != store.OutboxQueued {
 			t.Errorf("en-GB email: %+v", gb)
 		}
@@ -133,11 +133,11 @@ func TestSMTPBatchExactlyOnce(t *testing.T) {
 				t.Errorf("second message to %s", m.To)
 			}
 			seen[m.To] = true
-			if m.Subject != "You could pay £2.50 less a month" {
+			if m.Subject != "You could pay £2.50 a month less on SIM only 20GB saver" {
 				t.Errorf("subject %q", m.Subject)
 			}
 			if !strings.Contains(m.Text, "our SIM only 20GB saver plan at £7.50 a month; you pay £10.00 a month on SIM only 80GB") ||
-				!strings.Contains(m.Text, "They cost you £30.00 in all") || !strings.Contains(m.Text, "about £30.00 a year back") {
+				!strings.Contains(m.Text, "- October 2026: £10.00 on SIM only 80GB, £7.50 on SIM only 20GB saver") || !strings.Contains(m.Text, "or £30.00 a year, back") {
 				t.Errorf("text part of message %d:\n%s", i, m.Text)
 			}
 			if !strings.Contains(m.HTML, "<p>") || !strings.Contains(m.HTML, "£7.50 a month") {

@@ -8,7 +8,6 @@ import (
 
 	"github.com/goodturn/goodturn/engine/store"
 	"github.com/goodturn/goodturn/notify"
-	"github.com/goodturn/goodturn/notify/outbox"
 	"github.com/goodturn/goodturn/rules"
 )
 
@@ -83,23 +82,12 @@ func renderMessage(r *rules.Rule, p store.Proposal, cust rules.Customer) message
 		m.Err = err.Error()
 		return m
 	}
-	offer, err := notify.DecodeObject(p.Offer)
-	if err != nil {
-		m.Err = "offer: " + err.Error()
-		return m
-	}
-	values, err := outbox.EvidenceValues(p.Evidence)
-	if err != nil {
-		m.Err = "evidence: " + err.Error()
-		return m
-	}
-	msg, err := tmpl.RenderLocalized(notify.Data{Customer: cust, Rule: r.Name, Kind: r.Kind, Value: p.Value,
-		Currency: p.Currency, Offer: offer, Values: values})
+	rendered, err := tmpl.RenderProposal(r, notify.Proposal{Value: p.Value, Currency: p.Currency, Offer: p.Offer, Evidence: p.Evidence}, cust)
 	if err != nil {
 		m.Err = err.Error()
 		return m
 	}
-	m.Message = msg
+	m.Message, m.Channels = rendered.Message, rendered.Channels
 	return m
 }
 

@@ -61,7 +61,11 @@ type Rule struct {
 	When   Expr
 	Value  Expr
 	// Offer holds the named expressions stored with each proposal.
-	Offer   []Named
+	Offer []Named
+	// Require lists the rule's promises: boolean expressions over its
+	// offer, value and named values that must all hold for a match to
+	// become a proposal.
+	Require []Expr
 	Message Message
 }
 
@@ -295,7 +299,7 @@ var Channels = []string{"email", "sms", "webhook"}
 
 var (
 	fileFields    = []string{"rules"}
-	ruleFields    = []string{"id", "name", "description", "owner", "kind", "enabled", "review", "purpose", "cooldown", "values", "when", "value", "offer", "message"}
+	ruleFields    = []string{"id", "name", "description", "owner", "kind", "enabled", "review", "purpose", "cooldown", "values", "when", "value", "offer", "require", "message"}
 	messageFields = []string{"template", "channels"}
 )
 
@@ -519,6 +523,8 @@ func (p *parser) rule(n *yaml.Node) *Rule {
 			r.Value, _ = p.expr(v, r.ID, "value")
 		case "offer":
 			r.Offer = p.named(v, r.ID, "offer", false)
+		case "require":
+			r.Require = p.exprList(v, r.ID, "require")
 		case "message":
 			r.Message = p.message(v, r.ID)
 		}
@@ -553,6 +559,21 @@ func (p *parser) expr(v *yaml.Node, rule, field string) (Expr, bool) {
 		return Expr{}, false
 	}
 	return Expr{Source: v.Value, Pos: pos(v), node: v, lines: p.lines}, true
+}
+
+// exprList reads a list of expressions, such as a rule's promises.
+func (p *parser) exprList(v *yaml.Node, rule, field string) []Expr {
+	if v.Kind != yaml.SequenceNode {
+		p.errorf(pos(v), rule, "%s must be a list of expressions, got %s", field, kindName(v))
+		return nil
+	}
+	var out []Expr
+	for i, n := range v.Content {
+		if e, ok := p.expr(n, rule, fmt.Sprintf("%s[%d]", field, i)); ok {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 func (p *parser) named(v *yaml.Node, rule, field string, identifiers bool) []Named {
