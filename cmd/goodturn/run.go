@@ -10,6 +10,7 @@ import (
 	"os"
 	"runtime/debug"
 	"runtime/pprof"
+	"sort"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -270,11 +271,7 @@ func printResult(w io.Writer, rs *rules.Ruleset, res *engine.Result) {
 			fmt.Fprintf(w, "  %s is UNHEALTHY: it %s\n", rr.RuleID, why)
 		}
 	}
-	for _, rr := range res.Rules {
-		if why := heldReasons(res.Held[rr.RuleID]); why != "" {
-			fmt.Fprintf(w, "  %s held back: %s\n", rr.RuleID, why)
-		}
-	}
+	printHeld(w, res.Rules, res.Held)
 	for _, rr := range res.Rules {
 		for _, s := range rr.ErrorSamples {
 			fmt.Fprintf(w, "  rule %q failed for customer %d: %s\n", rr.RuleID, s.CustomerID, s.Error)
@@ -348,8 +345,27 @@ func tuneGC(env *Env) {
 	}
 }
 
-// heldReasons lists why a rule's matches were held back, in the policy's
-// order: "pending 12, no_marketing_consent 40".
+// printHeld prints, rule by rule, why matches were held back and which
+// promises they broke.
+func printHeld(w io.Writer, rrs []store.RunRule, held map[string]map[string]int64) {
+	for _, rr := range rrs {
+		if why := heldReasons(held[rr.RuleID]); why != "" {
+			fmt.Fprintf(w, "  %s held back: %s\n", rr.RuleID, why)
+		}
+		broken := engine.BrokenPromises(held[rr.RuleID])
+		promises := make([]string, 0, len(broken))
+		for p := range broken {
+			promises = append(promises, p)
+		}
+		sort.Strings(promises)
+		for _, p := range promises {
+			fmt.Fprintf(w, "    broken promise %s: %s\n", p, count(broken[p]))
+		}
+	}
+}
+
+// heldReasons lists why a rule's matches were held back, in the order they
+// are checked: "broken promise 3, no marketing consent 40".
 func heldReasons(held map[string]int64) string {
 	var parts []string
 	for _, r := range engine.Reasons {

@@ -136,6 +136,10 @@ func showRun(ctx context.Context, w io.Writer, db *database.DB, id int64, maxSha
 	if err != nil {
 		return err
 	}
+	held, err := store.Held(ctx, db, r.ID)
+	if err != nil {
+		return err
+	}
 	kind := "Run"
 	if r.DryRun {
 		kind = "Dry run"
@@ -173,6 +177,10 @@ func showRun(ctx context.Context, w io.Writer, db *database.DB, id int64, maxSha
 	printTable(w, leftLast(rows), 2)
 	fmt.Fprintf(w, "\n%d of %d rules unhealthy (failed for more than %s of the customers).\n",
 		unhealthy, len(r.Rules), strconv.FormatFloat(maxShare, 'f', -1, 64)+"%")
+	if len(held) > 0 {
+		fmt.Fprintln(w, "\nMatches held back:")
+		printHeld(w, r.Rules, held)
+	}
 	var failing bool
 	for _, rr := range r.Rules {
 		if len(rr.ErrorSamples) == 0 {

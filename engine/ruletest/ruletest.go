@@ -523,9 +523,9 @@ func (r *Runner) run(f *File, t *Test) []string {
 		held := d.Reason != ""
 		switch {
 		case (e.Held || e.Because != "") && !held:
-			fails = append(fails, fmt.Sprintf("rule %s: want the match held back by the contact policy, but it would be proposed", e.Rule))
+			fails = append(fails, fmt.Sprintf("rule %s: want the match held back, but it would be proposed", e.Rule))
 		case !e.Held && e.Because == "" && held:
-			fails = append(fails, fmt.Sprintf("rule %s: want a proposal, but the contact policy holds it back: %s", e.Rule, describe(d, rule)))
+			fails = append(fails, fmt.Sprintf("rule %s: want a proposal, but it is held back: %s", e.Rule, describe(d, rule)))
 		case e.Because != "" && held && d.Reason != e.Because:
 			fails = append(fails, fmt.Sprintf("rule %s: held back: want %s, got %s", e.Rule, e.Because, describe(d, rule)))
 		}
@@ -672,9 +672,16 @@ func (r *Runner) decide(f *File, t *Test, facts rules.Facts, outcomes map[string
 			Ruleset: r.Ruleset.Name, RuleID: s.Rule, Reason: s.Reason, Owner: s.Owner})
 	}
 	var cands []engine.Candidate
+	out := map[string]engine.Decision{}
 	for _, rule := range r.Ruleset.Rules {
 		o := outcomes[rule.ID]
 		if !o.Matched {
+			continue
+		}
+		if len(o.Broken) > 0 {
+			// As in a run: a match that breaks a promise is held back
+			// before the contact policy sees it.
+			out[rule.ID] = engine.Decision{Reason: engine.ReasonBrokenPromise, Detail: strings.Join(o.Broken, "; ")}
 			continue
 		}
 		c := engine.Candidate{Ruleset: r.Ruleset.Name, Rule: rule, Value: o.Value}
@@ -692,7 +699,6 @@ func (r *Runner) decide(f *File, t *Test, facts rules.Facts, outcomes map[string
 		}
 		cands = append(cands, c)
 	}
-	out := map[string]engine.Decision{}
 	for i, d := range policy.Decide(contact, cands, facts.Today) {
 		out[cands[i].Rule.ID] = d
 	}
