@@ -146,7 +146,9 @@ var reservedNames = func() map[string]bool {
 	m := map[string]bool{}
 	t := reflect.TypeOf(Facts{})
 	for i := 0; i < t.NumField(); i++ {
-		m[t.Field(i).Tag.Get("expr")] = true
+		if tag := t.Field(i).Tag.Get("expr"); tag != "" {
+			m[tag] = true
+		}
 	}
 	for name := range envHelpers {
 		m[name] = true
@@ -159,7 +161,6 @@ var reservedNames = func() map[string]bool {
 	}
 	return m
 }()
-
 
 func typeName(t reflect.Type) string {
 	if t == nil {

@@ -250,6 +250,7 @@ func options() []expr.Option {
 		expr.Patch(envArgPatcher{}),
 		expr.MaxNodes(10000),
 	}
+	opts = append(opts, budgetOptions()...)
 	return append(opts, helperOptions()...)
 }
 
@@ -502,9 +503,9 @@ func (r *Rule) EvalEnv(machine *vm.VM, env any) (Outcome, error) {
 }
 
 func (r *Rule) eval(machine *vm.VM, program *vm.Program, env any) (Outcome, error) {
-	out, err := machine.Run(program, env)
+	out, err := r.evalBounded(machine, program, env)
 	if err != nil {
-		return Outcome{}, runtimeError(err)
+		return Outcome{}, err
 	}
 	if out == nil {
 		return Outcome{}, nil
@@ -543,7 +544,7 @@ func (r *Rule) Evidence(machine *vm.VM, f Facts, o Outcome) Evidence {
 		}
 		return ev
 	}
-	if out, err := machine.Run(r.explain, f); err == nil {
+	if out, err := run(machine, r.explain, f); err == nil {
 		ev.Clauses = r.clauseResults(out.([]any)[len(r.Values):])
 	}
 	return ev
