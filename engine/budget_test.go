@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/goodturn/goodturn/engine"
-	"github.com/goodturn/goodturn/engine/store"
 	"github.com/goodturn/goodturn/engine/database/dbtest"
+	"github.com/goodturn/goodturn/engine/store"
 	"github.com/goodturn/goodturn/rules"
 )
 

@@ -267,7 +267,9 @@ func isKind(t reflect.Type, k reflect.Kind) bool { return t != nil && t.Kind() =
 // strings: both are strings, or one is of a type known only at run time.
 // Other mixtures are left to the type checker to refuse.
 func mayGrow(a, b reflect.Type) bool {
-	ok := func(t reflect.Type) bool { return t == nil || t.Kind() == reflect.Interface || t.Kind() == reflect.String }
+	ok := func(t reflect.Type) bool {
+		return t == nil || t.Kind() == reflect.Interface || t.Kind() == reflect.String
+	}
 	return ok(a) && ok(b)
 }
 

@@ -275,6 +275,9 @@ type piece struct {
 // so that named values are computed once per customer and value and offer
 // only for customers who match.
 func (r *Rule) compile() rulefmt.Errors {
+	if errs := r.checkLimits(); len(errs) > 0 {
+		return errs
+	}
 	var errs rulefmt.Errors
 	fail := func(e rulefmt.Expr, offset int, label, msg string) {
 		errs = append(errs, &rulefmt.Error{Path: r.Path, Pos: e.Position(offset), Rule: r.ID, Msg: label + ": " + msg})
