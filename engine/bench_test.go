@@ -124,10 +124,13 @@ func BenchmarkRulesetPerCustomer(b *testing.B) {
 		all = append(all, rs.Enabled()...)
 	}
 	var machine vm.VM
+	limiter := rules.NewLimiter(context.Background(), rules.DefaultBudget)
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		var env any = benchFacts[i%len(benchFacts)]
+		f := benchFacts[i%len(benchFacts)]
+		f.Limit(limiter) // as the engine's workers do
+		var env any = f
 		for _, r := range all {
 			if _, err := r.EvalEnv(&machine, env); err != nil {
 				b.Fatal(err)

@@ -45,6 +45,10 @@ type Engine struct {
 	// before it is unhealthy and its proposals are held back from review;
 	// 0 means DefaultMaxErrorShare, a negative value never.
 	MaxErrorShare float64
+	// Budget bounds each evaluation of a rule for a customer; zero fields
+	// take rules.DefaultBudget's. A rule over budget fails for that
+	// customer, like any other runtime error.
+	Budget rules.Budget
 	// Policy is the contact policy; its zero value means DefaultPolicy.
 	// A negative Cap turns the frequency cap off (one promotional proposal
 	// per customer per run still holds).
@@ -455,6 +459,7 @@ func (e *Engine) evaluate(ctx context.Context, sets []*rules.Ruleset, slots []sl
 		go func(t []tally) {
 			defer workWG.Done()
 			var machine vm.VM
+			limiter := rules.NewLimiter(ctx, e.Budget)
 			var (
 				cands     []Candidate
 				candSlots []int
@@ -470,6 +475,7 @@ func (e *Engine) evaluate(ctx context.Context, sets []*rules.Ruleset, slots []sl
 				var out []store.Proposal
 				for i := range batch {
 					f := batch[i]
+					f.Limit(limiter)
 					var env any = f // boxed once for all the rules
 					cands, candSlots, outcomes = cands[:0], candSlots[:0], outcomes[:0]
 					for si, sl := range slots {

@@ -78,6 +78,7 @@ func ParseTemplate(path, src string, channels []string) (*Template, error) {
 	if err != nil {
 		return nil, errors.New(strings.TrimPrefix(err.Error(), "template: "))
 	}
+	addSteps(t)
 	need := map[string]bool{}
 	for _, c := range channels {
 		switch c {
@@ -95,7 +96,8 @@ func ParseTemplate(path, src string, channels []string) (*Template, error) {
 	return &Template{Path: path, t: t}, nil
 }
 
-// Render renders every part the template defines.
+// Render renders every part the template defines, each within
+// DefaultTemplateLimits.
 func (t *Template) Render(d Data) (Message, error) {
 	if d.FirstName == "" {
 		d.FirstName, _, _ = strings.Cut(strings.TrimSpace(d.Customer.Name), " ")
@@ -109,11 +111,11 @@ func (t *Template) Render(d Data) (Message, error) {
 		if t.t.Lookup(name) == nil {
 			continue
 		}
-		var b bytes.Buffer
-		if err := t.t.ExecuteTemplate(&b, name, d); err != nil {
-			return Message{}, errors.New(strings.TrimPrefix(err.Error(), "template: "))
+		out, err := t.execute(name, d, DefaultTemplateLimits)
+		if err != nil {
+			return Message{}, err
 		}
-		s := strings.TrimSpace(b.String())
+		s := strings.TrimSpace(out)
 		switch part {
 		case "subject":
 			m.Subject = s

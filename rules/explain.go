@@ -120,9 +120,9 @@ func (r *Rule) compileExplain(prefix string) error {
 // the rule's own runtime error, such as a division by zero in a named value.
 func (r *Rule) Explain(machine *vm.VM, f Facts) (Explanation, error) {
 	ex := Explanation{Op: r.op}
-	out, err := machine.Run(r.explain, f)
+	out, err := run(machine, r.explain, f)
 	if err != nil {
-		return ex, runtimeError(err)
+		return ex, err
 	}
 	res := out.([]any)
 	for i, v := range r.Values {

@@ -14,7 +14,8 @@ import (
 // `when`, `value` and `offer` under its snake_case name.
 //
 // Facts is passed to the expression VM by value, so it must stay a plain
-// struct of values, slices and maps.
+// struct of values, slices and maps (and the pointer to the Limiter that
+// bounds its evaluations, which expressions cannot see).
 type Facts struct {
 	// Customer is the customer being evaluated.
 	Customer Customer `expr:"customer"`
@@ -42,6 +43,9 @@ type Facts struct {
 	Now time.Time `expr:"now"`
 	// Today is the run's date: Now truncated to midnight UTC.
 	Today time.Time `expr:"today"`
+
+	// limiter bounds the evaluations of rules on these facts; see Limit.
+	limiter *Limiter
 }
 
 // Customer is one row of the customers relation.

@@ -154,7 +154,9 @@ var reservedNames = func() map[string]bool {
 	m := map[string]bool{}
 	t := reflect.TypeOf(Facts{})
 	for i := 0; i < t.NumField(); i++ {
-		m[t.Field(i).Tag.Get("expr")] = true
+		if tag := t.Field(i).Tag.Get("expr"); tag != "" {
+			m[tag] = true
+		}
 	}
 	for name := range envHelpers {
 		m[name] = true

@@ -48,6 +48,8 @@ func (r *Rule) Lint(usedElsewhere func(name string) bool) []*rulefmt.Error {
 		count(v.Expr.Source)
 	}
 
+	warns = append(warns, r.rangeWarnings()...)
+
 	// A clause that is a constant false makes an `and` chain never true.
 	op, clauses := r.Clauses()
 	if op == "and" || op == "" {

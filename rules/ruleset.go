@@ -255,6 +255,7 @@ func options() []expr.Option {
 		expr.Patch(envArgPatcher{}),
 		expr.MaxNodes(10000),
 	}
+	opts = append(opts, budgetOptions()...)
 	return append(opts, helperOptions()...)
 }
 
@@ -279,6 +280,9 @@ type piece struct {
 // so that named values are computed once per customer and value and offer
 // only for customers who match.
 func (r *Rule) compile() rulefmt.Errors {
+	if errs := r.checkLimits(); len(errs) > 0 {
+		return errs
+	}
 	var errs rulefmt.Errors
 	fail := func(e rulefmt.Expr, offset int, label, msg string) {
 		errs = append(errs, &rulefmt.Error{Path: r.Path, Pos: e.Position(offset), Rule: r.ID, Msg: label + ": " + msg})
@@ -519,9 +523,9 @@ func (r *Rule) EvalEnv(machine *vm.VM, env any) (Outcome, error) {
 }
 
 func (r *Rule) eval(machine *vm.VM, program *vm.Program, env any) (Outcome, error) {
-	out, err := machine.Run(program, env)
+	out, err := r.evalBounded(machine, program, env)
 	if err != nil {
-		return Outcome{}, runtimeError(err)
+		return Outcome{}, err
 	}
 	if out == nil {
 		return Outcome{}, nil
@@ -561,7 +565,7 @@ func (r *Rule) Evidence(machine *vm.VM, f Facts, o Outcome) Evidence {
 		}
 		return ev
 	}
-	if out, err := machine.Run(r.explain, f); err == nil {
+	if out, err := run(machine, r.explain, f); err == nil {
 		ev.Clauses = r.clauseResults(out.([]any)[len(r.Values):])
 	}
 	return ev
