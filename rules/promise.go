@@ -156,7 +156,9 @@ var factFields = func() map[string]int {
 	m := map[string]int{}
 	t := reflect.TypeOf(Facts{})
 	for i := 0; i < t.NumField(); i++ {
-		m[t.Field(i).Tag.Get("expr")] = i
+		if f := t.Field(i); f.IsExported() && f.Tag.Get("expr") != "" {
+			m[f.Tag.Get("expr")] = i
+		}
 	}
 	return m
 }()
