@@ -76,7 +76,14 @@ func TryLockRuleset(ctx context.Context, db *database.DB, ruleset string) (*Rule
 		conn.Close()
 		return nil, false, nil
 	}
+	k := [2]string{db.DSN, ruleset}
+	localMu.Lock()
+	localLocks[k] = true
+	localMu.Unlock()
 	return &RulesetLock{unlock: func() error {
+		localMu.Lock()
+		delete(localLocks, k)
+		localMu.Unlock()
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		var released bool
@@ -95,10 +102,19 @@ func TryLockRuleset(ctx context.Context, db *database.DB, ruleset string) (*Rule
 	}}, true, nil
 }
 
+// localLocks holds the run locks this process holds, by database and
+// ruleset: on SQLite they are the locks; on PostgreSQL a record of them.
 var (
 	localMu    sync.Mutex
 	localLocks = map[[2]string]bool{}
 )
+
+// lockedHere reports whether this process holds a ruleset's run lock.
+func lockedHere(dsn, ruleset string) bool {
+	localMu.Lock()
+	defer localMu.Unlock()
+	return localLocks[[2]string{dsn, ruleset}]
+}
 
 func tryLocalLock(dsn, ruleset string) (*RulesetLock, bool, error) {
 	k := [2]string{dsn, ruleset}
