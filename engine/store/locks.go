@@ -54,6 +54,26 @@ func (l *RulesetLock) Unlock() error {
 // SQLite it is a lock within this process only (by database address and
 // ruleset): goodturn assumes a single process serves an SQLite database.
 func TryLockRuleset(ctx context.Context, db *database.DB, ruleset string) (*RulesetLock, bool, error) {
+	l, ok, err := tryLockRuleset(ctx, db, ruleset)
+	if !ok || err != nil {
+		return l, ok, err
+	}
+	// Remember the lock as this pool's until it is released.
+	k := poolLock{db, ruleset}
+	localMu.Lock()
+	poolLocks[k] = true
+	localMu.Unlock()
+	unlock := l.unlock
+	l.unlock = func() error {
+		localMu.Lock()
+		delete(poolLocks, k)
+		localMu.Unlock()
+		return unlock()
+	}
+	return l, true, nil
+}
+
+func tryLockRuleset(ctx context.Context, db *database.DB, ruleset string) (*RulesetLock, bool, error) {
 	if !db.IsPostgres() {
 		return tryLocalLock(db.DSN, ruleset)
 	}
@@ -76,14 +96,7 @@ func TryLockRuleset(ctx context.Context, db *database.DB, ruleset string) (*Rule
 		conn.Close()
 		return nil, false, nil
 	}
-	k := [2]string{db.DSN, ruleset}
-	localMu.Lock()
-	localLocks[k] = true
-	localMu.Unlock()
 	return &RulesetLock{unlock: func() error {
-		localMu.Lock()
-		delete(localLocks, k)
-		localMu.Unlock()
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		var released bool
@@ -102,18 +115,26 @@ func TryLockRuleset(ctx context.Context, db *database.DB, ruleset string) (*Rule
 	}}, true, nil
 }
 
-// localLocks holds the run locks this process holds, by database and
-// ruleset: on SQLite they are the locks; on PostgreSQL a record of them.
+// localLocks are the run locks on SQLite, by database address and ruleset;
+// poolLocks records the run locks held through each connection pool, on
+// either dialect.
 var (
 	localMu    sync.Mutex
 	localLocks = map[[2]string]bool{}
+	poolLocks  = map[poolLock]bool{}
 )
 
-// lockedHere reports whether this process holds a ruleset's run lock.
-func lockedHere(dsn, ruleset string) bool {
+type poolLock struct {
+	db      *database.DB
+	ruleset string
+}
+
+// lockedHere reports whether a ruleset's run lock is held through this
+// connection pool: by the caller, about to run the ruleset.
+func lockedHere(db *database.DB, ruleset string) bool {
 	localMu.Lock()
 	defer localMu.Unlock()
-	return localLocks[[2]string{dsn, ruleset}]
+	return poolLocks[poolLock{db, ruleset}]
 }
 
 func tryLocalLock(dsn, ruleset string) (*RulesetLock, bool, error) {

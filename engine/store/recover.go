@@ -232,7 +232,7 @@ func runLockHeld(ctx context.Context, db *database.DB, ruleset string) (bool, er
 // taken for dead when it is still recorded as running, its heartbeat is
 // older than staleAfter at now (on the wall clock), it is not a run of an
 // unfinished sharded job, and its ruleset's run lock can be taken — or is
-// held by this process, which then is the one about to run the ruleset.
+// held through db, by the caller about to run the ruleset.
 // Each run is failed with "abandoned: no heartbeat since …". rulesets
 // limits the runs to those rulesets; none means all.
 func AbandonDeadRuns(ctx context.Context, db *database.DB, rulesets []string, now time.Time, staleAfter time.Duration) ([]Run, error) {
@@ -244,7 +244,9 @@ func AbandonDeadRuns(ctx context.Context, db *database.DB, rulesets []string, no
 	unlock := map[string]func(){}
 	defer func() {
 		for _, u := range unlock {
-			u()
+			if u != nil {
+				u()
+			}
 		}
 	}()
 	for _, r := range stale {
@@ -274,10 +276,10 @@ func AbandonDeadRuns(ctx context.Context, db *database.DB, rulesets []string, no
 }
 
 // lockForRecovery returns a release function for a ruleset's run lock and
-// true when no other process holds it: either this process already holds
-// it (release then does nothing) or it could take it now.
+// true when no other process holds it: either it is held through db
+// already (release then does nothing) or it could be taken now.
 func lockForRecovery(ctx context.Context, db *database.DB, ruleset string) (func(), bool, error) {
-	if lockedHere(db.DSN, ruleset) {
+	if lockedHere(db, ruleset) {
 		return func() {}, true, nil
 	}
 	lock, ok, err := TryLockRuleset(ctx, db, ruleset)
