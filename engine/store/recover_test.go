@@ -123,8 +123,8 @@ func TestAbandonDeadRuns(t *testing.T) {
 					t.Fatal(err)
 				}
 				if got := len(shown) == 1 && shown[0].ID == r.ID; got != tt.dead && !strings.Contains(tt.name, "this pool") {
-				// (A lock held through this pool shows as held to
-				// DeadRuns, which cannot tell whose it is.)
+					// (A lock held through this pool shows as held to
+					// DeadRuns, which cannot tell whose it is.)
 					t.Errorf("DeadRuns shows run as dead: %v, want %v", got, tt.dead)
 				}
 				if got, _ := store.GetRun(ctx, db, r.ID); got.Status != store.RunRunning {
