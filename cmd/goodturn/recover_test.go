@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -152,5 +153,53 @@ func TestAKilledRunIsRecovered(t *testing.T) {
 	}
 	if !reflect.DeepEqual(offers(next), offers(clean.Found)) {
 		t.Errorf("the next run proposed %d, a clean run %d; they differ", len(next), len(clean.Found))
+	}
+}
+
+// `runs show` tells an abandoned run and the proposals a failed run
+// withdrew, and writes nothing.
+func TestRunsShowAbandonedAndWithdrawn(t *testing.T) {
+	ctx := context.Background()
+	dsn := dbtest.SQLiteDSN(t)
+	db, err := database.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := store.Migrate(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	day := time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC)
+	dead := &store.Run{Ruleset: "mobile", AsOf: day, StartedAt: day, HeartbeatAt: time.Now().Add(-time.Hour)}
+	failed := &store.Run{Ruleset: "mobile", AsOf: day, StartedAt: day}
+	for _, r := range []*store.Run{dead, failed} {
+		if err := store.CreateRun(ctx, db, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p := store.Proposal{RunID: failed.ID, Ruleset: "mobile", RuleID: "cheaper-plan", RuleVersion: "v1", CustomerID: 4, Kind: "cheaper_plan",
+		Currency: "GBP", Offer: []byte(`{}`), Evidence: []byte(`{}`), AsOf: day, CreatedAt: day}
+	if _, err := store.InsertProposals(ctx, db, []store.Proposal{p}); err != nil {
+		t.Fatal(err)
+	}
+	failed.Status, failed.FinishedAt, failed.Error = store.RunFailed, day.Add(time.Second), "read billing: boom"
+	if err := store.FinishRun(ctx, db, failed); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		id   int64
+		want string
+	}{
+		{dead.ID, "The run is abandoned: no heartbeat since "},
+		{failed.ID, "1 proposals withdrawn: run 2 failed: read billing: boom\n"},
+	}
+	for _, tt := range tests {
+		code, out, errOut := run(t, "runs", "show", strconv.FormatInt(tt.id, 10), "--db", dsn)
+		if code != 0 || !strings.Contains(out, tt.want) {
+			t.Errorf("runs show %d exited %d, want %q in:\n%s%s", tt.id, code, tt.want, out, errOut)
+		}
+	}
+	if got, _ := store.GetRun(ctx, db, dead.ID); got.Status != store.RunRunning {
+		t.Errorf("runs show wrote: the dead run is %s", got.Status)
 	}
 }

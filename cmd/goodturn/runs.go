@@ -197,8 +197,12 @@ func showRun(ctx context.Context, w io.Writer, db *database.DB, id int64, maxSha
 		fmt.Fprintf(w, "The run failed: %s\n", r.Error)
 	}
 	if r.Status == statusAbandoned {
+		since := "it started"
+		if !r.HeartbeatAt.IsZero() {
+			since = r.HeartbeatAt.Local().Format("2006-01-02 15:04:05")
+		}
 		fmt.Fprintf(w, "The run is abandoned: no heartbeat since %s and its process is gone. The next run of %s, or `goodturn serve`, will mark it failed and withdraw its proposals.\n",
-			r.HeartbeatAt.Local().Format("2006-01-02 15:04:05"), r.Ruleset)
+			since, r.Ruleset)
 	}
 	if len(withdrawn) > 0 {
 		fmt.Fprintf(w, "%s proposals withdrawn: %s\n", count(int64(len(withdrawn))), reason)
