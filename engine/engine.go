@@ -53,6 +53,16 @@ type Engine struct {
 	// A negative Cap turns the frequency cap off (one promotional proposal
 	// per customer per run still holds).
 	Policy Policy
+	// HeartbeatEvery is how often a run records its heartbeat;
+	// store.DefaultHeartbeat when zero.
+	HeartbeatEvery time.Duration
+	// WallClock is the clock of heartbeats and of their staleness; time.Now
+	// when nil. Unlike Now it is never fixed.
+	WallClock func() time.Time
+	// StaleAfter is how old a running run's heartbeat must be for the run
+	// to be taken for dead (see store.AbandonDeadRuns); store.StaleAfter
+	// when zero.
+	StaleAfter time.Duration
 }
 
 // Options tune one run.
@@ -160,6 +170,13 @@ func (e *Engine) RunAll(ctx context.Context, sets []*rules.Ruleset, opts Options
 			break
 		}
 	}
+	if !opts.DryRun {
+		// Runs of these rulesets whose process died must not hold anyone
+		// back: fail them and withdraw their proposals first.
+		if err := e.recoverDead(ctx, names); err != nil {
+			return fail(err)
+		}
+	}
 	held := map[holdKey]hold{}
 	results := make([]*Result, len(sets))
 	var slots []slot
@@ -184,6 +201,7 @@ func (e *Engine) RunAll(ctx context.Context, sets []*rules.Ruleset, opts Options
 	}
 	for i, res := range results {
 		if !opts.DryRun {
+			res.HeartbeatAt = e.wall()
 			if err := store.CreateRun(ctx, e.DB, &res.Run); err != nil {
 				return fail(err)
 			}
@@ -191,7 +209,9 @@ func (e *Engine) RunAll(ctx context.Context, sets []*rules.Ruleset, opts Options
 		log.Info("run started", "ruleset", sets[i].Name, "run", res.ID, "rules", len(sets[i].Enabled()), "dry_run", opts.DryRun)
 	}
 
+	stopHeartbeat := e.keepAlive(results)
 	tallies, customers, runErr := e.evaluate(ctx, sets, slots, catalogue, held, contacts, now, today, opts, results)
+	stopHeartbeat()
 
 	var errs []error
 	for i, res := range results {

@@ -61,6 +61,9 @@ func runRuns(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
+	if err := markAbandoned(ctx, db, runs); err != nil {
+		return err
+	}
 	if len(runs) == 0 {
 		if *ruleset != "" {
 			fmt.Fprintf(env.Stdout, "No runs of ruleset %s in %s.\n", *ruleset, db.DSN)
@@ -70,6 +73,37 @@ func runRuns(ctx context.Context, env *Env, args []string) error {
 		return nil
 	}
 	printRuns(env.Stdout, runs)
+	return nil
+}
+
+// statusAbandoned is what `goodturn runs` shows as the status of a run
+// still recorded as running whose process is gone (store.DeadRuns). It
+// writes nothing: the next run of the ruleset, or `goodturn serve`, marks
+// such a run failed and withdraws its proposals.
+const statusAbandoned = "abandoned"
+
+// markAbandoned shows the runs whose process is gone as abandoned.
+func markAbandoned(ctx context.Context, db *database.DB, runs []store.Run) error {
+	var running []string
+	for _, r := range runs {
+		if r.Status == store.RunRunning {
+			running = append(running, r.Ruleset)
+		}
+	}
+	if len(running) == 0 {
+		return nil
+	}
+	dead, err := store.DeadRuns(ctx, db, running, time.Now(), store.StaleAfter)
+	if err != nil {
+		return err
+	}
+	for _, d := range dead {
+		for i := range runs {
+			if runs[i].ID == d.ID {
+				runs[i].Status = statusAbandoned
+			}
+		}
+	}
 	return nil
 }
 
@@ -98,9 +132,12 @@ func leftLast(rows [][]string) [][]string {
 	return rows
 }
 
-// runDuration is how long a run took, or "running".
+// runDuration is how long a run took, or "running" (or "abandoned").
 func runDuration(r store.Run) string {
 	if r.FinishedAt.IsZero() {
+		if r.Status == statusAbandoned {
+			return statusAbandoned
+		}
 		return "running"
 	}
 	return r.FinishedAt.Sub(r.StartedAt).Round(time.Millisecond).String()
@@ -132,6 +169,15 @@ func showRun(ctx context.Context, w io.Writer, db *database.DB, id int64, maxSha
 	if err != nil {
 		return err
 	}
+	runs := []store.Run{*r}
+	if err := markAbandoned(ctx, db, runs); err != nil {
+		return err
+	}
+	r.Status = runs[0].Status
+	withdrawn, reason, err := store.WithdrawnProposals(ctx, db, r.ID)
+	if err != nil {
+		return err
+	}
 	currency, err := runCurrency(ctx, db, r)
 	if err != nil {
 		return err
@@ -153,6 +199,17 @@ func showRun(ctx context.Context, w io.Writer, db *database.DB, id int64, maxSha
 	fmt.Fprintf(w, "As of %s; started %s, %s.\n", r.AsOf.Format(time.DateOnly), r.StartedAt.Local().Format("2006-01-02 15:04:05"), finished)
 	if r.Error != "" {
 		fmt.Fprintf(w, "The run failed: %s\n", r.Error)
+	}
+	if r.Status == statusAbandoned {
+		since := "it started"
+		if !r.HeartbeatAt.IsZero() {
+			since = r.HeartbeatAt.Local().Format("2006-01-02 15:04:05")
+		}
+		fmt.Fprintf(w, "The run is abandoned: no heartbeat since %s and its process is gone. The next run of %s, or `goodturn serve`, will mark it failed and withdraw its proposals.\n",
+			since, r.Ruleset)
+	}
+	if len(withdrawn) > 0 {
+		fmt.Fprintf(w, "%s proposals withdrawn: %s\n", count(int64(len(withdrawn))), reason)
 	}
 	if len(r.Rules) == 0 {
 		fmt.Fprintln(w, "No rule results recorded.")

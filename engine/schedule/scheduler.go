@@ -50,7 +50,8 @@ const DefaultPoll = time.Minute
 // taken (store.TryLockRuleset), so a ruleset whose previous run is still
 // going skips the slot instead of running twice at once. A slot left
 // running by a process that died is taken over once the run lock shows
-// nobody runs it (see OrphanAfter).
+// nobody runs it (see OrphanAfter). Every step also fails the runs whose
+// process is gone (see store.AbandonDeadRuns).
 type Scheduler struct {
 	// DB holds the schedule_slots table and the run locks.
 	DB *database.DB
@@ -135,6 +136,7 @@ func (s *Scheduler) Step(ctx context.Context) error {
 		// days): slots older than the catch-up window are let go.
 		from = now.Add(-catchUp)
 	}
+	s.abandonDead(ctx)
 	if !now.After(from) {
 		return nil
 	}
@@ -252,6 +254,22 @@ func (s *Scheduler) adoptOrphans(ctx context.Context, now, since time.Time) erro
 		s.launch(ctx, sl, row, lock, log)
 	}
 	return nil
+}
+
+// abandonDead fails the runs, of any ruleset, whose process is gone and
+// withdraws their proposals (store.AbandonDeadRuns), so that a run killed
+// outside the schedule — a `goodturn run` killed with kill -9 — does not
+// hold its customers back until its ruleset runs again. Heartbeats are on
+// the wall clock, not on Now. A failure is logged and tried again at the
+// next step.
+func (s *Scheduler) abandonDead(ctx context.Context) {
+	dead, err := store.AbandonDeadRuns(ctx, s.DB, nil, time.Now(), store.StaleAfter)
+	if err != nil {
+		s.logger().Error("dead runs not looked for", "error", err)
+	}
+	for _, r := range dead {
+		s.logger().Warn("run abandoned", "ruleset", r.Ruleset, "run", r.ID, "reason", r.Error)
+	}
 }
 
 func (s *Scheduler) entry(ruleset string) *Entry {

@@ -54,6 +54,26 @@ func (l *RulesetLock) Unlock() error {
 // SQLite it is a lock within this process only (by database address and
 // ruleset): goodturn assumes a single process serves an SQLite database.
 func TryLockRuleset(ctx context.Context, db *database.DB, ruleset string) (*RulesetLock, bool, error) {
+	l, ok, err := tryLockRuleset(ctx, db, ruleset)
+	if !ok || err != nil {
+		return l, ok, err
+	}
+	// Remember the lock as this pool's until it is released.
+	k := poolLock{db, ruleset}
+	localMu.Lock()
+	poolLocks[k] = true
+	localMu.Unlock()
+	unlock := l.unlock
+	l.unlock = func() error {
+		localMu.Lock()
+		delete(poolLocks, k)
+		localMu.Unlock()
+		return unlock()
+	}
+	return l, true, nil
+}
+
+func tryLockRuleset(ctx context.Context, db *database.DB, ruleset string) (*RulesetLock, bool, error) {
 	if !db.IsPostgres() {
 		return tryLocalLock(db.DSN, ruleset)
 	}
@@ -95,10 +115,27 @@ func TryLockRuleset(ctx context.Context, db *database.DB, ruleset string) (*Rule
 	}}, true, nil
 }
 
+// localLocks are the run locks on SQLite, by database address and ruleset;
+// poolLocks records the run locks held through each connection pool, on
+// either dialect.
 var (
 	localMu    sync.Mutex
 	localLocks = map[[2]string]bool{}
+	poolLocks  = map[poolLock]bool{}
 )
+
+type poolLock struct {
+	db      *database.DB
+	ruleset string
+}
+
+// lockedHere reports whether a ruleset's run lock is held through this
+// connection pool: by the caller, about to run the ruleset.
+func lockedHere(db *database.DB, ruleset string) bool {
+	localMu.Lock()
+	defer localMu.Unlock()
+	return poolLocks[poolLock{db, ruleset}]
+}
 
 func tryLocalLock(dsn, ruleset string) (*RulesetLock, bool, error) {
 	k := [2]string{dsn, ruleset}

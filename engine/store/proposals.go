@@ -214,12 +214,13 @@ type ProposalKey struct {
 // RecentProposals returns the ruleset's proposals that are still pending or
 // were made on or after since: the ones that can hold back a new proposal.
 //
-// Proposals of the runs in excludeRuns are left out: a sharded run's shard
+// Withdrawn proposals and those of failed runs are not among them (see
+// withdrawRun). Proposals of the runs in excludeRuns are left out too: a sharded run's shard
 // that is evaluated again must not be held back by its own first pass.
 func RecentProposals(ctx context.Context, db *database.DB, ruleset string, since time.Time, excludeRuns ...int64) ([]ProposalKey, error) {
 	rows, err := db.QueryContext(ctx, db.Rebind(
 		`SELECT rule_id, customer_id, status, as_of FROM proposals
-		 WHERE ruleset = ? AND status <> ? AND (status = ? OR as_of >= ?)`+notInRuns(excludeRuns)), ruleset, ProposalHeld, ProposalPending, database.Date(since))
+		 WHERE ruleset = ? AND status <> ? AND (status = ? OR as_of >= ?)`+notFailed+notInRuns(excludeRuns)), ruleset, ProposalHeld, ProposalPending, database.Date(since))
 	if err != nil {
 		return nil, fmt.Errorf("recent proposals: %w", err)
 	}
@@ -323,9 +324,5 @@ func notInRuns(ids []int64) string {
 	if len(ids) == 0 {
 		return ""
 	}
-	parts := make([]string, len(ids))
-	for i, id := range ids {
-		parts[i] = fmt.Sprint(id)
-	}
-	return " AND run_id NOT IN (" + strings.Join(parts, ", ") + ")"
+	return " AND run_id NOT IN (" + idList(ids) + ")"
 }

@@ -32,7 +32,10 @@ type Run struct {
 	Proposals  int64
 	Errors     int64
 	Error      string
-	Rules      []RunRule
+	// HeartbeatAt is the last time, on the wall clock, the process running
+	// the run said it was alive (see KeepAlive); zero if it never did.
+	HeartbeatAt time.Time
+	Rules       []RunRule
 }
 
 // RunRule is what one rule did in a run.
@@ -64,14 +67,18 @@ type ErrorSample struct {
 // ErrNotFound is returned when a looked-up row does not exist.
 var ErrNotFound = errors.New("not found")
 
-// CreateRun records the start of a run and sets its ID.
+// CreateRun records the start of a run and sets its ID. Its first
+// heartbeat is r.HeartbeatAt, or now on the wall clock when that is zero.
 func CreateRun(ctx context.Context, db *database.DB, r *Run) error {
 	if r.Status == "" {
 		r.Status = RunRunning
 	}
+	if r.HeartbeatAt.IsZero() {
+		r.HeartbeatAt = time.Now()
+	}
 	err := db.QueryRowxContext(ctx, db.Rebind(
-		`INSERT INTO runs (ruleset, dry_run, as_of, started_at, status) VALUES (?, ?, ?, ?, ?) RETURNING id`),
-		r.Ruleset, r.DryRun, database.Date(r.AsOf), r.StartedAt.UTC(), r.Status).Scan(&r.ID)
+		`INSERT INTO runs (ruleset, dry_run, as_of, started_at, status, heartbeat_at) VALUES (?, ?, ?, ?, ?, ?) RETURNING id`),
+		r.Ruleset, r.DryRun, database.Date(r.AsOf), r.StartedAt.UTC(), r.Status, r.HeartbeatAt.UTC()).Scan(&r.ID)
 	if err != nil {
 		return fmt.Errorf("create run: %w", err)
 	}
@@ -79,6 +86,8 @@ func CreateRun(ctx context.Context, db *database.DB, r *Run) error {
 }
 
 // FinishRun records the end of a run with its totals and per-rule results.
+// A failed run's proposals are withdrawn in the same transaction (see
+// WithdrawRun): only a run that succeeded proposes anything.
 func FinishRun(ctx context.Context, db *database.DB, r *Run) error {
 	tx, err := db.BeginTxx(ctx, nil)
 	if err != nil {
@@ -102,10 +111,25 @@ func FinishRun(ctx context.Context, db *database.DB, r *Run) error {
 			return fmt.Errorf("finish run %d: rule %s: %w", r.ID, rr.RuleID, err)
 		}
 	}
+	if r.Status == RunFailed {
+		if _, err := withdrawRun(ctx, tx, r.ID, fmt.Sprintf("run %d failed: %s", r.ID, r.Error), time.Now()); err != nil {
+			return fmt.Errorf("finish run %d: %w", r.ID, err)
+		}
+	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("finish run %d: %w", r.ID, err)
 	}
 	return nil
+}
+
+// runColumns are the columns of runs that runDest scans.
+const runColumns = `id, ruleset, dry_run, as_of, started_at, finished_at, status, customers, proposals, errors, error, heartbeat_at`
+
+// runDest returns the scan destinations of runColumns; the caller copies
+// errText into r.Error after the scan.
+func runDest(r *Run, errText *sql.NullString) []any {
+	return []any{&r.ID, &r.Ruleset, &r.DryRun, database.Time(&r.AsOf), database.Time(&r.StartedAt), database.Time(&r.FinishedAt),
+		&r.Status, &r.Customers, &r.Proposals, &r.Errors, errText, database.Time(&r.HeartbeatAt)}
 }
 
 func nonNil(s []ErrorSample) []ErrorSample {
@@ -120,9 +144,8 @@ func GetRun(ctx context.Context, db *database.DB, id int64) (*Run, error) {
 	r := &Run{}
 	var errText sql.NullString
 	err := db.QueryRowxContext(ctx, db.Rebind(
-		`SELECT id, ruleset, dry_run, as_of, started_at, finished_at, status, customers, proposals, errors, error FROM runs WHERE id = ?`), id).
-		Scan(&r.ID, &r.Ruleset, &r.DryRun, database.Time(&r.AsOf), database.Time(&r.StartedAt), database.Time(&r.FinishedAt),
-			&r.Status, &r.Customers, &r.Proposals, &r.Errors, &errText)
+		`SELECT `+runColumns+` FROM runs WHERE id = ?`), id).
+		Scan(runDest(r, &errText)...)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("run %d: %w", id, ErrNotFound)
 	}
@@ -177,7 +200,7 @@ func ListRuns(ctx context.Context, db *database.DB, f RunFilter) ([]Run, error) 
 		where = append(where, "dry_run = ?")
 		args = append(args, false)
 	}
-	runs := `SELECT id, ruleset, dry_run, as_of, started_at, finished_at, status, customers, proposals, errors, error FROM runs`
+	runs := `SELECT ` + runColumns + ` FROM runs`
 	if len(where) > 0 {
 		runs += " WHERE " + strings.Join(where, " AND ")
 	}
@@ -188,7 +211,7 @@ func ListRuns(ctx context.Context, db *database.DB, f RunFilter) ([]Run, error) 
 	// The runs are chosen in a derived table so that the limit counts runs,
 	// not rule rows; a run without rule rows (still running) is kept.
 	q := `SELECT r.id, r.ruleset, r.dry_run, r.as_of, r.started_at, r.finished_at, r.status, r.customers, r.proposals, r.errors, r.error,
-		rr.rule_id, rr.rule_version, rr.kind, rr.matched, rr.proposals, rr.skipped, rr.errors, rr.value, rr.error_samples
+		r.heartbeat_at, rr.rule_id, rr.rule_version, rr.kind, rr.matched, rr.proposals, rr.skipped, rr.errors, rr.value, rr.error_samples
 		FROM (` + runs + `) r LEFT JOIN run_rules rr ON rr.run_id = r.id
 		ORDER BY r.id DESC, rr.rule_id`
 	rows, err := db.QueryContext(ctx, db.Rebind(q), args...)
@@ -207,9 +230,8 @@ func ListRuns(ctx context.Context, db *database.DB, f RunFilter) ([]Run, error) 
 			nums    [5]sql.NullInt64
 			samples []byte
 		)
-		if err := rows.Scan(&r.ID, &r.Ruleset, &r.DryRun, database.Time(&r.AsOf), database.Time(&r.StartedAt), database.Time(&r.FinishedAt),
-			&r.Status, &r.Customers, &r.Proposals, &r.Errors, &errText,
-			&ruleID, &version, &kind, &nums[0], &nums[1], &nums[2], &nums[3], &nums[4], &samples); err != nil {
+		if err := rows.Scan(append(runDest(&r, &errText),
+			&ruleID, &version, &kind, &nums[0], &nums[1], &nums[2], &nums[3], &nums[4], &samples)...); err != nil {
 			return nil, fmt.Errorf("list runs: %w", err)
 		}
 		if len(out) == 0 || out[len(out)-1].ID != r.ID {
