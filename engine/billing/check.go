@@ -152,7 +152,10 @@ func (c *rowCheck) rate(i int, name string) rules.Rate {
 		return r
 	}
 	if err := (rate{&r}).Scan(c.raw[i]); err != nil {
-		if s := fmt.Sprint(c.raw[i]); strings.HasPrefix(strings.TrimSpace(s), "-") {
+		if s := strings.TrimSpace(c.show(i)); strings.HasPrefix(s, "-") {
+			if strings.Contains(s, ".") {
+				s = strings.TrimSuffix(strings.TrimRight(s, "0"), ".")
+			}
 			c.problem("%s %s is negative", name, s)
 		} else {
 			c.problem("%s: %v", name, err)

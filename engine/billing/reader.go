@@ -84,17 +84,16 @@ func (r *Reader) Catalogue(ctx context.Context) ([]rules.Plan, error) {
 	)
 	index := map[string]int{}
 	badPlan := map[string]bool{}
-	for n := 1; rows.Next(); n++ {
+	for rows.Next() {
 		c, err := scanRaw(rows)
 		if err != nil {
 			return nil, fmt.Errorf("read plans: %w", err)
 		}
-		p := rules.Plan{ID: c.text(0, "id")}
+		p := rules.Plan{ID: c.text(0, "id"), Name: c.text(1, "name")}
 		key := fmt.Sprintf("plan %q", p.ID)
 		if c.raw[0] == nil {
-			key = fmt.Sprintf("row %d", n)
+			key = fmt.Sprintf("plan named %q", p.Name)
 		}
-		p.Name = c.text(1, "name")
 		price, _ := c.integer(2, "monthly_price", false, true)
 		p.MonthlyPrice = int(price)
 		p.Currency = c.text(3, "currency")
