@@ -150,6 +150,7 @@ func showRun(ctx context.Context, w io.Writer, db *database.DB, id int64, maxSha
 	if r.Error != "" {
 		fmt.Fprintf(w, "The run failed: %s\n", r.Error)
 	}
+	printRefusals(w, *r)
 	if len(r.Rules) == 0 {
 		fmt.Fprintln(w, "No rule results recorded.")
 		return nil

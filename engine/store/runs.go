@@ -33,6 +33,10 @@ type Run struct {
 	Errors     int64
 	Error      string
 	Rules      []RunRule
+	// Refused counts the customers left out because their billing rows
+	// break the facts contract; Refusals holds a few of them with why.
+	Refused  int64
+	Refusals []ErrorSample
 }
 
 // RunRule is what one rule did in a run.
@@ -85,9 +89,13 @@ func FinishRun(ctx context.Context, db *database.DB, r *Run) error {
 		return fmt.Errorf("finish run %d: %w", r.ID, err)
 	}
 	defer tx.Rollback()
+	refusals, err := json.Marshal(nonNil(r.Refusals))
+	if err != nil {
+		return fmt.Errorf("finish run %d: %w", r.ID, err)
+	}
 	if _, err := tx.ExecContext(ctx, db.Rebind(
-		`UPDATE runs SET finished_at = ?, status = ?, customers = ?, proposals = ?, errors = ?, error = ? WHERE id = ?`),
-		r.FinishedAt.UTC(), r.Status, r.Customers, r.Proposals, r.Errors, r.Error, r.ID); err != nil {
+		`UPDATE runs SET finished_at = ?, status = ?, customers = ?, proposals = ?, errors = ?, error = ?, refused = ?, refusals = ? WHERE id = ?`),
+		r.FinishedAt.UTC(), r.Status, r.Customers, r.Proposals, r.Errors, r.Error, r.Refused, string(refusals), r.ID); err != nil {
 		return fmt.Errorf("finish run %d: %w", r.ID, err)
 	}
 	for _, rr := range r.Rules {
@@ -118,11 +126,15 @@ func nonNil(s []ErrorSample) []ErrorSample {
 // GetRun returns a run with its per-rule results.
 func GetRun(ctx context.Context, db *database.DB, id int64) (*Run, error) {
 	r := &Run{}
-	var errText sql.NullString
+	var (
+		errText  sql.NullString
+		refusals []byte
+	)
 	err := db.QueryRowxContext(ctx, db.Rebind(
-		`SELECT id, ruleset, dry_run, as_of, started_at, finished_at, status, customers, proposals, errors, error FROM runs WHERE id = ?`), id).
+		`SELECT id, ruleset, dry_run, as_of, started_at, finished_at, status, customers, proposals, errors, error, refused, refusals
+		 FROM runs WHERE id = ?`), id).
 		Scan(&r.ID, &r.Ruleset, &r.DryRun, database.Time(&r.AsOf), database.Time(&r.StartedAt), database.Time(&r.FinishedAt),
-			&r.Status, &r.Customers, &r.Proposals, &r.Errors, &errText)
+			&r.Status, &r.Customers, &r.Proposals, &r.Errors, &errText, &r.Refused, &refusals)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("run %d: %w", id, ErrNotFound)
 	}
@@ -130,6 +142,11 @@ func GetRun(ctx context.Context, db *database.DB, id int64) (*Run, error) {
 		return nil, fmt.Errorf("get run %d: %w", id, err)
 	}
 	r.Error = errText.String
+	if len(refusals) > 0 {
+		if err := json.Unmarshal(refusals, &r.Refusals); err != nil {
+			return nil, fmt.Errorf("get run %d: refusals: %w", id, err)
+		}
+	}
 	rows, err := db.QueryxContext(ctx, db.Rebind(
 		`SELECT rule_id, rule_version, kind, matched, proposals, skipped, errors, value, error_samples
 		 FROM run_rules WHERE run_id = ? ORDER BY rule_id`), id)
