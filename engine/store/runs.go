@@ -142,7 +142,7 @@ func GetRun(ctx context.Context, db *database.DB, id int64) (*Run, error) {
 		return nil, fmt.Errorf("get run %d: %w", id, err)
 	}
 	r.Error = errText.String
-	if len(refusals) > 0 {
+	if r.Refused > 0 && len(refusals) > 0 {
 		if err := json.Unmarshal(refusals, &r.Refusals); err != nil {
 			return nil, fmt.Errorf("get run %d: refusals: %w", id, err)
 		}
