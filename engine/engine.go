@@ -260,7 +260,7 @@ func (e *Engine) RunAll(ctx context.Context, sets []*rules.Ruleset, opts Options
 			cancel()
 		}
 		log.Info("run finished", "ruleset", res.Ruleset, "run", res.ID, "status", res.Status, "customers", res.Customers,
-			"proposals", res.Proposals, "errors", res.Errors, "duration", res.Duration.Round(time.Millisecond))
+			"proposals", res.Proposals, "errors", res.Errors, "refused", res.Refused, "duration", res.Duration.Round(time.Millisecond))
 	}
 	if runErr != nil {
 		errs = append([]error{fmt.Errorf("run %s: %w", strings.Join(names, ", "), runErr)}, errs...)
@@ -465,6 +465,12 @@ func (e *Engine) evaluate(ctx context.Context, sets []*rules.Ruleset, slots []sl
 			}
 		}
 		customers = int64(st.Customers)
+		for _, res := range results { // customers refused for bad billing rows
+			res.Refused = int64(st.Refused)
+			for _, rf := range st.Refusals {
+				res.Refusals = append(res.Refusals, store.ErrorSample{CustomerID: rf.CustomerID, Error: rf.Reason})
+			}
+		}
 		if err != nil {
 			cancel(err)
 		}
@@ -781,12 +787,15 @@ func (e *Engine) CustomerFacts(ctx context.Context, id int64) (rules.Facts, erro
 		facts rules.Facts
 		found bool
 	)
-	_, err = e.Billing.Read(ctx, billing.Range{From: id, To: id + 1}, e.now().UTC(), catalogue, func(f rules.Facts) error {
+	st, err := e.Billing.Read(ctx, billing.Range{From: id, To: id + 1}, e.now().UTC(), catalogue, func(f rules.Facts) error {
 		facts, found = f, true
 		return nil
 	})
 	if err != nil {
 		return rules.Facts{}, err
+	}
+	if len(st.Refusals) > 0 {
+		return rules.Facts{}, fmt.Errorf("customer %d is refused: %s", id, st.Refusals[0].Reason)
 	}
 	if !found {
 		return rules.Facts{}, fmt.Errorf("customer %d: %w", id, store.ErrNotFound)

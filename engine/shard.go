@@ -86,8 +86,10 @@ func (e *Engine) Work(ctx context.Context, sets map[string]*rules.Ruleset, owner
 
 // shardResult is what a pass over a shard counted, by slot.
 type shardResult struct {
-	Customers int64        `json:"customers"`
-	Slots     []slotResult `json:"slots"`
+	Customers int64               `json:"customers"`
+	Slots     []slotResult        `json:"slots"`
+	Refused   int64               `json:"refused,omitempty"`
+	Refusals  []store.ErrorSample `json:"refusals,omitempty"`
 }
 
 type slotResult struct {
@@ -174,7 +176,7 @@ func (e *Engine) workShard(ctx context.Context, all map[string]*rules.Ruleset, s
 		}
 		return fmt.Errorf("job %d shard %d: %w", sh.JobID, sh.Shard, err)
 	}
-	sr := shardResult{Customers: customers}
+	sr := shardResult{Customers: customers, Refused: results[0].Refused, Refusals: results[0].Refusals}
 	for i, sl := range slots {
 		t := tallies[i]
 		sr.Slots = append(sr.Slots, slotResult{Ruleset: sets[sl.set].Name, Rule: sl.rule.ID, Matched: t.matched,
@@ -238,13 +240,16 @@ func (e *Engine) finishJob(ctx context.Context, job *store.Job, sets []*rules.Ru
 	}
 	type key struct{ ruleset, rule string }
 	sum := map[key]*slotResult{}
-	var customers int64
+	var customers, refused int64
+	var refusals []store.ErrorSample
 	for _, b := range raw {
 		var sr shardResult
 		if err := json.Unmarshal(b, &sr); err != nil {
 			return fmt.Errorf("job %d: shard result: %w", job.ID, err)
 		}
 		customers += sr.Customers
+		refused += sr.Refused
+		refusals = append(refusals, sr.Refusals...)
 		for _, s := range sr.Slots {
 			k := key{s.Ruleset, s.Rule}
 			t := sum[k]
@@ -270,7 +275,8 @@ func (e *Engine) finishJob(ctx context.Context, job *store.Job, sets []*rules.Ru
 		}
 		today := time.Date(job.Clock.Year(), job.Clock.Month(), job.Clock.Day(), 0, 0, 0, 0, time.UTC)
 		res := &Result{Run: store.Run{ID: job.RunIDs[i], Ruleset: rs.Name, AsOf: today, StartedAt: job.Clock,
-			FinishedAt: job.Clock.Add(elapsed), Status: store.RunSucceeded, Customers: customers}, Duration: elapsed}
+			FinishedAt: job.Clock.Add(elapsed), Status: store.RunSucceeded, Customers: customers,
+			Refused: refused, Refusals: firstRefusals(refusals)}, Duration: elapsed}
 		for _, r := range rs.Enabled() {
 			t := sum[key{rs.Name, r.ID}]
 			if t == nil {
@@ -306,4 +312,11 @@ func (e *Engine) finishJob(ctx context.Context, job *store.Job, sets []*rules.Ru
 		return err
 	}
 	return store.CompleteJob(ctx, e.DB, job.ID, time.Now())
+}
+
+// firstRefusals keeps the refusals of the lowest customer ids, as a run in
+// one process would.
+func firstRefusals(rs []store.ErrorSample) []store.ErrorSample {
+	sort.Slice(rs, func(a, b int) bool { return rs[a].CustomerID < rs[b].CustomerID })
+	return rs[:min(len(rs), billing.MaxRefusalSamples)]
 }

@@ -29,6 +29,7 @@ var commands = []command{
 	{"worker", "claim shards of sharded runs from PostgreSQL and evaluate them", runWorker},
 	{"runs", "list recent runs, or show one run's per-rule health", runRuns},
 	{"check", "check rule files and report every problem", runCheck},
+	{"doctor", "check the billing data against the facts contract and report every problem", runDoctor},
 	{"test", "run the rule tests beside the rules", runTest},
 	{"suppress", "add, list or remove suppressions of customers or segments", runSuppress},
 	{"explain", "show why a customer did or did not match each rule, clause by clause", runExplain},

@@ -277,8 +277,24 @@ func printResult(w io.Writer, rs *rules.Ruleset, res *engine.Result) {
 			fmt.Fprintf(w, "  rule %q failed for customer %d: %s\n", rr.RuleID, s.CustomerID, s.Error)
 		}
 	}
+	printRefusals(w, res.Run)
 	if res.Error != "" {
 		fmt.Fprintf(w, "  the run failed: %s\n", res.Error)
+	}
+}
+
+// printRefusals lists the customers a run refused for their billing data.
+func printRefusals(w io.Writer, r store.Run) {
+	if r.Refused == 0 {
+		return
+	}
+	fmt.Fprintf(w, "  refused %s whose billing rows break the facts contract (goodturn doctor lists them all):\n",
+		plural(int(r.Refused), "customer"))
+	for _, s := range r.Refusals {
+		fmt.Fprintf(w, "    %s\n", s.Error)
+	}
+	if more := r.Refused - int64(len(r.Refusals)); more > 0 {
+		fmt.Fprintf(w, "    … and %s more\n", count(more))
 	}
 }
 

@@ -211,6 +211,7 @@ func showRun(ctx context.Context, w io.Writer, db *database.DB, id int64, maxSha
 	if len(withdrawn) > 0 {
 		fmt.Fprintf(w, "%s proposals withdrawn: %s\n", count(int64(len(withdrawn))), reason)
 	}
+	printRefusals(w, *r)
 	if len(r.Rules) == 0 {
 		fmt.Fprintln(w, "No rule results recorded.")
 		return nil

@@ -29,6 +29,9 @@ type Reader struct {
 	// HistoryMonths is how many months of charges and events are read;
 	// DefaultHistoryMonths when zero.
 	HistoryMonths int
+	// OnRefuse, when set, is called with every customer Read refuses, in
+	// id order (Stats keeps only a few).
+	OnRefuse func(Refusal)
 }
 
 // Range is a half-open range of customer ids [From, To). A zero To means no
@@ -64,19 +67,45 @@ func (r *Reader) Window(now time.Time) Window {
 	}
 }
 
-// Catalogue reads the plan catalogue with its allowances, ordered by id.
+// Catalogue reads the plan catalogue with its allowances, ordered by id. It
+// checks every row against the facts contract and returns a
+// *CatalogueError listing every problem found: a NULL or negative price or
+// rate, a NULL currency, a duplicated plan or (plan, meter) row, an
+// allowance of a plan that is not in plans.
 func (r *Reader) Catalogue(ctx context.Context) ([]rules.Plan, error) {
 	rows, err := r.DB.QueryContext(ctx, `SELECT id, name, monthly_price, currency, available, attrs FROM plans ORDER BY id`)
 	if err != nil {
 		return nil, fmt.Errorf("read plans: %w", err)
 	}
 	defer rows.Close()
-	var plans []rules.Plan
+	var (
+		plans    []rules.Plan
+		problems []string
+	)
 	index := map[string]int{}
+	badPlan := map[string]bool{}
 	for rows.Next() {
-		var p rules.Plan
-		if err := rows.Scan(&p.ID, &p.Name, &p.MonthlyPrice, &p.Currency, &p.Available, attrs{&p.Attrs}); err != nil {
+		c, err := scanRaw(rows)
+		if err != nil {
 			return nil, fmt.Errorf("read plans: %w", err)
+		}
+		p := rules.Plan{ID: c.text(0, "id"), Name: c.text(1, "name")}
+		key := fmt.Sprintf("plan %q", p.ID)
+		if c.raw[0] == nil {
+			key = fmt.Sprintf("plan named %q", p.Name)
+		}
+		price, _ := c.integer(2, "monthly_price", false, true)
+		p.MonthlyPrice = int(price)
+		p.Currency = c.text(3, "currency")
+		p.Available = c.boolean(4, "available")
+		p.Attrs = c.attrs(5, "attrs")
+		if _, dup := index[p.ID]; (dup || badPlan[p.ID]) && c.raw[0] != nil {
+			c.problem("duplicate row")
+		}
+		if len(c.problems) > 0 {
+			problems = append(problems, c.reason("plans", key))
+			badPlan[p.ID] = true
+			continue
 		}
 		p.Allowances = map[string]rules.Allowance{}
 		index[p.ID] = len(plans)
@@ -92,38 +121,63 @@ func (r *Reader) Catalogue(ctx context.Context) ([]rules.Plan, error) {
 		return nil, fmt.Errorf("read plan allowances: %w", err)
 	}
 	defer arows.Close()
+	seen := map[[2]string]bool{}
 	for arows.Next() {
-		var (
-			planID string
-			a      rules.Allowance
-		)
-		if err := arows.Scan(&planID, &a.Meter, nullInt{&a.Included, &a.Unlimited}, rate{&a.OverageRate}); err != nil {
+		c, err := scanRaw(arows)
+		if err != nil {
 			return nil, fmt.Errorf("read plan allowances: %w", err)
 		}
-		i, ok := index[planID]
-		if !ok {
-			return nil, fmt.Errorf("read plan allowances: plan %q of meter %q is not in plans", planID, a.Meter)
+		planID := c.text(0, "plan_id")
+		a := rules.Allowance{Meter: c.text(1, "meter")}
+		included, unlimited := c.integer(2, "included", true, true)
+		a.Included, a.Unlimited = int(included), unlimited
+		a.OverageRate = c.rate(3, "overage_rate")
+		i, known := index[planID]
+		switch k := [2]string{planID, a.Meter}; {
+		case seen[k]:
+			c.problem("duplicate row")
+		case !known && c.raw[0] != nil && !badPlan[planID]:
+			c.problem("plan %q is not in plans", planID)
+		default:
+			seen[k] = true
 		}
-		plans[i].Allowances[a.Meter] = a
+		if len(c.problems) > 0 {
+			problems = append(problems, c.reason("plan_allowances", fmt.Sprintf("plan %q meter %q", planID, a.Meter)))
+			continue
+		}
+		if known {
+			plans[i].Allowances[a.Meter] = a
+		}
 	}
 	if err := arows.Err(); err != nil {
 		return nil, fmt.Errorf("read plan allowances: %w", err)
+	}
+	if len(problems) > 0 {
+		return nil, &CatalogueError{Problems: problems}
 	}
 	return plans, nil
 }
 
 // Stats counts what a read saw.
 type Stats struct {
+	// Customers counts the customers whose facts were handed over.
 	Customers int
+	// Refused counts the customers refused because a row of theirs breaks
+	// the facts contract; they are not in Customers.
+	Refused int
+	// Refusals holds the first MaxRefusalSamples refusals, in id order.
+	Refusals []Refusal
 }
 
 // streamBatch is how many rows a stream's reader hands over at a time.
 const streamBatch = 512
 
-// item is one row of a stream with its customer id.
+// item is one row of a stream with its customer id. A row that breaks the
+// facts contract has bad set to why; its v is then not to be used.
 type item[T any] struct {
-	id int64
-	v  T
+	id  int64
+	v   T
+	bad string
 }
 
 // stream is one ordered query whose rows are consumed customer by customer.
@@ -155,22 +209,69 @@ func (s *stream[T]) next() {
 }
 
 // take calls add for every row of customer id, skipping rows of customers
-// before it (rows with no customer).
-func (s *stream[T]) take(id int64, add func(*T)) error {
+// before it (rows with no customer). It returns why the first of the
+// customer's rows that breaks the contract does so, or "".
+func (s *stream[T]) take(id int64, add func(*T)) (bad string, err error) {
 	for s.ok && s.cur.id < id {
 		s.next()
 	}
 	for s.ok && s.cur.id == id {
-		add(&s.cur.v)
+		if s.cur.bad != "" {
+			if bad == "" {
+				bad = s.cur.bad
+			}
+		} else {
+			add(&s.cur.v)
+		}
 		s.next()
 	}
-	return s.err
+	return bad, s.err
+}
+
+// relation is how one per-customer relation is read: a fast typed scan for
+// every row, and a column-by-column check for the rare row the scan fails
+// on or flags (returning errLook), which says what is wrong with it.
+type relation[T any] struct {
+	name  string
+	query string
+	// scan reads a row into the customer id and v.
+	scan func(rows *sql.Rows, id *int64, v *T) error
+	// check reads the row's raw values into the customer id and v,
+	// recording what breaks the contract, and returns the row's key.
+	check func(c *rowCheck, id *int64, v *T) string
+}
+
+// read scans the current row; a row that breaks the contract comes back
+// with bad set. Only a row whose customer id cannot be read is an error.
+func (rel *relation[T]) read(rows *sql.Rows, it *item[T]) error {
+	scanErr := rel.scan(rows, &it.id, &it.v)
+	if scanErr == nil {
+		return nil
+	}
+	c, err := scanRaw(rows)
+	if err != nil {
+		return err
+	}
+	var v T
+	key := rel.check(c, &it.id, &v)
+	it.v = v
+	if c.raw[0] == nil {
+		return fmt.Errorf("customer id is NULL: %w", scanErr)
+	}
+	if len(c.problems) == 0 && scanErr != errLook {
+		c.problems = append(c.problems, scanErr.Error())
+	}
+	if len(c.problems) > 0 {
+		it.bad = c.reason(rel.name, key)
+	}
+	return nil
 }
 
 // open starts a query and the goroutine that scans its rows. The goroutine
 // stops when ctx is cancelled.
-func open[T any](ctx context.Context, db *database.DB, name, query string, args []any, scan func(*sql.Rows, *int64, *T) error) (*stream[T], error) {
-	rows, err := db.QueryContext(ctx, db.Rebind(query), args...)
+func open[T any](ctx context.Context, db *database.DB, rel *relation[T], args []any) (*stream[T], error) {
+	name := rel.name
+	rows, err := db.QueryContext(ctx, db.Rebind(rel.query), args...)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", name, err)
 	}
@@ -190,8 +291,7 @@ func open[T any](ctx context.Context, db *database.DB, name, query string, args 
 		batch := make([]item[T], 0, streamBatch)
 		for rows.Next() {
 			batch = batch[:len(batch)+1]
-			it := &batch[len(batch)-1]
-			if err := scan(rows, &it.id, &it.v); err != nil {
+			if err := rel.read(rows, &batch[len(batch)-1]); err != nil {
 				s.readErr = fmt.Errorf("read %s: %w", name, err)
 				return
 			}
@@ -224,21 +324,33 @@ type usageRow struct {
 }
 
 // parseMeters reads a month's meters as the usage query joins them:
-// "data_mb=2048,minutes=300".
+// "data_mb=2048,minutes=300", a NULL meter or quantity written as empty.
+// Each meter appears once and its quantity is a whole number, not negative.
 func parseMeters(s string) (rules.UsageMonth, error) {
 	m := make(rules.UsageMonth, strings.Count(s, ",")+1)
 	for s != "" {
 		var pair string
 		pair, s, _ = strings.Cut(s, ",")
 		name, qty, ok := strings.Cut(pair, "=")
-		if !ok {
+		switch {
+		case !ok:
 			return nil, fmt.Errorf("bad meter %q", pair)
+		case name == "":
+			return nil, fmt.Errorf("meter is NULL")
+		case qty == "":
+			return nil, fmt.Errorf("meter %s: quantity is NULL", name)
 		}
 		n, err := strconv.Atoi(qty)
-		if err != nil {
-			return nil, fmt.Errorf("meter %s: %w", name, err)
+		switch {
+		case err != nil:
+			return nil, fmt.Errorf("meter %s: quantity %s is not a whole number", name, qty)
+		case n < 0:
+			return nil, fmt.Errorf("meter %s: quantity %d is negative", name, n)
 		}
-		m[name] += n
+		if _, dup := m[name]; dup {
+			return nil, fmt.Errorf("meter %s: duplicate row", name)
+		}
+		m[name] = n
 	}
 	return m, nil
 }
@@ -247,10 +359,153 @@ type subRow struct {
 	rules.Subscription
 }
 
+// customerQuery reads customers; NULL email, phone and segment mean none.
+const customerQuery = `SELECT id, name, COALESCE(email, ''), COALESCE(phone, ''), locale, timezone, CAST(joined_on AS TEXT),
+	COALESCE(segment, ''), marketing_opt_in, contact_opt_out, attrs FROM customers `
+
+var customersRel = relation[rules.Customer]{
+	name:  "customers",
+	query: customerQuery + `WHERE id >= ? AND id < ? ORDER BY id`,
+	scan: func(rows *sql.Rows, id *int64, c *rules.Customer) error {
+		err := rows.Scan(&c.ID, &c.Name, &c.Email, &c.Phone, &c.Locale, &c.Timezone, date(&c.JoinedOn),
+			&c.Segment, &c.MarketingOptIn, &c.ContactOptOut, attrs{&c.Attrs})
+		*id = c.ID
+		if err == nil && c.JoinedOn.IsZero() {
+			return errLook
+		}
+		return err
+	},
+	check: func(r *rowCheck, id *int64, c *rules.Customer) string {
+		*id, _ = r.integer(0, "id", false, false)
+		c.ID = *id
+		c.Name, c.Email, c.Phone = r.text(1, "name"), r.text(2, "email"), r.text(3, "phone")
+		c.Locale, c.Timezone = r.text(4, "locale"), r.text(5, "timezone")
+		c.JoinedOn = r.date(6, "joined_on", true)
+		c.Segment = r.text(7, "segment")
+		c.MarketingOptIn, c.ContactOptOut = r.boolean(8, "marketing_opt_in"), r.boolean(9, "contact_opt_out")
+		c.Attrs = r.attrs(10, "attrs")
+		return fmt.Sprintf("customer %d", *id)
+	},
+}
+
+var subscriptionsRel = relation[subRow]{
+	name: "subscriptions",
+	query: `SELECT customer_id, plan_id, CAST(started_on AS TEXT), CAST(contract_ends_on AS TEXT), device_monthly, CAST(device_paid_off_on AS TEXT)
+		 FROM subscriptions WHERE customer_id >= ? AND customer_id < ? ORDER BY customer_id, started_on DESC`,
+	scan: func(rows *sql.Rows, id *int64, s *subRow) error {
+		err := rows.Scan(id, &s.PlanID, date(&s.StartedOn), date(&s.ContractEndsOn), &s.DeviceMonthly, date(&s.DevicePaidOffOn))
+		if err == nil && (s.StartedOn.IsZero() || s.DeviceMonthly < 0) {
+			return errLook
+		}
+		return err
+	},
+	check: func(r *rowCheck, id *int64, s *subRow) string {
+		*id, _ = r.integer(0, "customer_id", false, false)
+		s.PlanID = r.text(1, "plan_id")
+		s.StartedOn = r.date(2, "started_on", true)
+		s.ContractEndsOn = r.date(3, "contract_ends_on", false)
+		device, _ := r.integer(4, "device_monthly", false, true)
+		s.DeviceMonthly = int(device)
+		s.DevicePaidOffOn = r.date(5, "device_paid_off_on", false)
+		return fmt.Sprintf("customer %d", *id)
+	},
+}
+
+var addonsRel = relation[rules.Addon]{
+	name: "addons",
+	query: `SELECT customer_id, addon_id, name, monthly_price, CAST(started_on AS TEXT), CAST(last_used_on AS TEXT)
+		 FROM addons WHERE customer_id >= ? AND customer_id < ? ORDER BY customer_id, addon_id`,
+	scan: func(rows *sql.Rows, id *int64, a *rules.Addon) error {
+		err := rows.Scan(id, &a.ID, &a.Name, &a.MonthlyPrice, date(&a.StartedOn), date(&a.LastUsedOn))
+		if err == nil && (a.StartedOn.IsZero() || a.MonthlyPrice < 0) {
+			return errLook
+		}
+		return err
+	},
+	check: func(r *rowCheck, id *int64, a *rules.Addon) string {
+		*id, _ = r.integer(0, "customer_id", false, false)
+		a.ID, a.Name = r.text(1, "addon_id"), r.text(2, "name")
+		price, _ := r.integer(3, "monthly_price", false, true)
+		a.MonthlyPrice = int(price)
+		a.StartedOn = r.date(4, "started_on", true)
+		a.LastUsedOn = r.date(5, "last_used_on", false)
+		return fmt.Sprintf("customer %d addon %q", *id, a.ID)
+	},
+}
+
+// usageRel reads one row per customer and month, its meters joined as
+// "data_mb=2048,minutes=300" (see Read); the meters are checked as they are
+// parsed.
+func usageRel(agg string) *relation[usageRow] {
+	return &relation[usageRow]{
+		name: "usage",
+		query: `SELECT customer_id, CAST(month AS TEXT), ` + agg + `
+		 FROM usage WHERE customer_id >= ? AND customer_id < ? AND month >= ? AND month < ?
+		 GROUP BY customer_id, month
+		 ORDER BY customer_id, month`,
+		scan: func(rows *sql.Rows, id *int64, u *usageRow) error {
+			return rows.Scan(id, date(&u.month), &u.meters)
+		},
+		check: func(r *rowCheck, id *int64, u *usageRow) string {
+			*id, _ = r.integer(0, "customer_id", false, false)
+			u.month = r.date(1, "month", true)
+			u.meters = r.text(2, "meters")
+			month := r.show(1)
+			if !u.month.IsZero() {
+				month = u.month.Format("2006-01")
+			}
+			return fmt.Sprintf("customer %d month %s", *id, month)
+		},
+	}
+}
+
+var chargesRel = relation[rules.Charge]{
+	name: "charges",
+	query: `SELECT customer_id, id, CAST(charged_on AS TEXT), kind, amount, waived
+		 FROM charges WHERE customer_id >= ? AND customer_id < ? AND charged_on >= ?
+		 ORDER BY customer_id, charged_on DESC, id DESC`,
+	scan: func(rows *sql.Rows, id *int64, c *rules.Charge) error {
+		return rows.Scan(id, &c.ID, date(&c.ChargedOn), &c.Kind, &c.Amount, &c.Waived)
+	},
+	check: func(r *rowCheck, id *int64, c *rules.Charge) string {
+		*id, _ = r.integer(0, "customer_id", false, false)
+		c.ID, _ = r.integer(1, "id", false, false)
+		c.ChargedOn = r.date(2, "charged_on", true)
+		c.Kind = r.text(3, "kind")
+		amount, _ := r.integer(4, "amount", false, false) // negative for a credit
+		c.Amount = int(amount)
+		c.Waived = r.boolean(5, "waived")
+		return fmt.Sprintf("customer %d charge %s", *id, r.show(1))
+	},
+}
+
+var eventsRel = relation[rules.Event]{
+	name: "events",
+	query: `SELECT customer_id, id, occurred_at, kind, attrs
+		 FROM events WHERE customer_id >= ? AND customer_id < ? AND occurred_at >= ?
+		 ORDER BY customer_id, occurred_at DESC, id DESC`,
+	scan: func(rows *sql.Rows, id *int64, e *rules.Event) error {
+		return rows.Scan(id, &e.ID, date(&e.OccurredAt), &e.Kind, attrs{&e.Attrs})
+	},
+	check: func(r *rowCheck, id *int64, e *rules.Event) string {
+		*id, _ = r.integer(0, "customer_id", false, false)
+		e.ID, _ = r.integer(1, "id", false, false)
+		e.OccurredAt = r.date(2, "occurred_at", true)
+		e.Kind = r.text(3, "kind")
+		e.Attrs = r.attrs(4, "attrs")
+		return fmt.Sprintf("customer %d event %s", *id, r.show(1))
+	},
+}
+
 // Read streams the facts of every customer in rng, in id order, to fn. The
 // catalogue is shared by every customer's facts and must not be modified.
 // It issues one ordered query per relation, whatever the number of
 // customers.
+//
+// A customer any of whose rows breaks the facts contract (a NULL where a
+// value is required, an impossible negative, a duplicated row, a bad date
+// or JSON) is refused: fn does not see them, the read goes on, and Stats
+// counts them with a few samples; OnRefuse, when set, sees every one.
 func (r *Reader) Read(ctx context.Context, rng Range, now time.Time, catalogue []rules.Plan, fn func(rules.Facts) error) (Stats, error) {
 	var st Stats
 	w := r.Window(now)
@@ -269,126 +524,100 @@ func (r *Reader) Read(ctx context.Context, rng Range, now time.Time, catalogue [
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
-	customers, err := open(ctx, r.DB, "customers",
-		`SELECT id, name, email, phone, locale, timezone, CAST(joined_on AS TEXT), segment, marketing_opt_in, contact_opt_out, attrs
-		 FROM customers WHERE id >= ? AND id < ? ORDER BY id`, ids,
-		func(rows *sql.Rows, id *int64, c *rules.Customer) error {
-			err := rows.Scan(&c.ID, &c.Name, &c.Email, &c.Phone, &c.Locale, &c.Timezone, date(&c.JoinedOn),
-				&c.Segment, &c.MarketingOptIn, &c.ContactOptOut, attrs{&c.Attrs})
-			*id = c.ID
-			return err
-		})
+	customers, err := open(ctx, r.DB, &customersRel, ids)
 	if err != nil {
 		return st, err
 	}
-
-	subs, err := open(ctx, r.DB, "subscriptions",
-		`SELECT customer_id, plan_id, CAST(started_on AS TEXT), CAST(contract_ends_on AS TEXT), device_monthly, CAST(device_paid_off_on AS TEXT)
-		 FROM subscriptions WHERE customer_id >= ? AND customer_id < ? ORDER BY customer_id, started_on DESC`, ids,
-		func(rows *sql.Rows, id *int64, s *subRow) error {
-			return rows.Scan(id, &s.PlanID, date(&s.StartedOn), date(&s.ContractEndsOn), &s.DeviceMonthly, date(&s.DevicePaidOffOn))
-		})
+	subs, err := open(ctx, r.DB, &subscriptionsRel, ids)
 	if err != nil {
 		return st, err
 	}
-
-	addons, err := open(ctx, r.DB, "addons",
-		`SELECT customer_id, addon_id, name, monthly_price, CAST(started_on AS TEXT), CAST(last_used_on AS TEXT)
-		 FROM addons WHERE customer_id >= ? AND customer_id < ? ORDER BY customer_id, addon_id`, ids,
-		func(rows *sql.Rows, id *int64, a *rules.Addon) error {
-			return rows.Scan(id, &a.ID, &a.Name, &a.MonthlyPrice, date(&a.StartedOn), date(&a.LastUsedOn))
-		})
+	addons, err := open(ctx, r.DB, &addonsRel, ids)
 	if err != nil {
 		return st, err
 	}
-
 	// One row per customer and month, its meters joined as
 	// "data_mb=2048,minutes=300": a third of the rows to send and scan. The
 	// months come oldest first, in the primary key's order, and are turned
-	// newest first below.
-	agg := "string_agg(meter || '=' || CAST(quantity AS TEXT), ',')"
+	// newest first below. A NULL meter or quantity is joined as empty, so
+	// that it is refused rather than dropped.
+	agg := "string_agg(COALESCE(meter, '') || '=' || COALESCE(CAST(quantity AS TEXT), ''), ',')"
 	if !r.DB.IsPostgres() {
-		agg = "group_concat(meter || '=' || CAST(quantity AS TEXT), ',')"
+		agg = "group_concat(COALESCE(meter, '') || '=' || COALESCE(CAST(quantity AS TEXT), ''), ',')"
 	}
-	usage, err := open(ctx, r.DB, "usage",
-		`SELECT customer_id, CAST(month AS TEXT), `+agg+`
-		 FROM usage WHERE customer_id >= ? AND customer_id < ? AND month >= ? AND month < ?
-		 GROUP BY customer_id, month
-		 ORDER BY customer_id, month`, []any{rng.From, to, day(w.UsageFrom), day(w.UsageTo)},
-		func(rows *sql.Rows, id *int64, u *usageRow) error {
-			return rows.Scan(id, date(&u.month), &u.meters)
-		})
+	usage, err := open(ctx, r.DB, usageRel(agg), []any{rng.From, to, day(w.UsageFrom), day(w.UsageTo)})
 	if err != nil {
 		return st, err
 	}
-
-	charges, err := open(ctx, r.DB, "charges",
-		`SELECT customer_id, id, CAST(charged_on AS TEXT), kind, amount, waived
-		 FROM charges WHERE customer_id >= ? AND customer_id < ? AND charged_on >= ?
-		 ORDER BY customer_id, charged_on DESC, id DESC`, []any{rng.From, to, day(w.HistoryFrom)},
-		func(rows *sql.Rows, id *int64, c *rules.Charge) error {
-			return rows.Scan(id, &c.ID, date(&c.ChargedOn), &c.Kind, &c.Amount, &c.Waived)
-		})
+	charges, err := open(ctx, r.DB, &chargesRel, []any{rng.From, to, day(w.HistoryFrom)})
 	if err != nil {
 		return st, err
 	}
-
-	events, err := open(ctx, r.DB, "events",
-		`SELECT customer_id, id, occurred_at, kind, attrs
-		 FROM events WHERE customer_id >= ? AND customer_id < ? AND occurred_at >= ?
-		 ORDER BY customer_id, occurred_at DESC, id DESC`, []any{rng.From, to, day(w.HistoryFrom)},
-		func(rows *sql.Rows, id *int64, e *rules.Event) error {
-			return rows.Scan(id, &e.ID, date(&e.OccurredAt), &e.Kind, attrs{&e.Attrs})
-		})
+	events, err := open(ctx, r.DB, &eventsRel, []any{rng.From, to, day(w.HistoryFrom)})
 	if err != nil {
 		return st, err
 	}
 
 	for customers.ok {
-		c := customers.cur.v
-		f := rules.Facts{Customer: c, Plans: catalogue, Now: now, Today: today}
-		id := c.ID
-		if err := subs.take(id, func(s *subRow) {
+		id, bad := customers.cur.id, customers.cur.bad
+		f := rules.Facts{Customer: customers.cur.v, Plans: catalogue, Now: now, Today: today}
+		for customers.next(); customers.ok && customers.cur.id == id; customers.next() {
+			if bad == "" {
+				bad = fmt.Sprintf("customers: customer %d: duplicate row", id)
+			}
+		}
+		// note keeps the first reason to refuse the customer.
+		note := func(why string, err error) error {
+			if bad == "" {
+				bad = why
+			}
+			return err
+		}
+		if err := note(subs.take(id, func(s *subRow) {
 			if f.Subscription.PlanID == "" { // newest first: keep the current one
 				f.Subscription = s.Subscription
 			}
-		}); err != nil {
+		})); err != nil {
 			return st, err
 		}
 		if p, ok := byID[f.Subscription.PlanID]; ok {
 			f.Plan = *p
 			f.Currency = p.Currency
 		}
-		if err := addons.take(id, func(a *rules.Addon) { f.Addons = append(f.Addons, *a) }); err != nil {
+		if err := note(addons.take(id, func(a *rules.Addon) {
+			if n := len(f.Addons); n > 0 && f.Addons[n-1].ID == a.ID && bad == "" {
+				bad = fmt.Sprintf("addons: customer %d addon %q: duplicate row", id, a.ID)
+			}
+			f.Addons = append(f.Addons, *a)
+		})); err != nil {
 			return st, err
 		}
-		var usageErr error
-		if err := usage.take(id, func(u *usageRow) {
+		if err := note(usage.take(id, func(u *usageRow) {
 			m, err := parseMeters(u.meters)
-			if err != nil && usageErr == nil {
-				usageErr = fmt.Errorf("read usage of customer %d: %w", id, err)
+			if err != nil && bad == "" {
+				bad = fmt.Sprintf("usage: customer %d month %s %v", id, u.month.Format("2006-01"), err)
 			}
 			f.Months = append(f.Months, u.month)
 			f.Usage = append(f.Usage, m)
-		}); err != nil {
+		})); err != nil {
 			return st, err
-		}
-		if usageErr != nil {
-			return st, usageErr
 		}
 		slices.Reverse(f.Months)
 		slices.Reverse(f.Usage)
-		if err := charges.take(id, func(ch *rules.Charge) { f.Charges = append(f.Charges, *ch) }); err != nil {
+		if err := note(charges.take(id, func(ch *rules.Charge) { f.Charges = append(f.Charges, *ch) })); err != nil {
 			return st, err
 		}
-		if err := events.take(id, func(e *rules.Event) { f.Events = append(f.Events, *e) }); err != nil {
+		if err := note(events.take(id, func(e *rules.Event) { f.Events = append(f.Events, *e) })); err != nil {
 			return st, err
+		}
+		if bad != "" {
+			st.refuse(Refusal{CustomerID: id, Reason: bad}, r.OnRefuse)
+			continue
 		}
 		st.Customers++
 		if err := fn(f); err != nil {
 			return st, err
 		}
-		customers.next()
 	}
 	if customers.err != nil {
 		return st, customers.err
@@ -396,17 +625,40 @@ func (r *Reader) Read(ctx context.Context, rng Range, now time.Time, catalogue [
 	return st, nil
 }
 
-// Customer reads one customer, for showing a message or an explanation;
-// runs never call it.
-func (r *Reader) Customer(ctx context.Context, id int64) (rules.Customer, error) {
-	var c rules.Customer
-	err := r.DB.QueryRowContext(ctx, r.DB.Rebind(
-		`SELECT id, name, email, phone, locale, timezone, CAST(joined_on AS TEXT), segment, marketing_opt_in, contact_opt_out, attrs
-		 FROM customers WHERE id = ?`), id).
-		Scan(&c.ID, &c.Name, &c.Email, &c.Phone, &c.Locale, &c.Timezone, date(&c.JoinedOn),
-			&c.Segment, &c.MarketingOptIn, &c.ContactOptOut, attrs{&c.Attrs})
-	if err != nil {
-		return c, fmt.Errorf("read customer %d: %w", id, err)
+// refuse counts a refused customer and keeps it as a sample if there is
+// room.
+func (st *Stats) refuse(rf Refusal, report func(Refusal)) {
+	st.Refused++
+	if len(st.Refusals) < MaxRefusalSamples {
+		st.Refusals = append(st.Refusals, rf)
 	}
-	return c, nil
+	if report != nil {
+		report(rf)
+	}
+}
+
+// Customer reads one customer, for showing a message or an explanation;
+// runs never call it. A customer whose row breaks the facts contract is an
+// error naming what is wrong.
+func (r *Reader) Customer(ctx context.Context, id int64) (rules.Customer, error) {
+	var it item[rules.Customer]
+	rows, err := r.DB.QueryContext(ctx, r.DB.Rebind(customerQuery+`WHERE id = ?`), id)
+	if err != nil {
+		return it.v, fmt.Errorf("read customer %d: %w", id, err)
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		err := rows.Err()
+		if err == nil {
+			err = sql.ErrNoRows
+		}
+		return it.v, fmt.Errorf("read customer %d: %w", id, err)
+	}
+	if err := customersRel.read(rows, &it); err != nil {
+		return it.v, fmt.Errorf("read customer %d: %w", id, err)
+	}
+	if it.bad != "" {
+		return it.v, fmt.Errorf("read customer %d: %s", id, it.bad)
+	}
+	return it.v, nil
 }

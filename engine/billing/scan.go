@@ -17,14 +17,13 @@ func date(t *time.Time) sql.Scanner { return database.Time(t) }
 
 // rate scans an exact decimal: NUMERIC text from PostgreSQL, TEXT from
 // SQLite, or (from an SQLite column with numeric affinity) an integer or a
-// float written in its shortest exact form.
+// float written in its shortest exact form. NULL is an error: a missing rate
+// is not a free one.
 type rate struct{ r *rules.Rate }
 
 func (x rate) Scan(src any) error {
 	var s string
 	switch v := src.(type) {
-	case nil:
-		s = "0"
 	case string:
 		s = v
 	case []byte:
@@ -66,23 +65,8 @@ func (a attrs) Scan(src any) error {
 	}
 	var m map[string]any
 	if err := json.Unmarshal(b, &m); err != nil {
-		return fmt.Errorf("attrs: %w", err)
-	}
-	*a.m = m
-	return nil
-}
-
-// nullInt scans a nullable integer, reporting NULL.
-type nullInt struct {
-	v     *int
-	isNil *bool
-}
-
-func (n nullInt) Scan(src any) error {
-	var x sql.NullInt64
-	if err := x.Scan(src); err != nil {
 		return err
 	}
-	*n.v, *n.isNil = int(x.Int64), !x.Valid
+	*a.m = m
 	return nil
 }

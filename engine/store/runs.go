@@ -36,6 +36,10 @@ type Run struct {
 	// the run said it was alive (see KeepAlive); zero if it never did.
 	HeartbeatAt time.Time
 	Rules       []RunRule
+	// Refused counts the customers left out because their billing rows
+	// break the facts contract; Refusals holds a few of them with why.
+	Refused  int64
+	Refusals []ErrorSample
 }
 
 // RunRule is what one rule did in a run.
@@ -94,9 +98,13 @@ func FinishRun(ctx context.Context, db *database.DB, r *Run) error {
 		return fmt.Errorf("finish run %d: %w", r.ID, err)
 	}
 	defer tx.Rollback()
+	refusals, err := json.Marshal(nonNil(r.Refusals))
+	if err != nil {
+		return fmt.Errorf("finish run %d: %w", r.ID, err)
+	}
 	if _, err := tx.ExecContext(ctx, db.Rebind(
-		`UPDATE runs SET finished_at = ?, status = ?, customers = ?, proposals = ?, errors = ?, error = ? WHERE id = ?`),
-		r.FinishedAt.UTC(), r.Status, r.Customers, r.Proposals, r.Errors, r.Error, r.ID); err != nil {
+		`UPDATE runs SET finished_at = ?, status = ?, customers = ?, proposals = ?, errors = ?, error = ?, refused = ?, refusals = ? WHERE id = ?`),
+		r.FinishedAt.UTC(), r.Status, r.Customers, r.Proposals, r.Errors, r.Error, r.Refused, string(refusals), r.ID); err != nil {
 		return fmt.Errorf("finish run %d: %w", r.ID, err)
 	}
 	for _, rr := range r.Rules {
@@ -142,10 +150,13 @@ func nonNil(s []ErrorSample) []ErrorSample {
 // GetRun returns a run with its per-rule results.
 func GetRun(ctx context.Context, db *database.DB, id int64) (*Run, error) {
 	r := &Run{}
-	var errText sql.NullString
+	var (
+		errText  sql.NullString
+		refusals []byte
+	)
 	err := db.QueryRowxContext(ctx, db.Rebind(
-		`SELECT `+runColumns+` FROM runs WHERE id = ?`), id).
-		Scan(runDest(r, &errText)...)
+		`SELECT `+runColumns+`, refused, refusals FROM runs WHERE id = ?`), id).
+		Scan(append(runDest(r, &errText), &r.Refused, &refusals)...)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("run %d: %w", id, ErrNotFound)
 	}
@@ -153,6 +164,11 @@ func GetRun(ctx context.Context, db *database.DB, id int64) (*Run, error) {
 		return nil, fmt.Errorf("get run %d: %w", id, err)
 	}
 	r.Error = errText.String
+	if r.Refused > 0 && len(refusals) > 0 {
+		if err := json.Unmarshal(refusals, &r.Refusals); err != nil {
+			return nil, fmt.Errorf("get run %d: refusals: %w", id, err)
+		}
+	}
 	rows, err := db.QueryxContext(ctx, db.Rebind(
 		`SELECT rule_id, rule_version, kind, matched, proposals, skipped, errors, value, error_samples
 		 FROM run_rules WHERE run_id = ? ORDER BY rule_id`), id)
