@@ -30,7 +30,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	name, password := r.PostFormValue("name"), r.PostFormValue("password")
 	next := localPath(r.PostFormValue("next"))
 	w.Header().Set("Cache-Control", "no-store")
-	u, err := s.cfg.Review.Login(r.Context(), name, password)
+	u, err := s.cfg.Review.Login(r.Context(), name, password, r.RemoteAddr)
 	if errors.Is(err, review.ErrBadLogin) {
 		s.render(w, r, http.StatusUnauthorized, "login", page{Title: "Log in", Data: loginData{Name: name, Next: next, Error: err.Error()}})
 		return
