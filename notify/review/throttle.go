@@ -111,11 +111,13 @@ func auditName(name string) string {
 	return strings.ToValidUTF8(name, "?")
 }
 
-// attempt is a login's counts, taken as it starts.
+// attempt is a login's counts, taken as it starts: per key, the row
+// before and the row it wrote.
 type attempt struct {
 	keys     []string
-	failures []int
 	throttle []Throttle
+	before   []*store.LoginThrottle
+	wrote    []store.LoginThrottle
 }
 
 // admit counts a login against its name and, when known, its address, as
@@ -132,23 +134,39 @@ func (s *Service) admit(ctx context.Context, name, addr string) (*attempt, error
 	}
 	add(accountKey(name), AccountThrottle)
 	for i, key := range a.keys {
-		n, err := s.count(ctx, key, a.throttle[i])
+		before, wrote, err := s.count(ctx, key, a.throttle[i])
 		if err != nil {
-			for _, done := range a.keys[:i] {
-				if rerr := store.RefundLoginThrottle(ctx, s.DB, done); rerr != nil {
+			for j := range a.before {
+				if rerr := a.refund(ctx, s.DB, j); rerr != nil {
 					return nil, rerr
 				}
 			}
 			return nil, err
 		}
-		a.failures = append(a.failures, n)
+		a.before = append(a.before, before)
+		a.wrote = append(a.wrote, wrote)
 	}
 	return a, nil
 }
 
-// count adds a failure to key unless it must wait, and returns its
-// failures.
-func (s *Service) count(ctx context.Context, key string, t Throttle) (int, error) {
+// refund takes back the count of key i: the row is put back as it was,
+// unless another login counted since, which only loses one failure.
+func (a *attempt) refund(ctx context.Context, q store.Querier, i int) error {
+	back := store.LoginThrottle{Key: a.keys[i], LastFailureAt: a.wrote[i].LastFailureAt}
+	if b := a.before[i]; b != nil {
+		back = *b
+	}
+	ok, err := store.SwapLoginThrottle(ctx, q, &a.wrote[i], back)
+	if err != nil || ok {
+		return err
+	}
+	return store.RefundLoginThrottle(ctx, q, a.keys[i])
+}
+
+// count adds a failure to key unless it must wait, and returns the row
+// before (nil if none) and the row it wrote.
+func (s *Service) count(ctx context.Context, key string, t Throttle) (*store.LoginThrottle, store.LoginThrottle, error) {
+	var none store.LoginThrottle
 	// Another login of the same key counted at the same moment makes the
 	// swap fail; it is tried again, and a key that busy waits.
 	for range 3 {
@@ -157,41 +175,42 @@ func (s *Service) count(ctx context.Context, key string, t Throttle) (int, error
 		if errors.Is(err, store.ErrNotFound) {
 			prev, err = nil, nil
 			if err := store.DeleteStaleLoginThrottles(ctx, s.DB, now.Add(-max(AccountThrottle.Forget, AddressThrottle.Forget)), now); err != nil {
-				return 0, err
+				return nil, none, err
 			}
 		}
 		if err != nil {
-			return 0, err
+			return nil, none, err
 		}
 		n := 1
 		if prev != nil {
 			if now.Before(prev.BlockedUntil) {
-				return 0, &ThrottledError{Until: prev.BlockedUntil, In: prev.BlockedUntil.Sub(now)}
+				return nil, none, &ThrottledError{Until: prev.BlockedUntil, In: prev.BlockedUntil.Sub(now)}
 			}
 			if now.Sub(prev.LastFailureAt) < t.Forget {
 				n = prev.Failures + 1
 			}
 		}
-		ok, err := store.SwapLoginThrottle(ctx, s.DB, prev, store.LoginThrottle{Key: key, Failures: n, LastFailureAt: now, BlockedUntil: now.Add(t.wait(n))})
+		wrote := store.LoginThrottle{Key: key, Failures: n, LastFailureAt: now, BlockedUntil: now.Add(t.wait(n))}
+		ok, err := store.SwapLoginThrottle(ctx, s.DB, prev, wrote)
 		if err != nil {
-			return 0, err
+			return nil, none, err
 		}
 		if ok {
-			return n, nil
+			return prev, wrote, nil
 		}
 	}
-	return 0, &ThrottledError{Until: s.now().Add(time.Second), In: time.Second}
+	return nil, none, &ThrottledError{Until: s.now().Add(time.Second), In: time.Second}
 }
 
 // succeeded forgets the name's failures and takes back the address's
 // count of this login.
 func (a *attempt) succeeded(ctx context.Context, q store.Querier) error {
-	for _, key := range a.keys {
+	for i, key := range a.keys {
 		if strings.HasPrefix(key, "user ") {
 			if _, err := store.DeleteLoginThrottle(ctx, q, key); err != nil {
 				return err
 			}
-		} else if err := store.RefundLoginThrottle(ctx, q, key); err != nil {
+		} else if err := a.refund(ctx, q, i); err != nil {
 			return err
 		}
 	}
@@ -203,7 +222,7 @@ func (a *attempt) succeeded(ctx context.Context, q store.Querier) error {
 func (a *attempt) locked(now time.Time) map[string]time.Time {
 	out := map[string]time.Time{}
 	for i, key := range a.keys {
-		if a.failures[i] == a.throttle[i].LockAfter {
+		if a.wrote[i].Failures == a.throttle[i].LockAfter {
 			out[key] = now.Add(a.throttle[i].Lockout)
 		}
 	}
@@ -225,4 +244,20 @@ func (s *Service) Unlock(ctx context.Context, actor, name string) (failures int,
 		return s.audit(ctx, q, actor, "user_unlock", "user "+name, "", map[string]any{"failures": failures})
 	})
 	return failures, err
+}
+
+// LockedOut returns the end of a user's login lockout, or the zero time
+// when the name is not locked out (a short backoff is not a lockout).
+func (s *Service) LockedOut(ctx context.Context, name string) (time.Time, error) {
+	t, err := store.GetLoginThrottle(ctx, s.DB, accountKey(name))
+	if errors.Is(err, store.ErrNotFound) {
+		return time.Time{}, nil
+	}
+	if err != nil {
+		return time.Time{}, err
+	}
+	if t.Failures < AccountThrottle.LockAfter || !s.now().Before(t.BlockedUntil) {
+		return time.Time{}, nil
+	}
+	return t.BlockedUntil, nil
 }
