@@ -88,7 +88,7 @@ func roundUp(d time.Duration) string {
 	return fmt.Sprintf("%d minutes", m)
 }
 
-// throttleKey is a login's key for a name: the name as the audit log
+// accountKey is a login's key for a name: the name as the audit log
 // writes it.
 func accountKey(name string) string { return "user " + auditName(name) }
 
