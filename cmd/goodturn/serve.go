@@ -31,7 +31,7 @@ import (
 
 func runServe(ctx context.Context, env *Env, args []string) error {
 	var c config
-	fs := c.flagSet(env, "serve", "[--listen ADDR] [--schedule FILE] [--catch-up DURATION] [shared flags]")
+	fs := c.flagSet(env, "serve", "[--listen ADDR] [--trust-proxy] [--schedule FILE] [--catch-up DURATION] [shared flags]")
 	def := func(key, fallback string) string {
 		if v := env.Getenv(key); v != "" {
 			return v
@@ -40,6 +40,16 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	}
 	listen := fs.String("listen", def("GOODTURN_LISTEN", "127.0.0.1:8080"),
 		"the address to serve /healthz and /metrics on (GOODTURN_LISTEN)")
+	trustDefault := false
+	if v := env.Getenv("GOODTURN_TRUST_PROXY"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("%w: GOODTURN_TRUST_PROXY=%q: want true or false", errUsage, v)
+		}
+		trustDefault = b
+	}
+	trustProxy := fs.Bool("trust-proxy", trustDefault,
+		"the review page is behind a reverse proxy: take the client's address from X-Forwarded-For and TLS from X-Forwarded-Proto (GOODTURN_TRUST_PROXY)")
 	schedulePath := fs.String("schedule", def("GOODTURN_SCHEDULE", ""),
 		"the schedule file; <rulesets>/"+schedule.FileName+" by default (GOODTURN_SCHEDULE)")
 	catchUp := fs.Duration("catch-up", schedule.DefaultCatchUp,
@@ -74,7 +84,7 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	}
 	tuneGC(env)
 	sv, err := newServer(ctx, env, &c, serveOptions{schedule: *schedulePath, catchUp: *catchUp, workers: *workers,
-		secondAbove: *secondAbove, expireAfter: expire})
+		secondAbove: *secondAbove, expireAfter: expire, trustProxy: *trustProxy})
 	if err != nil {
 		return err
 	}
@@ -110,7 +120,26 @@ type serveOptions struct {
 	// 0 means the defaults.
 	secondAbove int
 	expireAfter time.Duration
+	// trustProxy is web.Config.TrustProxy.
+	trustProxy bool
+	// timeouts bound the HTTP server's connections; defaultTimeouts when
+	// zero.
+	timeouts httpTimeouts
 }
+
+// httpTimeouts bound each connection of serve's HTTP server, so that a
+// client sending its request slowly, or never reading the answer, or
+// keeping an idle connection, holds it no longer.
+type httpTimeouts struct {
+	// readHeader is for the request's headers, read for the whole request
+	// with its body, write from the end of the headers to the end of the
+	// answer, and idle between requests on a kept-alive connection.
+	readHeader, read, write, idle time.Duration
+}
+
+// defaultTimeouts leave the slowest page (a batch of a large run, read
+// from the billing data) two minutes to be written.
+var defaultTimeouts = httpTimeouts{readHeader: 10 * time.Second, read: 30 * time.Second, write: 2 * time.Minute, idle: 2 * time.Minute}
 
 // server is a running `goodturn serve`: the scheduler, the runs it starts
 // and the HTTP endpoints.
@@ -133,6 +162,7 @@ type server struct {
 	sender    *outbox.Sender
 	enqueuer  *outbox.Enqueuer
 	sendEvery time.Duration
+	timeouts  httpTimeouts
 }
 
 func newServer(ctx context.Context, env *Env, c *config, opts serveOptions) (*server, error) {
@@ -186,10 +216,14 @@ func newServer(ctx context.Context, env *Env, c *config, opts serveOptions) (*se
 		return nil, err
 	}
 	closeAll := func() { closeHealth(); closeDB() }
-	sv := &server{env: env, c: c, log: log, db: db, bdb: bdb, health: health, closeDB: closeAll, metrics: newMetrics(), workers: opts.workers, now: now}
+	sv := &server{env: env, c: c, log: log, db: db, bdb: bdb, health: health, closeDB: closeAll, metrics: newMetrics(), workers: opts.workers, now: now,
+		timeouts: opts.timeouts}
+	if sv.timeouts == (httpTimeouts{}) {
+		sv.timeouts = defaultTimeouts
+	}
 	svc := review.New(db, review.Config{SecondReviewerAbove: opts.secondAbove, ExpireAfter: opts.expireAfter, Now: now})
 	sv.review, err = web.New(web.Config{DB: db, Billing: &billing.Reader{DB: bdb, Months: c.months}, Review: svc, Logger: log,
-		Rulesets: func() ([]*rules.Ruleset, error) { return c.loadRulesetsPartly(nil) }})
+		TrustProxy: opts.trustProxy, Rulesets: func() ([]*rules.Ruleset, error) { return c.loadRulesetsPartly(nil) }})
 	if err != nil {
 		closeAll()
 		return nil, err
@@ -272,7 +306,8 @@ func (sv *server) serve(ctx context.Context, listen string) error {
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: sv.handler(), ReadHeaderTimeout: 10 * time.Second}
+	t := sv.timeouts
+	srv := &http.Server{Handler: sv.handler(), ReadHeaderTimeout: t.readHeader, ReadTimeout: t.read, WriteTimeout: t.write, IdleTimeout: t.idle}
 	httpDone := make(chan error, 1)
 	go func() { httpDone <- srv.Serve(ln) }()
 

@@ -24,11 +24,11 @@ func runUser(ctx context.Context, env *Env, args []string) error {
 // when in is a terminal, else its first line.
 func userCommand(ctx context.Context, env *Env, args []string, in io.Reader) error {
 	if len(args) == 0 {
-		return fmt.Errorf("%w: want add, list, disable, enable or password", errUsage)
+		return fmt.Errorf("%w: want add, list, disable, enable, unlock or password", errUsage)
 	}
 	sub, args := args[0], args[1:]
 	if sub == "-h" || sub == "--help" || sub == "help" {
-		for _, name := range []string{"add", "list", "disable", "enable", "password"} {
+		for _, name := range []string{"add", "list", "disable", "enable", "unlock", "password"} {
 			fmt.Fprintln(env.Stderr, strings.TrimSpace("Usage: goodturn user "+name+" "+userUsage[name]))
 		}
 		return flag.ErrHelp
@@ -40,9 +40,9 @@ func userCommand(ctx context.Context, env *Env, args []string, in io.Reader) err
 		fs.StringVar(&role, "role", "", "the user's role: viewer, reviewer or admin (required)")
 	}
 	switch sub {
-	case "add", "list", "disable", "enable", "password":
+	case "add", "list", "disable", "enable", "unlock", "password":
 	default:
-		return fmt.Errorf("%w: unknown user command %q: want add, list, disable, enable or password", errUsage, sub)
+		return fmt.Errorf("%w: unknown user command %q: want add, list, disable, enable, unlock or password", errUsage, sub)
 	}
 	positional, err := parse(fs, args)
 	if err != nil {
@@ -105,6 +105,16 @@ func userCommand(ctx context.Context, env *Env, args []string, in io.Reader) err
 		} else {
 			fmt.Fprintf(env.Stdout, "Enabled %s.\n", name)
 		}
+	case "unlock":
+		n, err := svc.Unlock(ctx, actor, name)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			fmt.Fprintf(env.Stdout, "%s had no failed logins to forget.\n", name)
+		} else {
+			fmt.Fprintf(env.Stdout, "Unlocked %s: forgot %d failed login(s); they may log in now.\n", name, n)
+		}
 	case "list":
 		users, err := store.ListUsers(ctx, db)
 		if err != nil {
@@ -117,8 +127,15 @@ func userCommand(ctx context.Context, env *Env, args []string, in io.Reader) err
 		rows := [][]string{{"name", "role", "created", "status"}}
 		for _, u := range users {
 			status := "active"
-			if u.Disabled {
+			until, err := svc.LockedOut(ctx, u.Name)
+			if err != nil {
+				return err
+			}
+			switch {
+			case u.Disabled:
 				status = "disabled"
+			case !until.IsZero():
+				status = "locked out until " + until.Local().Format("2006-01-02 15:04")
 			}
 			rows = append(rows, []string{u.Name, u.Role, u.CreatedAt.Local().Format("2006-01-02 15:04"), status})
 		}
@@ -132,6 +149,7 @@ var userUsage = map[string]string{
 	"list":     "",
 	"disable":  "NAME",
 	"enable":   "NAME",
+	"unlock":   "NAME   (lifts a lockout after failed logins)",
 	"password": "NAME   (password prompted, or the first line of stdin)",
 }
 

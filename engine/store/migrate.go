@@ -45,6 +45,7 @@ func Migrations(d database.Dialect) ([]Migration, error) {
 	}
 	sort.Strings(names)
 	var out []Migration
+	seen := map[int]string{}
 	for _, name := range names {
 		base := path.Base(name)
 		num, rest, ok := strings.Cut(base, "_")
@@ -52,6 +53,12 @@ func Migrations(d database.Dialect) ([]Migration, error) {
 		if !ok || err != nil {
 			return nil, fmt.Errorf("migration %s: name must start with a version number", base)
 		}
+		// Two files of one version would apply only the first: the second
+		// would be taken as done.
+		if other, dup := seen[v]; dup {
+			return nil, fmt.Errorf("migrations %s and %s have the same version", other, base)
+		}
+		seen[v] = base
 		src, err := migrationFiles.ReadFile(name)
 		if err != nil {
 			return nil, err

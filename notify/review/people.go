@@ -154,9 +154,18 @@ var loginSlots = make(chan struct{}, 2)
 // disabled user, so that a login page tells an attacker nothing.
 var ErrBadLogin = errors.New("wrong name or password")
 
-// Login checks a name and password and returns the user, recording a
-// login (or a failed one) in the audit log. Any failure is ErrBadLogin.
-func (s *Service) Login(ctx context.Context, name, password string) (*store.User, error) {
+// Login checks a name and password from a client address (addr; "" when
+// unknown) and returns the user, recording a login (or a failed one, with
+// the address) in the audit log. A wrong name, a wrong password and a
+// disabled user are all ErrBadLogin. Failed logins are throttled per name
+// and per address (AccountThrottle, AddressThrottle): a login that must
+// wait is a *ThrottledError, whether or not the user exists, and its
+// password is not checked.
+func (s *Service) Login(ctx context.Context, name, password, addr string) (*store.User, error) {
+	at, err := s.admit(ctx, name, addr)
+	if err != nil {
+		return nil, err
+	}
 	u, err := store.GetUser(ctx, s.DB, name)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return nil, err
@@ -174,24 +183,47 @@ func (s *Service) Login(ctx context.Context, name, password string) (*store.User
 	}
 	ok, verr := VerifyPassword(hash, password)
 	<-loginSlots
+	detail := map[string]any{}
+	if addr != "" {
+		detail["addr"] = auditName(addr)
+	}
 	if u == nil || u.Disabled || !ok || verr != nil {
-		reason := "wrong password"
+		detail["reason"] = "wrong password"
 		switch {
 		case u == nil:
-			reason = "unknown user"
+			detail["reason"] = "unknown user"
 		case u.Disabled:
-			reason = "disabled"
+			detail["reason"] = "disabled"
 		}
-		if len(name) > 64 {
-			name = name[:64]
-		}
-		name = strings.ToValidUTF8(name, "?")
-		if err := s.audit(ctx, s.DB, name, "login_failed", "user "+name, "", map[string]any{"reason": reason}); err != nil {
+		name = auditName(name)
+		err := s.inTx(ctx, func(q store.Querier) error {
+			if err := s.audit(ctx, q, name, "login_failed", "user "+name, "", detail); err != nil {
+				return err
+			}
+			now := s.now()
+			for key, until := range at.locked(now) {
+				d := map[string]any{"until": until.Format(time.RFC3339)}
+				if addr != "" {
+					d["addr"] = detail["addr"]
+				}
+				if err := s.audit(ctx, q, name, "login_locked", strings.Replace(key, "addr ", "address ", 1), "", d); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
 			return nil, err
 		}
 		return nil, ErrBadLogin
 	}
-	if err := s.audit(ctx, s.DB, u.Name, "login", "user "+u.Name, "", nil); err != nil {
+	err = s.inTx(ctx, func(q store.Querier) error {
+		if err := at.succeeded(ctx, q); err != nil {
+			return err
+		}
+		return s.audit(ctx, q, u.Name, "login", "user "+u.Name, "", detail)
+	})
+	if err != nil {
 		return nil, err
 	}
 	return u, nil

@@ -302,12 +302,12 @@ func TestUsersAndSessions(t *testing.T) {
 		if _, err := f.svc.AddUser(ctx, "test", "<b>", store.RoleViewer, "password-2"); err == nil {
 			t.Fatal("bad name accepted")
 		}
-		u, err := f.svc.Login(ctx, "ana", "password-1")
+		u, err := f.svc.Login(ctx, "ana", "password-1", "")
 		if err != nil || u.Name != "ana" || u.Role != store.RoleReviewer {
 			t.Fatalf("login: %v %+v", err, u)
 		}
 		for _, bad := range [][2]string{{"ana", "password-2"}, {"nobody", "password-1"}} {
-			if _, err := f.svc.Login(ctx, bad[0], bad[1]); !errors.Is(err, review.ErrBadLogin) {
+			if _, err := f.svc.Login(ctx, bad[0], bad[1], ""); !errors.Is(err, review.ErrBadLogin) {
 				t.Fatalf("login %v: %v", bad, err)
 			}
 		}
@@ -332,7 +332,7 @@ func TestUsersAndSessions(t *testing.T) {
 		if _, err := f.svc.SessionUser(ctx, token); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("disabled user's session: %v", err)
 		}
-		if _, err := f.svc.Login(ctx, "ana", "password-1"); !errors.Is(err, review.ErrBadLogin) {
+		if _, err := f.svc.Login(ctx, "ana", "password-1", ""); !errors.Is(err, review.ErrBadLogin) {
 			t.Fatalf("disabled login: %v", err)
 		}
 		if _, err := f.svc.Decider(ctx, "ana"); !errors.Is(err, review.ErrForbidden) {

@@ -46,7 +46,7 @@ func (s *Server) decide(w http.ResponseWriter, r *http.Request, u *store.User) {
 	}
 	switch {
 	case err == nil:
-		setFlash(w, r, out.String(), false)
+		s.setFlash(w, r, out.String(), false)
 	case errors.Is(err, review.ErrForbidden):
 		s.fail(w, r, u, http.StatusForbidden, err.Error())
 		return
@@ -54,7 +54,7 @@ func (s *Server) decide(w http.ResponseWriter, r *http.Request, u *store.User) {
 		s.fail(w, r, u, http.StatusNotFound, err.Error())
 		return
 	case errors.Is(err, review.ErrSameReviewer), errors.Is(err, review.ErrNotPending):
-		setFlash(w, r, err.Error(), true)
+		s.setFlash(w, r, err.Error(), true)
 	default:
 		s.failErr(w, r, u, err)
 		return

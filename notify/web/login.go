@@ -2,7 +2,9 @@ package web
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/goodturn/goodturn/notify/review"
 )
@@ -26,11 +28,18 @@ func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
 
 // login serves POST /login: it checks the name and password, starts a
 // session and sets its cookie (HttpOnly, SameSite=Lax, Secure over TLS).
+// A wrong name or password is 401; a name or client address that failed
+// too often is 429 with Retry-After, the same for every name.
 func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	name, password := r.PostFormValue("name"), r.PostFormValue("password")
 	next := localPath(r.PostFormValue("next"))
 	w.Header().Set("Cache-Control", "no-store")
-	u, err := s.cfg.Review.Login(r.Context(), name, password)
+	u, err := s.cfg.Review.Login(r.Context(), name, password, s.clientAddr(r))
+	if te, ok := errors.AsType[*review.ThrottledError](err); ok {
+		w.Header().Set("Retry-After", fmt.Sprint(int((te.In+time.Second-1)/time.Second)))
+		s.render(w, r, http.StatusTooManyRequests, "login", page{Title: "Log in", Data: loginData{Name: name, Next: next, Error: err.Error()}})
+		return
+	}
 	if errors.Is(err, review.ErrBadLogin) {
 		s.render(w, r, http.StatusUnauthorized, "login", page{Title: "Log in", Data: loginData{Name: name, Next: next, Error: err.Error()}})
 		return
@@ -44,7 +53,6 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		s.failErr(w, r, nil, err)
 		return
 	}
-	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: token, Path: "/", Expires: expires, HttpOnly: true,
-		SameSite: http.SameSiteLaxMode, Secure: r.TLS != nil})
+	http.SetCookie(w, s.cookie(r, SessionCookie, token, expires, 0))
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }

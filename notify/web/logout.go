@@ -2,6 +2,7 @@ package web
 
 import (
 	"net/http"
+	"time"
 
 	"github.com/goodturn/goodturn/engine/store"
 )
@@ -21,7 +22,6 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true,
-		SameSite: http.SameSiteLaxMode, Secure: r.TLS != nil})
+	http.SetCookie(w, s.cookie(r, SessionCookie, "", time.Time{}, -1))
 	http.Redirect(w, r, "/login", http.StatusSeeOther)
 }

@@ -30,7 +30,7 @@ func (s *Server) retry(w http.ResponseWriter, r *http.Request, u *store.User) {
 			return
 		}
 		// Not dead any more (someone retried it first): say so.
-		setFlash(w, r, err.Error(), true)
+		s.setFlash(w, r, err.Error(), true)
 		http.Redirect(w, r, "/dead", http.StatusSeeOther)
 		return
 	}
@@ -38,6 +38,6 @@ func (s *Server) retry(w http.ResponseWriter, r *http.Request, u *store.User) {
 		Subject: fmt.Sprintf("message %d", id)}); err != nil {
 		s.log.Warn("review page: audit retry", "error", err)
 	}
-	setFlash(w, r, fmt.Sprintf("Message %d is queued again; the sender delivers it on its next round.", id), false)
+	s.setFlash(w, r, fmt.Sprintf("Message %d is queued again; the sender delivers it on its next round.", id), false)
 	http.Redirect(w, r, "/dead", http.StatusSeeOther)
 }

@@ -8,9 +8,11 @@
 // Pages are rendered on the server with html/template (every customer
 // string escaped), charts are server-side SVG, and the few lines of
 // JavaScript only make filters submit themselves. Every page and action
-// needs a login; sessions live in goodturn's database (notify/review), the
-// cookie is HttpOnly and SameSite=Lax (and Secure over TLS), and
-// cross-origin form posts are refused by net/http's CrossOriginProtection.
+// needs a login, throttled per name and per client address; sessions live
+// in goodturn's database (notify/review), the cookie is HttpOnly and
+// SameSite=Lax (and Secure over TLS, or behind a trusted proxy that says
+// so), cross-origin form posts are refused by net/http's
+// CrossOriginProtection, and request bodies are bounded (MaxBody).
 package web
 
 import (
@@ -57,6 +59,12 @@ type Config struct {
 	PageSize int
 	// Logger logs failures; slog.Default() when nil.
 	Logger *slog.Logger
+	// TrustProxy says the page is reached through a reverse proxy that
+	// sets X-Forwarded-For and X-Forwarded-Proto: the client's address is
+	// the last of X-Forwarded-For, and X-Forwarded-Proto https makes the
+	// cookies Secure. Without it both headers are ignored, since anyone
+	// can send them.
+	TrustProxy bool
 }
 
 // Server is the review page, an http.Handler.
@@ -75,7 +83,8 @@ const flashCookie = "goodturn_flash"
 
 // New returns the review page's handler. Every route but /login and
 // /static/ needs a session; every unsafe method is refused when it comes
-// from another origin.
+// from another origin; every request's form is read within MaxBody and
+// refused if it holds a NUL byte.
 func New(cfg Config) (*Server, error) {
 	if cfg.DB == nil || cfg.Review == nil || cfg.Billing == nil {
 		return nil, errors.New("web: DB, Billing and Review are required")
@@ -116,7 +125,7 @@ func New(cfg Config) (*Server, error) {
 	mux.HandleFunc("/", s.auth(func(w http.ResponseWriter, r *http.Request, u *store.User) {
 		s.fail(w, r, u, http.StatusNotFound, "There is no page "+r.URL.Path+".")
 	}))
-	s.h = securityHeaders(http.NewCrossOriginProtection().Handler(mux))
+	s.h = securityHeaders(http.NewCrossOriginProtection().Handler(bounded(mux)))
 	return s, nil
 }
 
@@ -226,13 +235,12 @@ func (s *Server) failErr(w http.ResponseWriter, r *http.Request, u *store.User, 
 }
 
 // setFlash leaves a message for the next page the browser loads.
-func setFlash(w http.ResponseWriter, r *http.Request, text string, isErr bool) {
+func (s *Server) setFlash(w http.ResponseWriter, r *http.Request, text string, isErr bool) {
 	v := "i"
 	if isErr {
 		v = "e"
 	}
-	http.SetCookie(w, &http.Cookie{Name: flashCookie, Value: v + encodeCookie(text), Path: "/", HttpOnly: true,
-		SameSite: http.SameSiteLaxMode, Secure: r.TLS != nil, MaxAge: 60})
+	http.SetCookie(w, s.cookie(r, flashCookie, v+encodeCookie(text), time.Time{}, 60))
 }
 
 func (s *Server) takeFlash(w http.ResponseWriter, r *http.Request) flash {
@@ -240,8 +248,7 @@ func (s *Server) takeFlash(w http.ResponseWriter, r *http.Request) flash {
 	if err != nil || len(c.Value) < 1 {
 		return flash{}
 	}
-	http.SetCookie(w, &http.Cookie{Name: flashCookie, Value: "", Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode,
-		Secure: r.TLS != nil, MaxAge: -1})
+	http.SetCookie(w, s.cookie(r, flashCookie, "", time.Time{}, -1))
 	text, err := decodeCookie(c.Value[1:])
 	if err != nil {
 		return flash{}
