@@ -8,7 +8,10 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
+
+	"github.com/expr-lang/expr/vm"
 
 	"github.com/goodturn/goodturn/engine/ruletest"
 	"github.com/goodturn/goodturn/engine/schedule"
@@ -137,11 +140,17 @@ func checkRuleset(dir string) (*rules.Ruleset, rulefmt.Errors, rulefmt.Errors) {
 			continue
 		}
 		data, err := templateData(r, firing)
+		var msg notify.Message
 		if err == nil {
-			_, err = tmpl.Render(data)
+			msg, err = tmpl.Render(data)
 		}
 		if err != nil {
 			errs = append(errs, at(r, r.Message.TemplatePos, "%v", err))
+			continue
+		}
+		if parts := unsourcedAmounts(r, firing, msg); len(parts) > 0 {
+			warns = append(warns, at(r, r.Message.TemplatePos, "template %s prints an amount of money that is not in the offer or evidence (in its %s): every amount a customer reads must come from the evidence",
+				filepath.Base(r.TemplatePath), strings.Join(parts, ", ")))
 		}
 	}
 	errs.Sort()
@@ -149,15 +158,43 @@ func checkRuleset(dir string) (*rules.Ruleset, rulefmt.Errors, rulefmt.Errors) {
 	return rs, errs, warns
 }
 
+// unsourcedAmounts returns the parts of a rendered test message that name
+// an amount of money not in the test outcome's offer, named values, facts
+// read or value.
+func unsourcedAmounts(r *rules.Rule, f ruletest.Firing, msg notify.Message) []string {
+	var machine vm.VM
+	offer, err1 := json.Marshal(namedMap(f.Outcome.Offer))
+	evidence, err2 := json.Marshal(r.Evidence(&machine, f.Facts, f.Outcome))
+	if err1 != nil || err2 != nil {
+		return nil // the render above would have failed first
+	}
+	amounts, err := notify.Amounts(offer, evidence)
+	if err != nil {
+		return nil
+	}
+	amounts[int64(f.Outcome.Value)] = true
+	var parts []string
+	for part := range notify.Unsourced(msg, amounts, f.Facts.Currency, "") {
+		parts = append(parts, part)
+	}
+	sort.Strings(parts)
+	return parts
+}
+
+// namedMap turns named values into a map.
+func namedMap(vs []rules.NamedValue) map[string]any {
+	m := make(map[string]any, len(vs))
+	for _, v := range vs {
+		m[v.Name] = v.Value
+	}
+	return m
+}
+
 // templateData builds what a template sees from a test outcome, passing the
 // offer and values through JSON as a stored proposal does.
 func templateData(r *rules.Rule, f ruletest.Firing) (notify.Data, error) {
 	asMap := func(vs []rules.NamedValue) (map[string]any, error) {
-		m := make(map[string]any, len(vs))
-		for _, v := range vs {
-			m[v.Name] = v.Value
-		}
-		b, err := json.Marshal(m)
+		b, err := json.Marshal(namedMap(vs))
 		if err != nil {
 			return nil, err
 		}

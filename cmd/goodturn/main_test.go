@@ -212,6 +212,9 @@ WARNING: testdata/warn/rules.yaml:2:9: rule "untested": no tests`},
   FAILED:
 testdata/badtemplate/rules.yaml:12:17: rule "tested": tested.tmpl:1:106: executing "text" at <.Offer.old_price>: map has no entry for key "old_price"
 `},
+		{"a template printing an amount of its own", []string{"check", "--strict", "testdata/unsourced"}, 1, `Checking testdata/unsourced
+  FAILED:
+WARNING: testdata/unsourced/rules.yaml:12:17: rule "tested": template tested.tmpl prints an amount of money that is not in the offer or evidence (in its text)`},
 		{"shipped rulesets pass strict", []string{"check", "--strict", "../../rulesets"}, 0, "Checking ../../rulesets/mobile\n  SUCCESS: "},
 	}
 	for _, tt := range tests {
