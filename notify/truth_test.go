@@ -178,4 +178,3 @@ func checkProposal(t *testing.T, ctx context.Context, sets []*rules.Ruleset, rea
 		}
 	}
 }
-
