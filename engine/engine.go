@@ -100,6 +100,10 @@ type Result struct {
 	// Unhealthy gives, per rule that failed on too many customers, why its
 	// proposals were held back from review.
 	Unhealthy map[string]string
+	// Uncovered counts, per rule and customer locale, the proposals whose
+	// customer's language has none of the rule's templates: they get the
+	// rule's own language.
+	Uncovered map[string]map[string]int64
 }
 
 // DefaultMaxErrorShare is the error share above which a rule is unhealthy.
@@ -233,6 +237,12 @@ func (e *Engine) RunAll(ctx context.Context, sets []*rules.Ruleset, opts Options
 			r := sl.rule
 			res.Rules = append(res.Rules, store.RunRule{RuleID: r.ID, RuleVersion: r.Version, Kind: r.Kind, Matched: t.matched,
 				Skipped: t.skipped, Errors: t.errors, Proposals: t.stored, Value: t.value, ErrorSamples: t.errSamples})
+			if len(t.uncovered) > 0 {
+				if res.Uncovered == nil {
+					res.Uncovered = map[string]map[string]int64{}
+				}
+				res.Uncovered[r.ID] = t.uncovered
+			}
 			if len(t.held) > 0 {
 				if res.Held == nil {
 					res.Held = map[string]map[string]int64{}
@@ -372,6 +382,9 @@ type tally struct {
 	errSamples                              []store.ErrorSample
 	// held counts matches held back by the contact policy, by reason.
 	held map[string]int64
+	// uncovered counts proposals, by customer locale, whose customer's
+	// language has no template of the rule.
+	uncovered map[string]int64
 }
 
 // hold counts a match held back for a reason.
@@ -551,6 +564,12 @@ func (e *Engine) evaluate(ctx context.Context, sets []*rules.Ruleset, slots []sl
 							failed(si, f.Customer.ID, err)
 							continue
 						}
+						if _, _, covered := sl.rule.TemplateFor(f.Customer.Locale); !covered {
+							if t[si].uncovered == nil {
+								t[si].uncovered = map[string]int64{}
+							}
+							t[si].uncovered[f.Customer.Locale]++
+						}
 						out = append(out, p)
 					}
 				}
@@ -667,6 +686,12 @@ func (e *Engine) evaluate(ctx context.Context, sets []*rules.Ruleset, slots []sl
 					tallies[i].held = map[string]int64{}
 				}
 				tallies[i].held[reason] += n
+			}
+			for locale, n := range t[i].uncovered {
+				if tallies[i].uncovered == nil {
+					tallies[i].uncovered = map[string]int64{}
+				}
+				tallies[i].uncovered[locale] += n
 			}
 		}
 	}

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"text/template"
 	"time"
+
+	"github.com/goodturn/goodturn/rules"
 )
 
 // RenderLocalized renders every part the template defines with money and
@@ -57,10 +59,7 @@ type localeFormat struct {
 }
 
 // language returns the language part of a locale tag: "fr" for "fr-FR".
-func language(locale string) string {
-	lang, _, _ := strings.Cut(strings.ReplaceAll(locale, "_", "-"), "-")
-	return strings.ToLower(lang)
-}
+func language(locale string) string { return rules.Language(locale) }
 
 var localeFormats = map[string]localeFormat{
 	"en": {".", ",", false},
@@ -183,4 +182,18 @@ func toTime(v any) (time.Time, error) {
 		return time.Time{}, fmt.Errorf("date: cannot read %q", t)
 	}
 	return time.Time{}, fmt.Errorf("date: cannot format %T", v)
+}
+
+// languageNames are the English names of the languages goodturn formats.
+var languageNames = map[string]string{
+	"en": "English", "cy": "Welsh", "ga": "Irish", "fr": "French", "de": "German",
+	"es": "Spanish", "it": "Italian", "pt": "Portuguese", "nl": "Dutch",
+}
+
+// LanguageName returns the English name of a language code, or the code.
+func LanguageName(code string) string {
+	if n, ok := languageNames[code]; ok {
+		return n
+	}
+	return code
 }

@@ -214,14 +214,52 @@ type Rendered struct {
 	// Channels are the rule's channels that reach the customer; the parts
 	// of the others are left empty.
 	Channels []string
+	// Language is the language the message is written in.
+	Language string
+	// Fallback reports that the customer's locale has no template of its
+	// own, so they get the rule's language.
+	Fallback bool
 }
 
-// RenderProposal renders the message a rule sends a customer for one of its
-// proposals: the rule's template, in the customer's locale, with the parts
-// of only the channels that reach the customer. The review page, the
-// outbox, the command line and the demo all render through it, so that
+// Templates are a rule's message templates: its own, in the rule file's
+// language, and its translations.
+type Templates struct {
+	rule   *rules.Rule
+	byLang map[string]*Template
+}
+
+// LoadTemplates reads and parses a rule's template and every translation
+// of it; each must define the parts the rule's channels need.
+func LoadTemplates(r *rules.Rule) (*Templates, error) {
+	ts := &Templates{rule: r, byLang: map[string]*Template{}}
+	t, err := ParseTemplateFile(r.TemplatePath, r.Message.Channels)
+	if err != nil {
+		return nil, err
+	}
+	ts.byLang[r.Language] = t
+	for lang, path := range r.Translations {
+		t, err := ParseTemplateFile(path, r.Message.Channels)
+		if err != nil {
+			return nil, err
+		}
+		ts.byLang[lang] = t
+	}
+	return ts, nil
+}
+
+// Languages returns the templates by language.
+func (ts *Templates) Languages() map[string]*Template { return ts.byLang }
+
+// RenderProposal renders the message the rule sends a customer for one of
+// its proposals: the template in the customer's language (the rule's own
+// when there is none), money and dates as their locale writes them, with
+// the parts of only the channels that reach the customer. The review page,
+// the outbox, the command line and the demo all render through it, so that
 // what a reviewer reads is what the customer gets.
-func (t *Template) RenderProposal(r *rules.Rule, p Proposal, cust rules.Customer) (Rendered, error) {
+func (ts *Templates) RenderProposal(p Proposal, cust rules.Customer) (Rendered, error) {
+	r := ts.rule
+	_, lang, covered := r.TemplateFor(cust.Locale)
+	t := ts.byLang[lang]
 	offer, err := DecodeObject(p.Offer)
 	if err != nil {
 		return Rendered{}, fmt.Errorf("offer: %w", err)
@@ -235,7 +273,7 @@ func (t *Template) RenderProposal(r *rules.Rule, p Proposal, cust rules.Customer
 	if err != nil {
 		return Rendered{}, err
 	}
-	out := Rendered{Message: msg, Channels: cust.Reachable(r.Message.Channels)}
+	out := Rendered{Message: msg, Channels: cust.Reachable(r.Message.Channels), Language: lang, Fallback: !covered}
 	reaches := map[string]bool{}
 	for _, ch := range out.Channels {
 		reaches[ch] = true

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -96,11 +95,11 @@ func checkProposal(t *testing.T, ctx context.Context, sets []*rules.Ruleset, rea
 	if err != nil {
 		t.Fatal(err)
 	}
-	tmpl, err := notify.ParseTemplateFile(filepath.Clean(r.TemplatePath), r.Message.Channels)
+	tmpl, err := notify.LoadTemplates(r)
 	if err != nil {
 		t.Fatal(err)
 	}
-	msg, err := tmpl.RenderProposal(r, notify.Proposal{Value: p.Value, Currency: p.Currency, Offer: p.Offer, Evidence: p.Evidence}, cust)
+	msg, err := tmpl.RenderProposal(notify.Proposal{Value: p.Value, Currency: p.Currency, Offer: p.Offer, Evidence: p.Evidence}, cust)
 	if err != nil {
 		t.Fatalf("proposal %d (%s, customer %d): %v", p.ID, p.RuleID, p.CustomerID, err)
 	}

@@ -60,8 +60,14 @@ type Rule struct {
 	Path string
 	// Version is the SHA-256 of the rule file's content.
 	Version string
-	// TemplatePath is the message template file.
+	// TemplatePath is the message template file, written in Language.
 	TemplatePath string
+	// Language is the language of TemplatePath, from the rule file: what a
+	// customer gets whose language has no translation.
+	Language string
+	// Translations holds the template files in other languages by language
+	// code: cheaper-plan.cy.tmpl beside cheaper-plan.tmpl is "cy".
+	Translations map[string]string
 
 	program *vm.Program
 	// eager is the program that computes every named value before `when`;
@@ -200,10 +206,55 @@ func Load(dir string) (*Ruleset, error) {
 		}
 		srcs[f] = b
 	}
-	return Compile(filepath.Base(filepath.Clean(dir)), dir, srcs, func(name string) bool {
+	rs, err := Compile(filepath.Base(filepath.Clean(dir)), dir, srcs, func(name string) bool {
 		_, err := os.Stat(filepath.Join(dir, name+TemplateExt))
 		return err == nil
 	})
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range rs.Rules {
+		r.findTranslations()
+	}
+	return rs, nil
+}
+
+// findTranslations finds the rule's templates in other languages: files
+// named after its template with a language code, cheaper-plan.cy.tmpl.
+func (r *Rule) findTranslations() {
+	base := strings.TrimSuffix(r.TemplatePath, TemplateExt)
+	paths, _ := filepath.Glob(base + ".*" + TemplateExt)
+	for _, p := range paths {
+		lang := strings.TrimSuffix(strings.TrimPrefix(p, base+"."), TemplateExt)
+		if lang == r.Language || !langCode.MatchString(lang) {
+			continue
+		}
+		if r.Translations == nil {
+			r.Translations = map[string]string{}
+		}
+		r.Translations[lang] = p
+	}
+}
+
+// langCode matches a language code in a template's file name.
+var langCode = regexp.MustCompile(`^[a-z]{2,3}$`)
+
+// Language returns the language part of a locale tag, lowercased: "cy" for
+// "cy-GB".
+func Language(locale string) string {
+	lang, _, _ := strings.Cut(strings.ReplaceAll(locale, "_", "-"), "-")
+	return strings.ToLower(strings.TrimSpace(lang))
+}
+
+// TemplateFor returns the template a customer with the given locale gets:
+// the translation in their language, or the rule's own template, in which
+// case covered is false when their language is another one (or unknown).
+func (r *Rule) TemplateFor(locale string) (path, language string, covered bool) {
+	lang := Language(locale)
+	if p, ok := r.Translations[lang]; ok {
+		return p, lang, true
+	}
+	return r.TemplatePath, r.Language, lang == r.Language
 }
 
 // Compile compiles the rule files of one ruleset, given as path → content.
@@ -228,7 +279,7 @@ func Compile(name, dir string, files map[string][]byte, templateExists func(stri
 				}
 				seen[fr.ID] = path
 			}
-			r := &Rule{Rule: fr, Path: path, Version: f.Hash}
+			r := &Rule{Rule: fr, Path: path, Version: f.Hash, Language: f.Language}
 			if fr.Message.Template != "" {
 				r.TemplatePath = filepath.Join(dir, fr.Message.Template+TemplateExt)
 				if templateExists != nil && !templateExists(fr.Message.Template) {

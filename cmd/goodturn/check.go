@@ -120,7 +120,7 @@ func checkRuleset(dir string) (*rules.Ruleset, rulefmt.Errors, rulefmt.Errors) {
 
 	for _, r := range rs.Rules {
 		src, readErr := os.ReadFile(r.TemplatePath)
-		tmpl, err := notify.ParseTemplateFile(r.TemplatePath, r.Message.Channels)
+		tmpls, err := notify.LoadTemplates(r)
 		if err != nil {
 			errs = append(errs, at(r, r.Message.TemplatePos, "%v", err))
 		}
@@ -131,7 +131,7 @@ func checkRuleset(dir string) (*rules.Ruleset, rulefmt.Errors, rulefmt.Errors) {
 		if !runner.Tested(r.ID) {
 			warns = append(warns, at(r, r.IDPos, "no tests: name the rule in a test's expect or absent in a %s file beside it", rules.TestFileSuffix))
 		}
-		if tmpl == nil {
+		if tmpls == nil {
 			continue
 		}
 		firing, ok := runner.FirstFiring(r.ID)
@@ -140,17 +140,27 @@ func checkRuleset(dir string) (*rules.Ruleset, rulefmt.Errors, rulefmt.Errors) {
 			continue
 		}
 		data, err := templateData(r, firing)
-		var msg notify.Message
-		if err == nil {
-			msg, err = tmpl.Render(data)
-		}
 		if err != nil {
 			errs = append(errs, at(r, r.Message.TemplatePos, "%v", err))
 			continue
 		}
-		if parts := unsourcedAmounts(r, firing, msg); len(parts) > 0 {
-			warns = append(warns, at(r, r.Message.TemplatePos, "template %s prints an amount of money that is not in the offer or evidence (in its %s): every amount a customer reads must come from the evidence",
-				filepath.Base(r.TemplatePath), strings.Join(parts, ", ")))
+		// Every language's template, in the order of their files.
+		langs := make([]string, 0, len(tmpls.Languages()))
+		for lang := range tmpls.Languages() {
+			langs = append(langs, lang)
+		}
+		sort.Strings(langs)
+		for _, lang := range langs {
+			tmpl := tmpls.Languages()[lang]
+			msg, err := tmpl.Render(data)
+			if err != nil {
+				errs = append(errs, at(r, r.Message.TemplatePos, "%v", err))
+				continue
+			}
+			if parts := unsourcedAmounts(r, firing, msg); len(parts) > 0 {
+				warns = append(warns, at(r, r.Message.TemplatePos, "template %s prints an amount of money that is not in the offer or evidence (in its %s): every amount a customer reads must come from the evidence",
+					filepath.Base(tmpl.Path), strings.Join(parts, ", ")))
+			}
 		}
 	}
 	errs.Sort()

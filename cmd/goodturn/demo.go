@@ -147,7 +147,7 @@ func printSampleMessages(ctx context.Context, env *Env, reader *billing.Reader, 
 			continue
 		}
 		p := ps[0]
-		tmpl, err := notify.ParseTemplateFile(r.TemplatePath, r.Message.Channels)
+		tmpl, err := notify.LoadTemplates(r)
 		if err != nil {
 			return err
 		}
@@ -155,7 +155,7 @@ func printSampleMessages(ctx context.Context, env *Env, reader *billing.Reader, 
 		if err != nil {
 			return err
 		}
-		rendered, err := tmpl.RenderProposal(r, notify.Proposal{Value: p.Value, Currency: p.Currency, Offer: p.Offer, Evidence: p.Evidence}, cust)
+		rendered, err := tmpl.RenderProposal(notify.Proposal{Value: p.Value, Currency: p.Currency, Offer: p.Offer, Evidence: p.Evidence}, cust)
 		if err != nil {
 			return fmt.Errorf("proposal %d: %w", p.ID, err)
 		}

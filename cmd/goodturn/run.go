@@ -19,6 +19,7 @@ import (
 	"github.com/goodturn/goodturn/engine/billing"
 	"github.com/goodturn/goodturn/engine/database"
 	"github.com/goodturn/goodturn/engine/store"
+	"github.com/goodturn/goodturn/notify"
 	"github.com/goodturn/goodturn/rules"
 )
 
@@ -272,6 +273,29 @@ func printResult(w io.Writer, rs *rules.Ruleset, res *engine.Result) {
 		}
 	}
 	printHeld(w, res.Rules, res.Held)
+	for _, rr := range res.Rules {
+		byLocale := res.Uncovered[rr.RuleID]
+		if len(byLocale) == 0 {
+			continue
+		}
+		locales := make([]string, 0, len(byLocale))
+		var n int64
+		for l, c := range byLocale {
+			locales = append(locales, l)
+			n += c
+		}
+		sort.Strings(locales)
+		parts := make([]string, len(locales))
+		for i, l := range locales {
+			name := l
+			if name == "" {
+				name = "no locale"
+			}
+			parts[i] = name + " " + count(byLocale[l])
+		}
+		fmt.Fprintf(w, "  %s: %s %s for customers whose language it has no template in (%s); they get %s\n", rr.RuleID, count(n),
+			map[bool]string{true: "proposal", false: "proposals"}[n == 1], strings.Join(parts, ", "), notify.LanguageName(rs.Rule(rr.RuleID).Language))
+	}
 	for _, rr := range res.Rules {
 		for _, s := range rr.ErrorSamples {
 			fmt.Fprintf(w, "  rule %q failed for customer %d: %s\n", rr.RuleID, s.CustomerID, s.Error)

@@ -40,7 +40,7 @@ type Enqueuer struct {
 	// Batch is how many proposals one transaction enqueues; 200 when zero.
 	Batch int
 
-	templates map[*rules.Rule]*notify.Template
+	templates map[*rules.Rule]*notify.Templates
 	// suppressions are those active when Enqueue started.
 	suppressions []store.Suppression
 }
@@ -73,7 +73,7 @@ func (e *Enqueuer) Enqueue(ctx context.Context) (EnqueueResult, error) {
 		batch = 200
 	}
 	if e.templates == nil {
-		e.templates = map[*rules.Rule]*notify.Template{}
+		e.templates = map[*rules.Rule]*notify.Templates{}
 	}
 	// A customer's preferences may have changed while the proposal waited
 	// for review: suppressions and consent are checked again here.
@@ -152,7 +152,7 @@ func (e *Enqueuer) messages(ctx context.Context, p store.Proposal) ([]store.Outb
 	}
 	tmpl := e.templates[r]
 	if tmpl == nil {
-		t, err := notify.ParseTemplateFile(r.TemplatePath, r.Message.Channels)
+		t, err := notify.LoadTemplates(r)
 		if err != nil {
 			return nil, err
 		}
@@ -162,7 +162,7 @@ func (e *Enqueuer) messages(ctx context.Context, p store.Proposal) ([]store.Outb
 	if err != nil {
 		return nil, err
 	}
-	rendered, err := tmpl.RenderProposal(r, notify.Proposal{Value: p.Value, Currency: p.Currency, Offer: p.Offer, Evidence: p.Evidence}, cust)
+	rendered, err := tmpl.RenderProposal(notify.Proposal{Value: p.Value, Currency: p.Currency, Offer: p.Offer, Evidence: p.Evidence}, cust)
 	if err != nil {
 		return nil, err
 	}

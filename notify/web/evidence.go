@@ -68,6 +68,8 @@ type message struct {
 	notify.Message
 	// Err says why the message cannot be rendered.
 	Err string
+	// Note says the message is not in the customer's language.
+	Note string
 }
 
 // renderMessage renders p's message for its customer as the outbox
@@ -77,17 +79,20 @@ func renderMessage(r *rules.Rule, p store.Proposal, cust rules.Customer) message
 		return message{Err: fmt.Sprintf("rule %s/%s is not among the loaded rulesets, so its message cannot be shown", p.Ruleset, p.RuleID)}
 	}
 	m := message{Channels: r.Message.Channels, To: cust.Email, Phone: cust.Phone}
-	tmpl, err := notify.ParseTemplateFile(r.TemplatePath, r.Message.Channels)
+	tmpl, err := notify.LoadTemplates(r)
 	if err != nil {
 		m.Err = err.Error()
 		return m
 	}
-	rendered, err := tmpl.RenderProposal(r, notify.Proposal{Value: p.Value, Currency: p.Currency, Offer: p.Offer, Evidence: p.Evidence}, cust)
+	rendered, err := tmpl.RenderProposal(notify.Proposal{Value: p.Value, Currency: p.Currency, Offer: p.Offer, Evidence: p.Evidence}, cust)
 	if err != nil {
 		m.Err = err.Error()
 		return m
 	}
 	m.Message, m.Channels = rendered.Message, rendered.Channels
+	if rendered.Fallback {
+		m.Note = fmt.Sprintf("Written in %s: there is no template in the language of the customer's locale %q.", notify.LanguageName(rendered.Language), cust.Locale)
+	}
 	return m
 }
 

@@ -33,9 +33,15 @@ type File struct {
 	// Hash is the hex SHA-256 of the file's content: the version of every
 	// rule in it.
 	Hash string
+	// Language is the language the file's message templates are written
+	// in, a lowercase ISO 639 code: DefaultLanguage unless the file says.
+	Language string
 	// Rules are the file's rules in order.
 	Rules []*Rule
 }
+
+// DefaultLanguage is the language of a rule file that does not name one.
+const DefaultLanguage = "en"
 
 // Rule is one rule as written, before its expressions are compiled.
 type Rule struct {
@@ -291,6 +297,7 @@ var (
 	kindPattern  = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
 	namePattern  = regexp.MustCompile(`^[a-z_][a-z0-9_]*$`)
 	tmplPattern  = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
+	langPattern  = regexp.MustCompile(`^[a-z]{2,3}$`)
 	durationExpr = regexp.MustCompile(`^(\d+)(d|w|h|m)$`)
 )
 
@@ -298,7 +305,7 @@ var (
 var Channels = []string{"email", "sms", "webhook"}
 
 var (
-	fileFields    = []string{"rules"}
+	fileFields    = []string{"rules", "language"}
 	ruleFields    = []string{"id", "name", "description", "owner", "kind", "enabled", "review", "purpose", "cooldown", "values", "when", "value", "offer", "require", "message"}
 	messageFields = []string{"template", "channels"}
 )
@@ -384,8 +391,19 @@ func Parse(path string, content []byte) (*File, Errors) {
 		return f, p.errs
 	}
 	var rulesNode *yaml.Node
+	f.Language = DefaultLanguage
 	p.fields(root, "", fileFields, func(key, val *yaml.Node) {
-		rulesNode = val
+		switch key.Value {
+		case "rules":
+			rulesNode = val
+		case "language":
+			if s, ok := p.str(val, "", "language"); ok {
+				if !langPattern.MatchString(s) {
+					p.errorf(pos(val), "", "language %q must be a lowercase ISO 639 language code such as en, cy or fr", s)
+				}
+				f.Language = s
+			}
+		}
 	})
 	if rulesNode == nil {
 		p.errorf(pos(root), "", "missing field `rules`")

@@ -338,3 +338,21 @@ func TestErrorFormat(t *testing.T) {
 		t.Errorf("sorted errors:\n%s\nwant:\n%s", got, want)
 	}
 }
+
+// TestLanguage checks a rule file's language: English unless it says,
+// and a language code when it does.
+func TestLanguage(t *testing.T) {
+	rule := "rules:\n  - id: r\n    name: R\n    description: R.\n    owner: o\n    kind: k\n    when: \"true\"\n    value: 1\n    message: {template: r}\n"
+	for _, tt := range []struct {
+		src, want, err string
+	}{
+		{rule, "en", ""},
+		{"language: cy\n" + rule, "cy", ""},
+		{"language: Welsh\n" + rule, "Welsh", `f.yaml:1:11: language "Welsh" must be a lowercase ISO 639 language code such as en, cy or fr`},
+	} {
+		f, errs := rulefmt.Parse("f.yaml", []byte(tt.src))
+		if f.Language != tt.want || (tt.err == "") != (len(errs) == 0) || (tt.err != "" && errs[0].Error() != tt.err) {
+			t.Errorf("language %q, errors %v; want %q, %q", f.Language, errs, tt.want, tt.err)
+		}
+	}
+}
