@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/goodturn/goodturn/engine"
@@ -22,7 +23,7 @@ const demoKey = "demo"
 func runDemo(ctx context.Context, env *Env, args []string) error {
 	var c config
 	fs := c.flagSet(env, "demo", "[--db DSN] [--customers N]")
-	customers := fs.Int("customers", 3000, "how many sample customers to create")
+	customers := intIn(fs, "customers", 3000, 1, math.MaxInt, "how many sample customers to create")
 	seed := fs.Uint64("seed", 1, "the seed of the sample data")
 	positional, err := parse(fs, args)
 	if err != nil {

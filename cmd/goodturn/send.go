@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"math"
 	"sort"
 	"strconv"
 	"strings"
@@ -46,9 +47,8 @@ func (s *sendFlags) bind(env *Env, fs *flag.FlagSet) {
 		}
 		return fallback
 	}
-	port, _ := strconv.Atoi(def("GOODTURN_SMTP_PORT", "0"))
 	fs.StringVar(&s.smtpHost, "smtp-host", def("GOODTURN_SMTP_HOST", ""), "the SMTP server that sends email (GOODTURN_SMTP_HOST)")
-	fs.IntVar(&s.smtpPort, "smtp-port", port, "its port; 587, or 465 with --smtp-tls tls (GOODTURN_SMTP_PORT)")
+	intVar(fs, &s.smtpPort, "smtp-port", 0, 0, 65535, "its port; 587, or 465 with --smtp-tls tls (GOODTURN_SMTP_PORT)")
 	fs.StringVar(&s.smtpTLS, "smtp-tls", def("GOODTURN_SMTP_TLS", channel.TLSStartTLS), "starttls (required), opportunistic, tls (implicit, port 465) or none (GOODTURN_SMTP_TLS)")
 	fs.StringVar(&s.smtpUser, "smtp-user", def("GOODTURN_SMTP_USER", ""), "the SMTP user; the password is read from GOODTURN_SMTP_PASSWORD (GOODTURN_SMTP_USER)")
 	fs.StringVar(&s.smtpFrom, "smtp-from", def("GOODTURN_SMTP_FROM", ""), `the From of every email, like "Mobile Co <hello@mobile.example>" (GOODTURN_SMTP_FROM)`)
@@ -60,7 +60,7 @@ func (s *sendFlags) bind(env *Env, fs *flag.FlagSet) {
 	fs.StringVar(&s.hours, "send-hours", def("GOODTURN_SEND_HOURS", "08:00-20:00"), "the hours of the customer's day messages may arrive in, or always (GOODTURN_SEND_HOURS)")
 	fs.StringVar(&s.defaultZone, "default-timezone", def("GOODTURN_DEFAULT_TIMEZONE", "UTC"), "the time zone of customers with none")
 	fs.StringVar(&s.lease, "lease", "10m", "how long a message may be sending before a stopped sender's message is taken over")
-	fs.IntVar(&s.maxAttempts, "max-attempts", outbox.DefaultMaxAttempts, "failures after which a message is dead")
+	intVar(fs, &s.maxAttempts, "max-attempts", outbox.DefaultMaxAttempts, 1, 1000, "failures after which a message is dead")
 	fs.BoolVar(&s.holdEmail, "hold-uncertain-email", false, "mark an email whose sender stopped mid-send dead for an admin, instead of sending it again with the same Message-ID")
 }
 
@@ -261,7 +261,7 @@ func sendList(ctx context.Context, env *Env, args []string) error {
 	fs := c.flagSet(env, "send list", "[--status queued|sending|sent|dead|skipped] [--channel NAME] [--limit N]")
 	status := fs.String("status", "", "only messages with this status")
 	ch := fs.String("channel", "", "only messages of this channel")
-	limit := fs.Int("limit", 50, "at most this many, newest first")
+	limit := intIn(fs, "limit", 50, 0, math.MaxInt, "at most this many, newest first")
 	positional, err := parse(fs, args)
 	if err != nil {
 		return err
