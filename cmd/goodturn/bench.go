@@ -116,9 +116,12 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	runArgs := []string{"run", "--db", c.db, "--rulesets", c.rulesets, "--months", strconv.Itoa(c.months),
+	// The address goes through the environment, not the arguments that
+	// ps shows to every user.
+	runArgs := []string{"run", "--rulesets", c.rulesets, "--months", strconv.Itoa(c.months),
 		"--now", now().UTC().Format(time.RFC3339), "--workers", strconv.Itoa(*workers)}
 	cmd := exec.CommandContext(ctx, exe, runArgs...)
+	cmd.Env = append(os.Environ(), "GOODTURN_DB="+c.db, "GOODTURN_BILLING_DB=")
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	fmt.Fprintf(w, "Running every ruleset over them…\n")
@@ -246,7 +249,7 @@ func timeCopyOut(ctx context.Context, db *database.DB, dsn string) (time.Duratio
 func psqlAddress(dsn string) (string, string, error) {
 	u, err := url.Parse(dsn)
 	if err != nil {
-		return "", "", err
+		return "", "", database.RedactError(err, dsn)
 	}
 	q := u.Query()
 	var opts []string

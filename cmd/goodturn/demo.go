@@ -80,10 +80,10 @@ func runDemo(ctx context.Context, env *Env, args []string) error {
 	fmt.Fprintf(out, "Every proposal is pending review; nothing has been sent.\n\n")
 	flags := ""
 	if c.db != "goodturn.db" {
-		flags += " --db " + c.db
+		flags += " --db " + database.Redact(c.db)
 	}
 	if c.billingDB != "" {
-		flags += " --billing-db " + c.billingDB
+		flags += " --billing-db " + database.Redact(c.billingDB)
 	}
 	if c.now != "" {
 		flags += " --now " + c.now
