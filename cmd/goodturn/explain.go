@@ -152,6 +152,11 @@ func describe(name string, v any, f rules.Facts, cur, indent string) string {
 	case nil:
 		return "nil"
 	case *rules.Quote:
+		// cheapest_plan gives no quote when no plan fits (usage on a
+		// meter no plan covers, say): a nil *Quote, which is not nil.
+		if x == nil {
+			return "nil"
+		}
 		return describeQuote(x, f, cur, indent)
 	case int:
 		if isMoneyName(name) {
