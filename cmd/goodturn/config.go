@@ -66,7 +66,8 @@ func (c *config) flagSet(env *Env, name, args string) *flag.FlagSet {
 // parse parses flags that may come before, between or after the
 // positional arguments (`goodturn test rulesets/ --run x`) and returns the
 // positional arguments. A bad flag is a usage error; the flag package has
-// already said what is wrong. Flags whose usage ends with an environment
+// already said what is wrong; a NUL byte in a flag or argument is a usage
+// error too. Flags whose usage ends with an environment
 // variable, "(GOODTURN_SMTP_PORT)", are first set from that variable when
 // it is set; a bad value there is a usage error naming the variable.
 func parse(fs *flag.FlagSet, args []string) ([]string, error) {
@@ -83,10 +84,11 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 		}
 		args = fs.Args()
 		if len(args) == 0 {
-			return rest, nil
+			return rest, refuseNUL(fs, rest)
 		}
 		if args[0] == "--" {
-			return append(rest, args[1:]...), nil
+			rest = append(rest, args[1:]...)
+			return rest, refuseNUL(fs, rest)
 		}
 		rest = append(rest, args[0])
 		args = args[1:]

@@ -82,10 +82,10 @@ func Main(ctx context.Context, env *Env, args []string) int {
 			case errors.Is(err, errBadFlag):
 				return 2
 			case errors.Is(err, errUsage):
-				fmt.Fprintf(env.Stderr, "goodturn %s: %v\n", c.name, err)
+				fmt.Fprintf(env.Stderr, "goodturn %s: %s\n", c.name, termSafeLines(err.Error()))
 				return 2
 			default:
-				fmt.Fprintf(env.Stderr, "goodturn %s: %v\n", c.name, err)
+				fmt.Fprintf(env.Stderr, "goodturn %s: %s\n", c.name, termSafeLines(err.Error()))
 				return 1
 			}
 		}

@@ -354,7 +354,7 @@ func reviewShowProposal(ctx context.Context, w io.Writer, db *database.DB, id in
 	fmt.Fprintf(w, "Batch %s of ruleset %s, as of %s; rule version %s.\n",
 		store.BatchKey(p.RunID, p.RuleID), p.Ruleset, p.AsOf.Format(time.DateOnly), p.RuleVersion)
 	if p.DecidedBy != "" {
-		fmt.Fprintf(w, "%s by %s at %s.\n", strings.ToUpper(p.Status[:1])+p.Status[1:], p.DecidedBy, p.DecidedAt.Local().Format("2006-01-02 15:04"))
+		fmt.Fprintf(w, "%s by %s at %s.\n", strings.ToUpper(p.Status[:1])+p.Status[1:], termSafe(p.DecidedBy), p.DecidedAt.Local().Format("2006-01-02 15:04"))
 	}
 	var offer map[string]any
 	if err := json.Unmarshal(p.Offer, &offer); err == nil && len(offer) > 0 {

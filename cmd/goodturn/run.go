@@ -311,6 +311,7 @@ func count(n int64) string {
 // printTable prints rows as an indented table whose first textCols columns
 // are aligned left and the rest, numbers, right.
 func printTable(w io.Writer, rows [][]string, textCols int) {
+	rows = safeRows(rows)
 	widths := map[int]int{}
 	for _, row := range rows {
 		for i, cell := range row {

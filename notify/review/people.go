@@ -157,9 +157,15 @@ var ErrBadLogin = errors.New("wrong name or password")
 // Login checks a name and password and returns the user, recording a
 // login (or a failed one) in the audit log. Any failure is ErrBadLogin.
 func (s *Service) Login(ctx context.Context, name, password string) (*store.User, error) {
-	u, err := store.GetUser(ctx, s.DB, name)
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return nil, err
+	var u *store.User
+	var err error
+	// A name no user can have (a NUL byte, not UTF-8) is an unknown user,
+	// not a database error.
+	if CheckText("name", name) == nil {
+		u, err = store.GetUser(ctx, s.DB, name)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return nil, err
+		}
 	}
 	hash := dummyHash()
 	if u != nil {
@@ -185,7 +191,7 @@ func (s *Service) Login(ctx context.Context, name, password string) (*store.User
 		if len(name) > 64 {
 			name = name[:64]
 		}
-		name = strings.ToValidUTF8(name, "?")
+		name = strings.ReplaceAll(strings.ToValidUTF8(name, "?"), "\x00", "?")
 		if err := s.audit(ctx, s.DB, name, "login_failed", "user "+name, "", map[string]any{"reason": reason}); err != nil {
 			return nil, err
 		}
@@ -243,6 +249,9 @@ func tokenHash(token string) string {
 // it exists, is not disabled, and is a reviewer or an admin. The command
 // line's --as uses it.
 func (s *Service) Decider(ctx context.Context, name string) (*store.User, error) {
+	if err := CheckText("user name", name); err != nil {
+		return nil, err
+	}
 	u, err := store.GetUser(ctx, s.DB, name)
 	if err != nil {
 		return nil, err

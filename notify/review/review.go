@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/goodturn/goodturn/engine/database"
 	"github.com/goodturn/goodturn/engine/store"
@@ -162,6 +163,22 @@ func (s *Service) Reject(ctx context.Context, u *store.User, target store.Select
 	return s.decide(ctx, u, ActionReject, target, comment)
 }
 
+// ErrBadText: a comment or name holds a NUL byte or is not UTF-8, which
+// no database column of goodturn stores (PostgreSQL refuses both).
+var ErrBadText = errors.New("not storable text")
+
+// CheckText reports text that cannot be stored: a NUL byte or bytes that
+// are not UTF-8. what names the text in the error ("comment").
+func CheckText(what, s string) error {
+	switch {
+	case strings.ContainsRune(s, 0):
+		return fmt.Errorf("%s: %w: a NUL byte is not allowed", what, ErrBadText)
+	case !utf8.ValidString(s):
+		return fmt.Errorf("%s: %w: it is not UTF-8", what, ErrBadText)
+	}
+	return nil
+}
+
 // maxComment caps a comment's length, in bytes.
 const maxComment = 4000
 
@@ -173,6 +190,9 @@ func (s *Service) decide(ctx context.Context, u *store.User, action string, targ
 	out.Actor = u.Name
 	if len(out.Comment) > maxComment {
 		return out, fmt.Errorf("comment too long: at most %d bytes", maxComment)
+	}
+	if err := CheckText("comment", out.Comment); err != nil {
+		return out, err
 	}
 	if target.ProposalID == 0 && (target.RunID == 0 || target.RuleID == "") {
 		return out, errors.New("decide: name a proposal or a batch")

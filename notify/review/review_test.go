@@ -461,3 +461,30 @@ func TestProposalsOfARunningRunCannotBeDecided(t *testing.T) {
 		}
 	})
 }
+
+// TestTextThatCannotBeStored decides and logs in with a NUL byte or bytes
+// that are not UTF-8 in a comment or a name: each is refused by name (a
+// wrong login as ever) rather than failing in the database.
+func TestTextThatCannotBeStored(t *testing.T) {
+	dbtest.Dialects(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		f := newFixture(t, dsn, 0, 2)
+		small := store.Selection{RunID: f.run, RuleID: "small"}
+		for _, comment := range []string{"a\x00b", "a\x9bb"} {
+			if _, err := f.svc.Reject(ctx, f.ana, small, comment); !errors.Is(err, review.ErrBadText) {
+				t.Errorf("reject with comment %q: %v, want ErrBadText", comment, err)
+			}
+		}
+		for _, name := range []string{"an\x00a", "an\x9ba"} {
+			if _, err := f.svc.Decider(ctx, name); !errors.Is(err, review.ErrBadText) {
+				t.Errorf("decider %q: %v, want ErrBadText", name, err)
+			}
+			if _, err := f.svc.Login(ctx, name, "password-1"); !errors.Is(err, review.ErrBadLogin) {
+				t.Errorf("login as %q: %v, want ErrBadLogin", name, err)
+			}
+		}
+		if got := f.statuses(t, f.smallIDs); got[store.ProposalPending] != 2 {
+			t.Errorf("statuses after refused decisions: %v", got)
+		}
+	})
+}
