@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"os/user"
 	"syscall"
 )
 
@@ -47,6 +48,21 @@ type Env struct {
 	Logger         *slog.Logger
 	// Interactive reports whether Stderr is a terminal, for progress lines.
 	Interactive bool
+	// OSUser is the operating system user running the command, recorded
+	// with its review decisions; "" means the process's own user.
+	OSUser string
+}
+
+// osUser returns the operating system user running the command: the
+// account of the process's user id, not $USER, which anyone can set.
+func osUser(env *Env) string {
+	if env.OSUser != "" {
+		return env.OSUser
+	}
+	if u, err := user.Current(); err == nil {
+		return u.Username
+	}
+	return ""
 }
 
 func main() {

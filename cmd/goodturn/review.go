@@ -158,11 +158,11 @@ func runReview(ctx context.Context, env *Env, args []string) error {
 		if err != nil {
 			return err
 		}
-		decide := svc.Approve
+		action := review.ActionApprove
 		if sub == "reject" {
-			decide = svc.Reject
+			action = review.ActionReject
 		}
-		out, err := decide(ctx, u, target, f.comment)
+		out, err := svc.Decide(ctx, u, action, target, f.comment, review.Origin{Source: store.SourceCLI, OSUser: osUser(env)})
 		if err != nil {
 			return err
 		}
