@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -133,7 +134,7 @@ func (s *sendFlags) sender(env *Env, c *config) (*outbox.Sender, []string, error
 func sendOnce(ctx context.Context, env *Env, args []string) error {
 	var c config
 	var sf sendFlags
-	fs := c.flagSet(env, "send", "[--smtp-host HOST --smtp-from ADDR] [--sms-webhook-url URL] [--billing-webhook-url URL] [--log]\n       goodturn send list [--status dead]\n       goodturn send retry ID")
+	fs := c.flagSet(env, "send", "[--smtp-host HOST --smtp-from ADDR] [--sms-webhook-url URL] [--billing-webhook-url URL] [--log]\n       goodturn send list [--status dead]\n       goodturn send retry (ID | --all [--channel NAME] [--error TEXT])")
 	sf.bind(env, fs)
 	positional, err := parse(fs, args)
 	if err != nil {
@@ -302,14 +303,25 @@ func sendList(ctx context.Context, env *Env, args []string) error {
 
 func sendRetry(ctx context.Context, env *Env, args []string) error {
 	var c config
-	fs := c.flagSet(env, "send retry", "ID")
+	fs := c.flagSet(env, "send retry", "(ID | --all [--channel NAME] [--error TEXT])")
+	all := fs.Bool("all", false, "queue again every dead message (that --channel and --error select)")
+	ch := fs.String("channel", "", "with --all: only messages of this channel (email, sms, webhook, billing-action)")
+	errText := fs.String("error", "", "with --all: only messages whose last error contains this text, ignoring case")
 	positional, err := parse(fs, args)
 	if err != nil {
 		return err
 	}
-	id, err := oneID(positional, "message id", "the id of one dead message (see `goodturn send list --status dead`)")
-	if err != nil {
-		return err
+	var id int64
+	switch {
+	case *all && len(positional) > 0:
+		return fmt.Errorf("%w: give an ID or --all, not both", errUsage)
+	case !*all && (*ch != "" || *errText != ""):
+		return fmt.Errorf("%w: --channel and --error go with --all", errUsage)
+	case !*all:
+		id, err = oneID(positional, "message id", "the id of one dead message (see `goodturn send list --status dead`), or --all")
+		if err != nil {
+			return err
+		}
 	}
 	now, err := c.clock()
 	if err != nil {
@@ -320,12 +332,57 @@ func sendRetry(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	defer closeAll()
-	if err := store.RetryOutbox(ctx, db, id, now()); err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			return fmt.Errorf("no message %d", id)
+	entry := &store.AuditEntry{At: now(), Actor: "cli:" + osUser(env), Action: "outbox_retry", Detail: json.RawMessage("{}")}
+	if !*all {
+		if err := store.RetryOutbox(ctx, db, id, now()); err != nil {
+			if errors.Is(err, store.ErrNotFound) {
+				return fmt.Errorf("no message %d", id)
+			}
+			return err
 		}
+		entry.Subject = "message " + strconv.FormatInt(id, 10)
+		if err := store.AddAudit(ctx, db, entry); err != nil {
+			return err
+		}
+		fmt.Fprintf(env.Stdout, "Message %d is queued again; `goodturn send` (or serve) delivers it.\n", id)
+		return nil
+	}
+	tx, err := db.BeginTxx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("retry dead messages: %w", err)
+	}
+	defer tx.Rollback()
+	n, err := store.RetryDeadOutbox(ctx, tx, store.DeadFilter{Channel: *ch, ErrorContains: *errText}, now())
+	if err != nil {
 		return err
 	}
-	fmt.Fprintf(env.Stdout, "Message %d is queued again; `goodturn send` (or serve) delivers it.\n", id)
+	detail := map[string]any{"requeued": n}
+	if *ch != "" {
+		detail["channel"] = *ch
+	}
+	if *errText != "" {
+		detail["error"] = *errText
+	}
+	entry.Subject = "dead messages"
+	if entry.Detail, err = json.Marshal(detail); err != nil {
+		return err
+	}
+	if n > 0 {
+		if err := store.AddAudit(ctx, tx, entry); err != nil {
+			return err
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("retry dead messages: %w", err)
+	}
+	if n == 0 {
+		fmt.Fprintln(env.Stdout, "Requeued 0 dead messages.")
+		return nil
+	}
+	what := count(n) + " dead messages"
+	if n == 1 {
+		what = "1 dead message"
+	}
+	fmt.Fprintf(env.Stdout, "Requeued %s; `goodturn send` (or serve) delivers them.\n", what)
 	return nil
 }
