@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/url"
 	"os"
 	"os/exec"
@@ -39,10 +40,10 @@ var benchInputs = []struct{ table, order string }{
 func runBench(ctx context.Context, env *Env, args []string) error {
 	var c config
 	fs := c.flagSet(env, "bench", "[--db DSN] [--customers N] [--reuse]")
-	customers := fs.Int("customers", 1_000_000, "how many sample customers to generate")
+	customers := intIn(fs, "customers", 1_000_000, 1, math.MaxInt, "how many sample customers to generate")
 	seed := fs.Uint64("seed", 1, "the seed of the sample data")
 	reuse := fs.Bool("reuse", false, "keep the data of an earlier bench with the same customers and seed instead of generating it again")
-	workers := fs.Int("workers", 0, "evaluating goroutines of the run; the number of CPUs by default")
+	workers := intIn(fs, "workers", 0, 0, maxWorkers, "evaluating goroutines of the run; the number of CPUs by default")
 	positional, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -115,9 +116,12 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	runArgs := []string{"run", "--db", c.db, "--rulesets", c.rulesets, "--months", strconv.Itoa(c.months),
+	// The address goes through the environment, not the arguments that
+	// ps shows to every user.
+	runArgs := []string{"run", "--rulesets", c.rulesets, "--months", strconv.Itoa(c.months),
 		"--now", now().UTC().Format(time.RFC3339), "--workers", strconv.Itoa(*workers)}
 	cmd := exec.CommandContext(ctx, exe, runArgs...)
+	cmd.Env = append(os.Environ(), "GOODTURN_DB="+c.db, "GOODTURN_BILLING_DB=")
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	fmt.Fprintf(w, "Running every ruleset over them…\n")
@@ -245,7 +249,7 @@ func timeCopyOut(ctx context.Context, db *database.DB, dsn string) (time.Duratio
 func psqlAddress(dsn string) (string, string, error) {
 	u, err := url.Parse(dsn)
 	if err != nil {
-		return "", "", err
+		return "", "", database.RedactError(err, dsn)
 	}
 	q := u.Query()
 	var opts []string

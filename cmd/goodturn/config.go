@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"math"
 	"path/filepath"
 	"strconv"
 	"time"
@@ -26,7 +27,7 @@ type config struct {
 	now       string
 	months    int
 	cap       int
-	capWindow string
+	capWindow time.Duration
 }
 
 // flagSet returns a flag set for a command, with the shared flags bound to
@@ -34,6 +35,9 @@ type config struct {
 func (c *config) flagSet(env *Env, name, args string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(env.Stderr)
+	if env.Getenv != nil {
+		flagEnvs.Store(fs, env.Getenv)
+	}
 	def := func(key, fallback string) string {
 		if v := env.Getenv(key); v != "" {
 			return v
@@ -48,9 +52,10 @@ func (c *config) flagSet(env *Env, name, args string) *flag.FlagSet {
 		"the folder of ruleset folders (GOODTURN_RULESETS)")
 	fs.StringVar(&c.now, "now", def("GOODTURN_NOW", ""),
 		"the run's clock as 2006-01-02 or RFC 3339, for reproducible runs; defaults to the current time (GOODTURN_NOW)")
-	fs.IntVar(&c.months, "months", billing.DefaultMonths, "complete months of usage each customer's facts hold")
-	fs.IntVar(&c.cap, "cap", engine.DefaultPolicy.Cap, "promotional proposals a customer may get within --cap-window across all rules; 0 turns the cap off")
-	fs.StringVar(&c.capWindow, "cap-window", rulefmt.FormatDuration(engine.DefaultPolicy.CapWindow), "the window of the frequency cap, like 7d")
+	intVar(fs, &c.months, "months", billing.DefaultMonths, 1, 120, "complete months of usage each customer's facts hold")
+	intVar(fs, &c.cap, "cap", engine.DefaultPolicy.Cap, 0, math.MaxInt, "promotional proposals a customer may get within --cap-window across all rules; 0 turns the cap off")
+	c.capWindow = engine.DefaultPolicy.CapWindow
+	fs.Var(&ruleDurationFlag{&c.capWindow}, "cap-window", "the window of the frequency cap, like 7d")
 	fs.Usage = func() {
 		fmt.Fprintf(env.Stderr, "Usage: goodturn %s %s\n\nFlags:\n", name, args)
 		fs.PrintDefaults()
@@ -61,8 +66,14 @@ func (c *config) flagSet(env *Env, name, args string) *flag.FlagSet {
 // parse parses flags that may come before, between or after the
 // positional arguments (`goodturn test rulesets/ --run x`) and returns the
 // positional arguments. A bad flag is a usage error; the flag package has
-// already said what is wrong.
+// already said what is wrong; a NUL byte in a flag or argument is a usage
+// error too. Flags whose usage ends with an environment
+// variable, "(GOODTURN_SMTP_PORT)", are first set from that variable when
+// it is set; a bad value there is a usage error naming the variable.
 func parse(fs *flag.FlagSet, args []string) ([]string, error) {
+	if err := setFromEnv(fs); err != nil {
+		return nil, err
+	}
 	var rest []string
 	for {
 		if err := fs.Parse(args); err != nil {
@@ -73,10 +84,11 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 		}
 		args = fs.Args()
 		if len(args) == 0 {
-			return rest, nil
+			return rest, refuseNUL(fs, rest)
 		}
 		if args[0] == "--" {
-			return append(rest, args[1:]...), nil
+			rest = append(rest, args[1:]...)
+			return rest, refuseNUL(fs, rest)
 		}
 		rest = append(rest, args[0])
 		args = args[1:]
@@ -91,16 +103,17 @@ func noArgs(args []string) error {
 	return nil
 }
 
-// policy returns the contact policy the flags set.
+// policy returns the contact policy the flags set. The flags were checked
+// as they were parsed; the error is kept for callers that build a config
+// by hand.
 func (c *config) policy() (engine.Policy, error) {
-	w, err := rulefmt.ParseDuration(c.capWindow)
-	if err != nil {
-		return engine.Policy{}, fmt.Errorf("%w: --cap-window: %v", errUsage, err)
+	if c.capWindow <= 0 {
+		return engine.Policy{}, fmt.Errorf("%w: --cap-window %s: want a duration above 0, like 7d", errUsage, rulefmt.FormatDuration(c.capWindow))
 	}
 	if c.cap <= 0 {
 		return engine.Policy{Cap: -1}, nil
 	}
-	return engine.Policy{Cap: c.cap, CapWindow: w}, nil
+	return engine.Policy{Cap: c.cap, CapWindow: c.capWindow}, nil
 }
 
 // oneID reads the single id a command takes as its argument; what names it

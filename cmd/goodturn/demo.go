@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/goodturn/goodturn/engine"
@@ -21,7 +22,7 @@ const demoKey = "demo"
 func runDemo(ctx context.Context, env *Env, args []string) error {
 	var c config
 	fs := c.flagSet(env, "demo", "[--db DSN] [--customers N]")
-	customers := fs.Int("customers", 3000, "how many sample customers to create")
+	customers := intIn(fs, "customers", 3000, 1, math.MaxInt, "how many sample customers to create")
 	seed := fs.Uint64("seed", 1, "the seed of the sample data")
 	positional, err := parse(fs, args)
 	if err != nil {
@@ -78,10 +79,10 @@ func runDemo(ctx context.Context, env *Env, args []string) error {
 	fmt.Fprintf(out, "Every proposal is pending review; nothing has been sent.\n\n")
 	flags := ""
 	if c.db != "goodturn.db" {
-		flags += " --db " + c.db
+		flags += " --db " + database.Redact(c.db)
 	}
 	if c.billingDB != "" {
-		flags += " --billing-db " + c.billingDB
+		flags += " --billing-db " + database.Redact(c.billingDB)
 	}
 	if c.now != "" {
 		flags += " --now " + c.now

@@ -60,7 +60,7 @@ func runExplain(ctx context.Context, env *Env, args []string) error {
 	}
 	w := env.Stdout
 	cur := f.Currency
-	fmt.Fprintf(w, "Customer %d, %s, as of %s\n", f.Customer.ID, f.Customer.Name, f.Today.Format(time.DateOnly))
+	fmt.Fprintf(w, "Customer %d, %s, as of %s\n", f.Customer.ID, termSafe(f.Customer.Name), f.Today.Format(time.DateOnly))
 	if f.Plan.ID != "" {
 		fmt.Fprintf(w, "On plan %s (%s, %s a month); %d months of usage, %d charges, %d events.\n",
 			f.Plan.ID, f.Plan.Name, rules.FormatMoney(f.Plan.MonthlyPrice, cur), len(f.Usage), len(f.Charges), len(f.Events))
@@ -152,6 +152,11 @@ func describe(name string, v any, f rules.Facts, cur, indent string) string {
 	case nil:
 		return "nil"
 	case *rules.Quote:
+		// cheapest_plan gives no quote when no plan fits (usage on a
+		// meter no plan covers, say): a nil *Quote, which is not nil.
+		if x == nil {
+			return "nil"
+		}
 		return describeQuote(x, f, cur, indent)
 	case int:
 		if isMoneyName(name) {

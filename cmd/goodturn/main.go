@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"os/user"
 	"syscall"
 )
 
@@ -48,6 +49,21 @@ type Env struct {
 	Logger         *slog.Logger
 	// Interactive reports whether Stderr is a terminal, for progress lines.
 	Interactive bool
+	// OSUser is the operating system user running the command, recorded
+	// with its review decisions; "" means the process's own user.
+	OSUser string
+}
+
+// osUser returns the operating system user running the command: the
+// account of the process's user id, not $USER, which anyone can set.
+func osUser(env *Env) string {
+	if env.OSUser != "" {
+		return env.OSUser
+	}
+	if u, err := user.Current(); err == nil {
+		return u.Username
+	}
+	return ""
 }
 
 func main() {
@@ -83,10 +99,10 @@ func Main(ctx context.Context, env *Env, args []string) int {
 			case errors.Is(err, errBadFlag):
 				return 2
 			case errors.Is(err, errUsage):
-				fmt.Fprintf(env.Stderr, "goodturn %s: %v\n", c.name, err)
+				fmt.Fprintf(env.Stderr, "goodturn %s: %s\n", c.name, termSafeLines(err.Error()))
 				return 2
 			default:
-				fmt.Fprintf(env.Stderr, "goodturn %s: %v\n", c.name, err)
+				fmt.Fprintf(env.Stderr, "goodturn %s: %s\n", c.name, termSafeLines(err.Error()))
 				return 1
 			}
 		}

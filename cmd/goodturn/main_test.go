@@ -340,3 +340,40 @@ func TestRunTakesItsTurn(t *testing.T) {
 		t.Errorf("run after the lock is released exited %d\n%s\n%s", code, out, errOut)
 	}
 }
+
+// TestExplainOfAQuoteThatCannotBeMade explains cheaper-plan for customers
+// no plan can be quoted for: one with usage on a meter no plan covers, and
+// one whose customer row the billing data holds twice. Both used to panic
+// on the rule's nil quote.
+func TestExplainOfAQuoteThatCannotBeMade(t *testing.T) {
+	ctx := context.Background()
+	db := filepath.Join(t.TempDir(), "goodturn.db")
+	if code, out, errOut := run(t, "demo", "--db", db, "--rulesets", "../../rulesets", "--customers", "60", "--now", "2026-11-23"); code != 0 {
+		t.Fatalf("demo exited %d\n%s\n%s", code, out, errOut)
+	}
+	d, err := database.Open(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	for _, q := range []string{
+		// Customer 1 used a meter no plan has an allowance for.
+		`INSERT INTO usage (customer_id, month, meter, quantity) VALUES (1, '2026-10-01', 'satellite_min', 7)`,
+		// Customer 2's row appears twice.
+		`ALTER TABLE customers RENAME TO customers_table`,
+		`CREATE VIEW customers AS SELECT * FROM customers_table UNION ALL SELECT * FROM customers_table WHERE id = 2`,
+	} {
+		if _, err := d.ExecContext(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	for _, customer := range []string{"1", "2"} {
+		code, out, errOut := run(t, "explain", "--customer", customer, "--rule", "cheaper-plan", "--db", db, "--rulesets", "../../rulesets", "--now", "2026-11-23")
+		switch {
+		case code == 0 && !strings.Contains(out, "best = nil"):
+			t.Errorf("explain of customer %s does not say there is no quote:\n%s", customer, out)
+		case code != 0 && (code != 1 || errOut == ""):
+			t.Errorf("explain of customer %s exited %d\n%s\n%s", customer, code, out, errOut)
+		}
+	}
+}

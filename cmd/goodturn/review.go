@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"sort"
 	"strconv"
 	"strings"
@@ -66,7 +67,7 @@ func runReview(ctx context.Context, env *Env, args []string) error {
 	}
 	var f reviewFlags
 	fs := f.flagSet(env, "review "+sub, reviewUsage[sub])
-	fs.IntVar(&f.secondAbove, "second-reviewer-above", review.DefaultSecondReviewerAbove,
+	intVar(fs, &f.secondAbove, "second-reviewer-above", review.DefaultSecondReviewerAbove, -1, math.MaxInt,
 		"approving a batch of more pending proposals than this takes two different reviewers; -1 never")
 	fs.StringVar(&f.expireAfter, "expire-after", rulefmt.FormatDuration(review.DefaultExpireAfter),
 		"proposals pending longer than this expire, like 14d; 0 never")
@@ -74,10 +75,10 @@ func runReview(ctx context.Context, env *Env, args []string) error {
 	case "list":
 		fs.BoolVar(&f.all, "all", false, "also list batches with nothing pending")
 		fs.StringVar(&f.ruleset, "ruleset", "", "list only this ruleset's batches")
-		fs.IntVar(&f.limit, "limit", 0, "list at most this many batches, newest run first; 0 lists all")
+		intVar(fs, &f.limit, "limit", 0, 0, math.MaxInt, "list at most this many batches, newest run first; 0 lists all")
 	case "show":
-		fs.IntVar(&f.limit, "limit", reviewShowLimit, "with RUN/RULE: proposals per page")
-		fs.IntVar(&f.offset, "offset", 0, "with RUN/RULE: proposals to skip")
+		intVar(fs, &f.limit, "limit", reviewShowLimit, 0, math.MaxInt, "with RUN/RULE: proposals per page")
+		intVar(fs, &f.offset, "offset", 0, 0, math.MaxInt, "with RUN/RULE: proposals to skip")
 		fs.StringVar(&f.status, "status", "pending", "with RUN/RULE: pending, approved, rejected, expired, held or all")
 		fs.Int64Var(&f.minValue, "min-value", 0, "with RUN/RULE: only proposals worth at least this much a year, in minor units")
 		fs.Int64Var(&f.maxValue, "max-value", 0, "with RUN/RULE: only proposals worth at most this much a year, in minor units")
@@ -85,7 +86,7 @@ func runReview(ctx context.Context, env *Env, args []string) error {
 		fs.StringVar(&f.as, "as", "", "the reviewer or admin deciding (required): recorded in the audit log")
 		fs.StringVar(&f.comment, "comment", "", "why, recorded in the audit log")
 	case "audit":
-		fs.IntVar(&f.limit, "limit", 50, "show at most this many entries, newest first; 0 shows all")
+		intVar(fs, &f.limit, "limit", 50, 0, math.MaxInt, "show at most this many entries, newest first; 0 shows all")
 		fs.StringVar(&f.actor, "actor", "", "only this actor's entries")
 		fs.StringVar(&f.action, "action", "", "only this action's entries (approve, reject, expire, login, …)")
 	}
@@ -157,11 +158,11 @@ func runReview(ctx context.Context, env *Env, args []string) error {
 		if err != nil {
 			return err
 		}
-		decide := svc.Approve
+		action := review.ActionApprove
 		if sub == "reject" {
-			decide = svc.Reject
+			action = review.ActionReject
 		}
-		out, err := decide(ctx, u, target, f.comment)
+		out, err := svc.Decide(ctx, u, action, target, f.comment, review.Origin{Source: store.SourceCLI, OSUser: osUser(env)})
 		if err != nil {
 			return err
 		}
@@ -353,7 +354,7 @@ func reviewShowProposal(ctx context.Context, w io.Writer, db *database.DB, id in
 	fmt.Fprintf(w, "Batch %s of ruleset %s, as of %s; rule version %s.\n",
 		store.BatchKey(p.RunID, p.RuleID), p.Ruleset, p.AsOf.Format(time.DateOnly), p.RuleVersion)
 	if p.DecidedBy != "" {
-		fmt.Fprintf(w, "%s by %s at %s.\n", strings.ToUpper(p.Status[:1])+p.Status[1:], p.DecidedBy, p.DecidedAt.Local().Format("2006-01-02 15:04"))
+		fmt.Fprintf(w, "%s by %s at %s.\n", strings.ToUpper(p.Status[:1])+p.Status[1:], termSafe(p.DecidedBy), p.DecidedAt.Local().Format("2006-01-02 15:04"))
 	}
 	var offer map[string]any
 	if err := json.Unmarshal(p.Offer, &offer); err == nil && len(offer) > 0 {

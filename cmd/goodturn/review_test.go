@@ -34,6 +34,15 @@ func runUserIn(t *testing.T, stdin string, args ...string) (int, string, string)
 	return code, stdout.String(), stderr.String()
 }
 
+// runAs runs the command line as the operating system user osUser.
+func runAs(t *testing.T, osUser string, args ...string) (int, string, string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	env := &Env{Stdout: &stdout, Stderr: &stderr, Getenv: func(string) string { return "" }, OSUser: osUser}
+	code := Main(context.Background(), env, args)
+	return code, stdout.String(), stderr.String()
+}
+
 func TestReviewCommands(t *testing.T) {
 	dbtest.Dialects(t, func(t *testing.T, db string) {
 		if code, out, errOut := run(t, "demo", "--db", db, "--rulesets", "../../rulesets", "--customers", "300", "--now", "2026-11-23"); code != 0 {
@@ -137,7 +146,14 @@ func TestReviewCommands(t *testing.T) {
 		if code, _, errOut := review(append([]string{"approve", "1/cheaper-plan", "--as", "ana"}, two...)...); code != 1 || !strings.Contains(errOut, "second") {
 			t.Errorf("same reviewer twice: %d %s", code, errOut)
 		}
-		code, out, errOut = review(append([]string{"approve", "1/cheaper-plan", "--as", "bob", "--comment", "second look"}, two...)...)
+		// bob's approval from the same operating system account as ana's is
+		// not a second person's.
+		code, out, errOut = review(append([]string{"approve", "1/cheaper-plan", "--as", "bob"}, two...)...)
+		if code != 1 || !strings.Contains(errOut, "by the operating system user") || !strings.Contains(errOut, "need a second person") {
+			t.Errorf("second approval by the same OS user: %d %q %s", code, out, errOut)
+		}
+		// From another account it is.
+		code, out, errOut = runAs(t, "bob-os", append(append([]string{"review", "approve", "1/cheaper-plan", "--as", "bob", "--comment", "second look"}, two...), at...)...)
 		if code != 0 || !regexp.MustCompile(`^Approved \d+ proposals of batch 1/cheaper-plan\.\n$`).MatchString(out) {
 			t.Fatalf("second approval: %d %q %s", code, out, errOut)
 		}
@@ -159,7 +175,7 @@ func TestReviewCommands(t *testing.T) {
 		code, out, _ = review("audit", "--limit", "3")
 		lines := strings.Split(strings.TrimSpace(out), "\n")
 		if code != 0 || len(lines) != 4 ||
-			!regexp.MustCompile(`bob\s+approve\s+batch 1/cheaper-plan\s+second look`).MatchString(lines[1]) ||
+			!regexp.MustCompile(`bob\s+approve\s+batch 1/cheaper-plan\s+second look\s+.*"os_user":"bob-os".*"source":"cli"`).MatchString(lines[1]) ||
 			!regexp.MustCompile(`ana\s+approve\s+batch 1/cheaper-plan\s+.*awaiting_second_reviewer`).MatchString(lines[2]) ||
 			!regexp.MustCompile(`ana\s+reject\s+proposal `+id+`\s+customer asked us not to`).MatchString(lines[3]) {
 			t.Errorf("audit: %d\n%s", code, out)

@@ -36,10 +36,10 @@ func runRun(ctx context.Context, env *Env, args []string) error {
 	fs.Var(&names, "ruleset", "run only this ruleset (repeatable); all rulesets by default")
 	dryRun := fs.Bool("dry-run", false, "evaluate and report, but record nothing")
 	diff := fs.Bool("diff", false, "with --dry-run: compare with the proposals of the latest day the ruleset proposed anything")
-	workers := fs.Int("workers", 0, "evaluating goroutines; the number of CPUs by default")
+	workers := intIn(fs, "workers", 0, 0, maxWorkers, "evaluating goroutines; the number of CPUs by default")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
-	shards := fs.Int("shards", 0, "split the run into this many shards of customers that 'goodturn worker' processes help with (PostgreSQL)")
-	lease := fs.Duration("lease", engine.DefaultLease, "with --shards: how long a shard stays claimed without renewal")
+	shards := intIn(fs, "shards", 0, 0, maxShards, "split the run into this many shards of customers that 'goodturn worker' processes help with (PostgreSQL)")
+	lease := durationIn(fs, "lease", engine.DefaultLease, time.Nanosecond, "with --shards: how long a shard stays claimed without renewal")
 	positional, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -348,6 +348,7 @@ func count(n int64) string {
 // printTable prints rows as an indented table whose first textCols columns
 // are aligned left and the rest, numbers, right.
 func printTable(w io.Writer, rows [][]string, textCols int) {
+	rows = safeRows(rows)
 	widths := map[int]int{}
 	for _, row := range rows {
 		for i, cell := range row {

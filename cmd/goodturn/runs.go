@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"sort"
 	"strconv"
 	"strings"
@@ -22,7 +23,7 @@ func runRuns(ctx context.Context, env *Env, args []string) error {
 	var c config
 	fs := c.flagSet(env, "runs", "[--ruleset NAME] [--limit N] | show [--max-error-share PCT] ID")
 	ruleset := fs.String("ruleset", "", "list only this ruleset's runs")
-	limit := fs.Int("limit", runsLimit, "list at most this many runs, newest first; 0 lists all")
+	limit := intIn(fs, "limit", runsLimit, 0, math.MaxInt, "list at most this many runs, newest first; 0 lists all")
 	maxShare := percent(1)
 	fs.Var(&maxShare, "max-error-share", "with show: a rule is UNHEALTHY when it failed for more than this percentage of the customers")
 	positional, err := parse(fs, args)

@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
+	"math"
 	"sort"
 	"strconv"
 	"strings"
@@ -46,9 +48,8 @@ func (s *sendFlags) bind(env *Env, fs *flag.FlagSet) {
 		}
 		return fallback
 	}
-	port, _ := strconv.Atoi(def("GOODTURN_SMTP_PORT", "0"))
 	fs.StringVar(&s.smtpHost, "smtp-host", def("GOODTURN_SMTP_HOST", ""), "the SMTP server that sends email (GOODTURN_SMTP_HOST)")
-	fs.IntVar(&s.smtpPort, "smtp-port", port, "its port; 587, or 465 with --smtp-tls tls (GOODTURN_SMTP_PORT)")
+	intVar(fs, &s.smtpPort, "smtp-port", 0, 0, 65535, "its port; 587, or 465 with --smtp-tls tls (GOODTURN_SMTP_PORT)")
 	fs.StringVar(&s.smtpTLS, "smtp-tls", def("GOODTURN_SMTP_TLS", channel.TLSStartTLS), "starttls (required), opportunistic, tls (implicit, port 465) or none (GOODTURN_SMTP_TLS)")
 	fs.StringVar(&s.smtpUser, "smtp-user", def("GOODTURN_SMTP_USER", ""), "the SMTP user; the password is read from GOODTURN_SMTP_PASSWORD (GOODTURN_SMTP_USER)")
 	fs.StringVar(&s.smtpFrom, "smtp-from", def("GOODTURN_SMTP_FROM", ""), `the From of every email, like "Mobile Co <hello@mobile.example>" (GOODTURN_SMTP_FROM)`)
@@ -60,7 +61,7 @@ func (s *sendFlags) bind(env *Env, fs *flag.FlagSet) {
 	fs.StringVar(&s.hours, "send-hours", def("GOODTURN_SEND_HOURS", "08:00-20:00"), "the hours of the customer's day messages may arrive in, or always (GOODTURN_SEND_HOURS)")
 	fs.StringVar(&s.defaultZone, "default-timezone", def("GOODTURN_DEFAULT_TIMEZONE", "UTC"), "the time zone of customers with none")
 	fs.StringVar(&s.lease, "lease", "10m", "how long a message may be sending before a stopped sender's message is taken over")
-	fs.IntVar(&s.maxAttempts, "max-attempts", outbox.DefaultMaxAttempts, "failures after which a message is dead")
+	intVar(fs, &s.maxAttempts, "max-attempts", outbox.DefaultMaxAttempts, 1, 1000, "failures after which a message is dead")
 	fs.BoolVar(&s.holdEmail, "hold-uncertain-email", false, "mark an email whose sender stopped mid-send dead for an admin, instead of sending it again with the same Message-ID")
 }
 
@@ -133,7 +134,7 @@ func (s *sendFlags) sender(env *Env, c *config) (*outbox.Sender, []string, error
 func sendOnce(ctx context.Context, env *Env, args []string) error {
 	var c config
 	var sf sendFlags
-	fs := c.flagSet(env, "send", "[--smtp-host HOST --smtp-from ADDR] [--sms-webhook-url URL] [--billing-webhook-url URL] [--log]\n       goodturn send list [--status dead]\n       goodturn send retry ID")
+	fs := c.flagSet(env, "send", "[--smtp-host HOST --smtp-from ADDR] [--sms-webhook-url URL] [--billing-webhook-url URL] [--log]\n       goodturn send list [--status dead]\n       goodturn send retry (ID | --all [--channel NAME] [--error TEXT])")
 	sf.bind(env, fs)
 	positional, err := parse(fs, args)
 	if err != nil {
@@ -261,7 +262,7 @@ func sendList(ctx context.Context, env *Env, args []string) error {
 	fs := c.flagSet(env, "send list", "[--status queued|sending|sent|dead|skipped] [--channel NAME] [--limit N]")
 	status := fs.String("status", "", "only messages with this status")
 	ch := fs.String("channel", "", "only messages of this channel")
-	limit := fs.Int("limit", 50, "at most this many, newest first")
+	limit := intIn(fs, "limit", 50, 0, math.MaxInt, "at most this many, newest first")
 	positional, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -302,14 +303,25 @@ func sendList(ctx context.Context, env *Env, args []string) error {
 
 func sendRetry(ctx context.Context, env *Env, args []string) error {
 	var c config
-	fs := c.flagSet(env, "send retry", "ID")
+	fs := c.flagSet(env, "send retry", "(ID | --all [--channel NAME] [--error TEXT])")
+	all := fs.Bool("all", false, "queue again every dead message (that --channel and --error select)")
+	ch := fs.String("channel", "", "with --all: only messages of this channel (email, sms, webhook, billing-action)")
+	errText := fs.String("error", "", "with --all: only messages whose last error contains this text, ignoring case")
 	positional, err := parse(fs, args)
 	if err != nil {
 		return err
 	}
-	id, err := oneID(positional, "message id", "the id of one dead message (see `goodturn send list --status dead`)")
-	if err != nil {
-		return err
+	var id int64
+	switch {
+	case *all && len(positional) > 0:
+		return fmt.Errorf("%w: give an ID or --all, not both", errUsage)
+	case !*all && (*ch != "" || *errText != ""):
+		return fmt.Errorf("%w: --channel and --error go with --all", errUsage)
+	case !*all:
+		id, err = oneID(positional, "message id", "the id of one dead message (see `goodturn send list --status dead`), or --all")
+		if err != nil {
+			return err
+		}
 	}
 	now, err := c.clock()
 	if err != nil {
@@ -320,12 +332,57 @@ func sendRetry(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	defer closeAll()
-	if err := store.RetryOutbox(ctx, db, id, now()); err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			return fmt.Errorf("no message %d", id)
+	entry := &store.AuditEntry{At: now(), Actor: "cli:" + osUser(env), Action: "outbox_retry", Detail: json.RawMessage("{}")}
+	if !*all {
+		if err := store.RetryOutbox(ctx, db, id, now()); err != nil {
+			if errors.Is(err, store.ErrNotFound) {
+				return fmt.Errorf("no message %d", id)
+			}
+			return err
 		}
+		entry.Subject = "message " + strconv.FormatInt(id, 10)
+		if err := store.AddAudit(ctx, db, entry); err != nil {
+			return err
+		}
+		fmt.Fprintf(env.Stdout, "Message %d is queued again; `goodturn send` (or serve) delivers it.\n", id)
+		return nil
+	}
+	tx, err := db.BeginTxx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("retry dead messages: %w", err)
+	}
+	defer tx.Rollback()
+	n, err := store.RetryDeadOutbox(ctx, tx, store.DeadFilter{Channel: *ch, ErrorContains: *errText}, now())
+	if err != nil {
 		return err
 	}
-	fmt.Fprintf(env.Stdout, "Message %d is queued again; `goodturn send` (or serve) delivers it.\n", id)
+	detail := map[string]any{"requeued": n}
+	if *ch != "" {
+		detail["channel"] = *ch
+	}
+	if *errText != "" {
+		detail["error"] = *errText
+	}
+	entry.Subject = "dead messages"
+	if entry.Detail, err = json.Marshal(detail); err != nil {
+		return err
+	}
+	if n > 0 {
+		if err := store.AddAudit(ctx, tx, entry); err != nil {
+			return err
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("retry dead messages: %w", err)
+	}
+	if n == 0 {
+		fmt.Fprintln(env.Stdout, "Requeued 0 dead messages.")
+		return nil
+	}
+	what := count(n) + " dead messages"
+	if n == 1 {
+		what = "1 dead message"
+	}
+	fmt.Fprintf(env.Stdout, "Requeued %s; `goodturn send` (or serve) delivers them.\n", what)
 	return nil
 }

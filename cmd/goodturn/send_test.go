@@ -3,8 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -103,6 +105,32 @@ func TestSend(t *testing.T) {
 	}
 	if code, _, errOut := run(t, "send", "retry", "--db", dsn, strconv.FormatInt(id, 10)); code == 0 || !strings.Contains(errOut, "not dead") {
 		t.Errorf("second retry exited %d: %s", code, errOut)
+	}
+
+	// The rest of the dead letters, in bulk: filters that match none,
+	// then the billing outage's.
+	for _, args := range [][]string{{"--channel", "email"}, {"--error", "smtp timeout"}, {"--channel", "billing-action", "--error", "nothing like it"}} {
+		code, out, errOut := run(t, append([]string{"send", "retry", "--all", "--db", dsn}, args...)...)
+		if code != 0 || out != "Requeued 0 dead messages.\n" {
+			t.Errorf("send retry --all %v exited %d: %q %s", args, code, out, errOut)
+		}
+	}
+	code, out, errOut = run(t, "send", "retry", "--all", "--error", "BILLING IS DOWN", "--db", dsn)
+	if want := fmt.Sprintf("Requeued %d dead messages; `goodturn send` (or serve) delivers them.\n", len(dead)-1); code != 0 || out != want {
+		t.Fatalf("send retry --all --error exited %d: %q, want %q %s", code, out, want, errOut)
+	}
+	if left, err := store.ListOutbox(ctx, db, store.OutboxFilter{Status: store.OutboxDead}); err != nil || len(left) != 0 {
+		t.Errorf("dead after retry --all: %v %v", left, err)
+	}
+	code, out, _ = run(t, "review", "audit", "--action", "outbox_retry", "--db", dsn)
+	if code != 0 || !regexp.MustCompile(`cli:\S+\s+outbox_retry\s+dead messages\s+.*"error":"BILLING IS DOWN".*"requeued":`+strconv.Itoa(len(dead)-1)).MatchString(out) ||
+		!regexp.MustCompile(`outbox_retry\s+message `+strconv.FormatInt(id, 10)).MatchString(out) {
+		t.Errorf("audit of retries: %d\n%s", code, out)
+	}
+	for _, args := range [][]string{{"send", "retry"}, {"send", "retry", "--all", "7"}, {"send", "retry", "--channel", "email", "7"}} {
+		if code, _, errOut := run(t, append(args, "--db", dsn)...); code != 2 {
+			t.Errorf("goodturn %v exited %d, want 2: %s", args, code, errOut)
+		}
 	}
 	if code, _, errOut := run(t, "send", "--db", dsn, "--sms-webhook-url", "http://127.0.0.1:1/"); code != 2 || !strings.Contains(errOut, "GOODTURN_WEBHOOK_SECRET") {
 		t.Errorf("a webhook without a secret: exit %d: %s", code, errOut)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -52,14 +53,14 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 		"the review page is behind a reverse proxy: take the client's address from X-Forwarded-For and TLS from X-Forwarded-Proto (GOODTURN_TRUST_PROXY)")
 	schedulePath := fs.String("schedule", def("GOODTURN_SCHEDULE", ""),
 		"the schedule file; <rulesets>/"+schedule.FileName+" by default (GOODTURN_SCHEDULE)")
-	catchUp := fs.Duration("catch-up", schedule.DefaultCatchUp,
+	catchUp := durationIn(fs, "catch-up", schedule.DefaultCatchUp, 0,
 		"on start, run a slot missed within this long; 0 runs none")
-	workers := fs.Int("workers", 0, "evaluating goroutines per run; the number of CPUs by default")
-	secondAbove := fs.Int("second-reviewer-above", review.DefaultSecondReviewerAbove,
+	workers := intIn(fs, "workers", 0, 0, maxWorkers, "evaluating goroutines per run; the number of CPUs by default")
+	secondAbove := intIn(fs, "second-reviewer-above", review.DefaultSecondReviewerAbove, -1, math.MaxInt,
 		"on the review page, approving a batch of more pending proposals than this takes two different reviewers; -1 never")
 	expireAfter := fs.String("expire-after", rulefmt.FormatDuration(review.DefaultExpireAfter),
 		"proposals pending longer than this expire, like 14d; 0 never")
-	sendEvery := fs.Duration("send-every", time.Minute, "how often the sender turns approved proposals into messages and delivers what is due; 0 sends nothing")
+	sendEvery := durationIn(fs, "send-every", time.Minute, 0, "how often the sender turns approved proposals into messages and delivers what is due; 0 sends nothing")
 	var sf sendFlags
 	sf.bind(env, fs)
 	positional, err := parse(fs, args)

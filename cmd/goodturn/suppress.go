@@ -167,5 +167,5 @@ func describeSuppression(s store.Suppression) string {
 	if !s.ExpiresOn.IsZero() {
 		d += " until " + s.ExpiresOn.Format(time.DateOnly)
 	}
-	return d + fmt.Sprintf(" (%s, by %s)", s.Reason, s.Owner)
+	return d + fmt.Sprintf(" (%s, by %s)", termSafe(s.Reason), termSafe(s.Owner))
 }

@@ -14,10 +14,10 @@ import (
 func runWorker(ctx context.Context, env *Env, args []string) error {
 	var c config
 	fs := c.flagSet(env, "worker", "[--lease 30s] [--poll 2s] [--exit-when-idle]")
-	lease := fs.Duration("lease", engine.DefaultLease, "how long a shard stays claimed without the worker renewing it")
-	poll := fs.Duration("poll", 2*time.Second, "how often to look for work when there is none")
+	lease := durationIn(fs, "lease", engine.DefaultLease, time.Nanosecond, "how long a shard stays claimed without the worker renewing it")
+	poll := durationIn(fs, "poll", 2*time.Second, time.Nanosecond, "how often to look for work when there is none")
 	idleExit := fs.Bool("exit-when-idle", false, "exit once every job is done instead of waiting for more")
-	workers := fs.Int("workers", 0, "evaluating goroutines; the number of CPUs by default")
+	workers := intIn(fs, "workers", 0, 0, maxWorkers, "evaluating goroutines; the number of CPUs by default")
 	positional, err := parse(fs, args)
 	if err != nil {
 		return err

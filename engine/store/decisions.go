@@ -425,13 +425,100 @@ func DecidePending(ctx context.Context, q Querier, s Selection, status, by strin
 	return res.RowsAffected()
 }
 
-// AddApprovals records a user's approval of the selection's pending
-// proposals (once per proposal and user) and returns how many it recorded.
-func AddApprovals(ctx context.Context, q Querier, s Selection, userID int64, at time.Time) (int64, error) {
+// Sources of a decision: where it was taken.
+const (
+	SourcePage = "page"
+	SourceCLI  = "cli"
+)
+
+// Approver is who approves and from where: a user, on the review page or
+// the command line, and for the command line the operating system user
+// who ran it.
+type Approver struct {
+	UserID int64
+	Source string
+	OSUser string
+}
+
+// seconded is true of an approval a (in approvals a) that counts beside
+// the approver's as another person's: another user, and not the command
+// line run by the same operating system user as the approver's command
+// line. Its arguments are Approver.secondedArgs.
+const seconded = `a.user_id <> ? AND NOT (a.source = ? AND ? = ? AND a.os_user = ?)`
+
+func (a Approver) secondedArgs() []any {
+	return []any{a.UserID, SourceCLI, a.Source, SourceCLI, a.OSUser}
+}
+
+// BatchSize returns how many proposals, held ones aside, the batch of the
+// selection has (the batch of its proposal when it names one), in every
+// status: the size that decides whether approving them takes two people.
+func BatchSize(ctx context.Context, q Querier, s Selection) (int64, error) {
+	run, rule := s.RunID, s.RuleID
+	if s.ProposalID != 0 {
+		err := q.QueryRowxContext(ctx, q.Rebind(`SELECT run_id, rule_id FROM proposals WHERE id = ?`), s.ProposalID).Scan(&run, &rule)
+		if errors.Is(err, sql.ErrNoRows) {
+			return 0, nil
+		}
+		if err != nil {
+			return 0, fmt.Errorf("size of the batch of %s: %w", s, err)
+		}
+	}
+	var n int64
+	err := q.QueryRowxContext(ctx, q.Rebind(`SELECT COUNT(*) FROM proposals WHERE run_id = ? AND rule_id = ? AND status <> ?`),
+		run, rule, ProposalHeld).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("size of the batch of %s: %w", s, err)
+	}
+	return n, nil
+}
+
+// SecondedBy returns, sorted, the names of the users whose approvals of
+// the selection's pending proposals count as another person's beside a's.
+func SecondedBy(ctx context.Context, q Querier, s Selection, a Approver) ([]string, error) {
 	where, args := s.where()
-	args = append([]any{userID, at.UTC()}, append(args, ProposalPending)...)
-	res, err := q.ExecContext(ctx, q.Rebind(`INSERT INTO approvals (proposal_id, user_id, decided_at)
-		SELECT id, ?, ? FROM proposals WHERE `+where+` AND status = ?
+	args = append(append(a.secondedArgs(), args...), ProposalPending)
+	rows, err := q.QueryContext(ctx, q.Rebind(`SELECT DISTINCT u.name FROM approvals a JOIN users u ON u.id = a.user_id
+		WHERE `+seconded+` AND a.proposal_id IN (SELECT id FROM proposals WHERE `+where+` AND status = ?)
+		ORDER BY u.name`), args...)
+	if err != nil {
+		return nil, fmt.Errorf("approvals of %s: %w", s, err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			return nil, fmt.Errorf("approvals of %s: %w", s, err)
+		}
+		out = append(out, name)
+	}
+	return out, rows.Err()
+}
+
+// ApproveSeconded approves the selection's pending proposals that another
+// person approved already (see seconded), recording by as who decided and
+// at when, and returns how many it approved.
+func ApproveSeconded(ctx context.Context, q Querier, s Selection, a Approver, by string, at time.Time) (int64, error) {
+	where, args := s.where()
+	args = append(append([]any{ProposalApproved, by, at.UTC()}, args...), ProposalPending)
+	args = append(args, a.secondedArgs()...)
+	res, err := q.ExecContext(ctx, q.Rebind(`UPDATE proposals SET status = ?, decided_by = ?, decided_at = ?
+		WHERE `+where+` AND status = ? AND id IN (SELECT a.proposal_id FROM approvals a WHERE `+seconded+`)`), args...)
+	if err != nil {
+		return 0, fmt.Errorf("approve %s: %w", s, err)
+	}
+	return res.RowsAffected()
+}
+
+// AddApprovals records an approver's approval of the selection's pending
+// proposals (once per proposal and user) and returns how many it
+// recorded.
+func AddApprovals(ctx context.Context, q Querier, s Selection, a Approver, at time.Time) (int64, error) {
+	where, args := s.where()
+	args = append([]any{a.UserID, at.UTC(), a.Source, a.OSUser}, append(args, ProposalPending)...)
+	res, err := q.ExecContext(ctx, q.Rebind(`INSERT INTO approvals (proposal_id, user_id, decided_at, source, os_user)
+		SELECT id, ?, ?, ?, ? FROM proposals WHERE `+where+` AND status = ?
 		ON CONFLICT (proposal_id, user_id) DO NOTHING`), args...)
 	if err != nil {
 		return 0, fmt.Errorf("approve %s: %w", s, err)

@@ -238,6 +238,33 @@ func RetryOutbox(ctx context.Context, db *database.DB, id int64, now time.Time) 
 	return fmt.Errorf("retry message %d: it is %s, not dead", id, m.Status)
 }
 
+// DeadFilter selects dead messages to retry; zero fields select all.
+type DeadFilter struct {
+	Channel string
+	// ErrorContains keeps the messages whose last error contains it,
+	// ignoring case.
+	ErrorContains string
+}
+
+// RetryDeadOutbox queues again, as RetryOutbox does, every dead message
+// the filter selects, and returns how many.
+func RetryDeadOutbox(ctx context.Context, q Querier, f DeadFilter, now time.Time) (int64, error) {
+	where := []string{"status = ?"}
+	args := []any{OutboxQueued, now.UTC(), OutboxDead}
+	if f.Channel != "" {
+		where, args = append(where, "channel = ?"), append(args, f.Channel)
+	}
+	if f.ErrorContains != "" {
+		pattern := "%" + strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(strings.ToLower(f.ErrorContains)) + "%"
+		where, args = append(where, `LOWER(last_error) LIKE ? ESCAPE '\'`), append(args, pattern)
+	}
+	res, err := q.ExecContext(ctx, q.Rebind(`UPDATE outbox SET status = ?, attempts = 0, next_attempt_at = ? WHERE `+strings.Join(where, " AND ")), args...)
+	if err != nil {
+		return 0, fmt.Errorf("retry dead messages: %w", err)
+	}
+	return res.RowsAffected()
+}
+
 func updateOutbox(ctx context.Context, db *database.DB, id int64, what, q string, args ...any) error {
 	res, err := db.ExecContext(ctx, db.Rebind(q), args...)
 	if err != nil {

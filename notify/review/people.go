@@ -157,11 +157,16 @@ var ErrBadLogin = errors.New("wrong name or password")
 // Login checks a name and password from a client address (addr; "" when
 // unknown) and returns the user, recording a login (or a failed one, with
 // the address) in the audit log. A wrong name, a wrong password and a
-// disabled user are all ErrBadLogin. Failed logins are throttled per name
-// and per address (AccountThrottle, AddressThrottle): a login that must
-// wait is a *ThrottledError, whether or not the user exists, and its
-// password is not checked.
+// disabled user are all ErrBadLogin; so is a name no user can have (a NUL
+// byte, not UTF-8). Failed logins are throttled per name and per address
+// (AccountThrottle, AddressThrottle): a login that must wait is a
+// *ThrottledError, whether or not the user exists, and its password is not
+// checked.
 func (s *Service) Login(ctx context.Context, name, password, addr string) (*store.User, error) {
+	if CheckText("name", name) != nil {
+		// Counted and audited under a name that can be stored.
+		name = strings.ReplaceAll(auditName(name), "\x00", "?")
+	}
 	at, err := s.admit(ctx, name, addr)
 	if err != nil {
 		return nil, err
@@ -275,6 +280,9 @@ func tokenHash(token string) string {
 // it exists, is not disabled, and is a reviewer or an admin. The command
 // line's --as uses it.
 func (s *Service) Decider(ctx context.Context, name string) (*store.User, error) {
+	if err := CheckText("user name", name); err != nil {
+		return nil, err
+	}
 	u, err := store.GetUser(ctx, s.DB, name)
 	if err != nil {
 		return nil, err

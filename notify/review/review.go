@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/goodturn/goodturn/engine/database"
 	"github.com/goodturn/goodturn/engine/store"
@@ -115,15 +116,20 @@ type Outcome struct {
 	// awaits its second reviewer).
 	Pending int64
 	Changed int64
-	// Awaiting is true when the approval was recorded but the batch
-	// stays pending until a second, different reviewer approves it.
+	// Awaiting is true when the approval was recorded but (some of) the
+	// proposals stay pending until a second, different person approves
+	// them; Recorded counts them.
 	Awaiting bool
+	Recorded int64
 	// AuditID is the audit log entry of the decision.
 	AuditID int64
 }
 
 // String says what happened, for people.
 func (o Outcome) String() string {
+	if o.Awaiting && o.Changed > 0 {
+		return fmt.Sprintf("Approved %s of %s; %s approved %s more, awaiting a second reviewer.", proposals(o.Changed), o.Target, o.Actor, proposals(o.Recorded))
+	}
 	if o.Awaiting {
 		return fmt.Sprintf("%s approved %s (%s): awaiting a second reviewer.", o.Actor, o.Target, proposals(o.Pending))
 	}
@@ -144,35 +150,86 @@ func proposals(n int64) string {
 	return strconv.FormatInt(n, 10) + " proposals"
 }
 
-// Approve approves a proposal or a batch's pending proposals as user u,
-// with an optional comment, recording the decision in the audit log in the
-// same transaction. A batch of more than SecondReviewerAbove pending
-// proposals takes two different reviewers: the first approval is recorded
-// and the batch stays pending (Outcome.Awaiting), the second approves it;
-// the same reviewer twice is ErrSameReviewer. Proposals that have expired
-// are expired first and cannot be approved.
-func (s *Service) Approve(ctx context.Context, u *store.User, target store.Selection, comment string) (Outcome, error) {
-	return s.decide(ctx, u, ActionApprove, target, comment)
+// Origin says where a decision was taken: on the review page or on the
+// command line, and for the command line the operating system user who
+// ran it. The audit log records both.
+type Origin struct {
+	// Source is store.SourcePage or store.SourceCLI.
+	Source string
+	// OSUser is the operating system user who ran the command line; ""
+	// when unknown.
+	OSUser string
 }
 
-// Reject rejects a proposal or a batch's pending proposals as user u, with
-// an optional comment, recorded in the audit log in the same transaction.
-// One reviewer may reject any batch.
+// PageOrigin is the origin of decisions taken on the review page.
+var PageOrigin = Origin{Source: store.SourcePage}
+
+// Approve approves a proposal or a batch's pending proposals as user u on
+// the review page; see Decide.
+func (s *Service) Approve(ctx context.Context, u *store.User, target store.Selection, comment string) (Outcome, error) {
+	return s.Decide(ctx, u, ActionApprove, target, comment, PageOrigin)
+}
+
+// Reject rejects a proposal or a batch's pending proposals as user u on
+// the review page; see Decide.
 func (s *Service) Reject(ctx context.Context, u *store.User, target store.Selection, comment string) (Outcome, error) {
-	return s.decide(ctx, u, ActionReject, target, comment)
+	return s.Decide(ctx, u, ActionReject, target, comment, PageOrigin)
+}
+
+// Decide approves or rejects (action) a proposal or a batch's pending
+// proposals as user u from origin, with an optional comment, recording
+// the decision and its origin in the audit log in the same transaction.
+// Proposals that have expired are expired first and cannot be approved.
+// One reviewer may reject anything.
+//
+// The proposals of a batch of more than SecondReviewerAbove proposals
+// (held ones aside, in any status) take two people to approve, however
+// they are approved: the whole batch or one proposal at a time, on the
+// page or the command line. A proposal is approved when a second person
+// approves it; until then the approval is recorded and it stays pending
+// (Outcome.Awaiting). Two approvals are two people when they are two
+// users and not both from the command line run by the same operating
+// system user; an approval that would not be a second person's, where
+// there is nothing left to record, is ErrSameReviewer.
+// ErrBadText: a comment or name holds a NUL byte or is not UTF-8, which
+// no database column of goodturn stores (PostgreSQL refuses both).
+var ErrBadText = errors.New("not storable text")
+
+// CheckText reports text that cannot be stored: a NUL byte or bytes that
+// are not UTF-8. what names the text in the error ("comment").
+func CheckText(what, s string) error {
+	switch {
+	case strings.ContainsRune(s, 0):
+		return fmt.Errorf("%s: %w: a NUL byte is not allowed", what, ErrBadText)
+	case !utf8.ValidString(s):
+		return fmt.Errorf("%s: %w: it is not UTF-8", what, ErrBadText)
+	}
+	return nil
 }
 
 // maxComment caps a comment's length, in bytes.
 const maxComment = 4000
 
-func (s *Service) decide(ctx context.Context, u *store.User, action string, target store.Selection, comment string) (Outcome, error) {
+func (s *Service) Decide(ctx context.Context, u *store.User, action string, target store.Selection, comment string, origin Origin) (Outcome, error) {
 	out := Outcome{Action: action, Target: target, Comment: strings.TrimSpace(comment)}
 	if err := canDecide(u); err != nil {
 		return out, err
 	}
 	out.Actor = u.Name
+	if action != ActionApprove && action != ActionReject {
+		return out, fmt.Errorf("decide: %q is not a decision", action)
+	}
+	if origin.Source != store.SourcePage && origin.Source != store.SourceCLI {
+		return out, fmt.Errorf("decide: unknown source %q", origin.Source)
+	}
 	if len(out.Comment) > maxComment {
 		return out, fmt.Errorf("comment too long: at most %d bytes", maxComment)
+	}
+	if err := CheckText("comment", out.Comment); err != nil {
+		return out, err
+	}
+	if err := CheckText("operating system user", origin.OSUser); err != nil {
+		return out, err
 	}
 	if target.ProposalID == 0 && (target.RunID == 0 || target.RuleID == "") {
 		return out, errors.New("decide: name a proposal or a batch")
@@ -202,45 +259,28 @@ func (s *Service) decide(ctx context.Context, u *store.User, action string, targ
 	if pending == 0 {
 		return out, s.notPending(ctx, tx, target)
 	}
-	now := s.now()
+	detail := map[string]any{"pending": pending, "source": origin.Source}
+	if origin.Source == store.SourceCLI {
+		detail["os_user"] = origin.OSUser
+	}
 	status := store.ProposalRejected
-	detail := map[string]any{"pending": pending}
 	if action == ActionApprove {
 		status = store.ProposalApproved
-		if target.ProposalID == 0 && s.SecondReviewerAbove >= 0 && pending > int64(s.SecondReviewerAbove) {
-			approvals, err := store.PendingApprovals(ctx, tx, target)
+		if s.SecondReviewerAbove >= 0 {
+			size, err := store.BatchSize(ctx, tx, target)
 			if err != nil {
 				return out, err
 			}
-			second := false
-			for user, n := range approvals {
-				if user != u.ID && n >= pending {
-					second = true
-					if first, err := store.GetUserByID(ctx, tx, user); err == nil {
-						detail["first_reviewer"] = first.Name
-					}
-				}
-			}
-			if !second {
-				if approvals[u.ID] >= pending {
-					return out, fmt.Errorf("%w: %s already has %s's approval; batches of more than %d proposals need a second reviewer",
-						ErrSameReviewer, target, u.Name, s.SecondReviewerAbove)
-				}
-				n, err := store.AddApprovals(ctx, tx, target, u.ID, now)
-				if err != nil {
-					return out, err
-				}
-				out.Awaiting = true
-				detail["awaiting_second_reviewer"] = true
-				detail["approvals_recorded"] = n
-				if err := s.auditDecision(ctx, tx, &out, detail); err != nil {
+			if size > int64(s.SecondReviewerAbove) {
+				detail["batch_size"] = size
+				if err := s.approveByTwo(ctx, tx, cur, target, origin, &out, detail); err != nil {
 					return out, err
 				}
 				return out, s.commit(tx, action, target)
 			}
 		}
 	}
-	changed, err := store.DecidePending(ctx, tx, target, status, u.Name, now)
+	changed, err := store.DecidePending(ctx, tx, target, status, u.Name, s.now())
 	if err != nil {
 		return out, err
 	}
@@ -250,6 +290,55 @@ func (s *Service) decide(ctx context.Context, u *store.User, action string, targ
 		return out, err
 	}
 	return out, s.commit(tx, action, target)
+}
+
+// approveByTwo approves, in tx, the target's pending proposals that
+// another person approved already, and records u's approval of the rest,
+// which then await a second person.
+func (s *Service) approveByTwo(ctx context.Context, tx store.Querier, u *store.User, target store.Selection, origin Origin, out *Outcome, detail map[string]any) error {
+	now := s.now()
+	a := store.Approver{UserID: u.ID, Source: origin.Source, OSUser: origin.OSUser}
+	firsts, err := store.SecondedBy(ctx, tx, target, a)
+	if err != nil {
+		return err
+	}
+	changed, err := store.ApproveSeconded(ctx, tx, target, a, u.Name, now)
+	if err != nil {
+		return err
+	}
+	if changed == 0 {
+		// Approvals of other users that do not count beside this one were
+		// given on the command line by the same operating system user.
+		others, err := store.PendingApprovals(ctx, tx, target)
+		if err != nil {
+			return err
+		}
+		delete(others, u.ID)
+		if len(others) > 0 && origin.Source == store.SourceCLI {
+			return fmt.Errorf("%w: %s was approved on the command line by the operating system user %q, as this approval is; "+
+				"batches of more than %d proposals need a second person: another operating system user or the review page",
+				ErrSameReviewer, target, origin.OSUser, s.SecondReviewerAbove)
+		}
+	}
+	recorded, err := store.AddApprovals(ctx, tx, target, a, now)
+	if err != nil {
+		return err
+	}
+	if changed == 0 && recorded == 0 {
+		return fmt.Errorf("%w: %s already has %s's approval; batches of more than %d proposals need a second reviewer",
+			ErrSameReviewer, target, u.Name, s.SecondReviewerAbove)
+	}
+	out.Changed, out.Recorded = changed, recorded
+	out.Awaiting = recorded > 0
+	detail["changed"] = changed
+	if len(firsts) > 0 {
+		detail["first_reviewer"] = strings.Join(firsts, ", ")
+	}
+	if recorded > 0 {
+		detail["awaiting_second_reviewer"] = true
+		detail["approvals_recorded"] = recorded
+	}
+	return s.auditDecision(ctx, tx, out, detail)
 }
 
 func (s *Service) auditDecision(ctx context.Context, q store.Querier, out *Outcome, detail map[string]any) error {

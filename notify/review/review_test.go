@@ -461,3 +461,126 @@ func TestProposalsOfARunningRunCannotBeDecided(t *testing.T) {
 		}
 	})
 }
+
+// TestTextThatCannotBeStored decides and logs in with a NUL byte or bytes
+// that are not UTF-8 in a comment or a name: each is refused by name (a
+// wrong login as ever) rather than failing in the database.
+func TestTextThatCannotBeStored(t *testing.T) {
+	dbtest.Dialects(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		f := newFixture(t, dsn, 0, 2)
+		small := store.Selection{RunID: f.run, RuleID: "small"}
+		for _, comment := range []string{"a\x00b", "a\x9bb"} {
+			if _, err := f.svc.Reject(ctx, f.ana, small, comment); !errors.Is(err, review.ErrBadText) {
+				t.Errorf("reject with comment %q: %v, want ErrBadText", comment, err)
+			}
+		}
+		for _, name := range []string{"an\x00a", "an\x9ba"} {
+			if _, err := f.svc.Decider(ctx, name); !errors.Is(err, review.ErrBadText) {
+				t.Errorf("decider %q: %v, want ErrBadText", name, err)
+			}
+			if _, err := f.svc.Login(ctx, name, "password-1", ""); !errors.Is(err, review.ErrBadLogin) {
+				t.Errorf("login as %q: %v, want ErrBadLogin", name, err)
+			}
+		}
+		if got := f.statuses(t, f.smallIDs); got[store.ProposalPending] != 2 {
+			t.Errorf("statuses after refused decisions: %v", got)
+		}
+	})
+}
+
+// TestSecondReviewerCountsEveryPath approves a large batch's proposals
+// alone in every way there is: the batch and then its proposals one by
+// one, or only one by one. None of it approves anything until a second
+// person approves.
+func TestSecondReviewerCountsEveryPath(t *testing.T) {
+	dbtest.Dialects(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		// Both batches are large: 12 proposals each, above 10.
+		f := newFixture(t, dsn, 12, 12)
+		big := store.Selection{RunID: f.run, RuleID: "big"}
+		if _, err := f.svc.Approve(ctx, f.ana, big, "first"); err != nil {
+			t.Fatal(err)
+		}
+		for _, id := range f.bigIDs {
+			if _, err := f.svc.Approve(ctx, f.ana, store.Selection{ProposalID: id}, ""); !errors.Is(err, review.ErrSameReviewer) {
+				t.Fatalf("ana approving proposal %d of the batch she approved: %v, want ErrSameReviewer", id, err)
+			}
+		}
+		if got := f.statuses(t, f.bigIDs); got["pending"] != 12 {
+			t.Fatalf("one person approved proposals of a large batch: %v", got)
+		}
+		// A second person approves one proposal: only that one.
+		out, err := f.svc.Approve(ctx, f.bea, store.Selection{ProposalID: f.bigIDs[0]}, "")
+		if err != nil || out.Changed != 1 || out.Awaiting {
+			t.Fatalf("second person on one proposal: %v %+v", err, out)
+		}
+		if got := f.statuses(t, f.bigIDs); got["pending"] != 11 || got["approved"] != 1 {
+			t.Fatalf("after a second person approved one: %v", got)
+		}
+
+		// Without a batch approval: bea approves the proposals of the other
+		// large batch one at a time.
+		for _, id := range f.smallIDs {
+			out, err := f.svc.Approve(ctx, f.bea, store.Selection{ProposalID: id}, "")
+			if err != nil || !out.Awaiting || out.Changed != 0 {
+				t.Fatalf("bea approving proposal %d alone: %v %+v", id, err, out)
+			}
+		}
+		if got := f.statuses(t, f.smallIDs); got["pending"] != 12 {
+			t.Fatalf("one person approved a large batch one by one: %v", got)
+		}
+		// Then ana approves the batch: the second person for all of them.
+		out, err = f.svc.Approve(ctx, f.ana, store.Selection{RunID: f.run, RuleID: "small"}, "")
+		if err != nil || out.Changed != 12 || out.Awaiting {
+			t.Fatalf("second person on the batch: %v %+v", err, out)
+		}
+		if es := f.audit(t); !strings.Contains(string(es[0].Detail), `"first_reviewer":"bea"`) || !strings.Contains(string(es[0].Detail), `"source":"page"`) {
+			t.Errorf("audit of the second approval: %s", es[0].Detail)
+		}
+	})
+}
+
+// TestSecondReviewerFromTheCommandLine checks that two --as names run by
+// one operating system user are one person, and that the audit log says a
+// decision came from the command line and who ran it.
+func TestSecondReviewerFromTheCommandLine(t *testing.T) {
+	dbtest.Dialects(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		f := newFixture(t, dsn, 12, 12)
+		big := store.Selection{RunID: f.run, RuleID: "big"}
+		cli := func(osUser string) review.Origin { return review.Origin{Source: store.SourceCLI, OSUser: osUser} }
+		if out, err := f.svc.Decide(ctx, f.ana, review.ActionApprove, big, "", cli("ops")); err != nil || !out.Awaiting {
+			t.Fatalf("first approval: %v %+v", err, out)
+		}
+		es := f.audit(t)
+		if d := string(es[0].Detail); !strings.Contains(d, `"source":"cli"`) || !strings.Contains(d, `"os_user":"ops"`) {
+			t.Errorf("audit of a command line approval: %s", d)
+		}
+		_, err := f.svc.Decide(ctx, f.bea, review.ActionApprove, big, "", cli("ops"))
+		if !errors.Is(err, review.ErrSameReviewer) || !strings.Contains(err.Error(), `operating system user "ops"`) {
+			t.Fatalf("second approval by the same OS user: %v, want ErrSameReviewer", err)
+		}
+		if _, err := f.svc.Decide(ctx, f.bea, review.ActionApprove, store.Selection{ProposalID: f.bigIDs[0]}, "", cli("ops")); !errors.Is(err, review.ErrSameReviewer) {
+			t.Fatalf("second approval of one proposal by the same OS user: %v, want ErrSameReviewer", err)
+		}
+		if _, err := f.svc.Decide(ctx, f.ana, review.ActionApprove, big, "", cli("ana-os")); !errors.Is(err, review.ErrSameReviewer) {
+			t.Fatalf("the same --as from another OS user: %v, want ErrSameReviewer", err)
+		}
+		if got := f.statuses(t, f.bigIDs); got["pending"] != 12 {
+			t.Fatalf("after approvals that are not a second person's: %v", got)
+		}
+		out, err := f.svc.Decide(ctx, f.bea, review.ActionApprove, big, "", cli("bea-os"))
+		if err != nil || out.Changed != 12 {
+			t.Fatalf("second approval by another OS user: %v %+v", err, out)
+		}
+		// A command line approval seconded on the review page.
+		small := store.Selection{RunID: f.run, RuleID: "small"}
+		if _, err := f.svc.Decide(ctx, f.ana, review.ActionApprove, small, "", cli("ops")); err != nil {
+			t.Fatal(err)
+		}
+		if out, err := f.svc.Approve(ctx, f.adm, small, ""); err != nil || out.Changed != 12 {
+			t.Fatalf("page approval after a command line one: %v %+v", err, out)
+		}
+	})
+}
