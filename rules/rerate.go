@@ -179,6 +179,30 @@ func Rerate(f *Facts, p Plan, n int) int {
 // nil when the customer has no current plan or fewer than n months of
 // usage, or when no cheaper plan fits.
 func CheapestPlan(f *Facts, n int) *Quote {
+	return cheapestFitting(f, n, func(p *Plan) bool { return p.MonthlyPrice < f.Plan.MonthlyPrice })
+}
+
+// BiggerPlan returns a quote for the plan that would have spared the
+// customer their overage: among the available plans in the customer's
+// currency priced at or above the current plan, those on which each of the
+// last n usage months fits within the allowances, the one with the lowest
+// re-rated total over those months, provided that total is below what the
+// months cost on the current plan. Every month fits, so the lowest total
+// is the lowest price; ties go to the lower id. It returns nil when there
+// is no such plan.
+func BiggerPlan(f *Facts, n int) *Quote {
+	q := cheapestFitting(f, n, func(p *Plan) bool { return p.MonthlyPrice >= f.Plan.MonthlyPrice })
+	if q == nil || q.Saving <= 0 {
+		return nil
+	}
+	return q
+}
+
+// cheapestFitting returns a quote for the cheapest plan the customer could
+// move to, among those priced as priced accepts, on which each of the last
+// n usage months fits; ties go to the lower id. It returns nil when the
+// customer has no plan or fewer than n months, or no plan qualifies.
+func cheapestFitting(f *Facts, n int, priced func(*Plan) bool) *Quote {
 	if n <= 0 || len(f.Usage) < n || f.Plan.ID == "" {
 		return nil
 	}
@@ -186,7 +210,7 @@ func CheapestPlan(f *Facts, n int) *Quote {
 	var best *Plan
 	for i := range f.Plans {
 		p := &f.Plans[i]
-		if !movable(f, p) || p.MonthlyPrice >= f.Plan.MonthlyPrice || !fitsAll(p, months) {
+		if !movable(f, p) || !priced(p) || !fitsAll(p, months) {
 			continue
 		}
 		if best == nil || p.MonthlyPrice < best.MonthlyPrice || (p.MonthlyPrice == best.MonthlyPrice && p.ID < best.ID) {
@@ -197,38 +221,6 @@ func CheapestPlan(f *Facts, n int) *Quote {
 		return nil
 	}
 	return NewQuote(f, *best, n)
-}
-
-// BiggerPlan returns a quote for the plan that would have spared the
-// customer their overage: among the available plans in the customer's
-// currency priced at or above the current plan, those on which each of the last
-// n usage months fits within the allowances, the one with the lowest
-// re-rated total over those months, provided that total is below what the
-// months cost on the current plan. Ties go to the lower price, then the
-// lower id. It returns nil when there is no such plan.
-func BiggerPlan(f *Facts, n int) *Quote {
-	if n <= 0 || len(f.Usage) < n || f.Plan.ID == "" {
-		return nil
-	}
-	months := f.Usage[:n]
-	var best *Plan
-	for i := range f.Plans {
-		p := &f.Plans[i]
-		if !movable(f, p) || p.MonthlyPrice < f.Plan.MonthlyPrice || !fitsAll(p, months) {
-			continue
-		}
-		if best == nil || p.MonthlyPrice < best.MonthlyPrice || (p.MonthlyPrice == best.MonthlyPrice && p.ID < best.ID) {
-			best = p
-		}
-	}
-	if best == nil {
-		return nil
-	}
-	q := NewQuote(f, *best, n)
-	if q.Saving <= 0 {
-		return nil
-	}
-	return q
 }
 
 // BestPlan returns a quote for the plan, among the available plans in the
