@@ -100,6 +100,8 @@ func TestRunawayRuleFailsAlone(t *testing.T) {
 			db := dbtest.MustOpenSQLite(t)
 			eng := mustSetup(t, db, customers)
 			eng.Workers = 2
+			// A short time budget, for a quick test: the default is 1s.
+			eng.Budget = rules.Budget{Time: 100 * time.Millisecond}
 			start := time.Now()
 			res, err := runWithin(t, context.Background(), 30*time.Second, eng, mustLoad(t, runawayRuleset(t, tt.when)))
 			if err != nil {

@@ -17,10 +17,15 @@ import (
 // Budget bounds the evaluation of one rule for one customer, so that no
 // expression can hang or exhaust the process that runs it.
 type Budget struct {
-	// Time is the wall-clock time one evaluation may take. It is checked
-	// on every step of every loop (the closures of sum, map, filter,
-	// reduce and the other builtins), the only place an expression can
-	// spend long.
+	// Steps is how many steps of loops (the closures of sum, map, filter,
+	// reduce and the other builtins, the only place an expression can
+	// spend long) one evaluation may take. It is the budget that decides,
+	// so that whether a rule fits its budget does not depend on how busy
+	// the machine is.
+	Steps uint
+	// Time is the wall-clock time one evaluation may take: a safety net
+	// behind Steps, checked on the same steps, generous so that a loaded
+	// machine does not fail a rule that fits its steps.
 	Time time.Duration
 	// Memory is the expression VM's memory budget: roughly the number of
 	// elements of the ranges, arrays and maps, and the bytes of repeat(),
@@ -33,7 +38,7 @@ type Budget struct {
 
 // DefaultBudget is the budget of every evaluation unless the engine is
 // given another.
-var DefaultBudget = Budget{Time: 100 * time.Millisecond, Memory: 1_000_000, MaxLen: 1 << 20}
+var DefaultBudget = Budget{Steps: 1_000_000, Time: time.Second, Memory: 1_000_000, MaxLen: 1 << 20}
 
 // Breaker: once a rule has gone over its budget for breakerMin customers
 // and for more than breakerShare of the customers it was evaluated for, a
@@ -75,6 +80,9 @@ type overrun struct {
 // NewLimiter returns a Limiter for the evaluations of a run that ends when
 // ctx is done. Zero fields of b take DefaultBudget's.
 func NewLimiter(ctx context.Context, b Budget) *Limiter {
+	if b.Steps == 0 {
+		b.Steps = DefaultBudget.Steps
+	}
 	if b.Time <= 0 {
 		b.Time = DefaultBudget.Time
 	}
@@ -136,6 +144,10 @@ func (l *Limiter) step() error {
 	default:
 	}
 	l.ticks++
+	if l.ticks > l.budget.Steps {
+		l.stop = fmt.Errorf("%w: exceeded its budget of %d loop steps", ErrBudget, l.budget.Steps)
+		return l.stop
+	}
 	if l.ticks%8 == 0 && time.Now().After(l.deadline) {
 		l.stop = fmt.Errorf("%w: exceeded its time budget of %v", ErrBudget, l.budget.Time)
 		return l.stop

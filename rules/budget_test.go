@@ -86,12 +86,30 @@ func TestBudgetStopsRunaways(t *testing.T) {
 	}
 }
 
+// TestStepsDecide checks that the step budget, not the clock, stops a
+// rule whose loops take too many steps: the same rule fails the same way
+// on a busy machine as on an idle one.
+func TestStepsDecide(t *testing.T) {
+	r := oneRule(t, "sum(1..500, sum(1..500, # + 1)) > 0")
+	f := customer(basic, usage(1, 1, 1))
+	f.Limit(rules.NewLimiter(context.Background(), rules.Budget{Steps: 100_000, Time: time.Hour}))
+	_, err, _ := evalWithin(t, 30*time.Second, r, f)
+	if want := "exceeded its budget of 100000 loop steps"; err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("error = %v, want %q", err, want)
+	}
+	// Within the steps, it completes.
+	f.Limit(rules.NewLimiter(context.Background(), rules.Budget{Steps: 1_000_000, Time: time.Hour}))
+	if o, err, _ := evalWithin(t, 30*time.Second, r, f); err != nil || !o.Matched {
+		t.Fatalf("within its steps: %+v, %v", o, err)
+	}
+}
+
 // TestBudgetDefault checks that facts without a limiter are still bounded,
 // as in `goodturn test` and `goodturn explain`.
 func TestBudgetDefault(t *testing.T) {
 	r := oneRule(t, "let a = 1..999; sum(a, sum(a, sum(a, #))) > 0")
 	_, err, _ := evalWithin(t, 5*time.Second, r, customer(basic, usage(1, 1, 1)))
-	if want := "exceeded its time budget of 100ms"; err == nil || !strings.Contains(err.Error(), want) {
+	if want := "exceeded its time budget of 1s"; err == nil || !strings.Contains(err.Error(), want) {
 		t.Fatalf("error = %v, want %q", err, want)
 	}
 	// Explain runs the rule's expressions in another program.

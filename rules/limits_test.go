@@ -90,7 +90,7 @@ func TestExpressionWithinLimits(t *testing.T) {
 		{"subtractions are not nesting", strings.Repeat("1 - ", 200) + "1 < 0", ""},
 		{"literal range", "sum(1..1000, #) > 0", ""},
 		{"range over data", "sum(1..customer.id, #) > 0",
-			`rulesets/test/test.yaml:8:12: rule "r": when: range with a bound that is not a constant: a large value fails the rule for that customer on its budget (at most 1000000 elements, 100ms)`},
+			`rulesets/test/test.yaml:8:12: rule "r": when: range with a bound that is not a constant: a large value fails the rule for that customer on its budget (at most 1000000 elements, 1s)`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			rs, err := compileWhen(t, tt.src)
