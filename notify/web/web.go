@@ -65,6 +65,10 @@ type Config struct {
 	// cookies Secure. Without it both headers are ignored, since anyone
 	// can send them.
 	TrustProxy bool
+	// From is the From of every email, as the sender is configured
+	// (--smtp-from); the page shows it on each email, or says it is not
+	// known when "".
+	From string
 }
 
 // Server is the review page, an http.Handler.

@@ -272,7 +272,7 @@ func TestBatchAndProposalPages(t *testing.T) {
 	}
 	rec = f.request(t, http.MethodGet, fmt.Sprintf("/proposals/%d", f.script), nil, ana)
 	body = rec.Body.String()
-	for _, want := range []string{"Evidence", "monthly_saving", "✓", "Facts read", "plan.monthly_price", "You could pay",
+	for _, want := range []string{"Why this customer qualified", "monthly_saving", "min monthly saving", "✓", "Facts read", "plan.monthly_price", "You could pay",
 		`class="allowance current"`, `class="allowance proposed"`, "Data each month"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("proposal page lacks %q", want)
