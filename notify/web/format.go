@@ -146,6 +146,40 @@ type field struct {
 	Value string
 	Raw   string
 	Sub   []field
+	// Table writes a list of like objects (a quote's months) as rows.
+	Table *rows
+}
+
+// rows is a table of values written for people.
+type rows struct {
+	Cols []string
+	Rows [][]string
+}
+
+// asRows returns a list of objects with the same fields, none of them an
+// object, as a table; nil when the list is not such.
+func asRows(list []field) *rows {
+	if len(list) == 0 || list[0].Sub == nil {
+		return nil
+	}
+	t := &rows{}
+	for _, c := range list[0].Sub {
+		t.Cols = append(t.Cols, c.Label)
+	}
+	for _, item := range list {
+		if len(item.Sub) != len(t.Cols) {
+			return nil
+		}
+		row := make([]string, len(item.Sub))
+		for i, c := range item.Sub {
+			if c.Sub != nil || c.Label != t.Cols[i] {
+				return nil
+			}
+			row[i] = c.Value
+		}
+		t.Rows = append(t.Rows, row)
+	}
+	return t
 }
 
 // fields writes a decoded JSON object's fields, sorted by name.
@@ -210,6 +244,7 @@ func describe(name string, v any, currency string) field {
 					f.Sub[j] = describe(strconv.Itoa(j+1), e, currency)
 					f.Sub[j].Label = "#" + strconv.Itoa(j+1)
 				}
+				f.Table = asRows(f.Sub)
 				return f
 			}
 			parts[i] = d.Value
