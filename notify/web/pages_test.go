@@ -181,6 +181,10 @@ func saveScreenshot(t *testing.T, ctx context.Context, name string) {
 	if os.Getenv("GOODTURN_SCREENSHOTS") != "1" {
 		return
 	}
+	// The emails' frames paint a moment after the page loads.
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`new Promise(r => setTimeout(() => r(true), 700))`, chromedp.EvalAwaitPromise)); err != nil {
+		t.Fatal(err)
+	}
 	buf, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	if err != nil {
 		t.Fatalf("screenshot %s: %v", name, err)
