@@ -350,7 +350,10 @@ func TestDecidedBatchTellsItsStory(t *testing.T) {
 	}
 	// The samples are the same every time the page is shown.
 	again := f.request(t, http.MethodGet, "/batches/"+f.batch, nil, ana).Body.String()
-	samples := func(s string) string { i, j := strings.Index(s, `<details class="samples"`), strings.Index(s, "</details>"); return s[i:j] }
+	samples := func(s string) string {
+		i, j := strings.Index(s, `<details class="samples"`), strings.Index(s, "</details>")
+		return s[i:j]
+	}
 	if samples(after) != samples(again) {
 		t.Errorf("the samples change between two views of the batch")
 	}
