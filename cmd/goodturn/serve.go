@@ -85,7 +85,7 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	}
 	tuneGC(env)
 	sv, err := newServer(ctx, env, &c, serveOptions{schedule: *schedulePath, catchUp: *catchUp, workers: *workers,
-		secondAbove: *secondAbove, expireAfter: expire, trustProxy: *trustProxy})
+		secondAbove: *secondAbove, expireAfter: expire, trustProxy: *trustProxy, from: sf.smtpFrom})
 	if err != nil {
 		return err
 	}
@@ -126,6 +126,9 @@ type serveOptions struct {
 	// timeouts bound the HTTP server's connections; defaultTimeouts when
 	// zero.
 	timeouts httpTimeouts
+	// from is the From of every email (--smtp-from), which the review
+	// page shows on each email.
+	from string
 }
 
 // httpTimeouts bound each connection of serve's HTTP server, so that a
@@ -224,7 +227,7 @@ func newServer(ctx context.Context, env *Env, c *config, opts serveOptions) (*se
 	}
 	svc := review.New(db, review.Config{SecondReviewerAbove: opts.secondAbove, ExpireAfter: opts.expireAfter, Now: now})
 	sv.review, err = web.New(web.Config{DB: db, Billing: &billing.Reader{DB: bdb, Months: c.months}, Review: svc, Logger: log,
-		TrustProxy: opts.trustProxy, Rulesets: func() ([]*rules.Ruleset, error) { return c.loadRulesetsPartly(nil) }})
+		TrustProxy: opts.trustProxy, From: opts.from, Rulesets: func() ([]*rules.Ruleset, error) { return c.loadRulesetsPartly(nil) }})
 	if err != nil {
 		closeAll()
 		return nil, err

@@ -176,11 +176,11 @@ func (e *Enqueuer) messages(ctx context.Context, p store.Proposal) ([]store.Outb
 		m.Key, m.Channel = Key(p.ID, ch), ch
 		switch ch {
 		case "email":
-			m.Recipient, m.Subject, m.Text, m.HTML = cust.Email, msg.Subject, msg.Text, TextToHTML(msg.Text)
+			m.Recipient, m.Subject, m.Text, m.HTML = cust.Email, msg.Subject, msg.Text, notify.TextToHTML(msg.Text)
 		case "sms":
 			m.Recipient, m.SMS = cust.Phone, msg.SMS
 		default:
-			m.Subject, m.Text, m.HTML, m.SMS = msg.Subject, msg.Text, TextToHTML(msg.Text), msg.SMS
+			m.Subject, m.Text, m.HTML, m.SMS = msg.Subject, msg.Text, notify.TextToHTML(msg.Text), msg.SMS
 		}
 		switch {
 		case cust.ContactOptOut:

@@ -59,13 +59,23 @@ func (s *Server) batch(w http.ResponseWriter, r *http.Request, u *store.User) {
 		return
 	}
 	card.Back = r.URL.RequestURI()
+	if card.HeldBack, err = s.held(ctx, *b); err != nil {
+		s.failErr(w, r, u, err)
+		return
+	}
 	q := r.URL.Query()
 	d := batchData{Card: card, Statuses: statuses, Status: q.Get("status"), Min: q.Get("min"), Max: q.Get("max"),
 		Segment: q.Get("segment"), Back: r.URL.RequestURI()}
 	pg := store.ProposalPage{Limit: s.cfg.PageSize}
+	if d.Status == "" {
+		// A decided batch lists what was decided.
+		d.Status = card.Status
+		if d.Status == "" {
+			d.Status = "pending"
+		}
+	}
 	switch d.Status {
-	case "", "pending":
-		d.Status = "pending"
+	case "pending":
 	default:
 		if !contains(statuses, d.Status) {
 			d.Error = fmt.Sprintf("Unknown status %q.", d.Status)

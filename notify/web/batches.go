@@ -6,17 +6,30 @@ import (
 	"github.com/goodturn/goodturn/engine/store"
 )
 
-// samplesPerBatch is how many rendered messages a batch shows.
-const samplesPerBatch = 3
-
 // batchCard is one batch on the batches page.
 type batchCard struct {
 	store.Batch
 	Name, Description string
-	// Values charts the spread of the pending proposals' yearly values.
-	Values *barChart
-	// Samples are the most valuable pending proposals' messages.
+	// Status is the proposals the card charts and samples, as
+	// store.ProposalPage.Status: the pending ones ("") while any are, then
+	// the approved ones, or all when none was approved.
+	Status string
+	// Decided: nothing of the batch is pending any more.
+	Decided bool
+	// Values charts the spread of those proposals' yearly values;
+	// ChartValue is their total.
+	Values     *barChart
+	ChartValue int64
+	// Samples are messages of those proposals: the most valuable, the
+	// least valuable and a few at random.
 	Samples []sample
+	// Decisions say who decided how many proposals; Delivery what became
+	// of their messages.
+	Decisions []decision
+	Delivery  []channelDelivery
+	// HeldBack says why the run held back some of the rule's matches
+	// (the batch page only).
+	HeldBack []heldReason
 	// Approvals are first approvals awaiting a second reviewer.
 	Approvals []store.Approval
 	// NeedsTwo: approving takes two reviewers.
@@ -29,7 +42,9 @@ type batchCard struct {
 type sample struct {
 	store.ReviewedProposal
 	Customer string
-	Message  message
+	// Label says why this one was picked: "most valuable", …
+	Label   string
+	Message shownMessage
 }
 
 type batchesData struct {

@@ -27,6 +27,9 @@ type barChart struct {
 type bar struct {
 	X, Y, W, H float64
 	Title      string
+	// Count, when set, is written above the bar, shown on hover and on
+	// focus (a counted bar can take the keyboard's focus).
+	Count string
 }
 
 type tick struct {
@@ -42,7 +45,9 @@ type refLine struct {
 }
 
 // histogram charts the spread of values (minor units, sorted or not) in
-// up to 12 equal bins between the smallest and the largest.
+// up to 12 equal bins between the smallest and the largest, with the
+// values on the x axis (the least, the middle and the most) and the count
+// of proposals on the y axis; each bar tells its count on hover or focus.
 func histogram(values []int64, currency string) *barChart {
 	if len(values) == 0 {
 		return nil
@@ -68,7 +73,9 @@ func histogram(values []int64, currency string) *barChart {
 	for _, c := range counts {
 		most = max(most, c)
 	}
-	const W, H, top, bottom, left, right = 320, 120, 8.0, 20.0, 4.0, 4.0
+	// The y axis's labels sit left of the bars, the x axis's below them:
+	// no label overlaps a bar.
+	const W, H, top, bottom, left, right = 340, 140, 16.0, 22.0, 30.0, 8.0
 	c := &barChart{W: W, H: H, Axis: H - bottom, Title: fmt.Sprintf("Yearly value of %d proposals", len(values))}
 	slot := (W - left - right) / float64(bins)
 	for i, n := range counts {
@@ -79,13 +86,21 @@ func histogram(values []int64, currency string) *barChart {
 		if bins == 1 {
 			title = fmt.Sprintf("%d proposals worth %s a year", n, rules.FormatMoney(int(lo), currency))
 		}
-		c.Bars = append(c.Bars, bar{X: left + slot*float64(i) + 1, Y: H - bottom - h, W: slot - 2, H: h, Title: title})
+		c.Bars = append(c.Bars, bar{X: left + slot*float64(i) + 1, Y: H - bottom - h, W: slot - 2, H: h, Title: title, Count: strconv.Itoa(n)})
 	}
+	// y: 0 at the axis, the tallest bar's count at its top.
+	c.Ticks = append(c.Ticks,
+		tick{X: left - 4, Y: H - bottom, Text: "0", Anchor: "end"},
+		tick{X: left - 4, Y: top + 4, Text: strconv.Itoa(most), Anchor: "end"})
+	c.Lines = append(c.Lines, refLine{X1: left, X2: W - right, Y: top, Class: "grid"})
+	// x: the least value, the middle one and the most.
 	c.Ticks = append(c.Ticks, tick{X: left, Y: H - 5, Text: rules.FormatMoney(int(lo), currency), Anchor: "start"})
 	if hi != lo {
-		c.Ticks = append(c.Ticks, tick{X: W - right, Y: H - 5, Text: rules.FormatMoney(int(hi), currency), Anchor: "end"})
+		mid := lo + (hi-lo)/2
+		c.Ticks = append(c.Ticks,
+			tick{X: left + (W-left-right)/2, Y: H - 5, Text: rules.FormatMoney(int(mid), currency), Anchor: "middle"},
+			tick{X: W - right, Y: H - 5, Text: rules.FormatMoney(int(hi), currency), Anchor: "end"})
 	}
-	c.Ticks = append(c.Ticks, tick{X: W - right, Y: top + 8, Text: strconv.Itoa(most) + " max", Anchor: "end"})
 	return c
 }
 

@@ -3,6 +3,7 @@ package web
 import (
 	"net/http"
 	"sort"
+	"strings"
 
 	"github.com/goodturn/goodturn/engine/store"
 )
@@ -16,23 +17,41 @@ type deadData struct {
 	Messages []store.OutboxMessage
 	Channels []channelCount
 	Statuses []string
+	// Channel and Error filter the list: the channel, and words the last
+	// error contains.
+	Channel, Error string
+	// Dead counts the dead messages before the filter.
+	Dead int
 }
 
+// deadLimit is how many dead messages the page lists at most.
+const deadLimit = 500
+
 // dead serves GET /dead: the outbox's counts by channel and status, and
-// the dead messages with their last error; an admin may retry each.
+// the dead messages, newest first, with when they were queued, their
+// channel and their last error, filtered by channel and by words of the
+// error; an admin may retry each.
 func (s *Server) dead(w http.ResponseWriter, r *http.Request, u *store.User) {
 	ctx := r.Context()
-	ms, err := store.ListOutbox(ctx, s.cfg.DB, store.OutboxFilter{Status: store.OutboxDead, Limit: 500})
+	q := r.URL.Query()
+	d := deadData{Channel: q.Get("channel"), Error: strings.TrimSpace(q.Get("error")),
+		Statuses: []string{store.OutboxQueued, store.OutboxSending, store.OutboxSent, store.OutboxDead, store.OutboxSkipped}}
+	all, err := store.ListOutbox(ctx, s.cfg.DB, store.OutboxFilter{Status: store.OutboxDead, Limit: deadLimit})
 	if err != nil {
 		s.failErr(w, r, u, err)
 		return
+	}
+	d.Dead = len(all)
+	for _, m := range all {
+		if (d.Channel == "" || m.Channel == d.Channel) && (d.Error == "" || strings.Contains(strings.ToLower(m.LastError), strings.ToLower(d.Error))) {
+			d.Messages = append(d.Messages, m)
+		}
 	}
 	counts, err := store.OutboxCounts(ctx, s.cfg.DB)
 	if err != nil {
 		s.failErr(w, r, u, err)
 		return
 	}
-	d := deadData{Messages: ms, Statuses: []string{store.OutboxQueued, store.OutboxSending, store.OutboxSent, store.OutboxDead, store.OutboxSkipped}}
 	for ch, c := range counts {
 		d.Channels = append(d.Channels, channelCount{Channel: ch, Counts: c})
 	}

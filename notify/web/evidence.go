@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"regexp"
+	"strings"
 
 	"github.com/goodturn/goodturn/engine/store"
 	"github.com/goodturn/goodturn/notify"
@@ -18,11 +20,42 @@ type evidence struct {
 	Facts   []field
 }
 
+// clause is one clause of `when`: whether it held and the named values
+// and facts it reads, which decided it.
 type clause struct {
 	Clause    string
 	Value     field
 	Evaluated bool
 	Holds     bool
+	Decided   []field
+}
+
+// identRe matches the names a clause reads: best, plan.monthly_price.
+var identRe = regexp.MustCompile(`[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*`)
+
+// deciders returns the values among known that clause reads, in the
+// order it reads them, each once.
+func deciders(clause string, known map[string]field) []field {
+	var out []field
+	seen := map[string]bool{}
+	for _, id := range identRe.FindAllString(clause, -1) {
+		// plan.monthly_price may be a fact itself or a field of plan.
+		for name := id; name != ""; {
+			if f, ok := known[name]; ok {
+				if !seen[name] {
+					seen[name] = true
+					out = append(out, f)
+				}
+				break
+			}
+			i := strings.LastIndexByte(name, '.')
+			if i < 0 {
+				break
+			}
+			name = name[:i]
+		}
+	}
+	return out
 }
 
 func decodeEvidence(raw []byte, currency string) (evidence, error) {
@@ -47,14 +80,22 @@ func decodeEvidence(raw []byte, currency string) (evidence, error) {
 		return evidence{}, err
 	}
 	var out evidence
+	known := map[string]field{}
 	for _, v := range ev.Values {
-		out.Values = append(out.Values, describe(v.Name, v.Value, currency))
-	}
-	for _, c := range ev.Clauses {
-		out.Clauses = append(out.Clauses, clause{Clause: c.Clause, Value: describe("", c.Value, currency), Evaluated: c.Evaluated, Holds: c.Value == true})
+		f := describe(v.Name, v.Value, currency)
+		out.Values = append(out.Values, f)
+		known[v.Name] = f
 	}
 	for _, f := range ev.Facts {
-		out.Facts = append(out.Facts, describe(f.Name, f.Value, currency))
+		d := describe(f.Name, f.Value, currency)
+		out.Facts = append(out.Facts, d)
+		if _, ok := known[f.Name]; !ok {
+			known[f.Name] = d
+		}
+	}
+	for _, c := range ev.Clauses {
+		out.Clauses = append(out.Clauses, clause{Clause: c.Clause, Value: describe("", c.Value, currency), Evaluated: c.Evaluated,
+			Holds: c.Value == true, Decided: deciders(c.Clause, known)})
 	}
 	return out, nil
 }

@@ -149,3 +149,19 @@ func (f *fixture) pending(t testing.TB) int64 {
 	}
 	return b.Pending
 }
+
+// otherBatch returns a batch other than the cheaper-plan one.
+func (f *fixture) otherBatch(t testing.TB) store.Batch {
+	t.Helper()
+	bs, err := store.ListBatches(context.Background(), f.db, store.BatchFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range bs {
+		if b.Key() != f.batch {
+			return b
+		}
+	}
+	t.Fatal("no second batch")
+	return store.Batch{}
+}

@@ -23,6 +23,7 @@ var funcs = template.FuncMap{
 	"isAdmin": func(u *store.User) bool { return u != nil && !u.Disabled && u.Role == store.RoleAdmin },
 	"add":     func(a, b int) int { return a + b },
 	"f1":      func(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) },
+	"half":    func(x, w float64) float64 { return x + w/2 },
 	"count":   func(n int64) string { return groupThousands(n) },
 	"dict":    dict,
 	"list":    func(s ...string) []string { return s },
@@ -135,13 +136,50 @@ func moneyName(name string) bool {
 	return false
 }
 
-// field is one line of evidence or offer: a name and its value written for
-// people, with the money beside amounts; Sub holds an object's fields.
+// field is one line of evidence or offer: a name, its value written for
+// people (money as money, dates as dates, counts grouped, the zero date as
+// "none") and the value as recorded, for engineers; Sub holds an object's
+// fields.
 type field struct {
 	Name  string
+	Label string
 	Value string
-	Money string
+	Raw   string
 	Sub   []field
+	// Table writes a list of like objects (a quote's months) as rows.
+	Table *rows
+}
+
+// rows is a table of values written for people.
+type rows struct {
+	Cols []string
+	Rows [][]string
+}
+
+// asRows returns a list of objects with the same fields, none of them an
+// object, as a table; nil when the list is not such.
+func asRows(list []field) *rows {
+	if len(list) == 0 || list[0].Sub == nil {
+		return nil
+	}
+	t := &rows{}
+	for _, c := range list[0].Sub {
+		t.Cols = append(t.Cols, c.Label)
+	}
+	for _, item := range list {
+		if len(item.Sub) != len(t.Cols) {
+			return nil
+		}
+		row := make([]string, len(item.Sub))
+		for i, c := range item.Sub {
+			if c.Sub != nil || c.Label != t.Cols[i] {
+				return nil
+			}
+			row[i] = c.Value
+		}
+		t.Rows = append(t.Rows, row)
+	}
+	return t
 }
 
 // fields writes a decoded JSON object's fields, sorted by name.
@@ -158,47 +196,90 @@ func fields(m map[string]any, currency string) []field {
 	return out
 }
 
-// describe writes one value of the evidence for people.
+// label writes a value's name for people: "min_monthly_saving" is "min
+// monthly saving", "plan.monthly_price" is "plan: monthly price".
+func label(name string) string {
+	return strings.NewReplacer("_", " ", ".", ": ").Replace(name)
+}
+
+// describe writes one value of the evidence for people. A whole number is
+// money when its name says so (moneyName, the one place that decides),
+// otherwise a count; a date is a date and the zero date "none".
 func describe(name string, v any, currency string) field {
-	f := field{Name: name}
+	f := field{Name: name, Label: label(name)}
 	switch x := v.(type) {
 	case json.Number:
-		f.Value = x.String()
-		if n, err := x.Int64(); err == nil && moneyName(name) {
-			f.Money = rules.FormatMoney(int(n), currency)
+		f.Raw = x.String()
+		n, err := x.Int64()
+		switch {
+		case err == nil && moneyName(name):
+			f.Value = rules.FormatMoney(int(n), currency)
+		case err == nil:
+			f.Value = groupThousands(n)
+		default:
+			f.Value = x.String()
 		}
 	case string:
-		f.Value = strconv.Quote(x)
+		f.Raw = strconv.Quote(x)
+		f.Value = plainString(x)
 	case bool:
-		f.Value = strconv.FormatBool(x)
+		f.Raw = strconv.FormatBool(x)
+		f.Value = map[bool]string{true: "yes", false: "no"}[x]
 	case nil:
-		f.Value = "none"
+		f.Raw, f.Value = "null", "none"
 	case []any:
+		b, _ := json.Marshal(x)
+		f.Raw = string(b)
+		if len(x) == 0 {
+			f.Value = "none"
+			return f
+		}
 		parts := make([]string, len(x))
-		var money []string
 		for i, e := range x {
 			d := describe(name, e, currency)
 			if d.Sub != nil {
-				b, _ := json.Marshal(x)
-				f.Value = string(b)
+				// A list of objects: each is one numbered sub-field.
+				f.Sub = make([]field, len(x))
+				for j, e := range x {
+					f.Sub[j] = describe(strconv.Itoa(j+1), e, currency)
+					f.Sub[j].Label = "#" + strconv.Itoa(j+1)
+				}
+				f.Table = asRows(f.Sub)
 				return f
 			}
 			parts[i] = d.Value
-			if d.Money != "" {
-				money = append(money, d.Money)
-			}
 		}
-		f.Value = "[" + strings.Join(parts, ", ") + "]"
-		if len(money) == len(x) && len(x) > 0 {
-			f.Money = strings.Join(money, ", ")
-		}
+		f.Value = strings.Join(parts, ", ")
 	case map[string]any:
+		b, _ := json.Marshal(x)
+		f.Raw = string(b)
 		f.Sub = fields(x, currency)
 		if f.Sub == nil {
 			f.Sub = []field{}
 		}
 	default:
 		f.Value = fmt.Sprint(v)
+		f.Raw = f.Value
 	}
 	return f
+}
+
+// plainString writes a string value for people: a date or a time as a
+// date (the zero one as "none"), anything else as it is.
+func plainString(s string) string {
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			if t.IsZero() || t.Year() <= 1 {
+				return "none"
+			}
+			if t.Hour() == 0 && t.Minute() == 0 && t.Second() == 0 {
+				return t.Format("2 Jan 2006")
+			}
+			return t.Format("2 Jan 2006 15:04")
+		}
+	}
+	if s == "" {
+		return "none"
+	}
+	return s
 }

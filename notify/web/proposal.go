@@ -21,7 +21,7 @@ type proposalData struct {
 	Offer    []field
 	Evidence evidence
 	EvErr    string
-	Message  message
+	Message  shownMessage
 	// Sent are the proposal's outbox rows once it was approved: what was
 	// (or will be) sent.
 	Sent []store.OutboxMessage
@@ -64,7 +64,7 @@ func (s *Server) proposal(w http.ResponseWriter, r *http.Request, u *store.User)
 	if d.Evidence, err = decodeEvidence(p.Evidence, p.Currency); err != nil {
 		d.EvErr = err.Error()
 	}
-	d.Message = renderMessage(rule, p.Proposal, d.Customer)
+	d.Message = s.showMessage(rule, p.Proposal, d.Customer)
 	if d.Sent, err = store.ListOutbox(ctx, s.cfg.DB, store.OutboxFilter{ProposalID: p.ID}); err != nil {
 		s.failErr(w, r, u, err)
 		return

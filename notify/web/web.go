@@ -17,19 +17,24 @@ package web
 
 import (
 	"context"
+	"crypto/sha256"
 	"embed"
+	"encoding/base64"
 	"errors"
 	"fmt"
+	"html"
 	"html/template"
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"regexp"
 	"strings"
 	"time"
 
 	"github.com/goodturn/goodturn/engine/billing"
 	"github.com/goodturn/goodturn/engine/database"
 	"github.com/goodturn/goodturn/engine/store"
+	"github.com/goodturn/goodturn/notify"
 	"github.com/goodturn/goodturn/notify/review"
 	"github.com/goodturn/goodturn/rules"
 )
@@ -65,6 +70,10 @@ type Config struct {
 	// cookies Secure. Without it both headers are ignored, since anyone
 	// can send them.
 	TrustProxy bool
+	// From is the From of every email, as the sender is configured
+	// (--smtp-from); the page shows it on each email, or says it is not
+	// known when "".
+	From string
 }
 
 // Server is the review page, an http.Handler.
@@ -132,10 +141,30 @@ func New(cfg Config) (*Server, error) {
 // ServeHTTP serves the review page.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.h.ServeHTTP(w, r) }
 
+// contentSecurityPolicy allows the page's own scripts and styles only,
+// and the one style attribute of the HTML part of an email
+// (notify.TextToHTML), by its hash, so that the email shown in its
+// sandboxed frame looks as the customer sees it.
+var contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-hashes' " + emailStyleHashes() +
+	"; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+
+// emailStyleHashes returns the CSP hashes of the style attributes of
+// notify.TextToHTML's documents.
+func emailStyleHashes() string {
+	var out []string
+	for _, m := range styleAttr.FindAllStringSubmatch(notify.TextToHTML("x"), -1) {
+		sum := sha256.Sum256([]byte(html.UnescapeString(m[1])))
+		out = append(out, "'sha256-"+base64.StdEncoding.EncodeToString(sum[:])+"'")
+	}
+	return strings.Join(out, " ")
+}
+
+var styleAttr = regexp.MustCompile(`style="([^"]*)"`)
+
 func securityHeaders(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hd := w.Header()
-		hd.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+		hd.Set("Content-Security-Policy", contentSecurityPolicy)
 		hd.Set("X-Content-Type-Options", "nosniff")
 		hd.Set("X-Frame-Options", "DENY")
 		hd.Set("Referrer-Policy", "same-origin")

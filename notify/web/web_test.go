@@ -272,7 +272,7 @@ func TestBatchAndProposalPages(t *testing.T) {
 	}
 	rec = f.request(t, http.MethodGet, fmt.Sprintf("/proposals/%d", f.script), nil, ana)
 	body = rec.Body.String()
-	for _, want := range []string{"Evidence", "monthly_saving", "✓", "Facts read", "plan.monthly_price", "You could pay",
+	for _, want := range []string{"Why this customer qualified", "monthly_saving", "min monthly saving", "✓", "Facts read", "plan.monthly_price", "You could pay",
 		`class="allowance current"`, `class="allowance proposed"`, "Data each month"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("proposal page lacks %q", want)
@@ -321,5 +321,72 @@ func TestDeadLetterRetry(t *testing.T) {
 	}
 	if es, _ := store.ListAudit(ctx, f.db, store.AuditFilter{Action: "retry"}); len(es) != 1 || es[0].Actor != "bob" {
 		t.Errorf("audit of retry: %+v", es)
+	}
+}
+
+func TestDecidedBatchTellsItsStory(t *testing.T) {
+	f := newFixture(t, dbtest.SQLiteDSN(t))
+	ana := f.login(t, "ana")
+	before := f.request(t, http.MethodGet, "/batches/"+f.batch, nil, ana).Body.String()
+	for _, want := range []string{"most valuable", "least valuable", "chosen at random", "customers pending"} {
+		if !strings.Contains(before, want) {
+			t.Errorf("pending batch page lacks %q", want)
+		}
+	}
+	rec := f.request(t, http.MethodPost, "/decide", url.Values{"target": {f.batch}, "action": {"approve"}, "back": {"/"}, "comment": {"checked with billing"}}, ana)
+	if rec.Code != http.StatusSeeOther {
+		t.Fatalf("approve: %d", rec.Code)
+	}
+	after := f.request(t, http.MethodGet, "/batches/"+f.batch, nil, ana).Body.String()
+	for _, want := range []string{"customers approved", "by <b>ana</b>", `<span class="status approved">approved</span>`, "most valuable", `<svg class="chart"`} {
+		if !strings.Contains(after, want) {
+			t.Errorf("decided batch page lacks %q", want)
+		}
+	}
+	for _, unwanted := range []string{"No proposals match", "£0.00 a year"} {
+		if strings.Contains(after, unwanted) {
+			t.Errorf("decided batch page says %q", unwanted)
+		}
+	}
+	// The samples are the same every time the page is shown.
+	again := f.request(t, http.MethodGet, "/batches/"+f.batch, nil, ana).Body.String()
+	samples := func(s string) string {
+		i, j := strings.Index(s, `<details class="samples"`), strings.Index(s, "</details>")
+		return s[i:j]
+	}
+	if samples(after) != samples(again) {
+		t.Errorf("the samples change between two views of the batch")
+	}
+	audit := f.request(t, http.MethodGet, "/audit?subject="+f.batch, nil, ana).Body.String()
+	if !strings.Contains(audit, "ana approved ") || !strings.Contains(audit, " of "+f.batch+": &#39;checked with billing&#39;") {
+		t.Errorf("audit page lacks the approval as a sentence:\n%s", audit)
+	}
+}
+
+func TestDeadLettersFilter(t *testing.T) {
+	f := newFixture(t, dbtest.SQLiteDSN(t))
+	now := time.Now()
+	var ms []store.OutboxMessage
+	for i, m := range [][2]string{{"email", "550 mailbox unavailable"}, {"sms", "the SMS gateway said 503"}} {
+		ms = append(ms, store.OutboxMessage{Key: fmt.Sprintf("dead-%d", i), ProposalID: f.script, CustomerID: 1, Channel: m[0],
+			Recipient: "x", RecipientName: "someone", Status: store.OutboxDead, LastError: m[1], NextAttemptAt: now, CreatedAt: now})
+	}
+	if _, err := store.EnqueueOutbox(context.Background(), f.db, ms); err != nil {
+		t.Fatal(err)
+	}
+	ana := f.login(t, "ana")
+	for _, tc := range []struct {
+		query      string
+		want, lack string
+	}{
+		{"", "550 mailbox unavailable", ""},
+		{"?channel=sms", "gateway said 503", "550 mailbox unavailable"},
+		{"?error=MAILBOX", "550 mailbox unavailable", "gateway said 503"},
+		{"?channel=sms&error=mailbox", "None of the 2 dead messages match", "550 mailbox"},
+	} {
+		body := f.request(t, http.MethodGet, "/dead"+tc.query, nil, ana).Body.String()
+		if !strings.Contains(body, tc.want) || tc.lack != "" && strings.Contains(body, tc.lack) {
+			t.Errorf("/dead%s: want %q, not %q", tc.query, tc.want, tc.lack)
+		}
 	}
 }
