@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/goodturn/goodturn/engine"
 	"github.com/goodturn/goodturn/engine/billing"
@@ -113,6 +114,11 @@ func checkProposal(t *testing.T, ctx context.Context, sets []*rules.Ruleset, rea
 	amounts[p.Value] = true
 	for part, rest := range notify.Unsourced(msg.Message, amounts, p.Currency, cust.Locale) {
 		t.Errorf("%s: the %s names an amount that is not in its offer or evidence:\n%s\n(left after taking out every known amount: %q)", where, part, msg.Message, rest)
+	}
+
+	// An SMS costs one text: 160 characters of the GSM alphabet at most.
+	if n := utf8.RuneCountInString(msg.SMS); n > 160 {
+		t.Errorf("%s: an SMS of %d characters costs more than one text: %s", where, n, msg.SMS)
 	}
 
 	// Only channels the customer has.

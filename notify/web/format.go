@@ -107,7 +107,7 @@ func formatAmount(v int64, currency string) string {
 }
 
 // moneyWords mark names whose whole numbers are amounts of money.
-var moneyWords = []string{"price", "saving", "amount", "value", "fee", "refund", "cost", "total", "credit", "charge", "spend", "pays", "paid", "average"}
+var moneyWords = []string{"price", "saving", "amount", "value", "fee", "refund", "cost", "total", "credit", "charge", "spend", "pays", "paid", "average", "overage"}
 
 // moneyName reports whether a named value holds an amount of money: a money
 // word and no counting word.
