@@ -152,7 +152,7 @@ func (e *Enqueuer) messages(ctx context.Context, p store.Proposal) ([]store.Outb
 	}
 	tmpl := e.templates[r]
 	if tmpl == nil {
-		t, err := notify.ParseTemplateFile(r.TemplatePath, r.Message.Channels)
+		t, err := notify.ParseRuleTemplate(r)
 		if err != nil {
 			return nil, err
 		}

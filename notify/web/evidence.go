@@ -77,7 +77,7 @@ func renderMessage(r *rules.Rule, p store.Proposal, cust rules.Customer) message
 		return message{Err: fmt.Sprintf("rule %s/%s is not among the loaded rulesets, so its message cannot be shown", p.Ruleset, p.RuleID)}
 	}
 	m := message{Channels: r.Message.Channels, To: cust.Email, Phone: cust.Phone}
-	tmpl, err := notify.ParseTemplateFile(r.TemplatePath, r.Message.Channels)
+	tmpl, err := notify.ParseRuleTemplate(r)
 	if err != nil {
 		m.Err = err.Error()
 		return m
