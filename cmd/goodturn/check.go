@@ -119,8 +119,8 @@ func checkRuleset(dir string) (*rules.Ruleset, rulefmt.Errors, rulefmt.Errors) {
 	}
 
 	for _, r := range rs.Rules {
-		src, readErr := os.ReadFile(r.TemplatePath)
-		tmpl, err := notify.ParseTemplateFile(r.TemplatePath, r.Message.Channels)
+		src, readErr := r.ReadTemplate()
+		tmpl, err := notify.ParseRuleTemplate(r)
 		if err != nil {
 			errs = append(errs, at(r, r.Message.TemplatePos, "%v", err))
 		}
