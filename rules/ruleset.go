@@ -215,7 +215,7 @@ func (r *Rule) compile() rulefmt.Errors {
 			var fe *file.Error
 			if errors.As(err, &fe) {
 				offset = fe.From - len([]rune(prefix))
-				msg = strings.TrimSpace(fe.Message)
+				msg = r.withSuggestion(strings.TrimSpace(fe.Message))
 			}
 			fail(p.e, offset, p.label, msg)
 			return nil, false
