@@ -79,6 +79,9 @@ type Options struct {
 	IgnoreHeld bool
 	// Collect keeps every proposal found in Result.Found (for diffs).
 	Collect bool
+	// CollectHeld keeps every match held back, with its reason, in
+	// Result.HeldMatches (for `run --dry-run --output`).
+	CollectHeld bool
 }
 
 // Result is what a run did.
@@ -100,6 +103,9 @@ type Result struct {
 	// Unhealthy gives, per rule that failed on too many customers, why its
 	// proposals were held back from review.
 	Unhealthy map[string]string
+	// HeldMatches holds every match held back, ordered by rule and
+	// customer, when Options.CollectHeld is set.
+	HeldMatches []HeldMatch
 }
 
 // DefaultMaxErrorShare is the error share above which a rule is unhealthy.
@@ -240,8 +246,10 @@ func (e *Engine) RunAll(ctx context.Context, sets []*rules.Ruleset, opts Options
 				res.Held[r.ID] = t.held
 			}
 			res.Proposals += t.stored
+			res.HeldMatches = append(res.HeldMatches, t.kept...)
 			res.Errors += t.errors
 		}
+		sortHeld(res.HeldMatches)
 		// The end is the start on the run's clock plus the time the run
 		// really took, so that a run at a fixed --now still has a duration.
 		res.Duration = time.Since(start)
@@ -372,6 +380,8 @@ type tally struct {
 	errSamples                              []store.ErrorSample
 	// held counts matches held back by the contact policy, by reason.
 	held map[string]int64
+	// kept holds the matches held back, with Options.CollectHeld.
+	kept []HeldMatch
 }
 
 // hold counts a match held back for a reason.
@@ -523,6 +533,9 @@ func (e *Engine) evaluate(ctx context.Context, sets []*rules.Ruleset, slots []sl
 								t[si].hold(BrokenPromiseReason(p))
 							}
 							t[si].skipped++
+							if opts.CollectHeld {
+								t[si].keep(sets[sl.set], sl.rule, f, o, brokenDecision(o))
+							}
 							continue
 						}
 						c := Candidate{Ruleset: sets[sl.set].Name, Rule: sl.rule, Value: o.Value}
@@ -543,6 +556,9 @@ func (e *Engine) evaluate(ctx context.Context, sets []*rules.Ruleset, slots []sl
 						if d.Reason != "" {
 							t[si].skipped++
 							t[si].hold(d.Reason)
+							if opts.CollectHeld {
+								t[si].keep(sets[slots[si].set], slots[si].rule, f, outcomes[k], d)
+							}
 							continue
 						}
 						sl := slots[si]
@@ -662,6 +678,7 @@ func (e *Engine) evaluate(ctx context.Context, sets []*rules.Ruleset, slots []sl
 			tallies[i].skipped += t[i].skipped
 			tallies[i].errors += t[i].errors
 			tallies[i].errSamples = append(tallies[i].errSamples, t[i].errSamples...)
+			tallies[i].kept = append(tallies[i].kept, t[i].kept...)
 			for reason, n := range t[i].held {
 				if tallies[i].held == nil {
 					tallies[i].held = map[string]int64{}
