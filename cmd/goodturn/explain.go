@@ -152,6 +152,9 @@ func describe(name string, v any, f rules.Facts, cur, indent string) string {
 	case nil:
 		return "nil"
 	case *rules.Quote:
+		if x == nil { // cheapest_plan found no cheaper plan
+			return "nil"
+		}
 		return describeQuote(x, f, cur, indent)
 	case int:
 		if isMoneyName(name) {
