@@ -38,7 +38,7 @@ func readmeCommands(t *testing.T) []string {
 // TestREADME runs the README's command blocks in order, as a new user
 // would from a fresh clone, with a built binary in a temporary folder
 // holding a copy of the shipped rulesets. It fails when a command no
-// longer works as written. Skipped: `go build` and `go test` (the test has
+// longer works as written. Skipped: `go build`, `go install` and `go test` (the test has
 // built the binary and is itself a test), `serve` (it runs until stopped),
 // and commands naming a PostgreSQL URL unless GOODTURN_TEST_POSTGRES holds
 // one, which then stands in for the README's URL.
@@ -58,7 +58,7 @@ func TestREADME(t *testing.T) {
 	for _, line := range readmeCommands(t) {
 		cmd := line
 		switch {
-		case strings.HasPrefix(cmd, "go build "), strings.HasPrefix(cmd, "go test "):
+		case strings.HasPrefix(cmd, "go build "), strings.HasPrefix(cmd, "go install "), strings.HasPrefix(cmd, "go test "):
 			continue
 		case strings.HasPrefix(cmd, "export "):
 			env = append(env, strings.TrimPrefix(cmd, "export "))
