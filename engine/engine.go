@@ -79,6 +79,9 @@ type Options struct {
 	IgnoreHeld bool
 	// Collect keeps every proposal found in Result.Found (for diffs).
 	Collect bool
+	// CollectHeld keeps every match held back, with its reason, in
+	// Result.HeldMatches (for `run --dry-run --output`).
+	CollectHeld bool
 }
 
 // Result is what a run did.
@@ -104,6 +107,9 @@ type Result struct {
 	// customer's language has none of the rule's templates: they get the
 	// rule's own language.
 	Uncovered map[string]map[string]int64
+	// HeldMatches holds every match held back, ordered by rule and
+	// customer, when Options.CollectHeld is set.
+	HeldMatches []HeldMatch
 }
 
 // DefaultMaxErrorShare is the error share above which a rule is unhealthy.
@@ -250,8 +256,10 @@ func (e *Engine) RunAll(ctx context.Context, sets []*rules.Ruleset, opts Options
 				res.Held[r.ID] = t.held
 			}
 			res.Proposals += t.stored
+			res.HeldMatches = append(res.HeldMatches, t.kept...)
 			res.Errors += t.errors
 		}
+		sortHeld(res.HeldMatches)
 		// The end is the start on the run's clock plus the time the run
 		// really took, so that a run at a fixed --now still has a duration.
 		res.Duration = time.Since(start)
@@ -385,6 +393,8 @@ type tally struct {
 	// uncovered counts proposals, by customer locale, whose customer's
 	// language has no template of the rule.
 	uncovered map[string]int64
+	// kept holds the matches held back, with Options.CollectHeld.
+	kept []HeldMatch
 }
 
 // hold counts a match held back for a reason.
@@ -536,6 +546,9 @@ func (e *Engine) evaluate(ctx context.Context, sets []*rules.Ruleset, slots []sl
 								t[si].hold(BrokenPromiseReason(p))
 							}
 							t[si].skipped++
+							if opts.CollectHeld {
+								t[si].keep(sets[sl.set], sl.rule, f, o, brokenDecision(o))
+							}
 							continue
 						}
 						c := Candidate{Ruleset: sets[sl.set].Name, Rule: sl.rule, Value: o.Value}
@@ -556,6 +569,9 @@ func (e *Engine) evaluate(ctx context.Context, sets []*rules.Ruleset, slots []sl
 						if d.Reason != "" {
 							t[si].skipped++
 							t[si].hold(d.Reason)
+							if opts.CollectHeld {
+								t[si].keep(sets[slots[si].set], slots[si].rule, f, outcomes[k], d)
+							}
 							continue
 						}
 						sl := slots[si]
@@ -681,6 +697,7 @@ func (e *Engine) evaluate(ctx context.Context, sets []*rules.Ruleset, slots []sl
 			tallies[i].skipped += t[i].skipped
 			tallies[i].errors += t[i].errors
 			tallies[i].errSamples = append(tallies[i].errSamples, t[i].errSamples...)
+			tallies[i].kept = append(tallies[i].kept, t[i].kept...)
 			for reason, n := range t[i].held {
 				if tallies[i].held == nil {
 					tallies[i].held = map[string]int64{}

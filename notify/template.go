@@ -229,16 +229,21 @@ type Templates struct {
 }
 
 // LoadTemplates reads and parses a rule's template and every translation
-// of it; each must define the parts the rule's channels need.
+// of it, from where the rule was loaded (a folder, or the rulesets embedded
+// in the binary); each must define the parts the rule's channels need.
 func LoadTemplates(r *rules.Rule) (*Templates, error) {
 	ts := &Templates{rule: r, byLang: map[string]*Template{}}
-	t, err := ParseTemplateFile(r.TemplatePath, r.Message.Channels)
+	t, err := ParseRuleTemplate(r)
 	if err != nil {
 		return nil, err
 	}
 	ts.byLang[r.Language] = t
 	for lang, path := range r.Translations {
-		t, err := ParseTemplateFile(path, r.Message.Channels)
+		src, err := r.ReadTemplateFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("template: %w", err)
+		}
+		t, err := ParseTemplate(path, string(src), r.Message.Channels)
 		if err != nil {
 			return nil, err
 		}

@@ -95,10 +95,15 @@ func TestCompileErrors(t *testing.T) {
 		{"duplicate-id.bad.yaml", []string{
 			`testdata/duplicate-id.bad.yaml:10:9: rule "twice": duplicate rule id (first defined at line 2)`,
 		}},
+		{"fact-typo.bad.yaml", []string{
+			`testdata/fact-typo.bad.yaml:8:42: rule "field-typo": values.tenure_years: type rules.Customer has no field joind_on; did you mean joined_on?`,
+			`testdata/fact-typo.bad.yaml:18:26: rule "helper-typo": values.fee: unknown name days_snce; did you mean days_since?`,
+			`testdata/fact-typo.bad.yaml:27:63: rule "nested-typo": when: type rules.Subscription has no field startd_on; did you mean started_on?`,
+		}},
 		{"folded.bad.yaml", []string{
 			`testdata/folded.bad.yaml:8:29: rule "plain-lines": when: invalid operation: > (mismatched types int and string)`,
-			`testdata/folded.bad.yaml:19:15: rule "folded-block": when: type rules.Plan has no field monthly_pirce`,
-			`testdata/folded.bad.yaml:28:15: rule "quoted-lines": when: type rules.Plan has no field nme`,
+			`testdata/folded.bad.yaml:19:15: rule "folded-block": when: type rules.Plan has no field monthly_pirce; did you mean monthly_price?`,
+			`testdata/folded.bad.yaml:28:15: rule "quoted-lines": when: type rules.Plan has no field nme; did you mean name?`,
 			`testdata/folded.bad.yaml:36:52: rule "single-quoted": when: type rules.Customer has no field tenure`,
 			`testdata/folded.bad.yaml:41:11: rule "single-quoted": offer.segment: invalid operation: + (mismatched types string and int)`,
 		}},
@@ -138,7 +143,7 @@ func TestCompileErrors(t *testing.T) {
 			`testdata/not-boolean.bad.yaml:16:7: rule "nil-when": when: must be a boolean expression, got nil`,
 		}},
 		{"quoted.bad.yaml", []string{
-			`testdata/quoted.bad.yaml:7:42: rule "quoted": when: type rules.Plan has no field nme`,
+			`testdata/quoted.bad.yaml:7:42: rule "quoted": when: type rules.Plan has no field nme; did you mean name?`,
 		}},
 		{"shapes.bad.yaml", []string{
 			`testdata/shapes.bad.yaml:3:11: rule "shapes": name must be a string, got a list`,

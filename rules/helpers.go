@@ -76,6 +76,8 @@ func helperOptions() []expr.Option {
 			return FormatMoney(p[1].(int), p[0].(Facts).Currency), nil
 		}, new(func(Facts, int) string)),
 		checkedInt,
+		// Last of all the patchers: see recheckCalls.
+		expr.Patch(recheckCalls{}),
 	}
 }
 

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"reflect"
 	"regexp"
@@ -30,6 +29,9 @@ type Ruleset struct {
 	Dir string
 	// Rules are every rule of every file, enabled or not, in file order.
 	Rules []*Rule
+	// FS is the file system the ruleset was loaded from by LoadFS, with Dir
+	// a path in it; nil for a folder on disk.
+	FS fs.FS
 }
 
 // Enabled returns the rules that are enabled.
@@ -60,7 +62,8 @@ type Rule struct {
 	Path string
 	// Version is the SHA-256 of the rule file's content.
 	Version string
-	// TemplatePath is the message template file, written in Language.
+	// TemplatePath is the message template file, written in Language;
+	// read it with ReadTemplate, as it may be in an embedded file system.
 	TemplatePath string
 	// Language is the language of TemplatePath, from the rule file: what a
 	// customer gets whose language has no translation.
@@ -68,6 +71,8 @@ type Rule struct {
 	// Translations holds the template files in other languages by language
 	// code: cheaper-plan.cy.tmpl beside cheaper-plan.tmpl is "cy".
 	Translations map[string]string
+	// fsys is the file system of LoadFS, or nil for files on disk.
+	fsys fs.FS
 
 	program *vm.Program
 	// eager is the program that computes every named value before `when`;
@@ -126,115 +131,6 @@ const TestFileSuffix = "_test.yaml"
 
 // TemplateExt is the extension of message template files.
 const TemplateExt = ".tmpl"
-
-// LoadAll loads every ruleset folder under root (each subfolder holding
-// at least one rule file), collecting the errors of all of them. It returns
-// the rulesets that loaded even when others did not, so that one team's
-// broken ruleset need not stop another's run.
-func LoadAll(root string) ([]*Ruleset, error) {
-	entries, err := os.ReadDir(root)
-	if err != nil {
-		return nil, fmt.Errorf("load rulesets: %w", err)
-	}
-	var sets []*Ruleset
-	var errs rulefmt.Errors
-	for _, e := range entries {
-		if !e.IsDir() {
-			continue
-		}
-		dir := filepath.Join(root, e.Name())
-		files, _ := ruleFiles(dir)
-		if len(files) == 0 {
-			continue
-		}
-		rs, err := Load(dir)
-		if err != nil {
-			var es rulefmt.Errors
-			if errors.As(err, &es) {
-				errs = append(errs, es...)
-				continue
-			}
-			return nil, err
-		}
-		sets = append(sets, rs)
-	}
-	if len(errs) > 0 {
-		return sets, errs
-	}
-	if len(sets) == 0 {
-		return nil, fmt.Errorf("load rulesets: no ruleset folders with rule files in %s", root)
-	}
-	return sets, nil
-}
-
-func ruleFiles(dir string) ([]string, error) {
-	var files []string
-	for _, pat := range []string{"*.yaml", "*.yml"} {
-		m, err := filepath.Glob(filepath.Join(dir, pat))
-		if err != nil {
-			return nil, err
-		}
-		for _, f := range m {
-			if !strings.HasSuffix(f, TestFileSuffix) && !strings.HasSuffix(f, "_test.yml") {
-				files = append(files, f)
-			}
-		}
-	}
-	sort.Strings(files)
-	return files, nil
-}
-
-// Load reads and compiles the ruleset in dir. Any problem in any file is
-// returned, all of them at once, as rulefmt.Errors; a ruleset with errors is
-// never returned.
-func Load(dir string) (*Ruleset, error) {
-	files, err := ruleFiles(dir)
-	if err != nil {
-		return nil, fmt.Errorf("load ruleset %s: %w", dir, err)
-	}
-	if len(files) == 0 {
-		if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("load ruleset: %s does not exist", dir)
-		}
-		return nil, fmt.Errorf("load ruleset: no rule files (*.yaml) in %s", dir)
-	}
-	srcs := make(map[string][]byte, len(files))
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			return nil, fmt.Errorf("load ruleset: %w", err)
-		}
-		srcs[f] = b
-	}
-	rs, err := Compile(filepath.Base(filepath.Clean(dir)), dir, srcs, func(name string) bool {
-		_, err := os.Stat(filepath.Join(dir, name+TemplateExt))
-		return err == nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	for _, r := range rs.Rules {
-		r.findTranslations()
-	}
-	return rs, nil
-}
-
-// findTranslations finds the rule's templates in other languages: files
-// named after its template with a language code, cheaper-plan.cy.tmpl.
-func (r *Rule) findTranslations() {
-	base := strings.TrimSuffix(r.TemplatePath, TemplateExt)
-	paths, _ := filepath.Glob(base + ".*" + TemplateExt)
-	for _, p := range paths {
-		lang := strings.TrimSuffix(strings.TrimPrefix(p, base+"."), TemplateExt)
-		if lang == r.Language || !langCode.MatchString(lang) {
-			continue
-		}
-		if r.Translations == nil {
-			r.Translations = map[string]string{}
-		}
-		r.Translations[lang] = p
-	}
-}
 
 // langCode matches a language code in a template's file name.
 var langCode = regexp.MustCompile(`^[a-z]{2,3}$`)
@@ -346,7 +242,7 @@ func (r *Rule) compile() rulefmt.Errors {
 			var fe *file.Error
 			if errors.As(err, &fe) {
 				offset = fe.From - len([]rune(prefix))
-				msg = strings.TrimSpace(fe.Message)
+				msg = r.withSuggestion(strings.TrimSpace(fe.Message))
 			}
 			fail(p.e, offset, p.label, msg)
 			return nil, false

@@ -119,7 +119,7 @@ func checkRuleset(dir string) (*rules.Ruleset, rulefmt.Errors, rulefmt.Errors) {
 	}
 
 	for _, r := range rs.Rules {
-		src, readErr := os.ReadFile(r.TemplatePath)
+		src, readErr := r.ReadTemplate()
 		tmpls, err := notify.LoadTemplates(r)
 		if err != nil {
 			errs = append(errs, at(r, r.Message.TemplatePos, "%v", err))

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"math"
+	"io"
 	"path/filepath"
 	"strconv"
 	"time"
@@ -28,6 +29,8 @@ type config struct {
 	months    int
 	cap       int
 	capWindow time.Duration
+	// stderr receives notes such as "using the embedded rulesets".
+	stderr io.Writer
 }
 
 // flagSet returns a flag set for a command, with the shared flags bound to
@@ -38,6 +41,7 @@ func (c *config) flagSet(env *Env, name, args string) *flag.FlagSet {
 	if env.Getenv != nil {
 		flagEnvs.Store(fs, env.Getenv)
 	}
+	c.stderr = env.Stderr
 	def := func(key, fallback string) string {
 		if v := env.Getenv(key); v != "" {
 			return v
@@ -48,7 +52,7 @@ func (c *config) flagSet(env *Env, name, args string) *flag.FlagSet {
 		"goodturn's database: an SQLite file path or sqlite: URL, or a postgres:// URL (GOODTURN_DB)")
 	fs.StringVar(&c.billingDB, "billing-db", def("GOODTURN_BILLING_DB", ""),
 		"the database holding the billing relations; defaults to --db (GOODTURN_BILLING_DB)")
-	fs.StringVar(&c.rulesets, "rulesets", def("GOODTURN_RULESETS", "rulesets"),
+	fs.StringVar(&c.rulesets, "rulesets", def("GOODTURN_RULESETS", defaultRulesets),
 		"the folder of ruleset folders (GOODTURN_RULESETS)")
 	fs.StringVar(&c.now, "now", def("GOODTURN_NOW", ""),
 		"the run's clock as 2006-01-02 or RFC 3339, for reproducible runs; defaults to the current time (GOODTURN_NOW)")
@@ -178,6 +182,9 @@ func (c *config) loadRulesets(names []string) ([]*rules.Ruleset, error) {
 // loadRulesetsPartly is loadRulesets that, with no names, also returns the
 // rulesets that loaded when others did not.
 func (c *config) loadRulesetsPartly(names []string) ([]*rules.Ruleset, error) {
+	if c.useEmbedded() {
+		return loadEmbedded(c.stderr, names)
+	}
 	if len(names) > 0 {
 		var sets []*rules.Ruleset
 		for _, n := range names {
@@ -213,12 +220,12 @@ func (c *config) loadRulesetsPartly(names []string) ([]*rules.Ruleset, error) {
 	return good, nil
 }
 
-// checkTemplates parses every rule's message template and returns all the
+// checkTemplates parses every rule's message templates (and translations) and returns all the
 // problems as rulefmt.Errors.
 func checkTemplates(rs *rules.Ruleset) error {
 	var errs rulefmt.Errors
 	for _, r := range rs.Rules {
-		if _, err := notify.ParseTemplateFile(r.TemplatePath, r.Message.Channels); err != nil {
+		if _, err := notify.LoadTemplates(r); err != nil {
 			errs = append(errs, &rulefmt.Error{Path: r.Path, Pos: r.Message.TemplatePos, Rule: r.ID, Msg: err.Error()})
 		}
 	}

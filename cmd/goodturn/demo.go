@@ -103,10 +103,14 @@ func runDemo(ctx context.Context, env *Env, args []string) error {
 	if sample != "" {
 		next = append(next, []string{"goodturn explain --customer " + sample + flags, "why that customer got their proposal, clause by clause"})
 	}
-	next = append(next,
-		[]string{"goodturn run --dry-run" + flags, "see what the rules would propose, recording nothing"},
-		[]string{"goodturn check " + c.rulesets, "check the rule files"},
-	)
+	next = append(next, []string{"goodturn run --dry-run" + flags, "see what the rules would propose, recording nothing"})
+	if c.useEmbedded() {
+		next = append(next, []string{"goodturn init", "start a project of your own: a rule, its test, billing views"})
+		printTable(out, next, 2)
+		fmt.Fprintf(out, "\nThese are the shipped rulesets built into goodturn; docs/rules.md explains how to write rules.\n")
+		return nil
+	}
+	next = append(next, []string{"goodturn check " + c.rulesets, "check the rule files"})
 	printTable(out, next, 2)
 	fmt.Fprintf(out, "\nRules live in %s/mobile/*.yaml and docs/rules.md explains how to write them.\n", c.rulesets)
 	return nil

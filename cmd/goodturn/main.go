@@ -24,6 +24,7 @@ type command struct {
 }
 
 var commands = []command{
+	{"init", "start a project: a ruleset with a rule, its test and template, a schedule, billing views", runInit},
 	{"demo", "build a sample operator, run the shipped rules and show the proposals", runDemo},
 	{"migrate", "create or update goodturn's tables", runMigrate},
 	{"run", "evaluate rulesets against the billing data and record proposals", runRun},

@@ -36,6 +36,8 @@ func runRun(ctx context.Context, env *Env, args []string) error {
 	fs.Var(&names, "ruleset", "run only this ruleset (repeatable); all rulesets by default")
 	dryRun := fs.Bool("dry-run", false, "evaluate and report, but record nothing")
 	diff := fs.Bool("diff", false, "with --dry-run: compare with the proposals of the latest day the ruleset proposed anything")
+	output := fs.String("output", "", "with --dry-run: write every match, proposed or held back and why, to this .csv or .json file")
+	format := fs.String("format", "", "the format of --output: csv or json; by default the file's extension")
 	workers := intIn(fs, "workers", 0, 0, maxWorkers, "evaluating goroutines; the number of CPUs by default")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	shards := intIn(fs, "shards", 0, 0, maxShards, "split the run into this many shards of customers that 'goodturn worker' processes help with (PostgreSQL)")
@@ -84,6 +86,14 @@ func runRun(ctx context.Context, env *Env, args []string) error {
 	if *diff && !*dryRun {
 		return fmt.Errorf("%w: --diff needs --dry-run", errUsage)
 	}
+	if *output != "" {
+		if !*dryRun {
+			return fmt.Errorf("%w: --output needs --dry-run", errUsage)
+		}
+		if *format, err = matchFormat(*output, *format); err != nil {
+			return err
+		}
+	}
 	if *shards > 0 {
 		if *dryRun {
 			return fmt.Errorf("%w: --shards and --dry-run do not go together", errUsage)
@@ -115,7 +125,7 @@ func runRun(ctx context.Context, env *Env, args []string) error {
 			return fmt.Errorf("ruleset %s is being run by another process; try again when it has finished", strings.Join(busy, ", "))
 		}
 	}
-	opts := engine.Options{DryRun: *dryRun, Samples: 3, IgnoreHeld: *diff, Collect: *diff}
+	opts := engine.Options{DryRun: *dryRun, Samples: 3, IgnoreHeld: *diff, Collect: *diff || *output != "", CollectHeld: *output != ""}
 	results, err := runWithProgress(ctx, env, eng, sets, opts)
 	for i, res := range results {
 		rs := sets[i]
@@ -131,6 +141,13 @@ func runRun(ctx context.Context, env *Env, args []string) error {
 	}
 	if err != nil {
 		return err
+	}
+	if *output != "" {
+		n, err := writeMatches(*output, *format, results)
+		if err != nil {
+			return fmt.Errorf("write %s: %w", *output, err)
+		}
+		fmt.Fprintf(env.Stdout, "Wrote %s matches, proposed and held back, to %s.\n", count(int64(n)), *output)
 	}
 	if loadErr != nil {
 		return errSilent
@@ -207,7 +224,11 @@ func printDiff(ctx context.Context, w io.Writer, db *database.DB, rs *rules.Rule
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "\nCompared with the %s proposals of %s made on %s (a dry run ignores cooldowns):\n",
+	// --diff counts every match as if nothing held anyone back (no earlier
+	// proposal, cooldown, frequency cap or suppression), so that it compares
+	// what the rules match with what they proposed; a dry run without --diff
+	// counts what a real run would propose now.
+	fmt.Fprintf(w, "\nCompared with the %s proposals of %s made on %s (with --diff the counts above ignore earlier proposals, cooldowns, the frequency cap and suppressions):\n",
 		count(int64(len(before))), rs.Name, day.Format(time.DateOnly))
 	cur := res.Currency
 	for _, d := range engine.Diff(before, res.Found) {

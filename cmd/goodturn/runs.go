@@ -21,10 +21,11 @@ const runsLimit = 20
 
 func runRuns(ctx context.Context, env *Env, args []string) error {
 	var c config
-	fs := c.flagSet(env, "runs", "[--ruleset NAME] [--limit N] | show [--max-error-share PCT] ID")
+	fs := c.flagSet(env, "runs", "[--ruleset NAME] [--limit N] [--json] | show [--max-error-share PCT] [--json] ID")
 	ruleset := fs.String("ruleset", "", "list only this ruleset's runs")
 	limit := intIn(fs, "limit", runsLimit, 0, math.MaxInt, "list at most this many runs, newest first; 0 lists all")
 	maxShare := percent(1)
+	asJSON := fs.Bool("json", false, "write the runs (or the run) as JSON")
 	fs.Var(&maxShare, "max-error-share", "with show: a rule is UNHEALTHY when it failed for more than this percentage of the customers")
 	positional, err := parse(fs, args)
 	if err != nil {
@@ -55,6 +56,21 @@ func runRuns(ctx context.Context, env *Env, args []string) error {
 	if _, err := store.Migrate(ctx, db); err != nil {
 		return err
 	}
+	if show != 0 && *asJSON {
+		r, err := store.GetRun(ctx, db, show)
+		if err != nil {
+			return err
+		}
+		runs := []store.Run{*r}
+		if err := markAbandoned(ctx, db, runs); err != nil {
+			return err
+		}
+		held, err := store.Held(ctx, db, show)
+		if err != nil {
+			return err
+		}
+		return writeJSON(env.Stdout, toJSONRun(runs[0], held))
+	}
 	if show != 0 {
 		return showRun(ctx, env.Stdout, db, show, float64(maxShare))
 	}
@@ -64,6 +80,9 @@ func runRuns(ctx context.Context, env *Env, args []string) error {
 	}
 	if err := markAbandoned(ctx, db, runs); err != nil {
 		return err
+	}
+	if *asJSON {
+		return writeRunsJSON(ctx, env.Stdout, db, runs)
 	}
 	if len(runs) == 0 {
 		if *ruleset != "" {
