@@ -139,19 +139,23 @@ func runReview(ctx context.Context, env *Env, args []string) error {
 	// Set after New, which reads 0 as "the default": here 0 means every
 	// batch needs two reviewers.
 	svc.SecondReviewerAbove, svc.ExpireAfter = f.secondAbove, expire
-	// What has waited too long expires before anything is shown or decided.
-	expired, err := svc.Expire(ctx)
-	if err != nil {
-		return err
-	}
+	// Listing and showing change nothing: only `review expire`, `serve`
+	// and a decision (which expires what is overdue first, so that it
+	// cannot be approved) expire proposals.
 	switch sub {
 	case "list":
 		return reviewList(ctx, env.Stdout, svc, f)
 	case "show":
 		if target.ProposalID != 0 {
-			return reviewShowProposal(ctx, env.Stdout, db, target.ProposalID)
+			if err := reviewShowProposal(ctx, env.Stdout, db, target.ProposalID); err != nil {
+				return err
+			}
+			return reviewShowProposalOverdue(ctx, env.Stdout, svc, target.ProposalID, f.expireAfter)
 		}
-		return reviewShowBatch(ctx, env.Stdout, db, target, f)
+		if err := reviewShowBatch(ctx, env.Stdout, db, target, f); err != nil {
+			return err
+		}
+		return reviewShowOverdue(ctx, env.Stdout, svc, target, f.expireAfter)
 	case "approve", "reject":
 		u, err := svc.Decider(ctx, f.as)
 		if err != nil {
@@ -170,6 +174,10 @@ func runReview(ctx context.Context, env *Env, args []string) error {
 		if expire < 0 {
 			fmt.Fprintln(env.Stdout, "Nothing expires: --expire-after is 0.")
 			return nil
+		}
+		expired, err := svc.Expire(ctx)
+		if err != nil {
+			return err
 		}
 		fmt.Fprintf(env.Stdout, "Expired %s pending for more than %s.\n", proposalCount(expired), rulefmt.FormatDuration(expire))
 	case "audit":
@@ -204,6 +212,10 @@ func reviewList(ctx context.Context, w io.Writer, svc *review.Service, f reviewF
 		head = append(head, "approved", "rejected", "expired")
 	}
 	rows := [][]string{append(head, "note")}
+	overdue, err := svc.Overdue(ctx, store.Selection{})
+	if err != nil {
+		return err
+	}
 	for _, b := range bs {
 		row := []string{b.Key(), b.Ruleset, b.RuleID, b.Kind, b.AsOf.Format(time.DateOnly), count(b.Pending),
 			formatMoney(b.Value, b.Currency), formatMoney(b.Median, b.Currency)}
@@ -214,7 +226,7 @@ func reviewList(ctx context.Context, w io.Writer, svc *review.Service, f reviewF
 		if err != nil {
 			return err
 		}
-		rows = append(rows, append(row, note))
+		rows = append(rows, append(row, joinNotes(note, overdueNote(overdue[b.Key()], f.expireAfter))))
 	}
 	printTable(w, leftLast(rows), 5)
 	return nil

@@ -32,7 +32,19 @@ func (s *Server) batchCard(r *http.Request, b store.Batch, rule *rules.Rule) (ba
 	if card.Approvals, err = store.BatchApprovals(ctx, s.cfg.DB, b.RunID, b.RuleID); err != nil {
 		return card, err
 	}
+	if card.Overdue, err = s.overdue(r, b); err != nil {
+		return card, err
+	}
 	above := s.cfg.Review.SecondReviewerAbove
 	card.NeedsTwo, card.SecondAbove = above >= 0 && b.Pending > int64(above), above
 	return card, nil
+}
+
+// overdue counts the batch's pending proposals that would expire now.
+func (s *Server) overdue(r *http.Request, b store.Batch) (int64, error) {
+	if s.cfg.Review == nil {
+		return 0, nil
+	}
+	overdue, err := s.cfg.Review.Overdue(r.Context(), store.Selection{RunID: b.RunID, RuleID: b.RuleID})
+	return overdue[b.Key()], err
 }
