@@ -361,7 +361,7 @@ type subRow struct {
 
 // customerQuery reads customers; NULL email, phone, segment and account_no
 // mean none. accountNo says whether the relation has the optional
-// account_no column; without it every account number reads as ''.
+// account_no column; without it every account number reads as ”.
 func customerQuery(accountNo bool) string {
 	acct := "''"
 	if accountNo {
