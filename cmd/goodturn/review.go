@@ -130,7 +130,7 @@ func runReview(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	db, _, closeAll, err := f.databases(ctx)
+	db, bdb, closeAll, err := f.databases(ctx)
 	if err != nil {
 		return err
 	}
@@ -147,7 +147,7 @@ func runReview(ctx context.Context, env *Env, args []string) error {
 		return reviewList(ctx, env.Stdout, svc, f)
 	case "show":
 		if target.ProposalID != 0 {
-			if err := reviewShowProposal(ctx, env.Stdout, db, target.ProposalID); err != nil {
+			if err := reviewShowProposal(ctx, env.Stdout, db, bdb, target.ProposalID); err != nil {
 				return err
 			}
 			return reviewShowProposalOverdue(ctx, env.Stdout, svc, target.ProposalID, f.expireAfter)
@@ -355,13 +355,13 @@ func jsonValue(name string, v any, currency string) string {
 }
 
 // reviewShowProposal prints one proposal with its offer and evidence.
-func reviewShowProposal(ctx context.Context, w io.Writer, db *database.DB, id int64) error {
+func reviewShowProposal(ctx context.Context, w io.Writer, db, bdb *database.DB, id int64) error {
 	p, err := store.GetProposal(ctx, db, id)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "Proposal %d: %s (%s) for customer %d, worth %s a year — %s.\n",
-		p.ID, p.RuleID, p.Kind, p.CustomerID, formatMoney(p.Value, p.Currency), p.Status)
+	fmt.Fprintf(w, "Proposal %d: %s (%s) for %s, worth %s a year — %s.\n",
+		p.ID, p.RuleID, p.Kind, customerLabel(p.CustomerID, accountNo(ctx, bdb, p.CustomerID)), formatMoney(p.Value, p.Currency), p.Status)
 	fmt.Fprintf(w, "Batch %s of ruleset %s, as of %s; rule version %s.\n",
 		store.BatchKey(p.RunID, p.RuleID), p.Ruleset, p.AsOf.Format(time.DateOnly), p.RuleVersion)
 	if p.DecidedBy != "" {

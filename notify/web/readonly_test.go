@@ -45,6 +45,9 @@ func TestPagesNeverExpire(t *testing.T) {
 		if got := f.pending(t); got != pending {
 			t.Fatalf("GET %s: %d pending, was %d", path, got, pending)
 		}
+		if strings.HasPrefix(path, "/proposals/") && !strings.Contains(rec.Body.String(), "· account AC-") {
+			t.Errorf("GET %s does not show the account number", path)
+		}
 		if path == "/" && !strings.Contains(rec.Body.String(), "about to expire") {
 			t.Errorf("GET / does not say what would expire:\n%s", rec.Body)
 		}
