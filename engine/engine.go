@@ -771,7 +771,7 @@ func proposal(machine *vm.VM, rs *rules.Ruleset, r *rules.Rule, f rules.Facts, o
 	return store.Proposal{
 		RunID: runID, Ruleset: rs.Name, RuleID: r.ID, RuleVersion: r.Version, CustomerID: f.Customer.ID,
 		Kind: r.Kind, Value: int64(o.Value), Currency: f.Currency, Offer: offer, Evidence: evidence,
-		Status: store.ProposalPending, AsOf: today, CreatedAt: now,
+		Status: store.ProposalPending, AsOf: today, CreatedAt: now, AccountNo: f.Customer.AccountNo,
 	}, nil
 }
 

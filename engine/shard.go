@@ -17,7 +17,8 @@ import (
 const DefaultLease = 30 * time.Second
 
 // StartJob starts a sharded run of the rulesets: it records a run for each
-// and splits the customers, by id range, into shards that any number of
+// and splits the customers into shards of about the same number of
+// customers (quantiles of the ids present) that any number of
 // worker processes claim from PostgreSQL (see Work). The result is the same
 // as a single-process RunAll at the same clock.
 func (e *Engine) StartJob(ctx context.Context, sets []*rules.Ruleset, shards int) (*store.Job, error) {
@@ -26,18 +27,11 @@ func (e *Engine) StartJob(ctx context.Context, sets []*rules.Ruleset, shards int
 	}
 	now := e.now().UTC()
 	today := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
-	lo, hi, err := store.CustomerRange(ctx, e.Billing.DB)
+	ranges, err := store.CustomerShards(ctx, e.Billing.DB, shards)
 	if err != nil {
 		return nil, fmt.Errorf("start job: %w", err)
 	}
 	job := &store.Job{Clock: now, CreatedAt: time.Now().UTC()}
-	var ranges [][2]int64
-	span := hi + 1 - lo
-	for i := 0; i < shards; i++ {
-		from := lo + span*int64(i)/int64(shards)
-		to := lo + span*int64(i+1)/int64(shards)
-		ranges = append(ranges, [2]int64{from, to})
-	}
 	if !e.DB.IsPostgres() {
 		return nil, fmt.Errorf("start job: %w", store.ErrNeedsPostgres)
 	}

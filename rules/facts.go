@@ -61,6 +61,9 @@ type Customer struct {
 	MarketingOptIn bool           `expr:"marketing_opt_in" json:"marketing_opt_in"`
 	ContactOptOut  bool           `expr:"contact_opt_out" json:"contact_opt_out"`
 	Attrs          map[string]any `expr:"attrs" json:"attrs,omitempty"`
+	// AccountNo is the business's own account number (customers.account_no,
+	// an optional column); "" when the business has none.
+	AccountNo string `expr:"account_no" json:"account_no,omitempty"`
 }
 
 // Plan is one plan of the catalogue with its allowances.

@@ -165,7 +165,7 @@ func printSampleMessages(ctx context.Context, env *Env, reader *billing.Reader, 
 			return fmt.Errorf("proposal %d: %w", p.ID, err)
 		}
 		msg := rendered.Message
-		fmt.Fprintf(env.Stdout, "── %s, to customer %d (%s) ──\n", r.ID, cust.ID, cust.Name)
+		fmt.Fprintf(env.Stdout, "── %s, to %s, %s ──\n", r.ID, customerLabel(cust.ID, cust.AccountNo), cust.Name)
 		if msg.Subject != "" {
 			fmt.Fprintf(env.Stdout, "Subject: %s\n\n%s\n", msg.Subject, msg.Text)
 		}

@@ -15,8 +15,8 @@ import (
 
 func runExplain(ctx context.Context, env *Env, args []string) error {
 	var c config
-	fs := c.flagSet(env, "explain", "--customer ID [--rule ID] [--ruleset NAME]")
-	customer := fs.Int64("customer", 0, "the customer to explain (required)")
+	fs := c.flagSet(env, "explain", "--customer (ID | ACCOUNT_NO) [--rule ID] [--ruleset NAME]")
+	customer := fs.String("customer", "", "the customer to explain, by id or account number (required)")
 	ruleID := fs.String("rule", "", "explain only this rule")
 	var names stringList
 	fs.Var(&names, "ruleset", "explain only this ruleset's rules (repeatable)")
@@ -27,7 +27,7 @@ func runExplain(ctx context.Context, env *Env, args []string) error {
 	if err := noArgs(positional); err != nil {
 		return err
 	}
-	if *customer == 0 {
+	if *customer == "" {
 		return fmt.Errorf("%w: --customer is required", errUsage)
 	}
 	now, err := c.clock()
@@ -54,13 +54,17 @@ func runExplain(ctx context.Context, env *Env, args []string) error {
 	defer closeAll()
 	eng := newEngine(env, db, bdb, &c, 1)
 	eng.Now = now
-	f, err := eng.CustomerFacts(ctx, *customer)
+	id, err := findCustomer(ctx, bdb, *customer, false)
+	if err != nil {
+		return err
+	}
+	f, err := eng.CustomerFacts(ctx, id)
 	if err != nil {
 		return err
 	}
 	w := env.Stdout
 	cur := f.Currency
-	fmt.Fprintf(w, "Customer %d, %s, as of %s\n", f.Customer.ID, termSafe(f.Customer.Name), f.Today.Format(time.DateOnly))
+	fmt.Fprintf(w, "Customer %d%s, %s, as of %s\n", f.Customer.ID, termSafe(accountSuffix(f.Customer.AccountNo)), termSafe(f.Customer.Name), f.Today.Format(time.DateOnly))
 	if f.Plan.ID != "" {
 		fmt.Fprintf(w, "On plan %s (%s, %s a month); %d months of usage, %d charges, %d events.\n",
 			f.Plan.ID, f.Plan.Name, rules.FormatMoney(f.Plan.MonthlyPrice, cur), len(f.Usage), len(f.Charges), len(f.Events))

@@ -131,7 +131,7 @@ func runReview(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	db, _, closeAll, err := f.databases(ctx)
+	db, bdb, closeAll, err := f.databases(ctx)
 	if err != nil {
 		return err
 	}
@@ -140,19 +140,23 @@ func runReview(ctx context.Context, env *Env, args []string) error {
 	// Set after New, which reads 0 as "the default": here 0 means every
 	// batch needs two reviewers.
 	svc.SecondReviewerAbove, svc.ExpireAfter = f.secondAbove, expire
-	// What has waited too long expires before anything is shown or decided.
-	expired, err := svc.Expire(ctx)
-	if err != nil {
-		return err
-	}
+	// Listing and showing change nothing: only `review expire`, `serve`
+	// and a decision (which expires what is overdue first, so that it
+	// cannot be approved) expire proposals.
 	switch sub {
 	case "list":
 		return reviewList(ctx, env.Stdout, svc, f)
 	case "show":
 		if target.ProposalID != 0 {
-			return reviewShowProposal(ctx, env.Stdout, db, target.ProposalID)
+			if err := reviewShowProposal(ctx, env.Stdout, db, bdb, target.ProposalID); err != nil {
+				return err
+			}
+			return reviewShowProposalOverdue(ctx, env.Stdout, svc, target.ProposalID, f.expireAfter)
 		}
-		return reviewShowBatch(ctx, env.Stdout, db, target, f)
+		if err := reviewShowBatch(ctx, env.Stdout, db, target, f); err != nil {
+			return err
+		}
+		return reviewShowOverdue(ctx, env.Stdout, svc, target, f.expireAfter)
 	case "approve", "reject":
 		u, err := svc.Decider(ctx, f.as)
 		if err != nil {
@@ -171,6 +175,10 @@ func runReview(ctx context.Context, env *Env, args []string) error {
 		if expire < 0 {
 			fmt.Fprintln(env.Stdout, "Nothing expires: --expire-after is 0.")
 			return nil
+		}
+		expired, err := svc.Expire(ctx)
+		if err != nil {
+			return err
 		}
 		fmt.Fprintf(env.Stdout, "Expired %s pending for more than %s.\n", proposalCount(expired), rulefmt.FormatDuration(expire))
 	case "audit":
@@ -205,6 +213,10 @@ func reviewList(ctx context.Context, w io.Writer, svc *review.Service, f reviewF
 		head = append(head, "approved", "rejected", "expired")
 	}
 	rows := [][]string{append(head, "note")}
+	overdue, err := svc.Overdue(ctx, store.Selection{})
+	if err != nil {
+		return err
+	}
 	for _, b := range bs {
 		row := []string{b.Key(), b.Ruleset, b.RuleID, b.Kind, b.AsOf.Format(time.DateOnly), count(b.Pending),
 			formatMoney(b.Value, b.Currency), formatMoney(b.Median, b.Currency)}
@@ -215,7 +227,7 @@ func reviewList(ctx context.Context, w io.Writer, svc *review.Service, f reviewF
 		if err != nil {
 			return err
 		}
-		rows = append(rows, append(row, note))
+		rows = append(rows, append(row, joinNotes(note, overdueNote(overdue[b.Key()], f.expireAfter))))
 	}
 	printTable(w, leftLast(rows), 5)
 	return nil
@@ -344,13 +356,13 @@ func jsonValue(name string, v any, currency string) string {
 }
 
 // reviewShowProposal prints one proposal with its offer and evidence.
-func reviewShowProposal(ctx context.Context, w io.Writer, db *database.DB, id int64) error {
+func reviewShowProposal(ctx context.Context, w io.Writer, db, bdb *database.DB, id int64) error {
 	p, err := store.GetProposal(ctx, db, id)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "Proposal %d: %s (%s) for customer %d, worth %s a year — %s.\n",
-		p.ID, p.RuleID, p.Kind, p.CustomerID, formatMoney(p.Value, p.Currency), p.Status)
+	fmt.Fprintf(w, "Proposal %d: %s (%s) for %s, worth %s a year — %s.\n",
+		p.ID, p.RuleID, p.Kind, customerLabel(p.CustomerID, accountNo(ctx, bdb, p.CustomerID)), formatMoney(p.Value, p.Currency), p.Status)
 	fmt.Fprintf(w, "Batch %s of ruleset %s, as of %s; rule version %s.\n",
 		store.BatchKey(p.RunID, p.RuleID), p.Ruleset, p.AsOf.Format(time.DateOnly), p.RuleVersion)
 	if p.DecidedBy != "" {

@@ -164,7 +164,7 @@ func printSamples(w io.Writer, rs *rules.Ruleset, res *engine.Result) {
 		}
 		fmt.Fprintf(w, "  %s, for example:\n", r.ID)
 		for _, p := range ps {
-			fmt.Fprintf(w, "    customer %d: %s a year; %s\n", p.CustomerID, formatMoney(p.Value, p.Currency), compactOffer(p.Offer))
+			fmt.Fprintf(w, "    %s: %s a year; %s\n", customerLabel(p.CustomerID, p.AccountNo), formatMoney(p.Value, p.Currency), compactOffer(p.Offer))
 		}
 	}
 }

@@ -167,6 +167,8 @@ type server struct {
 	enqueuer  *outbox.Enqueuer
 	sendEvery time.Duration
 	timeouts  httpTimeouts
+	// expirer expires overdue proposals every expireEvery.
+	expirer *review.Service
 }
 
 func newServer(ctx context.Context, env *Env, c *config, opts serveOptions) (*server, error) {
@@ -226,6 +228,7 @@ func newServer(ctx context.Context, env *Env, c *config, opts serveOptions) (*se
 		sv.timeouts = defaultTimeouts
 	}
 	svc := review.New(db, review.Config{SecondReviewerAbove: opts.secondAbove, ExpireAfter: opts.expireAfter, Now: now})
+	sv.expirer = svc
 	sv.review, err = web.New(web.Config{DB: db, Billing: &billing.Reader{DB: bdb, Months: c.months}, Review: svc, Logger: log,
 		TrustProxy: opts.trustProxy, From: opts.from, Rulesets: func() ([]*rules.Ruleset, error) { return c.loadRulesetsPartly(nil) }})
 	if err != nil {
@@ -333,6 +336,11 @@ func (sv *server) serve(ctx context.Context, listen string) error {
 		defer close(schedDone)
 		sv.sched.Run(runCtx)
 	}()
+	expireDone := make(chan struct{})
+	go func() {
+		defer close(expireDone)
+		sv.expireOverdue(runCtx, expireEvery)
+	}()
 	sendDone := make(chan struct{})
 	go func() {
 		defer close(sendDone)
@@ -352,6 +360,7 @@ func (sv *server) serve(ctx context.Context, listen string) error {
 	<-schedDone
 	cancel()
 	<-sendDone
+	<-expireDone
 	sctx, scancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer scancel()
 	if err := srv.Shutdown(sctx); err != nil {

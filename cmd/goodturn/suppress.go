@@ -26,8 +26,8 @@ func runSuppress(ctx context.Context, env *Env, args []string) error {
 
 func suppressAdd(ctx context.Context, env *Env, args []string) error {
 	var c config
-	fs := c.flagSet(env, "suppress add", "(--customer ID | --segment NAME) [--ruleset NAME] [--rule ID] --owner WHO --reason WHY [--expires 2006-01-02]")
-	customer := fs.Int64("customer", 0, "the customer to suppress")
+	fs := c.flagSet(env, "suppress add", "(--customer (ID | ACCOUNT_NO) | --segment NAME) [--ruleset NAME] [--rule ID] --owner WHO --reason WHY [--expires 2006-01-02]")
+	customer := fs.String("customer", "", "the customer to suppress, by id or account number")
 	segment := fs.String("segment", "", "the segment to suppress")
 	ruleset := fs.String("ruleset", "", "only this ruleset's rules (all by default)")
 	rule := fs.String("rule", "", "only this rule (all by default)")
@@ -45,9 +45,9 @@ func suppressAdd(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	s := store.Suppression{CustomerID: *customer, Segment: *segment, Ruleset: *ruleset, RuleID: *rule,
+	s := store.Suppression{Segment: *segment, Ruleset: *ruleset, RuleID: *rule,
 		Owner: *owner, Reason: *reason, Created: now()}
-	if (*customer == 0) == (*segment == "") {
+	if (*customer == "") == (*segment == "") {
 		return fmt.Errorf("%w: give --customer or --segment", errUsage)
 	}
 	if *owner == "" || *reason == "" {
@@ -60,11 +60,16 @@ func suppressAdd(ctx context.Context, env *Env, args []string) error {
 		}
 		s.ExpiresOn = t
 	}
-	db, _, closeAll, err := c.databases(ctx)
+	db, bdb, closeAll, err := c.databases(ctx)
 	if err != nil {
 		return err
 	}
 	defer closeAll()
+	if *customer != "" {
+		if s.CustomerID, err = findCustomer(ctx, bdb, *customer, true); err != nil {
+			return err
+		}
+	}
 	if err := store.AddSuppression(ctx, db, &s); err != nil {
 		return err
 	}

@@ -359,33 +359,64 @@ type subRow struct {
 	rules.Subscription
 }
 
-// customerQuery reads customers; NULL email, phone and segment mean none.
-const customerQuery = `SELECT id, name, COALESCE(email, ''), COALESCE(phone, ''), locale, timezone, CAST(joined_on AS TEXT),
-	COALESCE(segment, ''), marketing_opt_in, contact_opt_out, attrs FROM customers `
+// customerQuery reads customers; NULL email, phone, segment and account_no
+// mean none. accountNo says whether the relation has the optional
+// account_no column; without it every account number reads as ”.
+func customerQuery(accountNo bool) string {
+	acct := "''"
+	if accountNo {
+		acct = "COALESCE(CAST(account_no AS TEXT), '')"
+	}
+	return `SELECT id, name, COALESCE(email, ''), COALESCE(phone, ''), locale, timezone, CAST(joined_on AS TEXT),
+	COALESCE(segment, ''), marketing_opt_in, contact_opt_out, attrs, ` + acct + ` FROM customers `
+}
 
-var customersRel = relation[rules.Customer]{
-	name:  "customers",
-	query: customerQuery + `WHERE id >= ? AND id < ? ORDER BY id`,
-	scan: func(rows *sql.Rows, id *int64, c *rules.Customer) error {
-		err := rows.Scan(&c.ID, &c.Name, &c.Email, &c.Phone, &c.Locale, &c.Timezone, date(&c.JoinedOn),
-			&c.Segment, &c.MarketingOptIn, &c.ContactOptOut, attrs{&c.Attrs})
-		*id = c.ID
-		if err == nil && c.JoinedOn.IsZero() {
-			return errLook
-		}
-		return err
-	},
-	check: func(r *rowCheck, id *int64, c *rules.Customer) string {
-		*id, _ = r.integer(0, "id", false, false)
-		c.ID = *id
-		c.Name, c.Email, c.Phone = r.text(1, "name"), r.text(2, "email"), r.text(3, "phone")
-		c.Locale, c.Timezone = r.text(4, "locale"), r.text(5, "timezone")
-		c.JoinedOn = r.date(6, "joined_on", true)
-		c.Segment = r.text(7, "segment")
-		c.MarketingOptIn, c.ContactOptOut = r.boolean(8, "marketing_opt_in"), r.boolean(9, "contact_opt_out")
-		c.Attrs = r.attrs(10, "attrs")
-		return fmt.Sprintf("customer %d", *id)
-	},
+// customersRelation reads customers, with or without the account_no column.
+func customersRelation(accountNo bool) *relation[rules.Customer] {
+	return &relation[rules.Customer]{
+		name:  "customers",
+		query: customerQuery(accountNo) + `WHERE id >= ? AND id < ? ORDER BY id`,
+		scan: func(rows *sql.Rows, id *int64, c *rules.Customer) error {
+			err := rows.Scan(&c.ID, &c.Name, &c.Email, &c.Phone, &c.Locale, &c.Timezone, date(&c.JoinedOn),
+				&c.Segment, &c.MarketingOptIn, &c.ContactOptOut, attrs{&c.Attrs}, &c.AccountNo)
+			*id = c.ID
+			if err == nil && c.JoinedOn.IsZero() {
+				return errLook
+			}
+			return err
+		},
+		check: func(r *rowCheck, id *int64, c *rules.Customer) string {
+			*id, _ = r.integer(0, "id", false, false)
+			c.ID = *id
+			c.Name, c.Email, c.Phone = r.text(1, "name"), r.text(2, "email"), r.text(3, "phone")
+			c.Locale, c.Timezone = r.text(4, "locale"), r.text(5, "timezone")
+			c.JoinedOn = r.date(6, "joined_on", true)
+			c.Segment = r.text(7, "segment")
+			c.MarketingOptIn, c.ContactOptOut = r.boolean(8, "marketing_opt_in"), r.boolean(9, "contact_opt_out")
+			c.Attrs = r.attrs(10, "attrs")
+			c.AccountNo = r.text(11, "account_no")
+			return fmt.Sprintf("customer %d", *id)
+		},
+	}
+}
+
+// The customers relation as read with and without account_no.
+var (
+	customersRel     = customersRelation(false)
+	customersAcctRel = customersRelation(true)
+)
+
+// customers returns how to read the customers relation: with account_no
+// when it has that optional column.
+func (r *Reader) customers(ctx context.Context) (*relation[rules.Customer], error) {
+	ok, err := r.HasAccountNo(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if ok {
+		return customersAcctRel, nil
+	}
+	return customersRel, nil
 }
 
 var subscriptionsRel = relation[subRow]{
@@ -524,7 +555,11 @@ func (r *Reader) Read(ctx context.Context, rng Range, now time.Time, catalogue [
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
-	customers, err := open(ctx, r.DB, &customersRel, ids)
+	crel, err := r.customers(ctx)
+	if err != nil {
+		return st, err
+	}
+	customers, err := open(ctx, r.DB, crel, ids)
 	if err != nil {
 		return st, err
 	}
@@ -642,7 +677,11 @@ func (st *Stats) refuse(rf Refusal, report func(Refusal)) {
 // error naming what is wrong.
 func (r *Reader) Customer(ctx context.Context, id int64) (rules.Customer, error) {
 	var it item[rules.Customer]
-	rows, err := r.DB.QueryContext(ctx, r.DB.Rebind(customerQuery+`WHERE id = ?`), id)
+	crel, err := r.customers(ctx)
+	if err != nil {
+		return it.v, fmt.Errorf("read customer %d: %w", id, err)
+	}
+	rows, err := r.DB.QueryContext(ctx, r.DB.Rebind(customerQuery(crel == customersAcctRel)+`WHERE id = ?`), id)
 	if err != nil {
 		return it.v, fmt.Errorf("read customer %d: %w", id, err)
 	}
@@ -654,7 +693,7 @@ func (r *Reader) Customer(ctx context.Context, id int64) (rules.Customer, error)
 		}
 		return it.v, fmt.Errorf("read customer %d: %w", id, err)
 	}
-	if err := customersRel.read(rows, &it); err != nil {
+	if err := crel.read(rows, &it); err != nil {
 		return it.v, fmt.Errorf("read customer %d: %w", id, err)
 	}
 	if it.bad != "" {

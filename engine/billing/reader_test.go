@@ -39,9 +39,9 @@ INSERT INTO plan_allowances VALUES ('sim-6', 'data_mb', 1536, '0.5');
 INSERT INTO plan_allowances VALUES ('sim-6', 'minutes', 300, '8.5');
 INSERT INTO plan_allowances VALUES ('sim-15', 'data_mb', 20480, '0.2');
 INSERT INTO plan_allowances VALUES ('sim-15', 'minutes', NULL, '0');
-INSERT INTO customers VALUES (1, 'Ann', 'ann@example.com', '', 'en-GB', 'Europe/London', '2020-01-05', 'consumer', TRUE, FALSE, NULL);
-INSERT INTO customers VALUES (2, 'Bob', '', '', 'en-GB', 'Europe/London', '2021-03-01', 'consumer', FALSE, FALSE, '{"vip": true}');
-INSERT INTO customers VALUES (3, 'Cat', '', '+447700900123', 'cy-GB', 'Europe/London', '2019-07-20', '', TRUE, FALSE, NULL);
+INSERT INTO customers VALUES (1, 'Ann', 'ann@example.com', '', 'en-GB', 'Europe/London', '2020-01-05', 'consumer', TRUE, FALSE, NULL, 'AC-0000001');
+INSERT INTO customers VALUES (2, 'Bob', '', '', 'en-GB', 'Europe/London', '2021-03-01', 'consumer', FALSE, FALSE, '{"vip": true}', NULL);
+INSERT INTO customers VALUES (3, 'Cat', '', '+447700900123', 'cy-GB', 'Europe/London', '2019-07-20', '', TRUE, FALSE, NULL, '8919-QRXDB');
 INSERT INTO subscriptions VALUES (1, 'sim-15', '2024-01-01', NULL, 0, NULL);
 INSERT INTO subscriptions VALUES (2, 'sim-6', '2025-06-01', '2027-06-01', 1200, NULL);
 INSERT INTO subscriptions VALUES (3, 'sim-6', '2023-02-01', NULL, 0, '2024-02-01');
@@ -193,7 +193,7 @@ func TestReadRefusesTheCustomerOfABadRowOnly(t *testing.T) {
 			1, `customers: customer 1: joined_on is NULL`},
 		{"attrs not a JSON object", []string{`UPDATE customers SET attrs = '[1, 2]' WHERE id = 2`},
 			2, `customers: customer 2: attrs is not a JSON object: json: cannot unmarshal array into Go value of type map[string]interface {}`},
-		{"duplicated customer row", []string{`INSERT INTO customers VALUES (3, 'Cat', '', '', 'cy-GB', 'Europe/London', '2019-07-20', '', TRUE, FALSE, NULL)`},
+		{"duplicated customer row", []string{`INSERT INTO customers VALUES (3, 'Cat', '', '', 'cy-GB', 'Europe/London', '2019-07-20', '', TRUE, FALSE, NULL, NULL)`},
 			3, `customers: customer 3: duplicate row`},
 		{"NULL plan id", []string{`UPDATE subscriptions SET plan_id = NULL WHERE customer_id = 1`},
 			1, `subscriptions: customer 1: plan_id is NULL`},
@@ -272,7 +272,7 @@ func TestReadKeepsAFewRefusalsAndReportsEvery(t *testing.T) {
 	var stmts []string
 	for i := 10; i < 20; i++ {
 		stmts = append(stmts, strings.ReplaceAll(
-			`INSERT INTO customers VALUES (ID, NULL, '', '', 'en-GB', 'Europe/London', '2020-01-05', '', TRUE, FALSE, NULL)`,
+			`INSERT INTO customers VALUES (ID, NULL, '', '', 'en-GB', 'Europe/London', '2020-01-05', '', TRUE, FALSE, NULL, NULL)`,
 			"ID", string(rune('0'+i/10))+string(rune('0'+i%10))))
 	}
 	r := open(t, dbtest.SQLiteDSN(t), stmts...)

@@ -16,7 +16,9 @@ CREATE TABLE IF NOT EXISTS customers (
     segment          TEXT NOT NULL DEFAULT '',
     marketing_opt_in BOOLEAN NOT NULL DEFAULT FALSE,
     contact_opt_out  BOOLEAN NOT NULL DEFAULT FALSE,
-    attrs            {{.JSON}}
+    attrs            {{.JSON}},
+    -- Optional: the business's own account number (text), NULL if none.
+    account_no       TEXT
 );
 
 CREATE TABLE IF NOT EXISTS plans (

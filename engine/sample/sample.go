@@ -953,7 +953,7 @@ type table struct {
 }
 
 var (
-	tCustomers = table{"customers", []string{"id", "name", "email", "phone", "locale", "timezone", "joined_on", "segment", "marketing_opt_in", "contact_opt_out", "attrs"}}
+	tCustomers = table{"customers", []string{"id", "name", "email", "phone", "locale", "timezone", "joined_on", "segment", "marketing_opt_in", "contact_opt_out", "attrs", "account_no"}}
 	tPlans     = table{"plans", []string{"id", "name", "monthly_price", "currency", "available", "attrs"}}
 	tAllowance = table{"plan_allowances", []string{"plan_id", "meter", "included", "overage_rate"}}
 	tSubs      = table{"subscriptions", []string{"customer_id", "plan_id", "started_on", "contract_ends_on", "device_monthly", "device_paid_off_on"}}
@@ -1015,6 +1015,7 @@ func (w *writer) writeBatch(ctx context.Context, b *batch) error {
 			c := &b.customers[i]
 			v[0], v[1], v[2], v[3], v[4], v[5] = c.id, c.name, c.email, c.phone, c.locale, c.timezone
 			v[6], v[7], v[8], v[9], v[10] = c.joined, c.segment, c.marketingOptIn, c.contactOut, c.attrs
+			v[11] = AccountNo(c.id)
 		}},
 		{tSubs, len(b.subs), func(i int, v []any) {
 			s := &b.subs[i]
@@ -1153,3 +1154,7 @@ func (w *writer) copyRows(ctx context.Context, tx *sqlx.Tx, t table, n int, fill
 	}
 	return nil
 }
+
+// AccountNo is the sample operator's account number of customer id, as its
+// billing system would write it: "AC-0000041".
+func AccountNo(id int64) string { return fmt.Sprintf("AC-%07d", id) }

@@ -215,15 +215,6 @@ func RunTotals(ctx context.Context, db *database.DB, runID int64) (map[string]Ta
 	return out, rows.Err()
 }
 
-// CustomerRange returns the lowest and highest customer id.
-func CustomerRange(ctx context.Context, db *database.DB) (lo, hi int64, err error) {
-	var a, b sql.NullInt64
-	if err := db.QueryRowContext(ctx, `SELECT MIN(id), MAX(id) FROM customers`).Scan(&a, &b); err != nil {
-		return 0, 0, fmt.Errorf("customer ids: %w", err)
-	}
-	return a.Int64, b.Int64, nil
-}
-
 // UnfinishedJobs counts the jobs not yet done.
 func UnfinishedJobs(ctx context.Context, db *database.DB) (int, error) {
 	var n int
@@ -252,4 +243,51 @@ func UnfinishedDoneJobs(ctx context.Context, db *database.DB) ([]int64, error) {
 		out = append(out, id)
 	}
 	return out, rows.Err()
+}
+
+// CustomerShards splits the customers present into n ranges of customer
+// ids [from, to) holding as near the same number of customers as the ids
+// allow, with one query: the quantiles of the ids present, not equal
+// slices of the id range, so that sparse or clustered ids still balance.
+// It returns n ranges that cover every id present; some are empty when
+// there are fewer customers than n.
+func CustomerShards(ctx context.Context, db *database.DB, n int) ([][2]int64, error) {
+	if n < 1 {
+		return nil, fmt.Errorf("customer shards: %d shards", n)
+	}
+	rows, err := db.QueryContext(ctx, db.Rebind(`SELECT MIN(id), MAX(id) FROM (
+		SELECT id, NTILE(?) OVER (ORDER BY id) AS tile FROM customers) t
+		GROUP BY tile ORDER BY tile`), n)
+	if err != nil {
+		return nil, fmt.Errorf("customer shards: %w", err)
+	}
+	defer rows.Close()
+	var starts []int64
+	var hi int64
+	for rows.Next() {
+		var from, to int64
+		if err := rows.Scan(&from, &to); err != nil {
+			return nil, fmt.Errorf("customer shards: %w", err)
+		}
+		// A duplicated id the tiles split stays whole in one range.
+		if len(starts) == 0 || from > starts[len(starts)-1] {
+			starts = append(starts, from)
+		}
+		hi = to
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("customer shards: %w", err)
+	}
+	out := make([][2]int64, 0, n)
+	for i, from := range starts {
+		to := hi + 1
+		if i+1 < len(starts) {
+			to = starts[i+1]
+		}
+		out = append(out, [2]int64{from, to})
+	}
+	for len(out) < n {
+		out = append(out, [2]int64{hi + 1, hi + 1})
+	}
+	return out, nil
 }

@@ -52,16 +52,18 @@ type OutboxMessage struct {
 	// Payload is the JSON body of a billing action.
 	Payload   string
 	CreatedAt time.Time
+	// AccountNo is the customer's own account number; "" if none.
+	AccountNo string
 }
 
 const outboxColumns = `id, idempotency_key, proposal_id, customer_id, channel, recipient, recipient_name, timezone, status,
-	attempts, next_attempt_at, last_error, sent_at, subject, text_body, html_body, sms, payload, created_at`
+	attempts, next_attempt_at, last_error, sent_at, subject, text_body, html_body, sms, payload, created_at, account_no`
 
 func scanOutbox(rows interface{ Scan(...any) error }) (OutboxMessage, error) {
 	var m OutboxMessage
 	err := rows.Scan(&m.ID, &m.Key, &m.ProposalID, &m.CustomerID, &m.Channel, &m.Recipient, &m.RecipientName, &m.Timezone,
 		&m.Status, &m.Attempts, database.Time(&m.NextAttemptAt), &m.LastError, database.Time(&m.SentAt), &m.Subject,
-		&m.Text, &m.HTML, &m.SMS, &m.Payload, database.Time(&m.CreatedAt))
+		&m.Text, &m.HTML, &m.SMS, &m.Payload, database.Time(&m.CreatedAt), &m.AccountNo)
 	return m, err
 }
 
@@ -112,8 +114,8 @@ func EnqueueOutbox(ctx context.Context, db *database.DB, ms []OutboxMessage) (in
 	}
 	defer tx.Rollback()
 	q := db.Rebind(`INSERT INTO outbox (idempotency_key, proposal_id, customer_id, channel, recipient, recipient_name, timezone,
-		status, attempts, next_attempt_at, last_error, subject, text_body, html_body, sms, payload, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING`)
+		status, attempts, next_attempt_at, last_error, subject, text_body, html_body, sms, payload, created_at, account_no)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING`)
 	n := 0
 	for _, m := range ms {
 		status := m.Status
@@ -121,7 +123,7 @@ func EnqueueOutbox(ctx context.Context, db *database.DB, ms []OutboxMessage) (in
 			status = OutboxQueued
 		}
 		res, err := tx.ExecContext(ctx, q, m.Key, m.ProposalID, m.CustomerID, m.Channel, m.Recipient, m.RecipientName, m.Timezone,
-			status, m.NextAttemptAt.UTC(), m.LastError, m.Subject, m.Text, m.HTML, m.SMS, m.Payload, m.CreatedAt.UTC())
+			status, m.NextAttemptAt.UTC(), m.LastError, m.Subject, m.Text, m.HTML, m.SMS, m.Payload, m.CreatedAt.UTC(), m.AccountNo)
 		if err != nil {
 			return 0, fmt.Errorf("enqueue %s: %w", m.Key, err)
 		}

@@ -40,6 +40,10 @@ type Proposal struct {
 	Status    string
 	AsOf      time.Time
 	CreatedAt time.Time
+	// AccountNo is the customer's account number as the run read it
+	// (customers.account_no). It is not stored: only a run's samples
+	// carry it; elsewhere read the customer from the billing data.
+	AccountNo string
 }
 
 // insertBatch is how many proposals one INSERT statement carries.

@@ -10,7 +10,7 @@ import (
 // signed and keyed exactly as Webhook is. The body is the action's payload:
 //
 //	{"key": "proposal-12-action", "action": "waive_charge", "proposal_id": 12,
-//	 "customer_id": 1044, "ruleset": "mobile", "rule": "late-fee-waiver",
+//	 "customer_id": 1044, "account_no": "8919-QRXDB", "ruleset": "mobile", "rule": "late-fee-waiver",
 //	 "kind": "fee_waiver", "value": 1000, "currency": "GBP", "offer": {…}}
 type Billing struct {
 	Webhook

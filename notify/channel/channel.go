@@ -17,6 +17,9 @@ type Message struct {
 	Channel    string `json:"channel"`
 	ProposalID int64  `json:"proposal_id"`
 	CustomerID int64  `json:"customer_id"`
+	// AccountNo is the customer's own account number (customers.account_no);
+	// "" when the business has none.
+	AccountNo string `json:"account_no"`
 	// To is the email address or phone number; Name the customer's name.
 	To      string `json:"to,omitempty"`
 	Name    string `json:"name,omitempty"`

@@ -168,7 +168,7 @@ func (e *Enqueuer) messages(ctx context.Context, p store.Proposal) ([]store.Outb
 	}
 	msg := rendered.Message
 	now := e.now().UTC()
-	base := store.OutboxMessage{ProposalID: p.ID, CustomerID: p.CustomerID, RecipientName: cust.Name, Timezone: cust.Timezone,
+	base := store.OutboxMessage{ProposalID: p.ID, CustomerID: p.CustomerID, AccountNo: cust.AccountNo, RecipientName: cust.Name, Timezone: cust.Timezone,
 		Status: store.OutboxQueued, NextAttemptAt: now, CreatedAt: now}
 	var out []store.OutboxMessage
 	for _, ch := range r.Message.Channels {
@@ -200,7 +200,7 @@ func (e *Enqueuer) messages(ctx context.Context, p store.Proposal) ([]store.Outb
 	_ = json.Unmarshal(p.Offer, &offer) // rendering above read it already
 	if action := offer.Action; action != "" {
 		payload, err := json.Marshal(map[string]any{
-			"key": Key(p.ID, ActionChannel), "action": action, "proposal_id": p.ID, "customer_id": p.CustomerID,
+			"key": Key(p.ID, ActionChannel), "action": action, "proposal_id": p.ID, "customer_id": p.CustomerID, "account_no": cust.AccountNo,
 			"ruleset": p.Ruleset, "rule": p.RuleID, "kind": p.Kind, "value": p.Value, "currency": p.Currency,
 			"offer": json.RawMessage(p.Offer),
 		})

@@ -274,7 +274,7 @@ func (s *Sender) deliver(ctx context.Context, m store.OutboxMessage) (Outcome, e
 		return lost(o, err)
 	}
 	o.Attempt = attempt
-	msg := channel.Message{Key: m.Key, Channel: m.Channel, ProposalID: m.ProposalID, CustomerID: m.CustomerID,
+	msg := channel.Message{Key: m.Key, Channel: m.Channel, ProposalID: m.ProposalID, CustomerID: m.CustomerID, AccountNo: m.AccountNo,
 		To: m.Recipient, Name: m.RecipientName, Subject: m.Subject, Text: m.Text, HTML: m.HTML, SMS: m.SMS,
 		Attempt: attempt, Resend: uncertain}
 	if m.Payload != "" {

@@ -376,9 +376,9 @@ func (s *Service) notPending(ctx context.Context, q store.Querier, target store.
 
 // Expire marks the proposals pending for longer than ExpireAfter as
 // expired, audited per batch as done by "system", in one transaction, and
-// returns how many expired. The review page and the command line call it
-// before they show or decide anything; `goodturn serve` also calls it on a
-// timer.
+// returns how many expired. `goodturn serve` calls it on a timer,
+// `goodturn review expire` on demand and a decision before it decides;
+// nothing that only shows proposals calls it (see Overdue).
 func (s *Service) Expire(ctx context.Context) (int64, error) {
 	if s.ExpireAfter < 0 {
 		return 0, nil

@@ -44,10 +44,6 @@ func (s *Server) batch(w http.ResponseWriter, r *http.Request, u *store.User) {
 		return
 	}
 	rule := r.PathValue("rule")
-	if _, err := s.cfg.Review.Expire(ctx); err != nil {
-		s.failErr(w, r, u, err)
-		return
-	}
 	b, err := store.GetBatch(ctx, s.cfg.DB, run, rule)
 	if err != nil {
 		s.failErr(w, r, u, err)

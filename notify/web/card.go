@@ -56,6 +56,9 @@ func (s *Server) batchCard(r *http.Request, b store.Batch, rule *rules.Rule) (ba
 	if card.Delivery, err = s.delivery(ctx, b); err != nil {
 		return card, err
 	}
+	if card.Overdue, err = s.overdue(ctx, b); err != nil {
+		return card, err
+	}
 	above := s.cfg.Review.SecondReviewerAbove
 	card.NeedsTwo, card.SecondAbove = above >= 0 && b.Pending > int64(above), above
 	return card, nil
@@ -261,4 +264,13 @@ func (s *Server) held(ctx context.Context, b store.Batch) ([]heldReason, error) 
 		}
 	}
 	return out, nil
+}
+
+// overdue counts the batch's pending proposals that would expire now.
+func (s *Server) overdue(ctx context.Context, b store.Batch) (int64, error) {
+	if s.cfg.Review == nil {
+		return 0, nil
+	}
+	overdue, err := s.cfg.Review.Overdue(ctx, store.Selection{RunID: b.RunID, RuleID: b.RuleID})
+	return overdue[b.Key()], err
 }

@@ -42,10 +42,6 @@ func (s *Server) proposal(w http.ResponseWriter, r *http.Request, u *store.User)
 		s.fail(w, r, u, http.StatusNotFound, "There is no proposal "+r.PathValue("id")+".")
 		return
 	}
-	if _, err := s.cfg.Review.Expire(ctx); err != nil {
-		s.failErr(w, r, u, err)
-		return
-	}
 	p, err := store.GetProposal(ctx, s.cfg.DB, id)
 	if err != nil {
 		s.failErr(w, r, u, err)

@@ -26,6 +26,7 @@ SELECT
     ''                         AS segment,          -- for suppressions by segment
     c.marketing_consent        AS marketing_opt_in, -- promotional messages need it
     c.do_not_contact           AS contact_opt_out,  -- no message at all when true
+    c.account_number           AS account_no,       -- optional: the business's own account number, shown to reviewers
     NULL::jsonb                AS attrs             -- anything else rules may read: customer.attrs.x
 FROM erp.customers c;
 

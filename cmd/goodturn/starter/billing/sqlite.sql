@@ -25,6 +25,7 @@ SELECT
     ''                         AS segment,          -- for suppressions by segment
     c.marketing_consent        AS marketing_opt_in, -- promotional messages need it
     c.do_not_contact           AS contact_opt_out,  -- no message at all when 1
+    c.account_number           AS account_no,       -- optional: the business's own account number, shown to reviewers
     NULL                       AS attrs             -- anything else rules may read: customer.attrs.x
 FROM erp_customers c;
 
