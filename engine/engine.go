@@ -379,7 +379,7 @@ func HeldBy(r *rules.Rule, status string, asOf, today time.Time) bool {
 // tally is one rule's counts, kept per worker and then summed.
 type tally struct {
 	matched, skipped, errors, stored, value, control int64
-	errSamples                              []store.ErrorSample
+	errSamples                                       []store.ErrorSample
 	// held counts matches held back by the contact policy, by reason.
 	held map[string]int64
 	// uncovered counts proposals, by customer locale, whose customer's

@@ -38,16 +38,20 @@ type Difference struct {
 	Hi float64 `json:"hi"`
 }
 
-// Diff returns the difference of two proportions, a − b, with the 95%
-// normal-approximation (Wald) interval d ± 1.96·√(pa(1−pa)/na + pb(1−pb)/nb).
-// With either group empty the interval is [−1, 1].
+// Diff returns the difference of two proportions, a − b, with a 95%
+// interval by Newcombe's hybrid score method: the normal approximation of
+// the difference, with each group's spread taken from its Wilson interval
+// rather than from p(1−p)/n. Unlike the plain Wald interval it does not
+// shrink to nothing when a group has none or all of its customers (0 of 25
+// is not certainly 0%). With either group empty the interval is [−1, 1].
 func Diff(a, b Proportion) Difference {
 	d := a.P - b.P
 	if a.N == 0 || b.N == 0 {
 		return Difference{D: d, Lo: -1, Hi: 1}
 	}
-	se := math.Sqrt(a.P*(1-a.P)/float64(a.N) + b.P*(1-b.P)/float64(b.N))
-	return Difference{D: d, Lo: math.Max(-1, d-z95*se), Hi: math.Min(1, d+z95*se)}
+	lo := d - math.Sqrt((a.P-a.Lo)*(a.P-a.Lo)+(b.Hi-b.P)*(b.Hi-b.P))
+	hi := d + math.Sqrt((a.Hi-a.P)*(a.Hi-a.P)+(b.P-b.Lo)*(b.P-b.Lo))
+	return Difference{D: d, Lo: math.Max(-1, lo), Hi: math.Min(1, hi)}
 }
 
 // Covers reports whether the interval holds x.

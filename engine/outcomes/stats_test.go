@@ -31,9 +31,14 @@ func TestDiff(t *testing.T) {
 		d, lo, hi  float64
 		coversZero bool
 	}{
-		// 0.5 − 0.3 with n = 100 each: se = √(0.0025 + 0.0021) = 0.06782.
-		{Wilson(50, 100), Wilson(30, 100), 0.2, 0.0671, 0.3329, false},
-		{Wilson(30, 100), Wilson(30, 100), 0, -0.1270, 0.1270, true},
+		// Newcombe (1998), method 10: 0.5 − 0.3 with n = 100 each, from
+		// the Wilson intervals [0.4038, 0.5962] and [0.2189, 0.3958].
+		{Wilson(50, 100), Wilson(30, 100), 0.2, 0.0642, 0.3258, false},
+		// Newcombe's example: 56/70 − 48/80 = 0.2, interval [0.0524, 0.3339].
+		{Wilson(56, 70), Wilson(48, 80), 0.2, 0.0524, 0.3339, false},
+		{Wilson(30, 100), Wilson(30, 100), 0, -0.1255, 0.1255, true},
+		// None of either: the interval still has width.
+		{Wilson(0, 25), Wilson(0, 25), 0, -0.1332, 0.1332, true},
 		{Wilson(3, 10), Proportion{}, 0.3, -1, 1, true},
 	}
 	for _, tt := range tests {
