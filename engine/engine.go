@@ -242,7 +242,7 @@ func (e *Engine) RunAll(ctx context.Context, sets []*rules.Ruleset, opts Options
 			}
 			r := sl.rule
 			res.Rules = append(res.Rules, store.RunRule{RuleID: r.ID, RuleVersion: r.Version, Kind: r.Kind, Matched: t.matched,
-				Skipped: t.skipped, Errors: t.errors, Proposals: t.stored, Value: t.value, ErrorSamples: t.errSamples})
+				Skipped: t.skipped, Errors: t.errors, Proposals: t.stored, Value: t.value, Control: t.control, ErrorSamples: t.errSamples})
 			if len(t.uncovered) > 0 {
 				if res.Uncovered == nil {
 					res.Uncovered = map[string]map[string]int64{}
@@ -386,8 +386,8 @@ func HeldBy(r *rules.Rule, status string, asOf, today time.Time) bool {
 
 // tally is one rule's counts, kept per worker and then summed.
 type tally struct {
-	matched, skipped, errors, stored, value int64
-	errSamples                              []store.ErrorSample
+	matched, skipped, errors, stored, value, control int64
+	errSamples                                       []store.ErrorSample
 	// held counts matches held back by the contact policy, by reason.
 	held map[string]int64
 	// uncovered counts proposals, by customer locale, whose customer's
@@ -580,7 +580,9 @@ func (e *Engine) evaluate(ctx context.Context, sets []*rules.Ruleset, slots []sl
 							failed(si, f.Customer.ID, err)
 							continue
 						}
-						if _, _, covered := sl.rule.TemplateFor(f.Customer.Locale); !covered {
+						if InControl(p.Ruleset, p.RuleID, p.CustomerID, sl.rule.Control) {
+							p.Status = store.ProposalControl // kept back to measure
+						} else if _, _, covered := sl.rule.TemplateFor(f.Customer.Locale); !covered {
 							if t[si].uncovered == nil {
 								t[si].uncovered = map[string]int64{}
 							}
@@ -643,6 +645,7 @@ func (e *Engine) evaluate(ctx context.Context, sets []*rules.Ruleset, slots []sl
 					s := stored[k]
 					s.Count += n.Count
 					s.Value += n.Value
+					s.Control += n.Control
 					stored[k] = s
 				}
 			}
@@ -666,8 +669,7 @@ func (e *Engine) evaluate(ctx context.Context, sets []*rules.Ruleset, slots []sl
 			if opts.DryRun {
 				k := ruleKey{p.Ruleset, p.RuleID}
 				s := stored[k]
-				s.Count++
-				s.Value += p.Value
+				s.Add(p.Status, p.Value)
 				stored[k] = s
 			}
 		}
@@ -716,6 +718,7 @@ func (e *Engine) evaluate(ctx context.Context, sets []*rules.Ruleset, slots []sl
 		k := ruleKey{sets[sl.set].Name, sl.rule.ID}
 		tallies[i].stored = stored[k].Count
 		tallies[i].value = stored[k].Value
+		tallies[i].control = stored[k].Control
 	}
 	for _, res := range results {
 		sort.Slice(res.Found, func(a, b int) bool {

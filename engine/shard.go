@@ -282,7 +282,7 @@ func (e *Engine) finishJob(ctx context.Context, job *store.Job, sets []*rules.Ru
 			}
 			stored := totals[r.ID]
 			res.Rules = append(res.Rules, store.RunRule{RuleID: r.ID, RuleVersion: r.Version, Kind: r.Kind, Matched: t.Matched,
-				Skipped: t.Skipped, Errors: t.Errors, Proposals: stored.Count, Value: stored.Value, ErrorSamples: t.Samples})
+				Skipped: t.Skipped, Errors: t.Errors, Proposals: stored.Count, Value: stored.Value, Control: stored.Control, ErrorSamples: t.Samples})
 			res.Proposals += stored.Count
 			res.Errors += t.Errors
 			if len(t.Held) > 0 {

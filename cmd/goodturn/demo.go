@@ -24,6 +24,7 @@ func runDemo(ctx context.Context, env *Env, args []string) error {
 	fs := c.flagSet(env, "demo", "[--db DSN] [--customers N]")
 	customers := intIn(fs, "customers", 3000, 1, math.MaxInt, "how many sample customers to create")
 	seed := fs.Uint64("seed", 1, "the seed of the sample data")
+	withOutcomes := fs.Bool("outcomes", false, "run as of 120 days ago with a 25% control group per rule, approve everything, and generate what customers did since (see goodturn outcomes)")
 	positional, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -41,6 +42,10 @@ func runDemo(ctx context.Context, env *Env, args []string) error {
 	sets, err := c.loadRulesets(nil)
 	if err != nil {
 		return fmt.Errorf("load rulesets: %w", err)
+	}
+	today := now
+	if *withOutcomes {
+		now = demoOutcomesClock(sets, today)
 	}
 	db, bdb, closeAll, err := c.databases(ctx)
 	if err != nil {
@@ -76,7 +81,13 @@ func runDemo(ctx context.Context, env *Env, args []string) error {
 			return err
 		}
 	}
-	fmt.Fprintf(out, "Every proposal is pending review; nothing has been sent.\n\n")
+	if *withOutcomes {
+		if err := demoOutcomes(ctx, env, db, bdb, *seed, today()); err != nil {
+			return err
+		}
+	} else {
+		fmt.Fprintf(out, "Every proposal is pending review; nothing has been sent.\n\n")
+	}
 	flags := ""
 	if c.db != "goodturn.db" {
 		flags += " --db " + database.Redact(c.db)
@@ -98,6 +109,7 @@ func runDemo(ctx context.Context, env *Env, args []string) error {
 	}
 	next := [][]string{
 		{"goodturn review list" + flags, "the batches waiting for review"},
+		{"goodturn outcomes" + flags, "uptake and churn of contacted customers against each rule's control group"},
 		{"goodturn user add NAME --role reviewer" + flags, "a reviewer, to approve with review approve --as NAME"},
 	}
 	if sample != "" {

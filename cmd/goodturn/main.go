@@ -39,6 +39,7 @@ var commands = []command{
 	{"bench", "measure a run over generated customers against the database's own COPY", runBench},
 	{"review", "list, show, approve or reject batches of proposals; show the audit log", runReview},
 	{"send", "enqueue approved proposals and deliver due messages once; list or retry messages", runSend},
+	{"outcomes", "measure uptake and churn of contacted customers against each rule's control group", runOutcomes},
 	{"user", "add, list, disable or enable the people who review", runUser},
 	{"version", "print the version", runVersion},
 }

@@ -227,7 +227,7 @@ func reviewList(ctx context.Context, w io.Writer, svc *review.Service, f reviewF
 		if err != nil {
 			return err
 		}
-		rows = append(rows, append(row, joinNotes(note, overdueNote(overdue[b.Key()], f.expireAfter))))
+		rows = append(rows, append(row, joinNotes(withControl(note, b.Control), overdueNote(overdue[b.Key()], f.expireAfter))))
 	}
 	printTable(w, leftLast(rows), 5)
 	return nil
@@ -265,6 +265,9 @@ func reviewShowBatch(ctx context.Context, w io.Writer, db *database.DB, t store.
 		b.Key(), b.RuleID, b.Kind, b.Ruleset, b.RunID, b.AsOf.Format(time.DateOnly))
 	fmt.Fprintf(w, "%s pending, worth %s a year to customers (median %s); %s approved, %s rejected, %s expired.\n",
 		count(b.Pending), formatMoney(b.Value, b.Currency), formatMoney(b.Median, b.Currency), count(b.Approved), count(b.Rejected), count(b.Expired))
+	if b.Control > 0 {
+		fmt.Fprintf(w, "%s more in the control group: never reviewed or sent (see goodturn outcomes).\n", count(b.Control))
+	}
 	as, err := store.BatchApprovals(ctx, db, b.RunID, b.RuleID)
 	if err != nil {
 		return err

@@ -294,6 +294,7 @@ func printResult(w io.Writer, rs *rules.Ruleset, res *engine.Result) {
 		}
 	}
 	printHeld(w, res.Rules, res.Held)
+	printControl(w, res.Rules)
 	for _, rr := range res.Rules {
 		byLocale := res.Uncovered[rr.RuleID]
 		if len(byLocale) == 0 {

@@ -259,6 +259,7 @@ func showRun(ctx context.Context, w io.Writer, db *database.DB, id int64, maxSha
 		fmt.Fprintln(w, "\nMatches held back:")
 		printHeld(w, r.Rules, held)
 	}
+	printControl(w, r.Rules)
 	var failing bool
 	for _, rr := range r.Rules {
 		if len(rr.ErrorSamples) == 0 {

@@ -45,12 +45,14 @@ type Batch struct {
 	Rejected  int64
 	Expired   int64
 	Held      int64
+	// Control counts the batch's control group: never reviewed or sent.
+	Control int64
 	// Value and Median are the total and median yearly value of the
 	// pending proposals, in minor units.
 	Value  int64
 	Median int64
 	// TotalValue is the yearly value of every proposal of the batch but
-	// the held ones.
+	// the held ones and the control group.
 	TotalValue int64
 }
 
@@ -112,8 +114,9 @@ func ListBatches(ctx context.Context, q Querier, f BatchFilter) ([]Batch, error)
 		SUM(CASE WHEN p.status = 'rejected' THEN 1 ELSE 0 END),
 		SUM(CASE WHEN p.status = 'expired' THEN 1 ELSE 0 END),
 		SUM(CASE WHEN p.status = 'held' THEN 1 ELSE 0 END),
+		SUM(CASE WHEN p.status = 'control' THEN 1 ELSE 0 END),
 		SUM(CASE WHEN p.status = 'pending' THEN p.value ELSE 0 END),
-		SUM(CASE WHEN p.status <> 'held' THEN p.value ELSE 0 END)
+		SUM(CASE WHEN p.status NOT IN ('held', 'control') THEN p.value ELSE 0 END)
 		FROM proposals p JOIN runs r ON r.id = p.run_id` + cond + `
 		GROUP BY p.run_id, p.rule_id`
 	if !f.All {
@@ -136,7 +139,7 @@ func ListBatches(ctx context.Context, q Querier, f BatchFilter) ([]Batch, error)
 	for rows.Next() {
 		var b Batch
 		if err := rows.Scan(&b.RunID, &b.RuleID, &b.Ruleset, &b.Kind, &b.Currency, database.Time(&b.AsOf), database.Time(&b.StartedAt),
-			&b.Proposals, &b.Pending, &b.Approved, &b.Rejected, &b.Expired, &b.Held, &b.Value, &b.TotalValue); err != nil {
+			&b.Proposals, &b.Pending, &b.Approved, &b.Rejected, &b.Expired, &b.Held, &b.Control, &b.Value, &b.TotalValue); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("list batches: %w", err)
 		}

@@ -198,17 +198,24 @@ func CompleteJob(ctx context.Context, db *database.DB, jobID int64, at time.Time
 // RunTotals counts, per rule, the proposals a run stored and their value:
 // the authoritative totals of a sharded run, whatever its workers counted.
 func RunTotals(ctx context.Context, db *database.DB, runID int64) (map[string]Tally, error) {
-	rows, err := db.QueryContext(ctx, db.Rebind(`SELECT rule_id, count(*), COALESCE(SUM(value), 0) FROM proposals WHERE run_id = ? GROUP BY rule_id`), runID)
+	rows, err := db.QueryContext(ctx, db.Rebind(`SELECT rule_id, status, count(*), COALESCE(SUM(value), 0) FROM proposals WHERE run_id = ? GROUP BY rule_id, status`), runID)
 	if err != nil {
 		return nil, fmt.Errorf("totals of run %d: %w", runID, err)
 	}
 	defer rows.Close()
 	out := map[string]Tally{}
 	for rows.Next() {
-		var rule string
-		var t Tally
-		if err := rows.Scan(&rule, &t.Count, &t.Value); err != nil {
-			return nil, err
+		var rule, status string
+		var n, value int64
+		if err := rows.Scan(&rule, &status, &n, &value); err != nil {
+			return nil, fmt.Errorf("totals of run %d: %w", runID, err)
+		}
+		t := out[rule]
+		if status == ProposalControl {
+			t.Control += n
+		} else {
+			t.Count += n
+			t.Value += value
 		}
 		out[rule] = t
 	}

@@ -19,6 +19,10 @@ const (
 	// ProposalHeld marks proposals of a rule that failed on too many
 	// customers in its run: they are kept, but not offered for review.
 	ProposalHeld = "held"
+	// ProposalControl marks proposals kept back as a rule's control group:
+	// counted and shown, never reviewed or sent, so that what happens to
+	// these customers can be set against what happens to those contacted.
+	ProposalControl = "control"
 )
 
 // Proposal is one benefit proposed to one customer by one rule.
@@ -50,10 +54,12 @@ type Proposal struct {
 const insertBatch = 500
 
 // Tally counts the proposals of one rule that were stored and their total
-// yearly value.
+// yearly value. Count and Value leave out the control group, which Control
+// counts.
 type Tally struct {
-	Count int64
-	Value int64
+	Count   int64
+	Value   int64
+	Control int64
 }
 
 // InsertProposals stores proposals, skipping any that would repeat a
@@ -90,7 +96,7 @@ func InsertProposals(ctx context.Context, db *database.DB, ps []Proposal) (map[s
 			args = append(args, p.RunID, p.Ruleset, p.RuleID, p.RuleVersion, p.CustomerID, p.Kind, p.Value, p.Currency,
 				string(p.Offer), string(p.Evidence), status, database.Date(p.AsOf), p.CreatedAt.UTC())
 		}
-		q.WriteString(` ON CONFLICT (ruleset, rule_id, customer_id, as_of) DO NOTHING RETURNING rule_id, value`)
+		q.WriteString(` ON CONFLICT (ruleset, rule_id, customer_id, as_of) DO NOTHING RETURNING rule_id, value, status`)
 		rows, err := tx.QueryContext(ctx, db.Rebind(q.String()), args...)
 		if err := tallyStored(rows, err, stored); err != nil {
 			return nil, err
@@ -173,7 +179,7 @@ func copyProposals(ctx context.Context, db *database.DB, ps []Proposal) (map[str
 	}
 	rows, err := tx.QueryContext(ctx, `INSERT INTO proposals (`+proposalColumns+`)
 		SELECT `+proposalColumns+` FROM proposals_stage
-		ON CONFLICT (ruleset, rule_id, customer_id, as_of) DO NOTHING RETURNING rule_id, value`)
+		ON CONFLICT (ruleset, rule_id, customer_id, as_of) DO NOTHING RETURNING rule_id, value, status`)
 	if err := tallyStored(rows, err, stored); err != nil {
 		return nil, err
 	}
@@ -183,28 +189,37 @@ func copyProposals(ctx context.Context, db *database.DB, ps []Proposal) (map[str
 	return stored, nil
 }
 
-// tallyStored adds the (rule_id, value) rows an INSERT … RETURNING gave to
-// stored, and closes them.
+// tallyStored adds the (rule_id, value, status) rows an INSERT … RETURNING
+// gave to stored, and closes them.
 func tallyStored(rows *sql.Rows, err error, stored map[string]Tally) error {
 	if err != nil {
 		return fmt.Errorf("insert proposals: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var rule string
+		var rule, status string
 		var value int64
-		if err := rows.Scan(&rule, &value); err != nil {
+		if err := rows.Scan(&rule, &value, &status); err != nil {
 			return fmt.Errorf("insert proposals: %w", err)
 		}
 		t := stored[rule]
-		t.Count++
-		t.Value += value
+		t.Add(status, value)
 		stored[rule] = t
 	}
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("insert proposals: %w", err)
 	}
 	return rows.Close()
+}
+
+// Add counts one stored proposal of the given status and value.
+func (t *Tally) Add(status string, value int64) {
+	if status == ProposalControl {
+		t.Control++
+		return
+	}
+	t.Count++
+	t.Value += value
 }
 
 // ProposalKey identifies an earlier proposal for cooldown checks.

@@ -339,7 +339,7 @@ const notFailed = ` AND run_id NOT IN (SELECT id FROM runs WHERE status = '` + R
 // withdrawnStatuses are the statuses of the proposals a failed run
 // withdraws: every proposal nobody has decided. (Only the proposals of
 // runs that succeeded can be approved or rejected.)
-var withdrawnStatuses = []string{ProposalPending, ProposalHeld, ProposalExpired}
+var withdrawnStatuses = []string{ProposalPending, ProposalHeld, ProposalExpired, ProposalControl}
 
 // withdrawRun withdraws the undecided proposals of a run, as a unit: they
 // move from proposals to withdrawn_proposals with the reason and the time.
@@ -353,7 +353,7 @@ var withdrawnStatuses = []string{ProposalPending, ProposalHeld, ProposalExpired}
 // next run proposes to its customers again as if the failed run had never
 // happened.
 func withdrawRun(ctx context.Context, tx *sqlx.Tx, runID int64, reason string, at time.Time) (int64, error) {
-	statuses := `(?, ?, ?)`
+	statuses := `(?` + strings.Repeat(`, ?`, len(withdrawnStatuses)-1) + `)`
 	args := []any{at.UTC(), reason, runID}
 	for _, s := range withdrawnStatuses {
 		args = append(args, s)

@@ -58,6 +58,9 @@ type RunRule struct {
 	Errors int64
 	// Value is the total yearly value of the proposals stored.
 	Value int64
+	// Control counts the matches kept as the rule's control group: stored
+	// with status control, never reviewed or sent, and not in Proposals.
+	Control int64
 	// ErrorSamples holds a few of the failures with their customers.
 	ErrorSamples []ErrorSample
 }
@@ -113,9 +116,9 @@ func FinishRun(ctx context.Context, db *database.DB, r *Run) error {
 			return fmt.Errorf("finish run %d: %w", r.ID, err)
 		}
 		if _, err := tx.ExecContext(ctx, db.Rebind(
-			`INSERT INTO run_rules (run_id, rule_id, rule_version, kind, matched, proposals, skipped, errors, value, error_samples)
-			 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-			r.ID, rr.RuleID, rr.RuleVersion, rr.Kind, rr.Matched, rr.Proposals, rr.Skipped, rr.Errors, rr.Value, string(samples)); err != nil {
+			`INSERT INTO run_rules (run_id, rule_id, rule_version, kind, matched, proposals, skipped, errors, value, error_samples, control)
+			 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+			r.ID, rr.RuleID, rr.RuleVersion, rr.Kind, rr.Matched, rr.Proposals, rr.Skipped, rr.Errors, rr.Value, string(samples), rr.Control); err != nil {
 			return fmt.Errorf("finish run %d: rule %s: %w", r.ID, rr.RuleID, err)
 		}
 	}
@@ -170,7 +173,7 @@ func GetRun(ctx context.Context, db *database.DB, id int64) (*Run, error) {
 		}
 	}
 	rows, err := db.QueryxContext(ctx, db.Rebind(
-		`SELECT rule_id, rule_version, kind, matched, proposals, skipped, errors, value, error_samples
+		`SELECT rule_id, rule_version, kind, matched, proposals, skipped, errors, value, error_samples, control
 		 FROM run_rules WHERE run_id = ? ORDER BY rule_id`), id)
 	if err != nil {
 		return nil, fmt.Errorf("get run %d: %w", id, err)
@@ -179,7 +182,7 @@ func GetRun(ctx context.Context, db *database.DB, id int64) (*Run, error) {
 	for rows.Next() {
 		var rr RunRule
 		var samples []byte
-		if err := rows.Scan(&rr.RuleID, &rr.RuleVersion, &rr.Kind, &rr.Matched, &rr.Proposals, &rr.Skipped, &rr.Errors, &rr.Value, &samples); err != nil {
+		if err := rows.Scan(&rr.RuleID, &rr.RuleVersion, &rr.Kind, &rr.Matched, &rr.Proposals, &rr.Skipped, &rr.Errors, &rr.Value, &samples, &rr.Control); err != nil {
 			return nil, fmt.Errorf("get run %d: %w", id, err)
 		}
 		if err := json.Unmarshal(samples, &rr.ErrorSamples); err != nil {
@@ -227,7 +230,7 @@ func ListRuns(ctx context.Context, db *database.DB, f RunFilter) ([]Run, error) 
 	// The runs are chosen in a derived table so that the limit counts runs,
 	// not rule rows; a run without rule rows (still running) is kept.
 	q := `SELECT r.id, r.ruleset, r.dry_run, r.as_of, r.started_at, r.finished_at, r.status, r.customers, r.proposals, r.errors, r.error,
-		r.heartbeat_at, rr.rule_id, rr.rule_version, rr.kind, rr.matched, rr.proposals, rr.skipped, rr.errors, rr.value, rr.error_samples
+		r.heartbeat_at, rr.rule_id, rr.rule_version, rr.kind, rr.matched, rr.proposals, rr.skipped, rr.errors, rr.value, rr.error_samples, rr.control
 		FROM (` + runs + `) r LEFT JOIN run_rules rr ON rr.run_id = r.id
 		ORDER BY r.id DESC, rr.rule_id`
 	rows, err := db.QueryContext(ctx, db.Rebind(q), args...)
@@ -243,11 +246,11 @@ func ListRuns(ctx context.Context, db *database.DB, f RunFilter) ([]Run, error) 
 			ruleID  sql.NullString
 			version sql.NullString
 			kind    sql.NullString
-			nums    [5]sql.NullInt64
+			nums    [6]sql.NullInt64
 			samples []byte
 		)
 		if err := rows.Scan(append(runDest(&r, &errText),
-			&ruleID, &version, &kind, &nums[0], &nums[1], &nums[2], &nums[3], &nums[4], &samples)...); err != nil {
+			&ruleID, &version, &kind, &nums[0], &nums[1], &nums[2], &nums[3], &nums[4], &samples, &nums[5])...); err != nil {
 			return nil, fmt.Errorf("list runs: %w", err)
 		}
 		if len(out) == 0 || out[len(out)-1].ID != r.ID {
@@ -258,7 +261,7 @@ func ListRuns(ctx context.Context, db *database.DB, f RunFilter) ([]Run, error) 
 			continue
 		}
 		rr := RunRule{RuleID: ruleID.String, RuleVersion: version.String, Kind: kind.String, Matched: nums[0].Int64,
-			Proposals: nums[1].Int64, Skipped: nums[2].Int64, Errors: nums[3].Int64, Value: nums[4].Int64}
+			Proposals: nums[1].Int64, Skipped: nums[2].Int64, Errors: nums[3].Int64, Value: nums[4].Int64, Control: nums[5].Int64}
 		if len(samples) > 0 {
 			if err := json.Unmarshal(samples, &rr.ErrorSamples); err != nil {
 				return nil, fmt.Errorf("list runs: run %d: error samples: %w", r.ID, err)

@@ -115,7 +115,7 @@ func RemoveSuppression(ctx context.Context, db *database.DB, id int64) error {
 // (see withdrawRun): what the frequency cap counts.
 func RecentContacts(ctx context.Context, db *database.DB, since time.Time, purposeOf func(ruleset, rule string) string, excludeRuns ...int64) (map[int64]int, error) {
 	rows, err := db.QueryContext(ctx, db.Rebind(
-		`SELECT customer_id, ruleset, rule_id FROM proposals WHERE as_of >= ? AND status NOT IN ('rejected', 'held')`+notFailed+notInRuns(excludeRuns)), database.Date(since))
+		`SELECT customer_id, ruleset, rule_id FROM proposals WHERE as_of >= ? AND status NOT IN ('rejected', 'held', 'control')`+notFailed+notInRuns(excludeRuns)), database.Date(since))
 	if err != nil {
 		return nil, fmt.Errorf("recent contacts: %w", err)
 	}

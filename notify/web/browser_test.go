@@ -148,6 +148,19 @@ func TestBrowser(t *testing.T) {
 	if err != nil || b.Pending != other.Pending {
 		t.Errorf("the viewer's approve changed batch %s: %+v %v", other.Key(), b, err)
 	}
+	if err := chromedp.Do(bctx,
+		chromedp.Click(chromedp.CSS(`nav a[href="/outcomes"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`section.outcomes article.outcome table`)),
+	); err != nil {
+		t.Fatalf("outcomes page: %v", err)
+	}
+	heading, err := chromedp.Run(bctx, chromedp.Evaluate[string](`document.querySelector('section.outcomes article.outcome h2').textContent`))
+	if err != nil {
+		t.Fatalf("outcomes page: %v", err)
+	}
+	if !strings.Contains(heading, "/") {
+		t.Errorf("the outcomes page's first rule is %q, want RULESET/RULE", heading)
+	}
 	if n := dialogs.Load(); n != 0 {
 		t.Errorf("%d dialogs opened", n)
 	}

@@ -108,7 +108,7 @@ func New(cfg Config) (*Server, error) {
 	if s.log == nil {
 		s.log = slog.Default()
 	}
-	for _, name := range []string{"login", "batches", "batch", "proposal", "audit", "dead", "error"} {
+	for _, name := range []string{"login", "batches", "batch", "proposal", "audit", "dead", "error", "outcomes"} {
 		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/parts.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("web: template %s: %w", name, err)
@@ -130,6 +130,7 @@ func New(cfg Config) (*Server, error) {
 	mux.HandleFunc("POST /decide", s.auth(s.decide))
 	mux.HandleFunc("GET /audit", s.auth(s.audit))
 	mux.HandleFunc("GET /dead", s.auth(s.dead))
+	mux.HandleFunc("GET /outcomes", s.auth(s.outcomesPage))
 	mux.HandleFunc("POST /dead/{id}/retry", s.auth(s.retry))
 	mux.HandleFunc("/", s.auth(func(w http.ResponseWriter, r *http.Request, u *store.User) {
 		s.fail(w, r, u, http.StatusNotFound, "There is no page "+r.URL.Path+".")

@@ -73,6 +73,46 @@ type Rule struct {
 	// become a proposal.
 	Require []Expr
 	Message Message
+	// Control is the share of the customers the rule proposes to that are
+	// kept as a control group, in basis points (hundredths of a percent):
+	// `control: 5%` is 500. Zero means no control group.
+	Control int
+	// ControlPos is where the control share is written, if it is.
+	ControlPos Pos
+}
+
+// MaxControl is the largest control share a rule may declare, in basis
+// points: half of the rule's customers.
+const MaxControl = 5000
+
+var controlExpr = regexp.MustCompile(`^(\d{1,3})(?:\.(\d{1,2}))?\s*%$`)
+
+// ParseControl parses a control share such as "5%", "2.5%" or "0%" into
+// basis points, and refuses a share above MaxControl.
+func ParseControl(s string) (int, error) {
+	m := controlExpr.FindStringSubmatch(strings.TrimSpace(s))
+	if m == nil {
+		return 0, fmt.Errorf("cannot parse control share %q: want a percentage such as 5%% or 2.5%%", s)
+	}
+	whole, _ := strconv.Atoi(m[1])
+	frac := 0
+	if m[2] != "" {
+		frac, _ = strconv.Atoi((m[2] + "0")[:2])
+	}
+	bp := whole*100 + frac
+	if bp > MaxControl {
+		return 0, fmt.Errorf("control share %s is more than %d%%: at most half of a rule's customers may go uncontacted", s, MaxControl/100)
+	}
+	return bp, nil
+}
+
+// FormatControl writes a control share in basis points as a percentage, the
+// way ParseControl reads it.
+func FormatControl(bp int) string {
+	if bp%100 == 0 {
+		return fmt.Sprintf("%d%%", bp/100)
+	}
+	return strings.TrimRight(fmt.Sprintf("%d.%02d", bp/100, bp%100), "0") + "%"
 }
 
 // Named is a named expression: a named value or an offer field.
@@ -306,7 +346,7 @@ var Channels = []string{"email", "sms", "webhook"}
 
 var (
 	fileFields    = []string{"rules", "language"}
-	ruleFields    = []string{"id", "name", "description", "owner", "kind", "enabled", "review", "purpose", "cooldown", "values", "when", "value", "offer", "require", "message"}
+	ruleFields    = []string{"id", "name", "description", "owner", "kind", "enabled", "review", "purpose", "cooldown", "values", "when", "value", "offer", "require", "message", "control"}
 	messageFields = []string{"template", "channels"}
 )
 
@@ -545,6 +585,14 @@ func (p *parser) rule(n *yaml.Node) *Rule {
 			r.Require = p.exprList(v, r.ID, "require")
 		case "message":
 			r.Message = p.message(v, r.ID)
+		case "control":
+			if s, ok := p.str(v, r.ID, "control"); ok {
+				bp, err := ParseControl(s)
+				if err != nil {
+					p.errorf(pos(v), r.ID, "control: %v", err)
+				}
+				r.Control, r.ControlPos = bp, pos(v)
+			}
 		}
 	})
 	for _, req := range []string{"id", "name", "description", "owner", "kind", "when", "value", "message"} {

@@ -356,3 +356,51 @@ func TestLanguage(t *testing.T) {
 		}
 	}
 }
+
+// TestControl covers a rule's control share: how it is written, its bounds
+// and the error an author sees.
+func TestControl(t *testing.T) {
+	tests := []struct {
+		line    string
+		want    int
+		wantErr string
+	}{
+		{"", 0, ""},
+		{"    control: 5%\n", 500, ""},
+		{"    control: 2.5%\n", 250, ""},
+		{"    control: 12.25%\n", 1225, ""},
+		{"    control: 0%\n", 0, ""},
+		{"    control: 50%\n", 5000, ""},
+		{"    control: 50.01%\n", 0, `rules.yaml:10:14: rule "r": control: control share 50.01% is more than 50%`},
+		{"    control: 80%\n", 0, "is more than 50%"},
+		{"    control: 5\n", 0, `cannot parse control share "5": want a percentage`},
+		{"    control: -5%\n", 0, "cannot parse control share"},
+		{"    control: 0.125%\n", 0, "cannot parse control share"},
+		{"    control: [5%]\n", 0, "control must be a string"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.TrimSpace(tt.line), func(t *testing.T) {
+			f, errs := rulefmt.Parse("rules.yaml", []byte(rule+tt.line))
+			if tt.wantErr == "" {
+				if len(errs) > 0 {
+					t.Fatalf("unexpected errors: %v", errs)
+				}
+				if got := f.Rules[0].Control; got != tt.want {
+					t.Errorf("control = %d, want %d", got, tt.want)
+				}
+				return
+			}
+			if len(errs) != 1 || !strings.Contains(errs[0].Error(), tt.wantErr) {
+				t.Errorf("errors = %v, want one containing %q", errs, tt.wantErr)
+			}
+		})
+	}
+	for bp, want := range map[int]string{500: "5%", 250: "2.5%", 1225: "12.25%", 1010: "10.1%", 0: "0%"} {
+		if got := rulefmt.FormatControl(bp); got != want {
+			t.Errorf("FormatControl(%d) = %q, want %q", bp, got, want)
+		}
+		if back, err := rulefmt.ParseControl(want); err != nil || back != bp {
+			t.Errorf("ParseControl(%q) = %d, %v; want %d", want, back, err, bp)
+		}
+	}
+}

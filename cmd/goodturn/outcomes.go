@@ -1,0 +1,199 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/goodturn/goodturn/engine/database"
+	"github.com/goodturn/goodturn/engine/outcomes"
+	"github.com/goodturn/goodturn/engine/sample"
+	"github.com/goodturn/goodturn/engine/store"
+	"github.com/goodturn/goodturn/rules"
+)
+
+// printControl prints, rule by rule, how many matches a run kept as the
+// rule's control group.
+func printControl(w io.Writer, rrs []store.RunRule) {
+	for _, rr := range rrs {
+		if rr.Control > 0 {
+			fmt.Fprintf(w, "  %s control group: %s kept back to measure, never reviewed or sent\n", rr.RuleID, count(rr.Control))
+		}
+	}
+}
+
+// withControl adds a batch's control group to its note in the review list.
+func withControl(note string, control int64) string {
+	if control == 0 {
+		return note
+	}
+	c := count(control) + " in control group"
+	if note == "" {
+		return c
+	}
+	return note + "; " + c
+}
+
+func runOutcomes(ctx context.Context, env *Env, args []string) error {
+	var c config
+	fs := c.flagSet(env, "outcomes", "[--ruleset NAME] [--json]")
+	ruleset := fs.String("ruleset", "", "only this ruleset's rules")
+	asJSON := fs.Bool("json", false, "print the figures as JSON, for analysts")
+	positional, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := noArgs(positional); err != nil {
+		return err
+	}
+	now, err := c.clock()
+	if err != nil {
+		return err
+	}
+	db, bdb, closeAll, err := c.databases(ctx)
+	if err != nil {
+		return err
+	}
+	defer closeAll()
+	rep, err := buildOutcomes(ctx, db, bdb, *ruleset, now())
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		enc := json.NewEncoder(env.Stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rep)
+	}
+	printOutcomes(env.Stdout, rep)
+	return nil
+}
+
+// buildOutcomes reads the approved and control proposals and the outcome
+// facts, and measures them as of a day.
+func buildOutcomes(ctx context.Context, db, bdb *database.DB, ruleset string, now time.Time) (*outcomes.Report, error) {
+	units, err := store.OutcomeUnits(ctx, db, ruleset)
+	if err != nil {
+		return nil, err
+	}
+	since := now
+	for _, u := range units {
+		if u.AsOf.Before(since) {
+			since = u.AsOf
+		}
+	}
+	facts, err := outcomes.ReadFacts(ctx, bdb, since)
+	if err != nil {
+		return nil, err
+	}
+	today := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
+	return outcomes.Build(units, facts, today), nil
+}
+
+// printOutcomes prints a report: each rule's figures, then each batch's.
+func printOutcomes(w io.Writer, rep *outcomes.Report) {
+	fmt.Fprintf(w, "Outcomes as of %s: treated customers (sent, or approved where a batch was never sent) against each rule's control group.\n",
+		rep.AsOf.Format(time.DateOnly))
+	if !rep.PlanChanges {
+		fmt.Fprintln(w, "No outcome data for uptake: the billing data has no plan_changes relation (docs/billing-data.md).")
+	}
+	if !rep.LeftOn {
+		fmt.Fprintln(w, "No outcome data for churn: the billing data's customers have no left_on column (docs/billing-data.md).")
+	}
+	if len(rep.Rules) == 0 {
+		fmt.Fprintln(w, "No approved or control proposals yet: nothing to measure.")
+		return
+	}
+	for _, g := range rep.Rules {
+		fmt.Fprintf(w, "\n%s/%s (%s): %s treated (%s), %s control\n", g.Ruleset, g.RuleID, g.Kind, count(int64(g.Treated)), g.Basis, count(int64(g.Control)))
+		rows := [][]string{{"figure", "treated", "control", "difference", "verdict"}}
+		for _, m := range append(append([]outcomes.Measure{}, g.Uptake...), g.Churn) {
+			rows = append(rows, measureRow(m))
+		}
+		printTable(w, leftLast(rows), 1)
+	}
+	fmt.Fprintln(w, "\nBatches:")
+	rows := [][]string{{"batch", "as of", "treated", "control", "uptake 90d", "churn 90d", "verdict (uptake 90d)"}}
+	for _, g := range rep.Batches {
+		up := g.Uptake[len(g.Uptake)-1]
+		rows = append(rows, []string{g.Batch, g.AsOf.Format(time.DateOnly), count(int64(g.Treated)), count(int64(g.Control)),
+			diffCell(up), diffCell(g.Churn), up.Verdict})
+	}
+	printTable(w, leftLast(rows), 2)
+}
+
+// measureRow is one figure of a rule as a table row.
+func measureRow(m outcomes.Measure) []string {
+	name := fmt.Sprintf("%s %dd", m.Name, m.Days)
+	if !m.Available || m.Treated.N+m.Control.N == 0 {
+		return []string{name, "-", "-", "-", m.Verdict}
+	}
+	return []string{name, shareCell(m.Treated), shareCell(m.Control), diffCell(m), m.Verdict}
+}
+
+// shareCell writes k of n as "31.4% of 477 (27.4–35.8%)".
+func shareCell(p outcomes.Proportion) string {
+	if p.N == 0 {
+		return "none yet"
+	}
+	return fmt.Sprintf("%s of %s (%s–%s)", outcomes.Percent(p.P), count(int64(p.N)), outcomes.Percent(p.Lo), outcomes.Percent(p.Hi))
+}
+
+// diffCell writes a difference with its interval: "+26.8 (+20.6 to +32.9)".
+func diffCell(m outcomes.Measure) string {
+	if !m.Available || m.Treated.N == 0 || m.Control.N == 0 {
+		return "-"
+	}
+	pts := func(d float64) string { return strings.TrimSuffix(outcomes.Points(d), " points") }
+	return fmt.Sprintf("%s (%s to %s)", pts(m.Diff.D), pts(m.Diff.Lo), pts(m.Diff.Hi))
+}
+
+// demoOutcomesDays is how long before today `goodturn demo --outcomes`
+// runs the rules, so that their outcomes have had time to happen.
+const demoOutcomesDays = 120
+
+// demoControl is the control share, in basis points, the demo gives a rule
+// that declares none: a quarter, so that a demo of a few thousand customers
+// has control groups large enough to tell something.
+const demoControl = 2500
+
+// demoOutcomesClock keeps a control group for every rule that declares
+// none and returns the clock of a run demoOutcomesDays before today.
+func demoOutcomesClock(sets []*rules.Ruleset, today func() time.Time) func() time.Time {
+	for _, rs := range sets {
+		for _, r := range rs.Rules {
+			if r.Control == 0 {
+				r.Control = demoControl
+			}
+		}
+	}
+	then := today().AddDate(0, 0, -demoOutcomesDays)
+	return func() time.Time { return then }
+}
+
+// demoOutcomes approves every pending batch as the demo and writes what the
+// customers did up to today, with sample.DemoEffect planted.
+func demoOutcomes(ctx context.Context, env *Env, db, bdb *database.DB, seed uint64, today time.Time) error {
+	bs, err := store.ListBatches(ctx, db, store.BatchFilter{})
+	if err != nil {
+		return err
+	}
+	for _, b := range bs {
+		if _, err := store.DecidePending(ctx, db, store.Selection{RunID: b.RunID, RuleID: b.RuleID}, store.ProposalApproved, "demo", today); err != nil {
+			return err
+		}
+	}
+	units, err := store.OutcomeUnits(ctx, db, "")
+	if err != nil {
+		return err
+	}
+	st, err := sample.GenerateOutcomes(ctx, bdb, outcomes.Contacts(units), sample.DemoEffect, seed, today)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(env.Stdout, "The demo approved every batch as of %d days ago and wrote what customers did since: %s plan changes, %s departures.\n\n",
+		demoOutcomesDays, count(int64(st.PlanChanges)), count(int64(st.Departures)))
+	return nil
+}

@@ -1,0 +1,157 @@
+package outcomes_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/goodturn/goodturn/engine"
+	"github.com/goodturn/goodturn/engine/billing"
+	"github.com/goodturn/goodturn/engine/database"
+	"github.com/goodturn/goodturn/engine/database/dbtest"
+	"github.com/goodturn/goodturn/engine/outcomes"
+	"github.com/goodturn/goodturn/engine/sample"
+	"github.com/goodturn/goodturn/engine/store"
+	"github.com/goodturn/goodturn/rules"
+)
+
+var runDay = time.Date(2026, 6, 1, 2, 0, 0, 0, time.UTC)
+
+// approvedSample runs the shipped rulesets, each rule keeping control share
+// of its customers, over a sample operator, and approves every batch.
+func approvedSample(t *testing.T, customers, control int) (*database.DB, []store.OutcomeUnit) {
+	t.Helper()
+	ctx := context.Background()
+	db := dbtest.MustOpenSQLite(t)
+	if _, err := store.Migrate(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	if err := billing.CreateSchema(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sample.Generate(ctx, db, sample.Options{Customers: customers, Seed: 5, Now: runDay}); err != nil {
+		t.Fatal(err)
+	}
+	sets, err := rules.LoadAll("../../rulesets")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, rs := range sets {
+		for _, r := range rs.Rules {
+			r.Control = control
+		}
+	}
+	eng := &engine.Engine{DB: db, Billing: &billing.Reader{DB: db}, Now: func() time.Time { return runDay },
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	if _, err := eng.RunAll(ctx, sets, engine.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	bs, err := store.ListBatches(ctx, db, store.BatchFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range bs {
+		if _, err := store.DecidePending(ctx, db, store.Selection{RunID: b.RunID, RuleID: b.RuleID}, store.ProposalApproved, "ana", runDay); err != nil {
+			t.Fatal(err)
+		}
+	}
+	units, err := store.OutcomeUnits(ctx, db, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return db, units
+}
+
+// report plants effect on the units' customers and measures it 100 days on.
+func report(t *testing.T, db *database.DB, units []store.OutcomeUnit, effect sample.Effect) *outcomes.Report {
+	t.Helper()
+	ctx := context.Background()
+	until := runDay.AddDate(0, 0, 100)
+	contacts := outcomes.Contacts(units)
+	if _, err := sample.GenerateOutcomes(ctx, db, contacts, effect, 7, until); err != nil {
+		t.Fatal(err)
+	}
+	facts, err := outcomes.ReadFacts(ctx, db, runDay)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return outcomes.Build(units, facts, until)
+}
+
+// largest returns the rule with the most customers.
+func largest(rep *outcomes.Report) outcomes.Group {
+	var best outcomes.Group
+	for _, g := range rep.Rules {
+		if g.Treated+g.Control > best.Treated+best.Control {
+			best = g
+		}
+	}
+	return best
+}
+
+// TestRecoversPlantedEffect plants an effect of being contacted in the
+// sample operator's months after a run and checks that the estimate finds
+// it within its interval, and that with no effect the interval covers zero.
+func TestRecoversPlantedEffect(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the sample operator")
+	}
+	db, units := approvedSample(t, 6000, 3000)
+	tests := []struct {
+		name   string
+		effect sample.Effect
+	}{
+		{"planted", sample.Effect{Uptake: 0.10, Lift: 0.25, Churn: 0.15, ChurnCut: 0.10}},
+		{"none", sample.Effect{Uptake: 0.10, Churn: 0.15}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rep := report(t, db, units, tt.effect)
+			if !rep.PlanChanges || !rep.LeftOn {
+				t.Fatalf("outcome relations not found: plan_changes %v, left_on %v", rep.PlanChanges, rep.LeftOn)
+			}
+			g := largest(rep)
+			up, churn := g.Uptake[2], g.Churn
+			t.Logf("%s/%s: %d treated, %d control; uptake 90d %s vs %s, diff %s [%s, %s]; churn %s vs %s, diff %s [%s, %s]",
+				g.Ruleset, g.RuleID, g.Treated, g.Control,
+				outcomes.Percent(up.Treated.P), outcomes.Percent(up.Control.P), outcomes.Points(up.Diff.D), outcomes.Points(up.Diff.Lo), outcomes.Points(up.Diff.Hi),
+				outcomes.Percent(churn.Treated.P), outcomes.Percent(churn.Control.P), outcomes.Points(churn.Diff.D), outcomes.Points(churn.Diff.Lo), outcomes.Points(churn.Diff.Hi))
+			if g.Control < 100 || g.Treated < 100 {
+				t.Fatalf("largest rule %s has %d treated and %d control: too few to test", g.RuleID, g.Treated, g.Control)
+			}
+			if !up.Diff.Covers(tt.effect.Lift) {
+				t.Errorf("uptake difference %+v does not cover the planted %v", up.Diff, tt.effect.Lift)
+			}
+			if !churn.Diff.Covers(-tt.effect.ChurnCut) {
+				t.Errorf("churn difference %+v does not cover the planted %v", churn.Diff, -tt.effect.ChurnCut)
+			}
+			if tt.effect.Lift > 0 && up.Diff.Covers(0) {
+				t.Errorf("uptake difference %+v covers zero although contacting lifts uptake by %v", up.Diff, tt.effect.Lift)
+			}
+			if tt.effect.Lift == 0 && !up.Diff.Covers(0) {
+				t.Errorf("uptake difference %+v misses zero with no effect planted", up.Diff)
+			}
+		})
+	}
+}
+
+// TestNoOutcomeData checks that a billing database without plan_changes or
+// customers.left_on gives a report that says so rather than failing.
+func TestNoOutcomeData(t *testing.T) {
+	db, units := approvedSample(t, 600, 2000)
+	facts, err := outcomes.ReadFacts(context.Background(), db, runDay)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep := outcomes.Build(units, facts, runDay.AddDate(0, 0, 100))
+	if rep.PlanChanges || rep.LeftOn || len(rep.Rules) == 0 {
+		t.Fatalf("report: plan changes %v, left_on %v, %d rules", rep.PlanChanges, rep.LeftOn, len(rep.Rules))
+	}
+	for _, g := range rep.Rules {
+		if g.Uptake[0].Verdict != "no outcome data" || g.Churn.Verdict != "no outcome data" {
+			t.Errorf("rule %s: verdicts %q and %q, want no outcome data", g.RuleID, g.Uptake[0].Verdict, g.Churn.Verdict)
+		}
+	}
+}
