@@ -62,11 +62,15 @@ func New(db *database.DB, cfg Config) *Service {
 	return &Service{DB: db, Config: cfg}
 }
 
+// now is the service's clock in UTC, truncated to microseconds as
+// PostgreSQL keeps times: a time written and read back is then the time the
+// service computed with (a lockout of 15 minutes waits 900 seconds, not
+// 901).
 func (s *Service) now() time.Time {
 	if s.Now == nil {
-		return time.Now().UTC()
+		return time.Now().UTC().Truncate(time.Microsecond)
 	}
-	return s.Now().UTC()
+	return s.Now().UTC().Truncate(time.Microsecond)
 }
 
 // Errors of decisions; each is wrapped with the details.
