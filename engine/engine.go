@@ -12,10 +12,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"runtime"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/expr-lang/expr/vm"
@@ -156,134 +154,153 @@ func (e *Engine) Run(ctx context.Context, rs *rules.Ruleset, opts Options) (*Res
 // them. Each ruleset still gets a run of its own, as if run alone.
 func (e *Engine) RunAll(ctx context.Context, sets []*rules.Ruleset, opts Options) ([]*Result, error) {
 	start := time.Now()
-	now := e.now().UTC()
-	today := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
-	log := e.logger()
 	names := make([]string, len(sets))
 	for i, rs := range sets {
 		names[i] = rs.Name
 	}
-	fail := func(err error) ([]*Result, error) {
+	p, err := e.prepare(ctx, sets, names, opts)
+	if err != nil {
 		return nil, fmt.Errorf("run %s: %w", strings.Join(names, ", "), err)
 	}
+	stopHeartbeat := e.keepAlive(p.results)
+	tallies, customers, runErr := p.evaluate(ctx)
+	stopHeartbeat()
 
-	catalogue, err := e.Billing.Catalogue(ctx)
-	if err != nil {
-		return fail(err)
+	var errs []error
+	if runErr != nil {
+		errs = append(errs, fmt.Errorf("run %s: %w", strings.Join(names, ", "), runErr))
 	}
-	currency := ""
-	for i, p := range catalogue {
-		if i == 0 {
-			currency = p.Currency
-		} else if p.Currency != currency {
-			currency = ""
-			break
+	for i, res := range p.results {
+		res.Customers = customers
+		res.Status = store.RunSucceeded
+		if runErr != nil {
+			res.Status, res.Error = store.RunFailed, runErr.Error()
 		}
+		p.tell(i, tallies)
+		// The end is the start on the run's clock plus the time the run
+		// really took, so that a run at a fixed --now still has a duration.
+		res.Duration = time.Since(start)
+		res.FinishedAt = res.StartedAt.Add(res.Duration)
+		if err := e.finish(ctx, res); err != nil {
+			errs = append(errs, fmt.Errorf("run %s: %w", res.Ruleset, err))
+		}
+		e.logger().Info("run finished", "ruleset", res.Ruleset, "run", res.ID, "status", res.Status, "customers", res.Customers,
+			"proposals", res.Proposals, "errors", res.Errors, "refused", res.Refused, "duration", res.Duration.Round(time.Millisecond))
+	}
+	return p.results, errors.Join(errs...)
+}
+
+// prepare reads what a pass needs before it starts — the plan catalogue,
+// the earlier proposals that hold customers back, what the contact policy
+// knows — fails the dead runs of these rulesets, and records a run for
+// each ruleset (unless a dry run).
+func (e *Engine) prepare(ctx context.Context, sets []*rules.Ruleset, names []string, opts Options) (*pass, error) {
+	now := e.now().UTC()
+	p := &pass{e: e, sets: sets, earlier: map[earlierKey]earlier{}, policy: e.policy(), now: now,
+		today: time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC), opts: opts}
+	var err error
+	if p.plans, err = e.Billing.Catalogue(ctx); err != nil {
+		return nil, err
 	}
 	if !opts.DryRun {
 		// Runs of these rulesets whose process died must not hold anyone
 		// back: fail them and withdraw their proposals first.
 		if err := e.recoverDead(ctx, names); err != nil {
-			return fail(err)
+			return nil, err
 		}
 	}
-	held := map[holdKey]hold{}
-	results := make([]*Result, len(sets))
-	var slots []slot
+	currency := catalogueCurrency(p.plans)
 	for i, rs := range sets {
-		res := &Result{Run: store.Run{Ruleset: rs.Name, DryRun: opts.DryRun, AsOf: today, StartedAt: now},
-			Samples: map[string][]store.Proposal{}, Currency: currency}
-		results[i] = res
+		p.results = append(p.results, &Result{Run: store.Run{Ruleset: rs.Name, DryRun: opts.DryRun, AsOf: p.today, StartedAt: now},
+			Samples: map[string][]store.Proposal{}, Currency: currency})
 		if !opts.IgnoreHeld {
-			if err := e.heldBack(ctx, i, rs, today, held); err != nil {
-				return fail(err)
+			if err := e.earlierProposals(ctx, i, rs, p.today, p.earlier); err != nil {
+				return nil, err
 			}
 		}
 		for _, r := range rs.Enabled() {
-			slots = append(slots, slot{set: i, rule: r})
+			p.slots = append(p.slots, slot{set: i, rule: r})
 		}
 	}
-	var contacts policyState
 	if !opts.IgnoreHeld {
-		if contacts, err = e.policyState(ctx, sets, today); err != nil {
-			return fail(err)
+		if p.contacts, err = e.policyState(ctx, sets, p.today); err != nil {
+			return nil, err
 		}
 	}
-	for i, res := range results {
+	for i, res := range p.results {
 		if !opts.DryRun {
 			res.HeartbeatAt = e.wall()
 			if err := store.CreateRun(ctx, e.DB, &res.Run); err != nil {
-				return fail(err)
+				return nil, err
 			}
 		}
-		log.Info("run started", "ruleset", sets[i].Name, "run", res.ID, "rules", len(sets[i].Enabled()), "dry_run", opts.DryRun)
+		e.logger().Info("run started", "ruleset", sets[i].Name, "run", res.ID, "rules", len(sets[i].Enabled()), "dry_run", opts.DryRun)
 	}
+	return p, nil
+}
 
-	stopHeartbeat := e.keepAlive(results)
-	tallies, customers, runErr := e.evaluate(ctx, sets, slots, catalogue, held, contacts, now, today, opts, results)
-	stopHeartbeat()
+// catalogueCurrency is the currency of every plan of the catalogue, or ""
+// when they do not share one.
+func catalogueCurrency(plans []rules.Plan) string {
+	currency := ""
+	for i, p := range plans {
+		if i == 0 {
+			currency = p.Currency
+		} else if p.Currency != currency {
+			return ""
+		}
+	}
+	return currency
+}
 
-	var errs []error
-	for i, res := range results {
-		res.Customers = customers
-		res.Status = store.RunSucceeded
-		if runErr != nil {
-			res.Status = store.RunFailed
-			res.Error = runErr.Error()
+// tell puts the tallies of ruleset i's rules into its result.
+func (p *pass) tell(i int, tallies []tally) {
+	res := p.results[i]
+	for si, sl := range p.slots {
+		if sl.set != i {
+			continue
 		}
-		for si, sl := range slots {
-			if sl.set != i {
-				continue
-			}
-			t := tallies[si]
-			sort.Slice(t.errSamples, func(a, b int) bool { return t.errSamples[a].CustomerID < t.errSamples[b].CustomerID })
-			if len(t.errSamples) > maxErrorSamples {
-				t.errSamples = t.errSamples[:maxErrorSamples]
-			}
-			r := sl.rule
-			res.Rules = append(res.Rules, store.RunRule{RuleID: r.ID, RuleVersion: r.Version, Kind: r.Kind, Matched: t.matched,
-				Skipped: t.skipped, Errors: t.errors, Proposals: t.stored, Value: t.value, Control: t.control, ErrorSamples: t.errSamples})
-			if len(t.uncovered) > 0 {
-				if res.Uncovered == nil {
-					res.Uncovered = map[string]map[string]int64{}
-				}
-				res.Uncovered[r.ID] = t.uncovered
-			}
-			if len(t.held) > 0 {
-				if res.Held == nil {
-					res.Held = map[string]map[string]int64{}
-				}
-				res.Held[r.ID] = t.held
-			}
-			res.Proposals += t.stored
-			res.HeldMatches = append(res.HeldMatches, t.kept...)
-			res.Errors += t.errors
+		t := tallies[si]
+		sort.Slice(t.errSamples, func(a, b int) bool { return t.errSamples[a].CustomerID < t.errSamples[b].CustomerID })
+		if len(t.errSamples) > maxErrorSamples {
+			t.errSamples = t.errSamples[:maxErrorSamples]
 		}
-		sortHeld(res.HeldMatches)
-		// The end is the start on the run's clock plus the time the run
-		// really took, so that a run at a fixed --now still has a duration.
-		res.Duration = time.Since(start)
-		res.FinishedAt = res.StartedAt.Add(res.Duration)
-		if err := e.holdUnhealthy(ctx, res); err != nil {
-			errs = append(errs, fmt.Errorf("run %s: %w", res.Ruleset, err))
-		}
-		if !opts.DryRun {
-			// Record the end even if the run's context was cancelled.
-			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-			if err := store.FinishRun(fctx, e.DB, &res.Run); err != nil {
-				errs = append(errs, fmt.Errorf("run %s: %w", res.Ruleset, err))
-			} else if err := store.SaveHeld(fctx, e.DB, res.ID, res.Held); err != nil {
-				errs = append(errs, fmt.Errorf("run %s: %w", res.Ruleset, err))
+		r := sl.rule
+		res.Rules = append(res.Rules, store.RunRule{RuleID: r.ID, RuleVersion: r.Version, Kind: r.Kind, Matched: t.matched,
+			Skipped: t.skipped, Errors: t.errors, Proposals: t.stored, Value: t.value, Control: t.control, ErrorSamples: t.errSamples})
+		if len(t.uncovered) > 0 {
+			if res.Uncovered == nil {
+				res.Uncovered = map[string]map[string]int64{}
 			}
-			cancel()
+			res.Uncovered[r.ID] = t.uncovered
 		}
-		log.Info("run finished", "ruleset", res.Ruleset, "run", res.ID, "status", res.Status, "customers", res.Customers,
-			"proposals", res.Proposals, "errors", res.Errors, "refused", res.Refused, "duration", res.Duration.Round(time.Millisecond))
+		if len(t.held) > 0 {
+			if res.Held == nil {
+				res.Held = map[string]map[string]int64{}
+			}
+			res.Held[r.ID] = t.held
+		}
+		res.Proposals += t.stored
+		res.HeldMatches = append(res.HeldMatches, t.kept...)
+		res.Errors += t.errors
 	}
-	if runErr != nil {
-		errs = append([]error{fmt.Errorf("run %s: %w", strings.Join(names, ", "), runErr)}, errs...)
+	sortHeld(res.HeldMatches)
+}
+
+// finish holds back the proposals of the run's unhealthy rules and, unless
+// a dry run, records the run's end and why matches were held back.
+func (e *Engine) finish(ctx context.Context, res *Result) error {
+	err := e.holdUnhealthy(ctx, res)
+	if res.DryRun {
+		return err
 	}
-	return results, errors.Join(errs...)
+	// Record the end even if the run's context was cancelled.
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	if ferr := store.FinishRun(fctx, e.DB, &res.Run); ferr != nil {
+		return errors.Join(err, ferr)
+	}
+	return errors.Join(err, store.SaveHeld(fctx, e.DB, res.ID, res.Held))
 }
 
 // holdUnhealthy marks the rules of a run that failed on more than the
@@ -340,23 +357,25 @@ type slot struct {
 	rule *rules.Rule
 }
 
-// holdKey identifies a ruleset (by its index in the run), a rule and a
+// earlierKey identifies a ruleset (by its index in the run), a rule and a
 // customer.
-type holdKey struct {
+type earlierKey struct {
 	set      int
 	rule     string
 	customer int64
 }
 
-// hold is the latest earlier proposal of a rule to a customer.
-type hold struct {
+// earlier is the latest earlier proposal of a rule to a customer: it holds
+// back a new one while pending or within the rule's cooldown.
+type earlier struct {
 	pending bool
 	asOf    time.Time
 }
 
-// heldBack adds to held the earlier proposals of a ruleset that can hold
-// back a new one: those pending and those within the longest cooldown.
-func (e *Engine) heldBack(ctx context.Context, set int, rs *rules.Ruleset, today time.Time, held map[holdKey]hold, excludeRuns ...int64) error {
+// earlierProposals adds to found the earlier proposals of a ruleset that
+// can hold back a new one: those pending and those within the longest
+// cooldown.
+func (e *Engine) earlierProposals(ctx context.Context, set int, rs *rules.Ruleset, today time.Time, found map[earlierKey]earlier, excludeRuns ...int64) error {
 	var longest time.Duration
 	for _, r := range rs.Rules {
 		longest = max(longest, r.Cooldown)
@@ -366,13 +385,13 @@ func (e *Engine) heldBack(ctx context.Context, set int, rs *rules.Ruleset, today
 		return err
 	}
 	for _, k := range keys {
-		hk := holdKey{set, k.RuleID, k.CustomerID}
-		h := held[hk]
+		ek := earlierKey{set, k.RuleID, k.CustomerID}
+		h := found[ek]
 		h.pending = h.pending || k.Status == store.ProposalPending
 		if k.AsOf.After(h.asOf) {
 			h.asOf = k.AsOf
 		}
-		held[hk] = h
+		found[ek] = h
 	}
 	return nil
 }
@@ -388,7 +407,8 @@ func HeldBy(r *rules.Rule, status string, asOf, today time.Time) bool {
 type tally struct {
 	matched, skipped, errors, stored, value, control int64
 	errSamples                                       []store.ErrorSample
-	// held counts matches held back by the contact policy, by reason.
+	// held counts matches held back (by a broken promise or the contact
+	// policy), by reason.
 	held map[string]int64
 	// uncovered counts proposals, by customer locale, whose customer's
 	// language has no template of the rule.
@@ -398,11 +418,26 @@ type tally struct {
 }
 
 // hold counts a match held back for a reason.
-func (t *tally) hold(reason string) {
-	if t.held == nil {
-		t.held = map[string]int64{}
+func (t *tally) hold(reason string) { t.add(&t.held, reason, 1) }
+
+// count adds one to a key of one of the tally's maps.
+func (t *tally) count(m *map[string]int64, key string) { t.add(m, key, 1) }
+
+// add adds n to a key of one of the tally's maps, making the map if need
+// be.
+func (*tally) add(m *map[string]int64, key string, n int64) {
+	if *m == nil {
+		*m = map[string]int64{}
 	}
-	t.held[reason]++
+	(*m)[key] += n
+}
+
+// fail counts a rule's failure for a customer and keeps a few samples.
+func (t *tally) fail(customer int64, err error) {
+	t.errors++
+	if len(t.errSamples) < maxErrorSamples {
+		t.errSamples = append(t.errSamples, store.ErrorSample{CustomerID: customer, Error: err.Error()})
+	}
 }
 
 // policyState is what the contact policy needs to know before a run: the
@@ -442,304 +477,6 @@ func (e *Engine) policyState(ctx context.Context, sets []*rules.Ruleset, today t
 		}
 	}
 	return ps, nil
-}
-
-// evaluate reads every customer's facts once, evaluates every slot's rule on
-// them on a pool of workers, and writes (or, in a dry run, only counts) the
-// proposals. It returns the tallies by slot and the customers read.
-func (e *Engine) evaluate(ctx context.Context, sets []*rules.Ruleset, slots []slot, catalogue []rules.Plan,
-	held map[holdKey]hold, contacts policyState, now, today time.Time, opts Options, results []*Result) ([]tally, int64, error) {
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-
-	workers := e.Workers
-	if workers <= 0 {
-		workers = runtime.GOMAXPROCS(0)
-	}
-	policy := e.policy()
-	batches := make(chan []rules.Facts, workers*2)
-	found := make(chan []store.Proposal, workers*2)
-	var customers int64
-
-	// Reader: stream facts in batches.
-	var readWG sync.WaitGroup
-	readWG.Add(1)
-	go func() {
-		defer readWG.Done()
-		defer close(batches)
-		batch := make([]rules.Facts, 0, batchSize)
-		st, err := e.Billing.Read(ctx, opts.Range, now, catalogue, func(f rules.Facts) error {
-			batch = append(batch, f)
-			if len(batch) == batchSize {
-				select {
-				case batches <- batch:
-				case <-ctx.Done():
-					return context.Cause(ctx)
-				}
-				batch = make([]rules.Facts, 0, batchSize)
-			}
-			return nil
-		})
-		if err == nil && len(batch) > 0 {
-			select {
-			case batches <- batch:
-			case <-ctx.Done():
-				err = context.Cause(ctx)
-			}
-		}
-		customers = int64(st.Customers)
-		for _, res := range results { // customers refused for bad billing rows
-			res.Refused = int64(st.Refused)
-			for _, rf := range st.Refusals {
-				res.Refusals = append(res.Refusals, store.ErrorSample{CustomerID: rf.CustomerID, Error: rf.Reason})
-			}
-		}
-		if err != nil {
-			cancel(err)
-		}
-	}()
-
-	// Workers: evaluate every slot's rule for every customer.
-	perWorker := make([][]tally, workers)
-	var workWG sync.WaitGroup
-	for w := 0; w < workers; w++ {
-		perWorker[w] = make([]tally, len(slots))
-		workWG.Add(1)
-		go func(t []tally) {
-			defer workWG.Done()
-			var machine vm.VM
-			limiter := rules.NewLimiter(ctx, e.Budget)
-			var (
-				cands     []Candidate
-				candSlots []int
-				outcomes  []rules.Outcome
-			)
-			failed := func(si int, customer int64, err error) {
-				t[si].errors++
-				if len(t[si].errSamples) < maxErrorSamples {
-					t[si].errSamples = append(t[si].errSamples, store.ErrorSample{CustomerID: customer, Error: err.Error()})
-				}
-			}
-			for batch := range batches {
-				var out []store.Proposal
-				for i := range batch {
-					f := batch[i]
-					f.Limit(limiter)
-					var env any = f // boxed once for all the rules
-					cands, candSlots, outcomes = cands[:0], candSlots[:0], outcomes[:0]
-					for si, sl := range slots {
-						o, err := sl.rule.EvalEnv(&machine, env)
-						if err != nil {
-							failed(si, f.Customer.ID, err)
-							continue
-						}
-						if !o.Matched {
-							continue
-						}
-						t[si].matched++
-						if len(o.Broken) > 0 {
-							// A match that breaks a promise is never
-							// proposed, and does not compete with the
-							// customer's other benefits.
-							t[si].hold(ReasonBrokenPromise)
-							for _, p := range o.Broken {
-								t[si].hold(BrokenPromiseReason(p))
-							}
-							t[si].skipped++
-							if opts.CollectHeld {
-								t[si].keep(sets[sl.set], sl.rule, f, o, brokenDecision(o))
-							}
-							continue
-						}
-						c := Candidate{Ruleset: sets[sl.set].Name, Rule: sl.rule, Value: o.Value}
-						if h, ok := held[holdKey{sl.set, sl.rule.ID, f.Customer.ID}]; ok {
-							c.Earlier = &Earlier{AsOf: h.asOf}
-							if h.pending {
-								c.Earlier.Status = store.ProposalPending
-							}
-						}
-						cands, candSlots, outcomes = append(cands, c), append(candSlots, si), append(outcomes, o)
-					}
-					if len(cands) == 0 {
-						continue
-					}
-					contact := Contact{Customer: f.Customer, Recent: contacts.recent[f.Customer.ID], Suppressions: contacts.suppressions}
-					for k, d := range policy.Decide(contact, cands, today) {
-						si := candSlots[k]
-						if d.Reason != "" {
-							t[si].skipped++
-							t[si].hold(d.Reason)
-							if opts.CollectHeld {
-								t[si].keep(sets[slots[si].set], slots[si].rule, f, outcomes[k], d)
-							}
-							continue
-						}
-						sl := slots[si]
-						p, err := proposal(&machine, sets[sl.set], sl.rule, f, outcomes[k], results[sl.set].ID, now, today, !opts.DryRun)
-						if err != nil {
-							failed(si, f.Customer.ID, err)
-							continue
-						}
-						if InControl(p.Ruleset, p.RuleID, p.CustomerID, sl.rule.Control) {
-							p.Status = store.ProposalControl // kept back to measure
-						} else if _, _, covered := sl.rule.TemplateFor(f.Customer.Locale); !covered {
-							if t[si].uncovered == nil {
-								t[si].uncovered = map[string]int64{}
-							}
-							t[si].uncovered[f.Customer.Locale]++
-						}
-						out = append(out, p)
-					}
-				}
-				if len(out) > 0 {
-					select {
-					case found <- out:
-					case <-ctx.Done():
-						return
-					}
-				}
-				if e.Progress != nil {
-					e.Progress(len(batch))
-				}
-			}
-		}(perWorker[w])
-	}
-	go func() {
-		workWG.Wait()
-		close(found)
-	}()
-
-	// Writer: store proposals in batches, keep samples.
-	type ruleKey struct{ ruleset, rule string }
-	stored := map[ruleKey]store.Tally{}
-	setOf := map[string]int{}
-	for i, rs := range sets {
-		setOf[rs.Name] = i
-	}
-	// The writer goroutine stores batches while the workers go on
-	// evaluating: writing is the database's work, not this process's.
-	toWrite := make(chan []store.Proposal, 2)
-	var writeErr error
-	var writeWG sync.WaitGroup
-	writeWG.Add(1)
-	go func() {
-		defer writeWG.Done()
-		for ps := range toWrite {
-			if writeErr != nil {
-				continue // drain
-			}
-			// One ruleset per call keeps the tallies apart.
-			byRuleset := map[string][]store.Proposal{}
-			for _, p := range ps {
-				byRuleset[p.Ruleset] = append(byRuleset[p.Ruleset], p)
-			}
-			for name, part := range byRuleset {
-				t, err := store.InsertProposals(ctx, e.DB, part)
-				if err != nil {
-					writeErr = err
-					cancel(err)
-					break
-				}
-				for rule, n := range t {
-					k := ruleKey{name, rule}
-					s := stored[k]
-					s.Count += n.Count
-					s.Value += n.Value
-					s.Control += n.Control
-					stored[k] = s
-				}
-			}
-		}
-	}()
-	var pending []store.Proposal
-	for ps := range found {
-		for _, p := range ps {
-			res := results[setOf[p.Ruleset]]
-			if opts.Samples > 0 {
-				s := append(res.Samples[p.RuleID], p)
-				if len(s) >= 4*opts.Samples+64 {
-					// Keep memory flat: only the lowest customer ids survive.
-					s = lowest(s, opts.Samples)
-				}
-				res.Samples[p.RuleID] = s
-			}
-			if opts.Collect {
-				res.Found = append(res.Found, p)
-			}
-			if opts.DryRun {
-				k := ruleKey{p.Ruleset, p.RuleID}
-				s := stored[k]
-				s.Add(p.Status, p.Value)
-				stored[k] = s
-			}
-		}
-		if opts.DryRun {
-			continue
-		}
-		pending = append(pending, ps...)
-		if len(pending) >= writeBatch {
-			select {
-			case toWrite <- pending:
-			case <-ctx.Done():
-			}
-			pending = nil
-		}
-	}
-	if len(pending) > 0 && ctx.Err() == nil {
-		toWrite <- pending
-	}
-	close(toWrite)
-	writeWG.Wait()
-	readWG.Wait()
-
-	tallies := make([]tally, len(slots))
-	for _, t := range perWorker {
-		for i := range t {
-			tallies[i].matched += t[i].matched
-			tallies[i].skipped += t[i].skipped
-			tallies[i].errors += t[i].errors
-			tallies[i].errSamples = append(tallies[i].errSamples, t[i].errSamples...)
-			tallies[i].kept = append(tallies[i].kept, t[i].kept...)
-			for reason, n := range t[i].held {
-				if tallies[i].held == nil {
-					tallies[i].held = map[string]int64{}
-				}
-				tallies[i].held[reason] += n
-			}
-			for locale, n := range t[i].uncovered {
-				if tallies[i].uncovered == nil {
-					tallies[i].uncovered = map[string]int64{}
-				}
-				tallies[i].uncovered[locale] += n
-			}
-		}
-	}
-	for i, sl := range slots {
-		k := ruleKey{sets[sl.set].Name, sl.rule.ID}
-		tallies[i].stored = stored[k].Count
-		tallies[i].value = stored[k].Value
-		tallies[i].control = stored[k].Control
-	}
-	for _, res := range results {
-		sort.Slice(res.Found, func(a, b int) bool {
-			x, y := res.Found[a], res.Found[b]
-			if x.RuleID != y.RuleID {
-				return x.RuleID < y.RuleID
-			}
-			return x.CustomerID < y.CustomerID
-		})
-		for id, s := range res.Samples {
-			res.Samples[id] = lowest(s, opts.Samples)
-		}
-	}
-
-	if writeErr != nil {
-		return tallies, customers, writeErr
-	}
-	if err := context.Cause(ctx); err != nil {
-		return tallies, customers, err
-	}
-	return tallies, customers, nil
 }
 
 // lowest returns the n proposals with the lowest customer ids, in order.

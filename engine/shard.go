@@ -144,13 +144,13 @@ func (e *Engine) workShard(ctx context.Context, all map[string]*rules.Ruleset, s
 	if err != nil {
 		return err
 	}
-	held := map[holdKey]hold{}
+	found := map[earlierKey]earlier{}
 	results := make([]*Result, len(sets))
 	var slots []slot
 	for i, rs := range sets {
 		results[i] = &Result{Run: store.Run{ID: job.RunIDs[i], Ruleset: rs.Name, AsOf: today, StartedAt: now},
 			Samples: map[string][]store.Proposal{}}
-		if err := e.heldBack(wctx, i, rs, today, held, job.RunIDs...); err != nil {
+		if err := e.earlierProposals(wctx, i, rs, today, found, job.RunIDs...); err != nil {
 			return err
 		}
 		for _, r := range rs.Enabled() {
@@ -161,8 +161,9 @@ func (e *Engine) workShard(ctx context.Context, all map[string]*rules.Ruleset, s
 	if err != nil {
 		return err
 	}
-	tallies, customers, err := e.evaluate(wctx, sets, slots, catalogue, held, contacts, now, today,
-		Options{Range: billing.Range{From: sh.From, To: sh.To}}, results)
+	p := &pass{e: e, sets: sets, slots: slots, plans: catalogue, earlier: found, contacts: contacts, policy: e.policy(),
+		now: now, today: today, opts: Options{Range: billing.Range{From: sh.From, To: sh.To}}, results: results}
+	tallies, customers, err := p.evaluate(wctx)
 	if err != nil {
 		if cause := context.Cause(wctx); cause != nil && ctx.Err() == nil {
 			log.Warn("shard abandoned", "reason", cause)

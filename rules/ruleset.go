@@ -257,28 +257,8 @@ func (r *Rule) compile() rulefmt.Errors {
 	ok := true
 	valueTypes := map[string]reflect.Type{}
 	for _, v := range r.Values {
-		if reservedNames[v.Name] {
-			errs = append(errs, &rulefmt.Error{Path: r.Path, Pos: v.NamePos, Rule: r.ID,
-				Msg: fmt.Sprintf("named value %q hides the fact, helper or builtin function of that name; choose another name", v.Name)})
-			ok = false
-			continue
-		}
-		if v.Name == promiseOffer || v.Name == promiseValue {
-			errs = append(errs, &rulefmt.Error{Path: r.Path, Pos: v.NamePos, Rule: r.ID,
-				Msg: fmt.Sprintf("named value %q: the name is reserved for the rule's %s in `require`; choose another name", v.Name, v.Name)})
-			ok = false
-			continue
-		}
-		if exprWords[v.Name] {
-			errs = append(errs, &rulefmt.Error{Path: r.Path, Pos: v.NamePos, Rule: r.ID,
-				Msg: fmt.Sprintf("named value %q is a word of the expression language; choose another name", v.Name)})
-			ok = false
-			continue
-		}
-		if strings.HasPrefix(v.Name, "__") {
-			// compileExplain binds __c0, __c1, … next to the named values.
-			errs = append(errs, &rulefmt.Error{Path: r.Path, Pos: v.NamePos, Rule: r.ID,
-				Msg: fmt.Sprintf("named value %q: names starting with __ are reserved; choose another name", v.Name)})
+		if e := r.checkValueName(v); e != nil {
+			errs = append(errs, e)
 			ok = false
 			continue
 		}
@@ -352,6 +332,27 @@ func (r *Rule) compile() rulefmt.Errors {
 		return errs
 	}
 	return nil
+}
+
+// checkValueName reports a named value whose name is taken: by a fact, a
+// helper or a builtin, by a word of the language, by the names compiling a
+// rule reserves, or by require's offer and value.
+func (r *Rule) checkValueName(v rulefmt.Named) *rulefmt.Error {
+	msg := ""
+	switch {
+	case reservedNames[v.Name]:
+		msg = fmt.Sprintf("named value %q hides the fact, helper or builtin function of that name; choose another name", v.Name)
+	case v.Name == promiseOffer || v.Name == promiseValue:
+		msg = fmt.Sprintf("named value %q: the name is reserved for the rule's %s in `require`; choose another name", v.Name, v.Name)
+	case exprWords[v.Name]:
+		msg = fmt.Sprintf("named value %q is a word of the expression language; choose another name", v.Name)
+	case strings.HasPrefix(v.Name, "__"):
+		// compileExplain binds __c0, __c1, … next to the named values.
+		msg = fmt.Sprintf("named value %q: names starting with __ are reserved; choose another name", v.Name)
+	default:
+		return nil
+	}
+	return &rulefmt.Error{Path: r.Path, Pos: v.NamePos, Rule: r.ID, Msg: msg}
 }
 
 // factProbes finds the facts a rule reads — member chains such as
