@@ -4,6 +4,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/goodturn/goodturn/engine/policy"
 	"github.com/goodturn/goodturn/engine/store"
 	"github.com/goodturn/goodturn/rules"
 )
@@ -21,7 +22,7 @@ type HeldMatch struct {
 
 // keep records a held match for Result.HeldMatches; a match whose offer
 // cannot be built is kept without one.
-func (t *tally) keep(rs *rules.Ruleset, r *rules.Rule, f rules.Facts, o rules.Outcome, d Decision) {
+func (t *tally) keep(rs *rules.Ruleset, r *rules.Rule, f rules.Facts, o rules.Outcome, d policy.Decision) {
 	p, _ := proposal(nil, rs, r, f, o, 0, f.Now, f.Today, false)
 	p.RuleID, p.Ruleset, p.CustomerID, p.Kind, p.Value, p.Currency = r.ID, rs.Name, f.Customer.ID, r.Kind, int64(o.Value), f.Currency
 	p.Status = store.ProposalHeld
@@ -29,8 +30,8 @@ func (t *tally) keep(rs *rules.Ruleset, r *rules.Rule, f rules.Facts, o rules.Ou
 }
 
 // brokenDecision is the decision on a match that breaks promises.
-func brokenDecision(o rules.Outcome) Decision {
-	return Decision{Reason: ReasonBrokenPromise, Detail: strings.Join(o.Broken, "; ")}
+func brokenDecision(o rules.Outcome) policy.Decision {
+	return policy.Decision{Reason: policy.ReasonBrokenPromise, Detail: strings.Join(o.Broken, "; ")}
 }
 
 // sortHeld orders held matches by ruleset, rule and customer.

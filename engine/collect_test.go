@@ -7,6 +7,7 @@ import (
 
 	"github.com/goodturn/goodturn/engine"
 	"github.com/goodturn/goodturn/engine/database/dbtest"
+	"github.com/goodturn/goodturn/engine/policy"
 )
 
 // TestCollectHeldListsEveryHeldMatch checks that a dry run collecting held
@@ -35,7 +36,7 @@ func TestCollectHeldListsEveryHeldMatch(t *testing.T) {
 	}
 	for _, rr := range res.Rules {
 		for reason, n := range res.Held[rr.RuleID] {
-			if strings.HasPrefix(reason, engine.ReasonBrokenPromise+": ") || reason == engine.ReasonUnhealthy {
+			if strings.HasPrefix(reason, policy.ReasonBrokenPromise+": ") || reason == policy.ReasonUnhealthy {
 				continue // counted per promise, or after the run
 			}
 			if listed[rr.RuleID][reason] != n {

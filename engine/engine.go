@@ -20,6 +20,7 @@ import (
 
 	"github.com/goodturn/goodturn/engine/billing"
 	"github.com/goodturn/goodturn/engine/database"
+	"github.com/goodturn/goodturn/engine/policy"
 	"github.com/goodturn/goodturn/engine/store"
 	"github.com/goodturn/goodturn/rules"
 )
@@ -50,7 +51,7 @@ type Engine struct {
 	// Policy is the contact policy; its zero value means DefaultPolicy.
 	// A negative Cap turns the frequency cap off (one promotional proposal
 	// per customer per run still holds).
-	Policy Policy
+	Policy policy.Policy
 	// HeartbeatEvery is how often a run records its heartbeat;
 	// store.DefaultHeartbeat when zero.
 	HeartbeatEvery time.Duration
@@ -317,7 +318,7 @@ func (e *Engine) holdUnhealthy(ctx context.Context, res *Result) error {
 	for _, rr := range res.Rules {
 		share := float64(rr.Errors) / float64(res.Customers)
 		why := fmt.Sprintf("failed on %.1f%% of customers (limit %.1f%%)", 100*share, 100*limit)
-		if broken := res.Held[rr.RuleID][ReasonBrokenPromise]; share <= limit && rr.Matched > 0 {
+		if broken := res.Held[rr.RuleID][policy.ReasonBrokenPromise]; share <= limit && rr.Matched > 0 {
 			// A rule that breaks its promises for more than the same
 			// share of its matches is as unhealthy as one that fails.
 			share = float64(broken) / float64(rr.Matched)
@@ -345,7 +346,7 @@ func (e *Engine) holdUnhealthy(ctx context.Context, res *Result) error {
 			if res.Held[rr.RuleID] == nil {
 				res.Held[rr.RuleID] = map[string]int64{}
 			}
-			res.Held[rr.RuleID][ReasonUnhealthy] = held
+			res.Held[rr.RuleID][policy.ReasonUnhealthy] = held
 		}
 	}
 	return nil
@@ -396,13 +397,6 @@ func (e *Engine) earlierProposals(ctx context.Context, set int, rs *rules.Rulese
 	return nil
 }
 
-// HeldBy reports whether an earlier proposal of a rule to a customer, with
-// the given status and date, holds back a new one today: it is still
-// pending, was made today, or is within the rule's cooldown.
-func HeldBy(r *rules.Rule, status string, asOf, today time.Time) bool {
-	return status == store.ProposalPending || !asOf.Before(today) || today.Sub(asOf) < r.Cooldown
-}
-
 // tally is one rule's counts, kept per worker and then summed.
 type tally struct {
 	matched, skipped, errors, stored, value, control int64
@@ -444,13 +438,13 @@ func (t *tally) fail(customer int64, err error) {
 // customers' recent promotional contacts and the active suppressions.
 type policyState struct {
 	recent       map[int64]int
-	suppressions []store.Suppression
+	suppressions []policy.Suppression
 }
 
 // policy returns the contact policy in force.
-func (e *Engine) policy() Policy {
-	if e.Policy == (Policy{}) {
-		return DefaultPolicy
+func (e *Engine) policy() policy.Policy {
+	if e.Policy == (policy.Policy{}) {
+		return policy.DefaultPolicy
 	}
 	return e.Policy
 }
@@ -458,8 +452,12 @@ func (e *Engine) policy() Policy {
 func (e *Engine) policyState(ctx context.Context, sets []*rules.Ruleset, today time.Time, excludeRuns ...int64) (policyState, error) {
 	var ps policyState
 	var err error
-	if ps.suppressions, err = store.ListSuppressions(ctx, e.DB, today); err != nil {
+	active, err := store.ListSuppressions(ctx, e.DB, today)
+	if err != nil {
 		return ps, err
+	}
+	for _, s := range active {
+		ps.suppressions = append(ps.suppressions, s)
 	}
 	if p := e.policy(); p.Cap > 0 && p.CapWindow > 0 {
 		purpose := map[[2]string]string{}

@@ -17,6 +17,7 @@ import (
 	"github.com/goodturn/goodturn/engine/billing"
 	"github.com/goodturn/goodturn/engine/database"
 	"github.com/goodturn/goodturn/engine/database/dbtest"
+	"github.com/goodturn/goodturn/engine/policy"
 	"github.com/goodturn/goodturn/engine/sample"
 	"github.com/goodturn/goodturn/engine/store"
 	"github.com/goodturn/goodturn/rules"
@@ -237,7 +238,7 @@ func TestCooldownHoldsBackReviewedProposals(t *testing.T) {
 			if tt.wantHeld && rr.Proposals != rr.Matched-rr.Skipped {
 				t.Errorf("proposals %d, matched %d, held %d: counts do not add up", rr.Proposals, rr.Matched, rr.Skipped)
 			}
-			if n := res.Held["cheaper-plan"][engine.ReasonCooldown]; tt.wantHeld && n < cheaper(first).Proposals*9/10 {
+			if n := res.Held["cheaper-plan"][policy.ReasonCooldown]; tt.wantHeld && n < cheaper(first).Proposals*9/10 {
 				t.Errorf("cooldown held back %d of the %d customers proposed to %s ago", n, cheaper(first).Proposals, tt.day.Sub(clock))
 			}
 		})
@@ -249,7 +250,7 @@ func TestCooldownHoldsBackReviewedProposals(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := res.Held["cheaper-plan"][engine.ReasonCooldown]; n != 0 {
+	if n := res.Held["cheaper-plan"][policy.ReasonCooldown]; n != 0 {
 		t.Errorf("91 days later %d customers are still held back by the 90-day cooldown", n)
 	}
 }
@@ -290,14 +291,14 @@ func TestARuleFailingForSomeCustomersDoesNotStopTheRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if int64(len(held)) != rr.Proposals || res.Held[rr.RuleID][engine.ReasonUnhealthy] != rr.Proposals {
-		t.Errorf("%d proposals held, %d recorded as unhealthy; want all %d", len(held), res.Held[rr.RuleID][engine.ReasonUnhealthy], rr.Proposals)
+	if int64(len(held)) != rr.Proposals || res.Held[rr.RuleID][policy.ReasonUnhealthy] != rr.Proposals {
+		t.Errorf("%d proposals held, %d recorded as unhealthy; want all %d", len(held), res.Held[rr.RuleID][policy.ReasonUnhealthy], rr.Proposals)
 	}
 	saved, err := store.Held(ctx, db, res.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if saved[rr.RuleID][engine.ReasonUnhealthy] != rr.Proposals {
+	if saved[rr.RuleID][policy.ReasonUnhealthy] != rr.Proposals {
 		t.Errorf("recorded held reasons = %v", saved)
 	}
 

@@ -9,6 +9,7 @@ import (
 
 	"github.com/expr-lang/expr/vm"
 
+	"github.com/goodturn/goodturn/engine/policy"
 	"github.com/goodturn/goodturn/engine/store"
 	"github.com/goodturn/goodturn/rules"
 )
@@ -25,7 +26,7 @@ type pass struct {
 	earlier map[earlierKey]earlier
 	// contacts is what the contact policy knows before the pass.
 	contacts   policyState
-	policy     Policy
+	policy     policy.Policy
 	now, today time.Time
 	opts       Options
 	results    []*Result
@@ -126,7 +127,7 @@ type worker struct {
 	limiter *rules.Limiter
 	t       []tally
 	// The matches of the customer at hand that the contact policy weighs.
-	cands     []Candidate
+	cands     []policy.Candidate
 	candSlots []int
 	outcomes  []rules.Outcome
 }
@@ -181,7 +182,7 @@ func (w *worker) customer(f rules.Facts, out []store.Proposal) []store.Proposal 
 	if len(w.cands) == 0 {
 		return out
 	}
-	contact := Contact{Customer: f.Customer, Recent: w.contacts.recent[f.Customer.ID], Suppressions: w.contacts.suppressions}
+	contact := policy.Contact{Customer: f.Customer, Recent: w.contacts.recent[f.Customer.ID], Suppressions: w.contacts.suppressions}
 	for k, d := range w.policy.Decide(contact, w.cands, w.today) {
 		si := w.candSlots[k]
 		if d.Reason != "" {
@@ -197,25 +198,22 @@ func (w *worker) customer(f rules.Facts, out []store.Proposal) []store.Proposal 
 
 // candidate is a match as the contact policy sees it, with the latest
 // earlier proposal of its rule to the customer.
-func (w *worker) candidate(sl slot, customer int64, o rules.Outcome) Candidate {
-	c := Candidate{Ruleset: w.sets[sl.set].Name, Rule: sl.rule, Value: o.Value}
+func (w *worker) candidate(sl slot, customer int64, o rules.Outcome) policy.Candidate {
+	c := policy.Candidate{Ruleset: w.sets[sl.set].Name, Rule: sl.rule, Value: o.Value}
 	if h, ok := w.earlier[earlierKey{sl.set, sl.rule.ID, customer}]; ok {
-		c.Earlier = &Earlier{AsOf: h.asOf}
-		if h.pending {
-			c.Earlier.Status = store.ProposalPending
-		}
+		c.Earlier = &policy.Earlier{Pending: h.pending, AsOf: h.asOf}
 	}
 	return c
 }
 
 // holdBack counts a match held back, for the decision's reason and each
 // promise it broke.
-func (w *worker) holdBack(si int, f rules.Facts, o rules.Outcome, d Decision, broken []string) {
+func (w *worker) holdBack(si int, f rules.Facts, o rules.Outcome, d policy.Decision, broken []string) {
 	t := &w.t[si]
 	t.skipped++
 	t.hold(d.Reason)
 	for _, p := range broken {
-		t.hold(BrokenPromiseReason(p))
+		t.hold(policy.BrokenPromiseReason(p))
 	}
 	if w.opts.CollectHeld {
 		sl := w.slots[si]

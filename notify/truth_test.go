@@ -14,6 +14,7 @@ import (
 	"github.com/goodturn/goodturn/engine"
 	"github.com/goodturn/goodturn/engine/billing"
 	"github.com/goodturn/goodturn/engine/database/dbtest"
+	"github.com/goodturn/goodturn/engine/policy"
 	"github.com/goodturn/goodturn/engine/sample"
 	"github.com/goodturn/goodturn/engine/store"
 	"github.com/goodturn/goodturn/notify"
@@ -56,8 +57,8 @@ func TestEveryMessageIsTrue(t *testing.T) {
 			}
 			for _, res := range results {
 				for rule, held := range res.Held {
-					if n := held[engine.ReasonBrokenPromise]; n > 0 {
-						t.Errorf("shipped rule %s broke its promises for %d matches: %v", rule, n, engine.BrokenPromises(held))
+					if n := held[policy.ReasonBrokenPromise]; n > 0 {
+						t.Errorf("shipped rule %s broke its promises for %d matches: %v", rule, n, policy.BrokenPromises(held))
 					}
 				}
 			}

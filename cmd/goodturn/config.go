@@ -11,9 +11,9 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/goodturn/goodturn/engine"
 	"github.com/goodturn/goodturn/engine/billing"
 	"github.com/goodturn/goodturn/engine/database"
+	"github.com/goodturn/goodturn/engine/policy"
 	"github.com/goodturn/goodturn/engine/store"
 	"github.com/goodturn/goodturn/notify"
 	"github.com/goodturn/goodturn/rules"
@@ -57,8 +57,8 @@ func (c *config) flagSet(env *Env, name, args string) *flag.FlagSet {
 	fs.StringVar(&c.now, "now", def("GOODTURN_NOW", ""),
 		"the run's clock as 2006-01-02 or RFC 3339, for reproducible runs; defaults to the current time (GOODTURN_NOW)")
 	intVar(fs, &c.months, "months", billing.DefaultMonths, 1, 120, "complete months of usage each customer's facts hold")
-	intVar(fs, &c.cap, "cap", engine.DefaultPolicy.Cap, 0, math.MaxInt, "promotional proposals a customer may get within --cap-window across all rules; 0 turns the cap off")
-	c.capWindow = engine.DefaultPolicy.CapWindow
+	intVar(fs, &c.cap, "cap", policy.DefaultPolicy.Cap, 0, math.MaxInt, "promotional proposals a customer may get within --cap-window across all rules; 0 turns the cap off")
+	c.capWindow = policy.DefaultPolicy.CapWindow
 	fs.Var(&ruleDurationFlag{&c.capWindow}, "cap-window", "the window of the frequency cap, like 7d")
 	fs.Usage = func() {
 		fmt.Fprintf(env.Stderr, "Usage: goodturn %s %s\n\nFlags:\n", name, args)
@@ -110,14 +110,14 @@ func noArgs(args []string) error {
 // policy returns the contact policy the flags set. The flags were checked
 // as they were parsed; the error is kept for callers that build a config
 // by hand.
-func (c *config) policy() (engine.Policy, error) {
+func (c *config) policy() (policy.Policy, error) {
 	if c.capWindow <= 0 {
-		return engine.Policy{}, fmt.Errorf("%w: --cap-window %s: want a duration above 0, like 7d", errUsage, rulefmt.FormatDuration(c.capWindow))
+		return policy.Policy{}, fmt.Errorf("%w: --cap-window %s: want a duration above 0, like 7d", errUsage, rulefmt.FormatDuration(c.capWindow))
 	}
 	if c.cap <= 0 {
-		return engine.Policy{Cap: -1}, nil
+		return policy.Policy{Cap: -1}, nil
 	}
-	return engine.Policy{Cap: c.cap, CapWindow: c.capWindow}, nil
+	return policy.Policy{Cap: c.cap, CapWindow: c.capWindow}, nil
 }
 
 // oneID reads the single id a command takes as its argument; what names it

@@ -18,6 +18,7 @@ import (
 	"github.com/goodturn/goodturn/engine"
 	"github.com/goodturn/goodturn/engine/billing"
 	"github.com/goodturn/goodturn/engine/database"
+	"github.com/goodturn/goodturn/engine/policy"
 	"github.com/goodturn/goodturn/engine/store"
 	"github.com/goodturn/goodturn/notify"
 	"github.com/goodturn/goodturn/rules"
@@ -258,17 +259,17 @@ func printDiff(ctx context.Context, w io.Writer, db *database.DB, rs *rules.Rule
 }
 
 func newEngine(env *Env, db, bdb *database.DB, c *config, workers int) *engine.Engine {
-	policy, err := c.policy()
+	pol, err := c.policy()
 	if err != nil {
 		// The flags were checked when the command started.
-		policy = engine.DefaultPolicy
+		pol = policy.DefaultPolicy
 	}
 	return &engine.Engine{
 		DB:      db,
 		Billing: &billing.Reader{DB: bdb, Months: c.months},
 		Workers: workers,
 		Logger:  env.Logger,
-		Policy:  policy,
+		Policy:  pol,
 	}
 }
 
@@ -415,7 +416,7 @@ func printHeld(w io.Writer, rrs []store.RunRule, held map[string]map[string]int6
 		if why := heldReasons(held[rr.RuleID]); why != "" {
 			fmt.Fprintf(w, "  %s held back: %s\n", rr.RuleID, why)
 		}
-		broken := engine.BrokenPromises(held[rr.RuleID])
+		broken := policy.BrokenPromises(held[rr.RuleID])
 		promises := make([]string, 0, len(broken))
 		for p := range broken {
 			promises = append(promises, p)
@@ -431,7 +432,7 @@ func printHeld(w io.Writer, rrs []store.RunRule, held map[string]map[string]int6
 // are checked: "broken promise 3, no marketing consent 40".
 func heldReasons(held map[string]int64) string {
 	var parts []string
-	for _, r := range engine.Reasons {
+	for _, r := range policy.Reasons {
 		if n := held[r]; n > 0 {
 			parts = append(parts, fmt.Sprintf("%s %s", strings.ReplaceAll(r, "_", " "), count(n)))
 		}

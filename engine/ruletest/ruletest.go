@@ -20,7 +20,7 @@ import (
 	"github.com/expr-lang/expr/vm"
 	yaml "go.yaml.in/yaml/v4"
 
-	"github.com/goodturn/goodturn/engine"
+	"github.com/goodturn/goodturn/engine/policy"
 	"github.com/goodturn/goodturn/engine/store"
 	"github.com/goodturn/goodturn/rules"
 	"github.com/goodturn/goodturn/rules/rulefmt"
@@ -643,23 +643,23 @@ func (r *Runner) Coverage() Coverage {
 
 // decide applies the engine's contact policy to the rules that matched the
 // test's customer, with the test's earlier proposals and suppressions.
-func (r *Runner) decide(f *File, t *Test, facts rules.Facts, outcomes map[string]rules.Outcome) (map[string]engine.Decision, error) {
-	policy := engine.DefaultPolicy
+func (r *Runner) decide(f *File, t *Test, facts rules.Facts, outcomes map[string]rules.Outcome) (map[string]policy.Decision, error) {
+	pol := policy.DefaultPolicy
 	if f.Policy != nil {
-		policy = engine.Policy{Cap: f.Policy.Cap, CapWindow: engine.DefaultPolicy.CapWindow}
+		pol = policy.Policy{Cap: f.Policy.Cap, CapWindow: policy.DefaultPolicy.CapWindow}
 		if f.Policy.CapWindow != "" {
 			w, err := rulefmt.ParseDuration(f.Policy.CapWindow)
 			if err != nil {
 				return nil, fmt.Errorf("policy.cap_window: %w", err)
 			}
-			policy.CapWindow = w
+			pol.CapWindow = w
 		}
-		if policy.Cap <= 0 {
-			policy.Cap = -1
+		if pol.Cap <= 0 {
+			pol.Cap = -1
 		}
 	}
-	contact := engine.Contact{Customer: facts.Customer}
-	since := facts.Today.Add(-policy.CapWindow).AddDate(0, 0, 1)
+	contact := policy.Contact{Customer: facts.Customer}
+	since := facts.Today.Add(-pol.CapWindow).AddDate(0, 0, 1)
 	for _, p := range t.Previous {
 		rule := r.Ruleset.Rule(p.Rule)
 		promotional := rule == nil || rule.Purpose != "service"
@@ -671,8 +671,8 @@ func (r *Runner) decide(f *File, t *Test, facts rules.Facts, outcomes map[string
 		contact.Suppressions = append(contact.Suppressions, store.Suppression{CustomerID: facts.Customer.ID,
 			Ruleset: r.Ruleset.Name, RuleID: s.Rule, Reason: s.Reason, Owner: s.Owner})
 	}
-	var cands []engine.Candidate
-	out := map[string]engine.Decision{}
+	var cands []policy.Candidate
+	out := map[string]policy.Decision{}
 	for _, rule := range r.Ruleset.Rules {
 		o := outcomes[rule.ID]
 		if !o.Matched {
@@ -681,10 +681,10 @@ func (r *Runner) decide(f *File, t *Test, facts rules.Facts, outcomes map[string
 		if len(o.Broken) > 0 {
 			// As in a run: a match that breaks a promise is held back
 			// before the contact policy sees it.
-			out[rule.ID] = engine.Decision{Reason: engine.ReasonBrokenPromise, Detail: strings.Join(o.Broken, "; ")}
+			out[rule.ID] = policy.Decision{Reason: policy.ReasonBrokenPromise, Detail: strings.Join(o.Broken, "; ")}
 			continue
 		}
-		c := engine.Candidate{Ruleset: r.Ruleset.Name, Rule: rule, Value: o.Value}
+		c := policy.Candidate{Ruleset: r.Ruleset.Name, Rule: rule, Value: o.Value}
 		for _, p := range t.Previous {
 			if p.Rule != rule.ID {
 				continue
@@ -694,21 +694,21 @@ func (r *Runner) decide(f *File, t *Test, facts rules.Facts, outcomes map[string
 				status = "pending"
 			}
 			if c.Earlier == nil || p.AsOf.After(c.Earlier.AsOf) || status == "pending" {
-				c.Earlier = &engine.Earlier{Status: status, AsOf: p.AsOf.Time}
+				c.Earlier = &policy.Earlier{Pending: status == "pending", AsOf: p.AsOf.Time}
 			}
 		}
 		cands = append(cands, c)
 	}
-	for i, d := range policy.Decide(contact, cands, facts.Today) {
+	for i, d := range pol.Decide(contact, cands, facts.Today) {
 		out[cands[i].Rule.ID] = d
 	}
 	return out, nil
 }
 
 // describe says why the policy held a match back.
-func describe(d engine.Decision, rule *rules.Rule) string {
+func describe(d policy.Decision, rule *rules.Rule) string {
 	s := strings.ReplaceAll(d.Reason, "_", " ")
-	if d.Reason == engine.ReasonCooldown {
+	if d.Reason == policy.ReasonCooldown {
 		s += " of " + cooldown(rule)
 	}
 	if d.Detail != "" {

@@ -29,6 +29,10 @@ type Suppression struct {
 	ExpiresOn time.Time
 }
 
+// Describe says why the suppression was made, and by whom: "complaint
+// open (by ana)".
+func (s Suppression) Describe() string { return fmt.Sprintf("%s (by %s)", s.Reason, s.Owner) }
+
 // Covers reports whether the suppression applies to a customer in a segment
 // for a rule on a day.
 func (s Suppression) Covers(customer int64, segment, ruleset, rule string, today time.Time) bool {

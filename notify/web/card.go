@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/goodturn/goodturn/engine"
+	"github.com/goodturn/goodturn/engine/policy"
 	"github.com/goodturn/goodturn/engine/store"
 	"github.com/goodturn/goodturn/rules"
 )
@@ -223,16 +223,16 @@ type heldPromise struct {
 
 // reasonText says each held-back reason in words.
 var reasonText = map[string]string{
-	engine.ReasonBrokenPromise: "broke a promise the rule keeps",
-	engine.ReasonSuppressed:    "suppressed",
-	engine.ReasonOptedOut:      "opted out of contact",
-	engine.ReasonUnreachable:   "no address for the rule's channels",
-	engine.ReasonNoConsent:     "no marketing consent",
-	engine.ReasonPending:       "already have one pending",
-	engine.ReasonCooldown:      "contacted within the cooldown",
-	engine.ReasonFrequencyCap:  "contacted too often lately",
-	engine.ReasonOutranked:     "got a more valuable offer instead",
-	engine.ReasonUnhealthy:     "the rule failed too often in this run",
+	policy.ReasonBrokenPromise: "broke a promise the rule keeps",
+	policy.ReasonSuppressed:    "suppressed",
+	policy.ReasonOptedOut:      "opted out of contact",
+	policy.ReasonUnreachable:   "no address for the rule's channels",
+	policy.ReasonNoConsent:     "no marketing consent",
+	policy.ReasonPending:       "already have one pending",
+	policy.ReasonCooldown:      "contacted within the cooldown",
+	policy.ReasonFrequencyCap:  "contacted too often lately",
+	policy.ReasonOutranked:     "got a more valuable offer instead",
+	policy.ReasonUnhealthy:     "the rule failed too often in this run",
 }
 
 // held says how many of a batch's rule's matches the run held back, and
@@ -244,14 +244,14 @@ func (s *Server) held(ctx context.Context, b store.Batch) ([]heldReason, error) 
 	}
 	counts := all[b.RuleID]
 	var out []heldReason
-	for _, reason := range engine.Reasons {
+	for _, reason := range policy.Reasons {
 		n := counts[reason]
 		if n == 0 {
 			continue
 		}
 		h := heldReason{Reason: reasonText[reason], Customers: n}
-		if reason == engine.ReasonBrokenPromise {
-			for p, n := range engine.BrokenPromises(counts) {
+		if reason == policy.ReasonBrokenPromise {
+			for p, n := range policy.BrokenPromises(counts) {
 				h.Promises = append(h.Promises, heldPromise{Promise: p, Customers: n})
 			}
 			sort.Slice(h.Promises, func(i, j int) bool { return h.Promises[i].Promise < h.Promises[j].Promise })
@@ -259,7 +259,7 @@ func (s *Server) held(ctx context.Context, b store.Batch) ([]heldReason, error) 
 		out = append(out, h)
 	}
 	for reason, n := range counts {
-		if !strings.HasPrefix(reason, engine.ReasonBrokenPromise) && reasonText[reason] == "" && n > 0 {
+		if !strings.HasPrefix(reason, policy.ReasonBrokenPromise) && reasonText[reason] == "" && n > 0 {
 			out = append(out, heldReason{Reason: reason, Customers: n})
 		}
 	}

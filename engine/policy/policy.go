@@ -1,4 +1,9 @@
-package engine
+// Package policy is the contact policy: which of the benefits that matched
+// a customer are proposed now and why the others are held back — broken
+// promises, suppressions, opt-outs, unreachable customers, consent,
+// pending proposals and cooldowns, the frequency cap and one winner among
+// promotional benefits. It depends only on the rule language.
+package policy
 
 import (
 	"fmt"
@@ -6,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/goodturn/goodturn/engine/store"
 	"github.com/goodturn/goodturn/rules"
 )
 
@@ -96,10 +100,23 @@ type Candidate struct {
 	Earlier *Earlier
 }
 
-// Earlier is an earlier proposal of a rule to a customer.
+// Earlier is the latest earlier proposal of a rule to a customer.
 type Earlier struct {
-	Status string
-	AsOf   time.Time
+	// Pending reports that it still waits for review.
+	Pending bool
+	// AsOf is the day it was proposed.
+	AsOf time.Time
+}
+
+// Suppression keeps the customers it covers from being contacted: a
+// customer or a segment, for a rule, a ruleset or everything, until it
+// expires. store.Suppression is one.
+type Suppression interface {
+	// Covers reports whether it applies to a customer in a segment for a
+	// rule on a day.
+	Covers(customer int64, segment, ruleset, rule string, today time.Time) bool
+	// Describe says why, and who asked: "complaint open (by ana)".
+	Describe() string
 }
 
 // Decision is what the policy made of a candidate: Reason is "" when the
@@ -117,7 +134,7 @@ type Contact struct {
 	// cap's window before this run.
 	Recent int
 	// Suppressions are the active suppressions.
-	Suppressions []store.Suppression
+	Suppressions []Suppression
 }
 
 // Decide applies the policy to one customer's candidates and returns a
@@ -127,8 +144,8 @@ func (p Policy) Decide(c Contact, cands []Candidate, today time.Time) []Decision
 	var competing []int
 	for i, cand := range cands {
 		r := cand.Rule
-		if s, ok := suppressed(c, cand, today); ok {
-			out[i] = Decision{Reason: ReasonSuppressed, Detail: fmt.Sprintf("%s (by %s)", s.Reason, s.Owner)}
+		if s := suppressed(c, cand, today); s != nil {
+			out[i] = Decision{Reason: ReasonSuppressed, Detail: s.Describe()}
 			continue
 		}
 		if c.Customer.ContactOptOut {
@@ -145,11 +162,11 @@ func (p Policy) Decide(c Contact, cands []Candidate, today time.Time) []Decision
 			continue
 		}
 		if e := cand.Earlier; e != nil {
-			if e.Status == store.ProposalPending {
+			if e.Pending {
 				out[i] = Decision{Reason: ReasonPending, Detail: "proposed " + e.AsOf.Format(time.DateOnly)}
 				continue
 			}
-			if HeldBy(r, e.Status, e.AsOf, today) {
+			if HeldBy(r, false, e.AsOf, today) {
 				out[i] = Decision{Reason: ReasonCooldown, Detail: "proposed " + e.AsOf.Format(time.DateOnly)}
 				continue
 			}
@@ -193,11 +210,18 @@ func days(d time.Duration) string {
 }
 
 // suppressed returns the first active suppression covering the candidate.
-func suppressed(c Contact, cand Candidate, today time.Time) (store.Suppression, bool) {
+func suppressed(c Contact, cand Candidate, today time.Time) Suppression {
 	for _, s := range c.Suppressions {
 		if s.Covers(c.Customer.ID, c.Customer.Segment, cand.Ruleset, cand.Rule.ID, today) {
-			return s, true
+			return s
 		}
 	}
-	return store.Suppression{}, false
+	return nil
+}
+
+// HeldBy reports whether an earlier proposal of a rule to a customer, made
+// on asOf, holds back a new one today: it is still pending, was made today,
+// or is within the rule's cooldown.
+func HeldBy(r *rules.Rule, pending bool, asOf, today time.Time) bool {
+	return pending || !asOf.Before(today) || today.Sub(asOf) < r.Cooldown
 }
