@@ -181,7 +181,17 @@ func saveScreenshot(t *testing.T, ctx context.Context, name string) {
 	if os.Getenv("GOODTURN_SCREENSHOTS") != "1" {
 		return
 	}
-	// The emails' frames paint a moment after the page loads.
+	// Frames below the window are not painted in a whole-page screenshot:
+	// make the window as tall as the page for the shot, and let the
+	// emails' frames paint.
+	size, err := chromedp.Run(ctx, chromedp.Evaluate[[]int](`[window.innerWidth, window.innerHeight, document.documentElement.scrollHeight]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(int64(size[0]), int64(size[2]))); err != nil {
+		t.Fatal(err)
+	}
+	defer chromedp.Do(ctx, chromedp.EmulateViewport(int64(size[0]), int64(size[1])))
 	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`new Promise(r => setTimeout(() => r(true), 700))`, chromedp.EvalAwaitPromise)); err != nil {
 		t.Fatal(err)
 	}
