@@ -539,110 +539,21 @@ var eventsRel = relation[rules.Event]{
 // counts them with a few samples; OnRefuse, when set, sees every one.
 func (r *Reader) Read(ctx context.Context, rng Range, now time.Time, catalogue []rules.Plan, fn func(rules.Facts) error) (Stats, error) {
 	var st Stats
-	w := r.Window(now)
-	to := rng.To
-	if to <= 0 {
-		to = 1<<63 - 1
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	rs, err := r.openStreams(ctx, rng, now)
+	if err != nil {
+		return st, err
 	}
 	byID := make(map[string]*rules.Plan, len(catalogue))
 	for i := range catalogue {
 		byID[catalogue[i].ID] = &catalogue[i]
 	}
 	today := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
-	ids := []any{rng.From, to}
-	day := func(t time.Time) string { return t.Format(time.DateOnly) }
-
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-
-	crel, err := r.customers(ctx)
-	if err != nil {
-		return st, err
-	}
-	customers, err := open(ctx, r.DB, crel, ids)
-	if err != nil {
-		return st, err
-	}
-	subs, err := open(ctx, r.DB, &subscriptionsRel, ids)
-	if err != nil {
-		return st, err
-	}
-	addons, err := open(ctx, r.DB, &addonsRel, ids)
-	if err != nil {
-		return st, err
-	}
-	// One row per customer and month, its meters joined as
-	// "data_mb=2048,minutes=300": a third of the rows to send and scan. The
-	// months come oldest first, in the primary key's order, and are turned
-	// newest first below. A NULL meter or quantity is joined as empty, so
-	// that it is refused rather than dropped.
-	agg := "string_agg(COALESCE(meter, '') || '=' || COALESCE(CAST(quantity AS TEXT), ''), ',')"
-	if !r.DB.IsPostgres() {
-		agg = "group_concat(COALESCE(meter, '') || '=' || COALESCE(CAST(quantity AS TEXT), ''), ',')"
-	}
-	usage, err := open(ctx, r.DB, usageRel(agg), []any{rng.From, to, day(w.UsageFrom), day(w.UsageTo)})
-	if err != nil {
-		return st, err
-	}
-	charges, err := open(ctx, r.DB, &chargesRel, []any{rng.From, to, day(w.HistoryFrom)})
-	if err != nil {
-		return st, err
-	}
-	events, err := open(ctx, r.DB, &eventsRel, []any{rng.From, to, day(w.HistoryFrom)})
-	if err != nil {
-		return st, err
-	}
-
-	for customers.ok {
-		id, bad := customers.cur.id, customers.cur.bad
-		f := rules.Facts{Customer: customers.cur.v, Plans: catalogue, Now: now, Today: today}
-		for customers.next(); customers.ok && customers.cur.id == id; customers.next() {
-			if bad == "" {
-				bad = fmt.Sprintf("customers: customer %d: duplicate row", id)
-			}
-		}
-		// note keeps the first reason to refuse the customer.
-		note := func(why string, err error) error {
-			if bad == "" {
-				bad = why
-			}
-			return err
-		}
-		if err := note(subs.take(id, func(s *subRow) {
-			if f.Subscription.PlanID == "" { // newest first: keep the current one
-				f.Subscription = s.Subscription
-			}
-		})); err != nil {
-			return st, err
-		}
-		if p, ok := byID[f.Subscription.PlanID]; ok {
-			f.Plan = *p
-			f.Currency = p.Currency
-		}
-		if err := note(addons.take(id, func(a *rules.Addon) {
-			if n := len(f.Addons); n > 0 && f.Addons[n-1].ID == a.ID && bad == "" {
-				bad = fmt.Sprintf("addons: customer %d addon %q: duplicate row", id, a.ID)
-			}
-			f.Addons = append(f.Addons, *a)
-		})); err != nil {
-			return st, err
-		}
-		if err := note(usage.take(id, func(u *usageRow) {
-			m, err := parseMeters(u.meters)
-			if err != nil && bad == "" {
-				bad = fmt.Sprintf("usage: customer %d month %s %v", id, u.month.Format("2006-01"), err)
-			}
-			f.Months = append(f.Months, u.month)
-			f.Usage = append(f.Usage, m)
-		})); err != nil {
-			return st, err
-		}
-		slices.Reverse(f.Months)
-		slices.Reverse(f.Usage)
-		if err := note(charges.take(id, func(ch *rules.Charge) { f.Charges = append(f.Charges, *ch) })); err != nil {
-			return st, err
-		}
-		if err := note(events.take(id, func(e *rules.Event) { f.Events = append(f.Events, *e) })); err != nil {
+	for rs.customers.ok {
+		f := rules.Facts{Customer: rs.customers.cur.v, Plans: catalogue, Now: now, Today: today}
+		id, bad, err := rs.assemble(&f, byID)
+		if err != nil {
 			return st, err
 		}
 		if bad != "" {
@@ -654,10 +565,123 @@ func (r *Reader) Read(ctx context.Context, rng Range, now time.Time, catalogue [
 			return st, err
 		}
 	}
-	if customers.err != nil {
-		return st, customers.err
+	if rs.customers.err != nil {
+		return st, rs.customers.err
 	}
 	return st, nil
+}
+
+// streams are the relations of a read, each one query streamed in customer
+// order, merged customer by customer.
+type streams struct {
+	customers *stream[rules.Customer]
+	subs      *stream[subRow]
+	addons    *stream[rules.Addon]
+	usage     *stream[usageRow]
+	charges   *stream[rules.Charge]
+	events    *stream[rules.Event]
+}
+
+// openStreams opens one query per relation over the customers of rng and
+// the months and history the window of now covers.
+func (r *Reader) openStreams(ctx context.Context, rng Range, now time.Time) (*streams, error) {
+	w := r.Window(now)
+	to := rng.To
+	if to <= 0 {
+		to = 1<<63 - 1
+	}
+	ids := []any{rng.From, to}
+	day := func(t time.Time) string { return t.Format(time.DateOnly) }
+	crel, err := r.customers(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var rs streams
+	if rs.customers, err = open(ctx, r.DB, crel, ids); err != nil {
+		return nil, err
+	}
+	if rs.subs, err = open(ctx, r.DB, &subscriptionsRel, ids); err != nil {
+		return nil, err
+	}
+	if rs.addons, err = open(ctx, r.DB, &addonsRel, ids); err != nil {
+		return nil, err
+	}
+	// One row per customer and month, its meters joined as
+	// "data_mb=2048,minutes=300": a third of the rows to send and scan. The
+	// months come oldest first, in the primary key's order, and are turned
+	// newest first below. A NULL meter or quantity is joined as empty, so
+	// that it is refused rather than dropped.
+	agg := "string_agg(COALESCE(meter, '') || '=' || COALESCE(CAST(quantity AS TEXT), ''), ',')"
+	if !r.DB.IsPostgres() {
+		agg = "group_concat(COALESCE(meter, '') || '=' || COALESCE(CAST(quantity AS TEXT), ''), ',')"
+	}
+	if rs.usage, err = open(ctx, r.DB, usageRel(agg), []any{rng.From, to, day(w.UsageFrom), day(w.UsageTo)}); err != nil {
+		return nil, err
+	}
+	if rs.charges, err = open(ctx, r.DB, &chargesRel, []any{rng.From, to, day(w.HistoryFrom)}); err != nil {
+		return nil, err
+	}
+	if rs.events, err = open(ctx, r.DB, &eventsRel, []any{rng.From, to, day(w.HistoryFrom)}); err != nil {
+		return nil, err
+	}
+	return &rs, nil
+}
+
+// assemble reads the current customer's rows of every relation into f and
+// moves every stream past them. It returns the customer's id and, when a
+// row breaks the facts contract, the first reason to refuse the customer.
+func (rs *streams) assemble(f *rules.Facts, plans map[string]*rules.Plan) (id int64, bad string, err error) {
+	id, bad = rs.customers.cur.id, rs.customers.cur.bad
+	for rs.customers.next(); rs.customers.ok && rs.customers.cur.id == id; rs.customers.next() {
+		if bad == "" {
+			bad = fmt.Sprintf("customers: customer %d: duplicate row", id)
+		}
+	}
+	// note keeps the first reason to refuse the customer.
+	note := func(why string, err error) error {
+		if bad == "" {
+			bad = why
+		}
+		return err
+	}
+	if err := note(rs.subs.take(id, func(s *subRow) {
+		if f.Subscription.PlanID == "" { // newest first: keep the current one
+			f.Subscription = s.Subscription
+		}
+	})); err != nil {
+		return id, bad, err
+	}
+	if p, ok := plans[f.Subscription.PlanID]; ok {
+		f.Plan = *p
+		f.Currency = p.Currency
+	}
+	if err := note(rs.addons.take(id, func(a *rules.Addon) {
+		if n := len(f.Addons); n > 0 && f.Addons[n-1].ID == a.ID && bad == "" {
+			bad = fmt.Sprintf("addons: customer %d addon %q: duplicate row", id, a.ID)
+		}
+		f.Addons = append(f.Addons, *a)
+	})); err != nil {
+		return id, bad, err
+	}
+	if err := note(rs.usage.take(id, func(u *usageRow) {
+		m, err := parseMeters(u.meters)
+		if err != nil && bad == "" {
+			bad = fmt.Sprintf("usage: customer %d month %s %v", id, u.month.Format("2006-01"), err)
+		}
+		f.Months = append(f.Months, u.month)
+		f.Usage = append(f.Usage, m)
+	})); err != nil {
+		return id, bad, err
+	}
+	slices.Reverse(f.Months)
+	slices.Reverse(f.Usage)
+	if err := note(rs.charges.take(id, func(ch *rules.Charge) { f.Charges = append(f.Charges, *ch) })); err != nil {
+		return id, bad, err
+	}
+	if err := note(rs.events.take(id, func(e *rules.Event) { f.Events = append(f.Events, *e) })); err != nil {
+		return id, bad, err
+	}
+	return id, bad, nil
 }
 
 // refuse counts a refused customer and keeps it as a sample if there is
