@@ -79,6 +79,12 @@ func TestABadCustomerRowRefusesThatCustomerOnly(t *testing.T) {
 		{"NULL name",
 			`UPDATE customers SET name = NULL WHERE id = 42`,
 			`customers: customer 42: name is NULL`},
+		// A missing join date is not a customer of 2,000 years: no tenure
+		// rule (late-fee-waiver's years_since, or days_since as
+		// docs/rules.md writes it) can match a customer it refuses.
+		{"NULL joined_on",
+			`UPDATE customers SET joined_on = NULL WHERE id = 42`,
+			`customers: customer 42: joined_on is NULL`},
 		{"attrs not a JSON object",
 			`UPDATE customers SET attrs = '"gold"' WHERE id = 42`,
 			`customers: customer 42: attrs is not a JSON object: json: cannot unmarshal string into Go value of type map[string]interface {}`},
