@@ -1,6 +1,8 @@
 package web
 
 import (
+	"github.com/goodturn/goodturn/rules/rulefmt"
+
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -143,9 +145,12 @@ func moneyName(name string) bool {
 type field struct {
 	Name  string
 	Label string
-	Value string
-	Raw   string
-	Sub   []field
+	// Description says what the value means: the comment above it in the
+	// rule file.
+	Description string
+	Value       string
+	Raw         string
+	Sub         []field
 	// Table writes a list of like objects (a quote's months) as rows.
 	Table *rows
 }
@@ -200,6 +205,18 @@ func fields(m map[string]any, currency string) []field {
 // monthly saving", "plan.monthly_price" is "plan: monthly price".
 func label(name string) string {
 	return strings.NewReplacer("_", " ", ".", ": ").Replace(name)
+}
+
+// withDescriptions gives each field the description of the rule's named
+// value or offer field of its name.
+func withDescriptions(fs []field, named []rulefmt.Named) {
+	for i := range fs {
+		for _, n := range named {
+			if n.Name == fs[i].Name {
+				fs[i].Description = n.Description
+			}
+		}
+	}
 }
 
 // describe writes one value of the evidence for people. A whole number is

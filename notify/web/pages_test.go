@@ -91,7 +91,7 @@ func TestEveryPageOnEveryScreen(t *testing.T) {
 		{"batches", "/?all=1", "section.batch", []string{"A cheaper plan that fits", "most valuable", "least valuable", "chosen at random"}},
 		{"batch", "/batches/" + f.batch, "section.proposals", []string{"customers approved", "by ana", "2 sent", "1 dead", "approved"}},
 		{"batch-pending", "/batches/" + held.Key(), "section.proposals", []string{"customers pending", "Held back by the run"}},
-		{"proposal", fmt.Sprintf("/proposals/%d", f.script), "#evidence ol.checklist", []string{"From", "Subject", "segment", "decided by"}},
+		{"proposal", fmt.Sprintf("/proposals/%d", f.script), "#evidence ol.checklist", []string{"From", "Subject", "segment", "decided by", "The least they would have saved in any one of those months."}},
 		{"audit", "/audit", "ol.audit", []string{"ana approved", "of " + f.batch + ": 'checked with billing'"}},
 		{"dead", "/dead", "table.dead", []string{"550 5.1.1 mailbox unavailable", "Retry"}},
 	}

@@ -60,6 +60,10 @@ func (s *Server) proposal(w http.ResponseWriter, r *http.Request, u *store.User)
 	if d.Evidence, err = decodeEvidence(p.Evidence, p.Currency); err != nil {
 		d.EvErr = err.Error()
 	}
+	if rule != nil {
+		withDescriptions(d.Offer, rule.Offer)
+		withDescriptions(d.Evidence.Values, rule.Values)
+	}
 	d.Message = s.showMessage(rule, p.Proposal, d.Customer)
 	if d.Sent, err = store.ListOutbox(ctx, s.cfg.DB, store.OutboxFilter{ProposalID: p.ID}); err != nil {
 		s.failErr(w, r, u, err)

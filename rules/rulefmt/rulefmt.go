@@ -120,6 +120,9 @@ type Named struct {
 	Name    string
 	NamePos Pos
 	Expr    Expr
+	// Description is the comment written just above the name, without its
+	// # marks: what the value means, for reviewers.
+	Description string
 }
 
 // Message says how a proposal is worded and where it goes.
@@ -627,6 +630,19 @@ func (p *parser) expr(v *yaml.Node, rule, field string) (Expr, bool) {
 	return Expr{Source: v.Value, Pos: pos(v), node: v, lines: p.lines}, true
 }
 
+// commentText returns the text of a YAML comment, its lines joined and
+// their # marks taken off.
+func commentText(c string) string {
+	var words []string
+	for _, line := range strings.Split(c, "\n") {
+		line = strings.TrimSpace(strings.TrimLeft(strings.TrimSpace(line), "#"))
+		if line != "" {
+			words = append(words, line)
+		}
+	}
+	return strings.Join(words, " ")
+}
+
 // exprList reads a list of expressions, such as a rule's promises.
 func (p *parser) exprList(v *yaml.Node, rule, field string) []Expr {
 	if v.Kind != yaml.SequenceNode {
@@ -665,7 +681,7 @@ func (p *parser) named(v *yaml.Node, rule, field string, identifiers bool) []Nam
 		if !ok {
 			continue
 		}
-		out = append(out, Named{Name: name, NamePos: pos(k), Expr: e})
+		out = append(out, Named{Name: name, NamePos: pos(k), Expr: e, Description: commentText(k.HeadComment)})
 	}
 	return out
 }
