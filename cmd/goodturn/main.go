@@ -23,25 +23,32 @@ type command struct {
 	run   func(ctx context.Context, env *Env, args []string) error
 }
 
-var commands = []command{
-	{"init", "start a project: a ruleset with a rule, its test and template, a schedule, billing views", runInit},
-	{"demo", "build a sample operator, run the shipped rules and show the proposals", runDemo},
-	{"migrate", "create or update goodturn's tables", runMigrate},
-	{"run", "evaluate rulesets against the billing data and record proposals", runRun},
-	{"worker", "claim shards of sharded runs from PostgreSQL and evaluate them", runWorker},
-	{"runs", "list recent runs, or show one run's per-rule health", runRuns},
-	{"check", "check rule files and report every problem", runCheck},
-	{"doctor", "check the billing data against the facts contract and report every problem", runDoctor},
-	{"test", "run the rule tests beside the rules", runTest},
-	{"suppress", "add, list or remove suppressions of customers or segments", runSuppress},
-	{"explain", "show why a customer did or did not match each rule, clause by clause", runExplain},
-	{"serve", "run the rulesets on their schedules and serve /healthz and /metrics", runServe},
-	{"bench", "measure a run over generated customers against the database's own COPY", runBench},
-	{"review", "list, show, approve or reject batches of proposals; show the audit log", runReview},
-	{"send", "enqueue approved proposals and deliver due messages once; list or retry messages", runSend},
-	{"outcomes", "measure uptake and churn of contacted customers against each rule's control group", runOutcomes},
-	{"user", "add, list, disable or enable the people who review", runUser},
-	{"version", "print the version", runVersion},
+// commands are goodturn's commands, in the order help lists them. They are
+// set in init because completion reads them.
+var commands []command
+
+func init() {
+	commands = []command{
+		{"init", "start a project: a ruleset with a rule, its test and template, a schedule, billing views", runInit},
+		{"demo", "build a sample operator, run the shipped rules and show the proposals", runDemo},
+		{"migrate", "create or update goodturn's tables", runMigrate},
+		{"run", "evaluate rulesets against the billing data and record proposals", runRun},
+		{"worker", "claim shards of sharded runs from PostgreSQL and evaluate them", runWorker},
+		{"runs", "list recent runs, or show one run's per-rule health", runRuns},
+		{"check", "check rule files and report every problem", runCheck},
+		{"doctor", "check the billing data against the facts contract and report every problem", runDoctor},
+		{"test", "run the rule tests beside the rules", runTest},
+		{"suppress", "add, list or remove suppressions of customers or segments", runSuppress},
+		{"explain", "show why a customer did or did not match each rule, clause by clause", runExplain},
+		{"serve", "run the rulesets on their schedules and serve /healthz and /metrics", runServe},
+		{"bench", "measure a run over generated customers against the database's own COPY", runBench},
+		{"review", "list, show, approve or reject batches of proposals; show the audit log", runReview},
+		{"send", "enqueue approved proposals and deliver due messages once; list or retry messages", runSend},
+		{"outcomes", "measure uptake and churn of contacted customers against each rule's control group", runOutcomes},
+		{"user", "add, list, disable or enable the people who review", runUser},
+		{"completion", "print a shell completion script: completion bash|zsh|fish", runCompletion},
+		{"version", "print the version", runVersion},
+	}
 }
 
 // Env is what a command talks to: its output streams and environment.
@@ -81,15 +88,27 @@ func Main(ctx context.Context, env *Env, args []string) int {
 	if env.Logger == nil {
 		env.Logger = newLogger(env)
 	}
-	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+	switch {
+	case len(args) == 0:
+		usage(env.Stderr)
+		return 2
+	case args[0] == "help" && len(args) > 1:
+		// goodturn help run is goodturn run -h.
+		return Main(ctx, env, []string{args[1], "-h"})
+	case args[0] == "help" || args[0] == "-h" || args[0] == "--help":
 		usage(env.Stdout)
-		if len(args) == 0 {
-			return 2
-		}
 		return 0
+	case args[0] == "--version" || args[0] == "-version":
+		args = []string{"version"}
 	}
 	for _, c := range commands {
 		if c.name == args[0] {
+			if asksHelp(args[1:]) {
+				// Help is the answer asked for: to standard output.
+				e := *env
+				e.Stderr = env.Stdout
+				env = &e
+			}
 			err := c.run(ctx, env, args[1:])
 			switch {
 			case err == nil:
@@ -112,6 +131,19 @@ func Main(ctx context.Context, env *Env, args []string) int {
 	fmt.Fprintf(env.Stderr, "goodturn: unknown command %q\n\n", args[0])
 	usage(env.Stderr)
 	return 2
+}
+
+// asksHelp reports whether a command's arguments ask for its help.
+func asksHelp(args []string) bool {
+	for _, a := range args {
+		switch a {
+		case "--":
+			return false
+		case "-h", "-help", "--help":
+			return true
+		}
+	}
+	return false
 }
 
 // errSilent marks a failure already reported to the user.

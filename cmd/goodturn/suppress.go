@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"strconv"
 	"time"
@@ -14,6 +15,9 @@ func runSuppress(ctx context.Context, env *Env, args []string) error {
 		return fmt.Errorf("%w: want add, list or remove", errUsage)
 	}
 	switch args[0] {
+	case "-h", "-help", "--help", "help":
+		fmt.Fprintln(env.Stderr, "Usage: goodturn suppress add|list|remove [flags]\n\nRun `goodturn suppress <command> -h` for its flags; docs/contact-policy.md explains suppressions.")
+		return flag.ErrHelp
 	case "add":
 		return suppressAdd(ctx, env, args[1:])
 	case "list":

@@ -1,0 +1,50 @@
+package main
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// TestCommandLineConventions checks the habits of promtool, opa and
+// litestream: --version, help CMD, and -h on every command and
+// subcommand answering on standard output with exit 0.
+func TestCommandLineConventions(t *testing.T) {
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--version"}, "goodturn "},
+		{[]string{"help"}, "Commands:"},
+		{[]string{"help", "run"}, "-dry-run"},
+		{[]string{"run", "-h"}, "-dry-run"},
+		{[]string{"suppress", "-h"}, "goodturn suppress add|list|remove"},
+		{[]string{"suppress", "add", "--help"}, "-reason"},
+		{[]string{"review", "-h"}, "goodturn review approve"},
+		{[]string{"user", "add", "-h"}, "-role"},
+		{[]string{"completion", "fish"}, "complete -c goodturn"},
+	} {
+		code, out, errOut := run(t, tt.args...)
+		if code != 0 || !strings.Contains(out, tt.want) {
+			t.Errorf("goodturn %s: exit %d, stdout lacks %q:\n%s\nstderr:\n%s", strings.Join(tt.args, " "), code, tt.want, out, errOut)
+		}
+	}
+	if code, _, _ := run(t, "completion", "tcsh"); code != 2 {
+		t.Errorf("completion tcsh: exit %d, want 2", code)
+	}
+}
+
+// TestCompletionScriptsParse checks that the bash completion script is
+// valid bash.
+func TestCompletionScriptsParse(t *testing.T) {
+	bash, err := exec.LookPath("bash")
+	if err != nil {
+		t.Skip("no bash")
+	}
+	_, out, _ := run(t, "completion", "bash")
+	cmd := exec.Command(bash, "-n")
+	cmd.Stdin = strings.NewReader(out)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Errorf("bash -n: %v\n%s", err, b)
+	}
+}
