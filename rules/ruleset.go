@@ -45,6 +45,23 @@ func (rs *Ruleset) Enabled() []*Rule {
 	return out
 }
 
+// ValueDescription returns the description of the rule's named value of
+// that name: the comment above it in the rule file; "" when none.
+func (r *Rule) ValueDescription(name string) string { return describe(r.Values, name) }
+
+// OfferDescription returns the description of the rule's offer field of
+// that name.
+func (r *Rule) OfferDescription(name string) string { return describe(r.Offer, name) }
+
+func describe(named []rulefmt.Named, name string) string {
+	for _, n := range named {
+		if n.Name == name {
+			return n.Description
+		}
+	}
+	return ""
+}
+
 // Rule returns the rule with the given id, or nil.
 func (rs *Ruleset) Rule(id string) *Rule {
 	for _, r := range rs.Rules {

@@ -1,8 +1,6 @@
 package web
 
 import (
-	"github.com/goodturn/goodturn/rules/rulefmt"
-
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -207,15 +205,10 @@ func label(name string) string {
 	return strings.NewReplacer("_", " ", ".", ": ").Replace(name)
 }
 
-// withDescriptions gives each field the description of the rule's named
-// value or offer field of its name.
-func withDescriptions(fs []field, named []rulefmt.Named) {
+// withDescriptions gives each field its description, by its name.
+func withDescriptions(fs []field, describe func(name string) string) {
 	for i := range fs {
-		for _, n := range named {
-			if n.Name == fs[i].Name {
-				fs[i].Description = n.Description
-			}
-		}
+		fs[i].Description = describe(fs[i].Name)
 	}
 }
 

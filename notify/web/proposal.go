@@ -61,8 +61,8 @@ func (s *Server) proposal(w http.ResponseWriter, r *http.Request, u *store.User)
 		d.EvErr = err.Error()
 	}
 	if rule != nil {
-		withDescriptions(d.Offer, rule.Offer)
-		withDescriptions(d.Evidence.Values, rule.Values)
+		withDescriptions(d.Offer, rule.OfferDescription)
+		withDescriptions(d.Evidence.Values, rule.ValueDescription)
 	}
 	d.Message = s.showMessage(rule, p.Proposal, d.Customer)
 	if d.Sent, err = store.ListOutbox(ctx, s.cfg.DB, store.OutboxFilter{ProposalID: p.ID}); err != nil {
