@@ -4,6 +4,7 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestCommandLineConventions checks the habits of promtool, opa and
@@ -46,5 +47,22 @@ func TestCompletionScriptsParse(t *testing.T) {
 	cmd.Stdin = strings.NewReader(out)
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Errorf("bash -n: %v\n%s", err, b)
+	}
+}
+
+func TestProgressLine(t *testing.T) {
+	for _, tt := range []struct {
+		done, total int64
+		elapsed     time.Duration
+		want        string
+	}{
+		{1200, 3000, 2 * time.Second, "1,200 of 3,000 customers (40%), about 3s left"},
+		{3000, 3000, 5 * time.Second, "3,000 of 3,000 customers (100%)"},
+		{0, 3000, time.Second, "0 of 3,000 customers (0%)"},
+		{500, 0, time.Second, "500 customers evaluated"},
+	} {
+		if got := progressLine(tt.done, tt.total, tt.elapsed); got != tt.want {
+			t.Errorf("progressLine(%d, %d, %v) = %q, want %q", tt.done, tt.total, tt.elapsed, got, tt.want)
+		}
 	}
 }
