@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/goodturn/goodturn/engine/billing"
+	"github.com/goodturn/goodturn/engine/database"
 	"github.com/goodturn/goodturn/engine/store"
 	"github.com/goodturn/goodturn/notify/channel"
 	"github.com/goodturn/goodturn/notify/outbox"
@@ -347,7 +348,7 @@ func sendRetry(ctx context.Context, env *Env, args []string) error {
 		fmt.Fprintf(env.Stdout, "Message %d is queued again; `goodturn send` (or serve) delivers it.\n", id)
 		return nil
 	}
-	tx, err := db.BeginTxx(ctx, nil)
+	tx, err := database.Begin(ctx, db)
 	if err != nil {
 		return fmt.Errorf("retry dead messages: %w", err)
 	}

@@ -11,8 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jmoiron/sqlx"
-
 	"github.com/goodturn/goodturn/engine/database"
 )
 
@@ -89,7 +87,7 @@ type BatchFilter struct {
 // ListBatches returns batches, newest run first and by rule within a run,
 // with their counts and the total and median value of what is pending.
 // Dry runs have no proposals and no batches.
-func ListBatches(ctx context.Context, q Querier, f BatchFilter) ([]Batch, error) {
+func ListBatches(ctx context.Context, q database.Querier, f BatchFilter) ([]Batch, error) {
 	var (
 		where []string
 		args  []any
@@ -198,7 +196,7 @@ func ListBatches(ctx context.Context, q Querier, f BatchFilter) ([]Batch, error)
 
 // GetBatch returns one batch whatever its proposals' statuses, or
 // ErrNotFound if the run's rule made no proposals.
-func GetBatch(ctx context.Context, q Querier, runID int64, ruleID string) (*Batch, error) {
+func GetBatch(ctx context.Context, q database.Querier, runID int64, ruleID string) (*Batch, error) {
 	bs, err := ListBatches(ctx, q, BatchFilter{All: true, RunID: runID, RuleID: ruleID})
 	if err != nil {
 		return nil, err
@@ -245,7 +243,7 @@ func scanReviewed(row interface{ Scan(...any) error }) (ReviewedProposal, error)
 
 // BatchProposals returns a page of a batch's proposals, most valuable
 // first, and how many proposals match the page's filter in all.
-func BatchProposals(ctx context.Context, q Querier, runID int64, ruleID string, pg ProposalPage) ([]ReviewedProposal, int64, error) {
+func BatchProposals(ctx context.Context, q database.Querier, runID int64, ruleID string, pg ProposalPage) ([]ReviewedProposal, int64, error) {
 	where := []string{"run_id = ?", "rule_id = ?"}
 	args := []any{runID, ruleID}
 	switch pg.Status {
@@ -284,7 +282,7 @@ func BatchProposals(ctx context.Context, q Querier, runID int64, ruleID string, 
 		if pg.Limit <= 0 {
 			// Both dialects need a LIMIT before an OFFSET; -1 is SQLite's
 			// "none" and ALL PostgreSQL's.
-			if strings.Contains(q.DriverName(), "postgres") {
+			if q.IsPostgres() {
 				qs += " LIMIT ALL"
 			} else {
 				qs += " LIMIT -1"
@@ -311,7 +309,7 @@ func BatchProposals(ctx context.Context, q Querier, runID int64, ruleID string, 
 // BatchValues returns the yearly values of a batch's proposals of a
 // status ("" for pending, "all" for every status), smallest first: the
 // spread of values the review page charts.
-func BatchValues(ctx context.Context, q Querier, runID int64, ruleID, status string) ([]int64, error) {
+func BatchValues(ctx context.Context, q database.Querier, runID int64, ruleID, status string) ([]int64, error) {
 	qs := `SELECT value FROM proposals WHERE run_id = ? AND rule_id = ?`
 	args := []any{runID, ruleID}
 	switch status {
@@ -338,7 +336,7 @@ func BatchValues(ctx context.Context, q Querier, runID int64, ruleID, status str
 }
 
 // GetProposal returns one proposal with its decision, or ErrNotFound.
-func GetProposal(ctx context.Context, q Querier, id int64) (*ReviewedProposal, error) {
+func GetProposal(ctx context.Context, q database.Querier, id int64) (*ReviewedProposal, error) {
 	p, err := scanReviewed(q.QueryRowxContext(ctx, q.Rebind(`SELECT `+reviewedColumns+` FROM proposals WHERE id = ?`), id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("proposal %d: %w", id, ErrNotFound)
@@ -383,10 +381,10 @@ func (s Selection) where() (string, []any) {
 // proposals happen one after the other, and returns how many are pending.
 // On SQLite, whose writers are serialized anyway, it starts the write
 // transaction at once rather than upgrading it later (which can fail).
-func LockPending(ctx context.Context, tx *sqlx.Tx, s Selection) (int64, error) {
+func LockPending(ctx context.Context, tx database.Querier, s Selection) (int64, error) {
 	where, args := s.where()
 	args = append(args, ProposalPending)
-	if strings.Contains(tx.DriverName(), "postgres") {
+	if tx.IsPostgres() {
 		rows, err := tx.QueryContext(ctx, tx.Rebind(`SELECT id FROM proposals WHERE `+where+` AND status = ? ORDER BY id FOR UPDATE`), args...)
 		if err != nil {
 			return 0, fmt.Errorf("lock %s: %w", s, err)
@@ -413,7 +411,7 @@ func LockPending(ctx context.Context, tx *sqlx.Tx, s Selection) (int64, error) {
 // status (approved, rejected or expired), recording who decided and when,
 // and returns how many it changed. Proposals in any other status are left
 // alone.
-func DecidePending(ctx context.Context, q Querier, s Selection, status, by string, at time.Time) (int64, error) {
+func DecidePending(ctx context.Context, q database.Querier, s Selection, status, by string, at time.Time) (int64, error) {
 	switch status {
 	case ProposalApproved, ProposalRejected, ProposalExpired:
 	default:
@@ -456,7 +454,7 @@ func (a Approver) secondedArgs() []any {
 // BatchSize returns how many proposals, held ones aside, the batch of the
 // selection has (the batch of its proposal when it names one), in every
 // status: the size that decides whether approving them takes two people.
-func BatchSize(ctx context.Context, q Querier, s Selection) (int64, error) {
+func BatchSize(ctx context.Context, q database.Querier, s Selection) (int64, error) {
 	run, rule := s.RunID, s.RuleID
 	if s.ProposalID != 0 {
 		err := q.QueryRowxContext(ctx, q.Rebind(`SELECT run_id, rule_id FROM proposals WHERE id = ?`), s.ProposalID).Scan(&run, &rule)
@@ -478,7 +476,7 @@ func BatchSize(ctx context.Context, q Querier, s Selection) (int64, error) {
 
 // SecondedBy returns, sorted, the names of the users whose approvals of
 // the selection's pending proposals count as another person's beside a's.
-func SecondedBy(ctx context.Context, q Querier, s Selection, a Approver) ([]string, error) {
+func SecondedBy(ctx context.Context, q database.Querier, s Selection, a Approver) ([]string, error) {
 	where, args := s.where()
 	args = append(append(a.secondedArgs(), args...), ProposalPending)
 	rows, err := q.QueryContext(ctx, q.Rebind(`SELECT DISTINCT u.name FROM approvals a JOIN users u ON u.id = a.user_id
@@ -502,7 +500,7 @@ func SecondedBy(ctx context.Context, q Querier, s Selection, a Approver) ([]stri
 // ApproveSeconded approves the selection's pending proposals that another
 // person approved already (see seconded), recording by as who decided and
 // at when, and returns how many it approved.
-func ApproveSeconded(ctx context.Context, q Querier, s Selection, a Approver, by string, at time.Time) (int64, error) {
+func ApproveSeconded(ctx context.Context, q database.Querier, s Selection, a Approver, by string, at time.Time) (int64, error) {
 	where, args := s.where()
 	args = append(append([]any{ProposalApproved, by, at.UTC()}, args...), ProposalPending)
 	args = append(args, a.secondedArgs()...)
@@ -517,7 +515,7 @@ func ApproveSeconded(ctx context.Context, q Querier, s Selection, a Approver, by
 // AddApprovals records an approver's approval of the selection's pending
 // proposals (once per proposal and user) and returns how many it
 // recorded.
-func AddApprovals(ctx context.Context, q Querier, s Selection, a Approver, at time.Time) (int64, error) {
+func AddApprovals(ctx context.Context, q database.Querier, s Selection, a Approver, at time.Time) (int64, error) {
 	where, args := s.where()
 	args = append([]any{a.UserID, at.UTC(), a.Source, a.OSUser}, append(args, ProposalPending)...)
 	res, err := q.ExecContext(ctx, q.Rebind(`INSERT INTO approvals (proposal_id, user_id, decided_at, source, os_user)
@@ -531,7 +529,7 @@ func AddApprovals(ctx context.Context, q Querier, s Selection, a Approver, at ti
 
 // PendingApprovals returns, per user id, how many of the selection's
 // pending proposals the user has approved.
-func PendingApprovals(ctx context.Context, q Querier, s Selection) (map[int64]int64, error) {
+func PendingApprovals(ctx context.Context, q database.Querier, s Selection) (map[int64]int64, error) {
 	where, args := s.where()
 	args = append(args, ProposalPending)
 	rows, err := q.QueryContext(ctx, q.Rebind(`SELECT a.user_id, COUNT(*) FROM approvals a
@@ -564,7 +562,7 @@ type Approval struct {
 // BatchApprovals lists the approvals recorded on a batch's pending
 // proposals, earliest first: the review page shows "approved by ana,
 // awaiting a second reviewer".
-func BatchApprovals(ctx context.Context, q Querier, runID int64, ruleID string) ([]Approval, error) {
+func BatchApprovals(ctx context.Context, q database.Querier, runID int64, ruleID string) ([]Approval, error) {
 	rows, err := q.QueryContext(ctx, q.Rebind(`SELECT a.user_id, u.name, MIN(a.decided_at), COUNT(*)
 		FROM approvals a JOIN users u ON u.id = a.user_id
 		WHERE a.proposal_id IN (SELECT id FROM proposals WHERE run_id = ? AND rule_id = ? AND status = ?)
@@ -594,7 +592,7 @@ type ExpiredBatch struct {
 // ExpirePending marks every pending proposal created before cutoff as
 // expired by SystemActor at at, and returns how many expired per batch, by
 // run and rule.
-func ExpirePending(ctx context.Context, q Querier, cutoff, at time.Time) ([]ExpiredBatch, error) {
+func ExpirePending(ctx context.Context, q database.Querier, cutoff, at time.Time) ([]ExpiredBatch, error) {
 	rows, err := q.QueryContext(ctx, q.Rebind(`UPDATE proposals SET status = ?, decided_by = ?, decided_at = ?
 		WHERE status = ? AND created_at < ? RETURNING run_id, rule_id`),
 		ProposalExpired, SystemActor, at.UTC(), ProposalPending, cutoff.UTC())
@@ -650,7 +648,7 @@ type AuditEntry struct {
 
 // AddAudit appends an entry to the audit log and sets its ID; a zero At
 // is now.
-func AddAudit(ctx context.Context, q Querier, e *AuditEntry) error {
+func AddAudit(ctx context.Context, q database.Querier, e *AuditEntry) error {
 	if e.At.IsZero() {
 		e.At = time.Now()
 	}
@@ -677,7 +675,7 @@ type AuditFilter struct {
 }
 
 // ListAudit returns audit entries, newest first.
-func ListAudit(ctx context.Context, q Querier, f AuditFilter) ([]AuditEntry, error) {
+func ListAudit(ctx context.Context, q database.Querier, f AuditFilter) ([]AuditEntry, error) {
 	var (
 		where []string
 		args  []any

@@ -88,7 +88,7 @@ func collectOutbox(rows *sql.Rows, err error, what string) ([]OutboxMessage, err
 
 // ApprovedWithoutOutbox returns up to limit approved proposals with ids
 // above afterID that have no outbox row yet, in id order.
-func ApprovedWithoutOutbox(ctx context.Context, db *database.DB, afterID int64, limit int) ([]Proposal, error) {
+func ApprovedWithoutOutbox(ctx context.Context, db database.Querier, afterID int64, limit int) ([]Proposal, error) {
 	q := `SELECT ` + storedProposalColumns + `
 		FROM proposals p WHERE status = ? AND id > ? AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.proposal_id = p.id) ORDER BY id`
 	if limit > 0 {
@@ -104,11 +104,11 @@ func ApprovedWithoutOutbox(ctx context.Context, db *database.DB, afterID int64, 
 // EnqueueOutbox inserts messages in one transaction, skipping any whose
 // idempotency key is already in the outbox, and returns how many it
 // inserted. A message's Status defaults to queued.
-func EnqueueOutbox(ctx context.Context, db *database.DB, ms []OutboxMessage) (int, error) {
+func EnqueueOutbox(ctx context.Context, db database.Querier, ms []OutboxMessage) (int, error) {
 	if len(ms) == 0 {
 		return 0, nil
 	}
-	tx, err := db.BeginTxx(ctx, nil)
+	tx, err := database.Begin(ctx, db)
 	if err != nil {
 		return 0, fmt.Errorf("enqueue: %w", err)
 	}
@@ -146,7 +146,7 @@ func EnqueueOutbox(ctx context.Context, db *database.DB, ms []OutboxMessage) (in
 // meanwhile. Statuses do not change: the caller sees which rows were left
 // sending. On PostgreSQL concurrent senders skip each other's rows (FOR
 // UPDATE SKIP LOCKED); SQLite has one writer at a time.
-func ClaimOutbox(ctx context.Context, db *database.DB, channels []string, now, leaseUntil time.Time, limit int) ([]OutboxMessage, error) {
+func ClaimOutbox(ctx context.Context, db database.Querier, channels []string, now, leaseUntil time.Time, limit int) ([]OutboxMessage, error) {
 	if len(channels) == 0 || limit <= 0 {
 		return nil, nil
 	}
@@ -186,14 +186,14 @@ var ErrLostClaim = errors.New("outbox row was claimed by another sender")
 // that attempt number attempts+1 is under way and holds the row until
 // leaseUntil. It returns ErrLostClaim when the row no longer has the given
 // attempts count or is no longer queued or sending.
-func MarkOutboxSending(ctx context.Context, db *database.DB, id int64, attempts int, leaseUntil time.Time) error {
+func MarkOutboxSending(ctx context.Context, db database.Querier, id int64, attempts int, leaseUntil time.Time) error {
 	return updateOutbox(ctx, db, id, "mark sending",
 		`UPDATE outbox SET status = ?, attempts = attempts + 1, next_attempt_at = ? WHERE id = ? AND attempts = ? AND status IN (?, ?)`,
 		OutboxSending, leaseUntil.UTC(), id, attempts, OutboxQueued, OutboxSending)
 }
 
 // MarkOutboxSent records that attempt number attempt was delivered.
-func MarkOutboxSent(ctx context.Context, db *database.DB, id int64, attempt int, at time.Time) error {
+func MarkOutboxSent(ctx context.Context, db database.Querier, id int64, attempt int, at time.Time) error {
 	return updateOutbox(ctx, db, id, "mark sent",
 		`UPDATE outbox SET status = ?, sent_at = ?, last_error = '' WHERE id = ? AND attempts = ? AND status = ?`,
 		OutboxSent, at.UTC(), id, attempt, OutboxSending)
@@ -201,7 +201,7 @@ func MarkOutboxSent(ctx context.Context, db *database.DB, id int64, attempt int,
 
 // MarkOutboxFailed records that attempt number attempt failed: the row is
 // queued again for retryAt, or dead when dead is true.
-func MarkOutboxFailed(ctx context.Context, db *database.DB, id int64, attempt int, lastError string, retryAt time.Time, dead bool) error {
+func MarkOutboxFailed(ctx context.Context, db database.Querier, id int64, attempt int, lastError string, retryAt time.Time, dead bool) error {
 	status := OutboxQueued
 	if dead {
 		status = OutboxDead
@@ -213,7 +213,7 @@ func MarkOutboxFailed(ctx context.Context, db *database.DB, id int64, attempt in
 
 // DeferOutbox moves a claimed row's next attempt to at without counting an
 // attempt (quiet hours). A row left sending stays sending.
-func DeferOutbox(ctx context.Context, db *database.DB, id int64, attempts int, at time.Time) error {
+func DeferOutbox(ctx context.Context, db database.Querier, id int64, attempts int, at time.Time) error {
 	return updateOutbox(ctx, db, id, "defer",
 		`UPDATE outbox SET next_attempt_at = ? WHERE id = ? AND attempts = ? AND status IN (?, ?)`,
 		at.UTC(), id, attempts, OutboxQueued, OutboxSending)
@@ -221,7 +221,7 @@ func DeferOutbox(ctx context.Context, db *database.DB, id int64, attempts int, a
 
 // RetryOutbox queues a dead row again with a fresh count of attempts, due
 // at now. It is an error if the row does not exist or is not dead.
-func RetryOutbox(ctx context.Context, db *database.DB, id int64, now time.Time) error {
+func RetryOutbox(ctx context.Context, db database.Querier, id int64, now time.Time) error {
 	res, err := db.ExecContext(ctx, db.Rebind(
 		`UPDATE outbox SET status = ?, attempts = 0, next_attempt_at = ? WHERE id = ? AND status = ?`),
 		OutboxQueued, now.UTC(), id, OutboxDead)
@@ -250,7 +250,7 @@ type DeadFilter struct {
 
 // RetryDeadOutbox queues again, as RetryOutbox does, every dead message
 // the filter selects, and returns how many.
-func RetryDeadOutbox(ctx context.Context, q Querier, f DeadFilter, now time.Time) (int64, error) {
+func RetryDeadOutbox(ctx context.Context, q database.Querier, f DeadFilter, now time.Time) (int64, error) {
 	where := []string{"status = ?"}
 	args := []any{OutboxQueued, now.UTC(), OutboxDead}
 	if f.Channel != "" {
@@ -267,7 +267,7 @@ func RetryDeadOutbox(ctx context.Context, q Querier, f DeadFilter, now time.Time
 	return res.RowsAffected()
 }
 
-func updateOutbox(ctx context.Context, db *database.DB, id int64, what, q string, args ...any) error {
+func updateOutbox(ctx context.Context, db database.Querier, id int64, what, q string, args ...any) error {
 	res, err := db.ExecContext(ctx, db.Rebind(q), args...)
 	if err != nil {
 		return fmt.Errorf("outbox %d: %s: %w", id, what, err)
@@ -283,7 +283,7 @@ func updateOutbox(ctx context.Context, db *database.DB, id int64, what, q string
 }
 
 // GetOutbox returns one outbox row, or ErrNotFound.
-func GetOutbox(ctx context.Context, db *database.DB, id int64) (OutboxMessage, error) {
+func GetOutbox(ctx context.Context, db database.Querier, id int64) (OutboxMessage, error) {
 	m, err := scanOutbox(db.QueryRowContext(ctx, db.Rebind(`SELECT `+outboxColumns+` FROM outbox WHERE id = ?`), id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return m, fmt.Errorf("message %d: %w", id, ErrNotFound)
@@ -303,7 +303,7 @@ type OutboxFilter struct {
 }
 
 // ListOutbox returns the outbox rows matching the filter, newest first.
-func ListOutbox(ctx context.Context, db *database.DB, f OutboxFilter) ([]OutboxMessage, error) {
+func ListOutbox(ctx context.Context, db database.Querier, f OutboxFilter) ([]OutboxMessage, error) {
 	var (
 		where []string
 		args  []any
@@ -331,7 +331,7 @@ func ListOutbox(ctx context.Context, db *database.DB, f OutboxFilter) ([]OutboxM
 
 // OutboxCounts returns how many rows each channel has in each status:
 // counts[channel][status].
-func OutboxCounts(ctx context.Context, db *database.DB) (map[string]map[string]int, error) {
+func OutboxCounts(ctx context.Context, db database.Querier) (map[string]map[string]int, error) {
 	rows, err := db.QueryContext(ctx, `SELECT channel, status, count(*) FROM outbox GROUP BY channel, status`)
 	if err != nil {
 		return nil, fmt.Errorf("count outbox: %w", err)

@@ -4,13 +4,15 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/goodturn/goodturn/engine/database"
 )
 
 // OverdueByBatch counts, per batch key (RUN/RULE), the pending proposals
 // created before cutoff: those that expiry would mark expired now. A
 // non-zero runID counts that run's batch ruleID only. It changes nothing,
 // so listings can show what would expire.
-func OverdueByBatch(ctx context.Context, q Querier, cutoff time.Time, runID int64, ruleID string) (map[string]int64, error) {
+func OverdueByBatch(ctx context.Context, q database.Querier, cutoff time.Time, runID int64, ruleID string) (map[string]int64, error) {
 	qs, args := `SELECT run_id, rule_id, COUNT(*) FROM proposals WHERE status = ? AND created_at < ?`, []any{ProposalPending, cutoff.UTC()}
 	if runID != 0 {
 		qs, args = qs+` AND run_id = ? AND rule_id = ?`, append(args, runID, ruleID)

@@ -65,7 +65,7 @@ type Tally struct {
 // InsertProposals stores proposals, skipping any that would repeat a
 // proposal of the same ruleset, rule, customer and day, and returns what it
 // stored per rule. The whole call is one transaction.
-func InsertProposals(ctx context.Context, db *database.DB, ps []Proposal) (map[string]Tally, error) {
+func InsertProposals(ctx context.Context, db database.Querier, ps []Proposal) (map[string]Tally, error) {
 	stored := map[string]Tally{}
 	if len(ps) == 0 {
 		return stored, nil
@@ -73,7 +73,7 @@ func InsertProposals(ctx context.Context, db *database.DB, ps []Proposal) (map[s
 	if db.IsPostgres() {
 		return copyProposals(ctx, db, ps)
 	}
-	tx, err := db.BeginTxx(ctx, nil)
+	tx, err := database.Begin(ctx, db)
 	if err != nil {
 		return nil, fmt.Errorf("insert proposals: %w", err)
 	}
@@ -143,9 +143,9 @@ func scanProposals(rows *sql.Rows, what string) ([]Proposal, error) {
 // copyProposals stores proposals on PostgreSQL with COPY into a staging
 // table and one INSERT … ON CONFLICT DO NOTHING from it, so that a batch
 // costs three statements however many proposals it holds.
-func copyProposals(ctx context.Context, db *database.DB, ps []Proposal) (map[string]Tally, error) {
+func copyProposals(ctx context.Context, db database.Querier, ps []Proposal) (map[string]Tally, error) {
 	stored := map[string]Tally{}
-	tx, err := db.BeginTxx(ctx, nil)
+	tx, err := database.Begin(ctx, db)
 	if err != nil {
 		return nil, fmt.Errorf("insert proposals: %w", err)
 	}
@@ -236,7 +236,7 @@ type ProposalKey struct {
 // Withdrawn proposals and those of failed runs are not among them (see
 // withdrawRun). Proposals of the runs in excludeRuns are left out too: a sharded run's shard
 // that is evaluated again must not be held back by its own first pass.
-func RecentProposals(ctx context.Context, db *database.DB, ruleset string, since time.Time, excludeRuns ...int64) ([]ProposalKey, error) {
+func RecentProposals(ctx context.Context, db database.Querier, ruleset string, since time.Time, excludeRuns ...int64) ([]ProposalKey, error) {
 	rows, err := db.QueryContext(ctx, db.Rebind(
 		`SELECT rule_id, customer_id, status, as_of FROM proposals
 		 WHERE ruleset = ? AND status <> ? AND (status = ? OR as_of >= ?)`+notFailed+notInRuns(excludeRuns)), ruleset, ProposalHeld, ProposalPending, database.Date(since))
@@ -269,7 +269,7 @@ type ProposalFilter struct {
 
 // ListProposals returns proposals matching the filter, ordered by rule and
 // customer.
-func ListProposals(ctx context.Context, db *database.DB, f ProposalFilter) ([]Proposal, error) {
+func ListProposals(ctx context.Context, db database.Querier, f ProposalFilter) ([]Proposal, error) {
 	var (
 		where []string
 		args  []any
@@ -313,7 +313,7 @@ func ListProposals(ctx context.Context, db *database.DB, f ProposalFilter) ([]Pr
 
 // LatestProposalDay returns the most recent day the ruleset made proposals,
 // or ErrNotFound.
-func LatestProposalDay(ctx context.Context, db *database.DB, ruleset string) (time.Time, error) {
+func LatestProposalDay(ctx context.Context, db database.Querier, ruleset string) (time.Time, error) {
 	var day time.Time
 	var n int
 	err := db.QueryRowContext(ctx, db.Rebind(`SELECT count(*), MAX(CAST(as_of AS TEXT)) FROM proposals WHERE ruleset = ?`), ruleset).
@@ -329,7 +329,7 @@ func LatestProposalDay(ctx context.Context, db *database.DB, ruleset string) (ti
 
 // HoldProposals marks the pending proposals of a rule in a run as held and
 // returns how many it marked.
-func HoldProposals(ctx context.Context, db *database.DB, runID int64, ruleID string) (int64, error) {
+func HoldProposals(ctx context.Context, db database.Querier, runID int64, ruleID string) (int64, error) {
 	res, err := db.ExecContext(ctx, db.Rebind(`UPDATE proposals SET status = ? WHERE run_id = ? AND rule_id = ? AND status = ?`),
 		ProposalHeld, runID, ruleID, ProposalPending)
 	if err != nil {

@@ -76,7 +76,7 @@ var ErrNotFound = errors.New("not found")
 
 // CreateRun records the start of a run and sets its ID. Its first
 // heartbeat is r.HeartbeatAt, or now on the wall clock when that is zero.
-func CreateRun(ctx context.Context, db *database.DB, r *Run) error {
+func CreateRun(ctx context.Context, db database.Querier, r *Run) error {
 	if r.Status == "" {
 		r.Status = RunRunning
 	}
@@ -95,8 +95,8 @@ func CreateRun(ctx context.Context, db *database.DB, r *Run) error {
 // FinishRun records the end of a run with its totals and per-rule results.
 // A failed run's proposals are withdrawn in the same transaction (see
 // WithdrawRun): only a run that succeeded proposes anything.
-func FinishRun(ctx context.Context, db *database.DB, r *Run) error {
-	tx, err := db.BeginTxx(ctx, nil)
+func FinishRun(ctx context.Context, db database.Querier, r *Run) error {
+	tx, err := database.Begin(ctx, db)
 	if err != nil {
 		return fmt.Errorf("finish run %d: %w", r.ID, err)
 	}
@@ -151,7 +151,7 @@ func nonNil(s []ErrorSample) []ErrorSample {
 }
 
 // GetRun returns a run with its per-rule results.
-func GetRun(ctx context.Context, db *database.DB, id int64) (*Run, error) {
+func GetRun(ctx context.Context, db database.Querier, id int64) (*Run, error) {
 	r := &Run{}
 	var (
 		errText  sql.NullString
@@ -206,7 +206,7 @@ type RunFilter struct {
 // ListRuns returns the runs matching the filter, newest first, each with its
 // per-rule results ordered by rule id. It is one query whatever the number
 // of runs.
-func ListRuns(ctx context.Context, db *database.DB, f RunFilter) ([]Run, error) {
+func ListRuns(ctx context.Context, db database.Querier, f RunFilter) ([]Run, error) {
 	var (
 		where []string
 		args  []any

@@ -45,7 +45,7 @@ type Slot struct {
 // and every later one does nothing, in any number of processes. A running
 // claim may also take over a slot left cancelled by a shutdown. A claim
 // with another status (skipped, missed) is recorded finished.
-func ClaimSlot(ctx context.Context, db *database.DB, s *Slot) (bool, error) {
+func ClaimSlot(ctx context.Context, db database.Querier, s *Slot) (bool, error) {
 	if s.Status == "" {
 		s.Status = SlotRunning
 	}
@@ -90,7 +90,7 @@ func ClaimSlot(ctx context.Context, db *database.DB, s *Slot) (bool, error) {
 // that is gone, as prev was read, and reports whether it did. The caller
 // must hold the ruleset's run lock: that is what shows the other process
 // is no longer running it.
-func TakeOverSlot(ctx context.Context, db *database.DB, s *Slot, prev Slot) (bool, error) {
+func TakeOverSlot(ctx context.Context, db database.Querier, s *Slot, prev Slot) (bool, error) {
 	res, err := db.ExecContext(ctx, db.Rebind(
 		`UPDATE schedule_slots SET claimed_at = ?, claimed_by = ?, finished_at = NULL, status = ?, error = '', run_id = NULL
 		 WHERE ruleset = ? AND nominal = ? AND status = ? AND claimed_by = ?`),
@@ -110,7 +110,7 @@ func TakeOverSlot(ctx context.Context, db *database.DB, s *Slot, prev Slot) (boo
 
 // FinishSlot records how a claimed slot ended: s.FinishedAt, s.Status,
 // s.Error and s.RunID. Only the claimer may finish it.
-func FinishSlot(ctx context.Context, db *database.DB, s *Slot) error {
+func FinishSlot(ctx context.Context, db database.Querier, s *Slot) error {
 	res, err := db.ExecContext(ctx, db.Rebind(
 		`UPDATE schedule_slots SET finished_at = ?, status = ?, error = ?, run_id = ?
 		 WHERE ruleset = ? AND nominal = ? AND claimed_by = ?`),
@@ -131,7 +131,7 @@ func FinishSlot(ctx context.Context, db *database.DB, s *Slot) error {
 const slotColumns = `ruleset, nominal, zone, due_at, claimed_at, claimed_by, finished_at, status, error, run_id`
 
 // GetSlot returns the slot of a ruleset at a nominal time.
-func GetSlot(ctx context.Context, db *database.DB, ruleset, nominal string) (*Slot, error) {
+func GetSlot(ctx context.Context, db database.Querier, ruleset, nominal string) (*Slot, error) {
 	row := db.QueryRowxContext(ctx, db.Rebind(`SELECT `+slotColumns+` FROM schedule_slots WHERE ruleset = ? AND nominal = ?`), ruleset, nominal)
 	s, err := scanSlot(row)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -145,17 +145,17 @@ func GetSlot(ctx context.Context, db *database.DB, ruleset, nominal string) (*Sl
 
 // ListSlots returns the slots of a ruleset (of every ruleset when "") due
 // at or after since, oldest first.
-func ListSlots(ctx context.Context, db *database.DB, ruleset string, since time.Time) ([]Slot, error) {
+func ListSlots(ctx context.Context, db database.Querier, ruleset string, since time.Time) ([]Slot, error) {
 	return listSlots(ctx, db, ruleset, "", since)
 }
 
 // RunningSlots returns the slots due at or after since that are recorded
 // as running, oldest first.
-func RunningSlots(ctx context.Context, db *database.DB, since time.Time) ([]Slot, error) {
+func RunningSlots(ctx context.Context, db database.Querier, since time.Time) ([]Slot, error) {
 	return listSlots(ctx, db, "", SlotRunning, since)
 }
 
-func listSlots(ctx context.Context, db *database.DB, ruleset, status string, since time.Time) ([]Slot, error) {
+func listSlots(ctx context.Context, db database.Querier, ruleset, status string, since time.Time) ([]Slot, error) {
 	q := `SELECT ` + slotColumns + ` FROM schedule_slots WHERE due_at >= ?`
 	args := []any{since.UTC()}
 	if ruleset != "" {

@@ -8,8 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jmoiron/sqlx"
-
 	"github.com/goodturn/goodturn/engine/database"
 )
 
@@ -54,13 +52,8 @@ func (u *User) CanDecide() bool {
 // ErrExists is returned when a row with the same key already exists.
 var ErrExists = errors.New("already exists")
 
-// Querier is what the store's statements run on: the database or a
-// transaction (*sqlx.DB, *sqlx.Tx), so that callers can put several
-// changes in one transaction.
-type Querier = sqlx.ExtContext
-
 // AddUser stores a new user and sets its ID; a taken name is ErrExists.
-func AddUser(ctx context.Context, q Querier, u *User) error {
+func AddUser(ctx context.Context, q database.Querier, u *User) error {
 	if u.Name == "" {
 		return errors.New("add user: a name is required")
 	}
@@ -92,7 +85,7 @@ func scanUser(row interface{ Scan(...any) error }) (*User, error) {
 }
 
 // GetUser returns the user with a name, or ErrNotFound.
-func GetUser(ctx context.Context, q Querier, name string) (*User, error) {
+func GetUser(ctx context.Context, q database.Querier, name string) (*User, error) {
 	u, err := scanUser(q.QueryRowxContext(ctx, q.Rebind(`SELECT `+userColumns+` FROM users WHERE name = ?`), name))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("user %s: %w", name, ErrNotFound)
@@ -104,7 +97,7 @@ func GetUser(ctx context.Context, q Querier, name string) (*User, error) {
 }
 
 // GetUserByID returns the user with an id, or ErrNotFound.
-func GetUserByID(ctx context.Context, q Querier, id int64) (*User, error) {
+func GetUserByID(ctx context.Context, q database.Querier, id int64) (*User, error) {
 	u, err := scanUser(q.QueryRowxContext(ctx, q.Rebind(`SELECT `+userColumns+` FROM users WHERE id = ?`), id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("user %d: %w", id, ErrNotFound)
@@ -116,7 +109,7 @@ func GetUserByID(ctx context.Context, q Querier, id int64) (*User, error) {
 }
 
 // ListUsers returns every user, by name.
-func ListUsers(ctx context.Context, q Querier) ([]User, error) {
+func ListUsers(ctx context.Context, q database.Querier) ([]User, error) {
 	rows, err := q.QueryxContext(ctx, `SELECT `+userColumns+` FROM users ORDER BY name`)
 	if err != nil {
 		return nil, fmt.Errorf("list users: %w", err)
@@ -135,7 +128,7 @@ func ListUsers(ctx context.Context, q Querier) ([]User, error) {
 
 // SetUserDisabled disables or enables a user; disabling also ends the
 // user's sessions. An unknown name is ErrNotFound.
-func SetUserDisabled(ctx context.Context, q Querier, name string, disabled bool) error {
+func SetUserDisabled(ctx context.Context, q database.Querier, name string, disabled bool) error {
 	res, err := q.ExecContext(ctx, q.Rebind(`UPDATE users SET disabled = ? WHERE name = ?`), disabled, name)
 	if err != nil {
 		return fmt.Errorf("disable user %s: %w", name, err)
@@ -153,7 +146,7 @@ func SetUserDisabled(ctx context.Context, q Querier, name string, disabled bool)
 
 // SetUserPassword replaces a user's password hash and ends the user's
 // sessions. An unknown name is ErrNotFound.
-func SetUserPassword(ctx context.Context, q Querier, name, hash string) error {
+func SetUserPassword(ctx context.Context, q database.Querier, name, hash string) error {
 	res, err := q.ExecContext(ctx, q.Rebind(`UPDATE users SET password_hash = ? WHERE name = ?`), hash, name)
 	if err != nil {
 		return fmt.Errorf("set password of %s: %w", name, err)
@@ -176,7 +169,7 @@ type Session struct {
 }
 
 // CreateSession stores a session.
-func CreateSession(ctx context.Context, q Querier, s Session) error {
+func CreateSession(ctx context.Context, q database.Querier, s Session) error {
 	if _, err := q.ExecContext(ctx, q.Rebind(
 		`INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)`),
 		s.TokenHash, s.UserID, s.CreatedAt.UTC(), s.ExpiresAt.UTC()); err != nil {
@@ -187,7 +180,7 @@ func CreateSession(ctx context.Context, q Querier, s Session) error {
 
 // SessionUser returns the user of the session with a token hash that has
 // not expired at now, or ErrNotFound (also for a disabled user).
-func SessionUser(ctx context.Context, q Querier, tokenHash string, now time.Time) (*User, error) {
+func SessionUser(ctx context.Context, q database.Querier, tokenHash string, now time.Time) (*User, error) {
 	u, err := scanUser(q.QueryRowxContext(ctx, q.Rebind(
 		`SELECT u.id, u.name, u.role, u.password_hash, u.created_at, u.disabled
 		 FROM sessions s JOIN users u ON u.id = s.user_id
@@ -202,7 +195,7 @@ func SessionUser(ctx context.Context, q Querier, tokenHash string, now time.Time
 }
 
 // DeleteSession ends a session; an unknown one is not an error.
-func DeleteSession(ctx context.Context, q Querier, tokenHash string) error {
+func DeleteSession(ctx context.Context, q database.Querier, tokenHash string) error {
 	if _, err := q.ExecContext(ctx, q.Rebind(`DELETE FROM sessions WHERE token_hash = ?`), tokenHash); err != nil {
 		return fmt.Errorf("delete session: %w", err)
 	}
@@ -211,7 +204,7 @@ func DeleteSession(ctx context.Context, q Querier, tokenHash string) error {
 
 // DeleteExpiredSessions removes the sessions expired at now and returns how
 // many.
-func DeleteExpiredSessions(ctx context.Context, q Querier, now time.Time) (int64, error) {
+func DeleteExpiredSessions(ctx context.Context, q database.Querier, now time.Time) (int64, error) {
 	res, err := q.ExecContext(ctx, q.Rebind(`DELETE FROM sessions WHERE expires_at <= ?`), now.UTC())
 	if err != nil {
 		return 0, fmt.Errorf("delete expired sessions: %w", err)

@@ -17,6 +17,7 @@ import (
 
 	"golang.org/x/crypto/argon2"
 
+	"github.com/goodturn/goodturn/engine/database"
 	"github.com/goodturn/goodturn/engine/store"
 )
 
@@ -105,7 +106,7 @@ func (s *Service) AddUser(ctx context.Context, actor, name, role, password strin
 		return nil, err
 	}
 	u := &store.User{Name: name, Role: role, PasswordHash: hash, CreatedAt: s.now()}
-	err = s.inTx(ctx, func(q store.Querier) error {
+	err = s.inTx(ctx, func(q database.Querier) error {
 		if err := store.AddUser(ctx, q, u); err != nil {
 			return err
 		}
@@ -124,7 +125,7 @@ func (s *Service) SetDisabled(ctx context.Context, actor, name string, disabled 
 	if disabled {
 		action = "user_disable"
 	}
-	return s.inTx(ctx, func(q store.Querier) error {
+	return s.inTx(ctx, func(q database.Querier) error {
 		if err := store.SetUserDisabled(ctx, q, name, disabled); err != nil {
 			return err
 		}
@@ -139,7 +140,7 @@ func (s *Service) SetPassword(ctx context.Context, actor, name, password string)
 	if err != nil {
 		return err
 	}
-	return s.inTx(ctx, func(q store.Querier) error {
+	return s.inTx(ctx, func(q database.Querier) error {
 		if err := store.SetUserPassword(ctx, q, name, hash); err != nil {
 			return err
 		}
@@ -201,7 +202,7 @@ func (s *Service) Login(ctx context.Context, name, password, addr string) (*stor
 			detail["reason"] = "disabled"
 		}
 		name = auditName(name)
-		err := s.inTx(ctx, func(q store.Querier) error {
+		err := s.inTx(ctx, func(q database.Querier) error {
 			if err := s.audit(ctx, q, name, "login_failed", "user "+name, "", detail); err != nil {
 				return err
 			}
@@ -222,7 +223,7 @@ func (s *Service) Login(ctx context.Context, name, password, addr string) (*stor
 		}
 		return nil, ErrBadLogin
 	}
-	err = s.inTx(ctx, func(q store.Querier) error {
+	err = s.inTx(ctx, func(q database.Querier) error {
 		if err := at.succeeded(ctx, q); err != nil {
 			return err
 		}
@@ -319,13 +320,13 @@ func validName(name string) bool {
 }
 
 // audit appends an entry to the audit log.
-func (s *Service) audit(ctx context.Context, q store.Querier, actor, action, subject, comment string, detail map[string]any) error {
+func (s *Service) audit(ctx context.Context, q database.Querier, actor, action, subject, comment string, detail map[string]any) error {
 	_, err := s.auditID(ctx, q, actor, action, subject, comment, detail)
 	return err
 }
 
 // auditID appends an entry to the audit log and returns its id.
-func (s *Service) auditID(ctx context.Context, q store.Querier, actor, action, subject, comment string, detail map[string]any) (int64, error) {
+func (s *Service) auditID(ctx context.Context, q database.Querier, actor, action, subject, comment string, detail map[string]any) (int64, error) {
 	d := json.RawMessage("{}")
 	if len(detail) > 0 {
 		b, err := json.Marshal(detail)

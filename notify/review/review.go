@@ -241,7 +241,7 @@ func (s *Service) Decide(ctx context.Context, u *store.User, action string, targ
 	if _, err := s.Expire(ctx); err != nil {
 		return out, err
 	}
-	tx, err := s.DB.BeginTxx(ctx, nil)
+	tx, err := database.Begin(ctx, s.DB)
 	if err != nil {
 		return out, fmt.Errorf("%s %s: %w", action, target, err)
 	}
@@ -299,7 +299,7 @@ func (s *Service) Decide(ctx context.Context, u *store.User, action string, targ
 // approveByTwo approves, in tx, the target's pending proposals that
 // another person approved already, and records u's approval of the rest,
 // which then await a second person.
-func (s *Service) approveByTwo(ctx context.Context, tx store.Querier, u *store.User, target store.Selection, origin Origin, out *Outcome, detail map[string]any) error {
+func (s *Service) approveByTwo(ctx context.Context, tx database.Querier, u *store.User, target store.Selection, origin Origin, out *Outcome, detail map[string]any) error {
 	now := s.now()
 	a := store.Approver{UserID: u.ID, Source: origin.Source, OSUser: origin.OSUser}
 	firsts, err := store.SecondedBy(ctx, tx, target, a)
@@ -345,7 +345,7 @@ func (s *Service) approveByTwo(ctx context.Context, tx store.Querier, u *store.U
 	return s.auditDecision(ctx, tx, out, detail)
 }
 
-func (s *Service) auditDecision(ctx context.Context, q store.Querier, out *Outcome, detail map[string]any) error {
+func (s *Service) auditDecision(ctx context.Context, q database.Querier, out *Outcome, detail map[string]any) error {
 	id, err := s.auditID(ctx, q, out.Actor, out.Action, out.Target.String(), out.Comment, detail)
 	out.AuditID = id
 	return err
@@ -360,7 +360,7 @@ func (s *Service) commit(tx interface{ Commit() error }, action string, target s
 
 // notPending explains why nothing of target is pending: it does not exist
 // (store.ErrNotFound) or was decided already (ErrNotPending).
-func (s *Service) notPending(ctx context.Context, q store.Querier, target store.Selection) error {
+func (s *Service) notPending(ctx context.Context, q database.Querier, target store.Selection) error {
 	if target.ProposalID != 0 {
 		p, err := store.GetProposal(ctx, q, target.ProposalID)
 		if err != nil {
@@ -392,7 +392,7 @@ func (s *Service) Expire(ctx context.Context) (int64, error) {
 		after = DefaultExpireAfter
 	}
 	now := s.now()
-	tx, err := s.DB.BeginTxx(ctx, nil)
+	tx, err := database.Begin(ctx, s.DB)
 	if err != nil {
 		return 0, fmt.Errorf("expire: %w", err)
 	}
@@ -416,8 +416,8 @@ func (s *Service) Expire(ctx context.Context) (int64, error) {
 }
 
 // inTx runs fn in a transaction and commits it if fn succeeds.
-func (s *Service) inTx(ctx context.Context, fn func(q store.Querier) error) error {
-	tx, err := s.DB.BeginTxx(ctx, nil)
+func (s *Service) inTx(ctx context.Context, fn func(q database.Querier) error) error {
+	tx, err := database.Begin(ctx, s.DB)
 	if err != nil {
 		return err
 	}

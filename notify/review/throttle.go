@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/goodturn/goodturn/engine/database"
 	"github.com/goodturn/goodturn/engine/store"
 )
 
@@ -151,7 +152,7 @@ func (s *Service) admit(ctx context.Context, name, addr string) (*attempt, error
 
 // refund takes back the count of key i: the row is put back as it was,
 // unless another login counted since, which only loses one failure.
-func (a *attempt) refund(ctx context.Context, q store.Querier, i int) error {
+func (a *attempt) refund(ctx context.Context, q database.Querier, i int) error {
 	back := store.LoginThrottle{Key: a.keys[i], LastFailureAt: a.wrote[i].LastFailureAt}
 	if b := a.before[i]; b != nil {
 		back = *b
@@ -204,7 +205,7 @@ func (s *Service) count(ctx context.Context, key string, t Throttle) (*store.Log
 
 // succeeded forgets the name's failures and takes back the address's
 // count of this login.
-func (a *attempt) succeeded(ctx context.Context, q store.Querier) error {
+func (a *attempt) succeeded(ctx context.Context, q database.Querier) error {
 	for i, key := range a.keys {
 		if strings.HasPrefix(key, "user ") {
 			if _, err := store.DeleteLoginThrottle(ctx, q, key); err != nil {
@@ -233,7 +234,7 @@ func (a *attempt) locked(now time.Time) map[string]time.Time {
 // logins of that name), and records it in the audit log as done by actor
 // with how many failures it forgot. An unknown name is store.ErrNotFound.
 func (s *Service) Unlock(ctx context.Context, actor, name string) (failures int, err error) {
-	err = s.inTx(ctx, func(q store.Querier) error {
+	err = s.inTx(ctx, func(q database.Querier) error {
 		if _, err := store.GetUser(ctx, q, name); err != nil {
 			return err
 		}
