@@ -24,10 +24,7 @@ var runDay = time.Date(2026, 6, 1, 2, 0, 0, 0, time.UTC)
 func approvedSample(t *testing.T, customers, control int) (*database.DB, []store.OutcomeUnit) {
 	t.Helper()
 	ctx := context.Background()
-	db := dbtest.MustOpenSQLite(t)
-	if _, err := store.Migrate(ctx, db); err != nil {
-		t.Fatal(err)
-	}
+	db := dbtest.MustOpenMigrated(t, dbtest.SQLiteDSN(t))
 	if err := billing.CreateSchema(ctx, db); err != nil {
 		t.Fatal(err)
 	}

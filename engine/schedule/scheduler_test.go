@@ -77,19 +77,6 @@ func (r *runs) counts() map[string]int {
 	return out
 }
 
-func openDB(t *testing.T, dsn string) *database.DB {
-	t.Helper()
-	db, err := database.Open(context.Background(), dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if _, err := store.Migrate(context.Background(), db); err != nil {
-		t.Fatal(err)
-	}
-	return db
-}
-
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 func newScheduler(t *testing.T, db *database.DB, c *clock, job schedule.Job, id string, specs ...string) *schedule.Scheduler {
@@ -138,7 +125,7 @@ func slotsOf(t *testing.T, db *database.DB, ruleset string) map[string]store.Slo
 func TestDailyRunAcrossDST(t *testing.T) {
 	london := mustLoc(t, "Europe/London")
 	dbtest.Dialects(t, func(t *testing.T, dsn string) {
-		db := openDB(t, dsn)
+		db := dbtest.MustOpenMigrated(t, dsn)
 		c := &clock{}
 		r := newRuns(c)
 		var want []string
@@ -177,7 +164,7 @@ func TestDailyRunAcrossDST(t *testing.T) {
 func TestSkippedAndRepeatedHour(t *testing.T) {
 	london := mustLoc(t, "Europe/London")
 	dbtest.Dialects(t, func(t *testing.T, dsn string) {
-		db := openDB(t, dsn)
+		db := dbtest.MustOpenMigrated(t, dsn)
 		c := &clock{}
 		r := newRuns(c)
 		spring := newScheduler(t, db, c, r.job("a"), "a", "mobile=CRON_TZ=Europe/London 30 1 * * *")
@@ -207,7 +194,7 @@ func TestSkippedAndRepeatedHour(t *testing.T) {
 func TestCatchUpAfterRestart(t *testing.T) {
 	london := mustLoc(t, "Europe/London")
 	dbtest.Dialects(t, func(t *testing.T, dsn string) {
-		db := openDB(t, dsn)
+		db := dbtest.MustOpenMigrated(t, dsn)
 		c := &clock{}
 		r := newRuns(c)
 		spec := "mobile=CRON_TZ=Europe/London 30 2 * * *"
@@ -242,7 +229,7 @@ func TestCatchUpAfterRestart(t *testing.T) {
 // of the last 24 hours are recorded as missed.
 func TestCatchUpRunsLatestOnly(t *testing.T) {
 	dbtest.Dialects(t, func(t *testing.T, dsn string) {
-		db := openDB(t, dsn)
+		db := dbtest.MustOpenMigrated(t, dsn)
 		c := &clock{}
 		r := newRuns(c)
 		var events []schedule.Event
@@ -278,7 +265,7 @@ func TestCatchUpRunsLatestOnly(t *testing.T) {
 // run each slot once between them.
 func TestTwoSchedulersOneRunPerSlot(t *testing.T) {
 	dbtest.Dialects(t, func(t *testing.T, dsn string) {
-		dbA, dbB := openDB(t, dsn), openDB(t, dsn)
+		dbA, dbB := dbtest.MustOpenMigrated(t, dsn), dbtest.MustOpenMigrated(t, dsn)
 		c := &clock{}
 		r := newRuns(c)
 		r.hook = func(ctx context.Context, sl schedule.Slot) error {
@@ -338,7 +325,7 @@ func TestTwoSchedulersOneRunPerSlot(t *testing.T) {
 // scheduler goes on.
 func TestPanicRecovered(t *testing.T) {
 	dbtest.Dialects(t, func(t *testing.T, dsn string) {
-		db := openDB(t, dsn)
+		db := dbtest.MustOpenMigrated(t, dsn)
 		c := &clock{}
 		r := newRuns(c)
 		r.hook = func(ctx context.Context, sl schedule.Slot) error {
@@ -374,7 +361,7 @@ func TestPanicRecovered(t *testing.T) {
 // skipped and recorded so.
 func TestSkippedWhilePreviousRuns(t *testing.T) {
 	dbtest.Dialects(t, func(t *testing.T, dsn string) {
-		db := openDB(t, dsn)
+		db := dbtest.MustOpenMigrated(t, dsn)
 		c := &clock{}
 		r := newRuns(c)
 		release := make(chan struct{})
@@ -422,7 +409,7 @@ func TestSkippedWhilePreviousRuns(t *testing.T) {
 // start runs it again.
 func TestCancelledSlotRunsAgain(t *testing.T) {
 	dbtest.Dialects(t, func(t *testing.T, dsn string) {
-		db := openDB(t, dsn)
+		db := dbtest.MustOpenMigrated(t, dsn)
 		c := &clock{}
 		r := newRuns(c)
 		started := make(chan struct{})
@@ -469,7 +456,7 @@ func TestCancelledSlotRunsAgain(t *testing.T) {
 // Run sleeps until the next slot and stops when its context is cancelled,
 // after the running job has finished.
 func TestRunLoop(t *testing.T) {
-	db := openDB(t, dbtest.SQLiteDSN(t))
+	db := dbtest.MustOpenMigrated(t, dbtest.SQLiteDSN(t))
 	var mu sync.Mutex
 	ran := 0
 	finished := false
@@ -528,7 +515,7 @@ func TestRunLoop(t *testing.T) {
 func TestOrphanedSlotTakenOver(t *testing.T) {
 	dbtest.Dialects(t, func(t *testing.T, dsn string) {
 		ctx := context.Background()
-		db, other := openDB(t, dsn), openDB(t, dsn)
+		db, other := dbtest.MustOpenMigrated(t, dsn), dbtest.MustOpenMigrated(t, dsn)
 		due := time.Date(2026, 6, 1, 1, 30, 0, 0, time.UTC) // 02:30 BST
 		claim := func(ruleset, by string) {
 			t.Helper()
@@ -578,7 +565,7 @@ func TestOrphanedSlotTakenOver(t *testing.T) {
 func TestOrphanedSlotAbandoned(t *testing.T) {
 	dbtest.Dialects(t, func(t *testing.T, dsn string) {
 		ctx := context.Background()
-		db := openDB(t, dsn)
+		db := dbtest.MustOpenMigrated(t, dsn)
 		due := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
 		if won, err := store.ClaimSlot(ctx, db, &store.Slot{Ruleset: "hourly", Nominal: "2026-06-01 00:00", Zone: "UTC",
 			DueAt: due, ClaimedAt: due, ClaimedBy: "killed"}); err != nil || !won {

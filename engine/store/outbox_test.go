@@ -13,7 +13,7 @@ import (
 func TestOutboxLifecycle(t *testing.T) {
 	dbtest.Dialects(t, func(t *testing.T, dsn string) {
 		ctx := context.Background()
-		db := open(t, dsn)
+		db := dbtest.MustOpenMigrated(t, dsn)
 		now := time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
 		ms := []store.OutboxMessage{
 			{Key: "proposal-1-email", ProposalID: 1, CustomerID: 10, Channel: "email", Recipient: "a@example.com", Subject: "Hi",

@@ -13,7 +13,7 @@ import (
 func TestClaimSlot(t *testing.T) {
 	dbtest.Dialects(t, func(t *testing.T, dsn string) {
 		ctx := context.Background()
-		db := open(t, dsn)
+		db := dbtest.MustOpenMigrated(t, dsn)
 		due := time.Date(2026, 3, 29, 1, 30, 0, 0, time.UTC)
 		slot := func(by string) *store.Slot {
 			return &store.Slot{Ruleset: "mobile", Nominal: "2026-03-29 02:30", Zone: "Europe/London", DueAt: due,

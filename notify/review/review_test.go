@@ -32,14 +32,7 @@ type fixture struct {
 func newFixture(t *testing.T, dsn string, big, small int) *fixture {
 	t.Helper()
 	ctx := context.Background()
-	db, err := database.Open(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if _, err := store.Migrate(ctx, db); err != nil {
-		t.Fatal(err)
-	}
+	db := dbtest.MustOpenMigrated(t, dsn)
 	f := &fixture{db: db, clock: day}
 	f.svc = review.New(db, review.Config{SecondReviewerAbove: 10, Now: func() time.Time { return f.clock }})
 	r := &store.Run{Ruleset: "mobile", AsOf: day, StartedAt: day}
