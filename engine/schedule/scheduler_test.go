@@ -107,13 +107,13 @@ func step(t *testing.T, c *clock, from, to time.Time, ss ...*schedule.Scheduler)
 	}
 }
 
-func slotsOf(t *testing.T, db *database.DB, ruleset string) map[string]store.Slot {
+func slotsOf(t *testing.T, db *database.DB, ruleset string) map[string]schedule.SlotRecord {
 	t.Helper()
-	list, err := store.ListSlots(context.Background(), db, ruleset, time.Time{})
+	list, err := schedule.ListSlots(context.Background(), db, ruleset, time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := map[string]store.Slot{}
+	out := map[string]schedule.SlotRecord{}
 	for _, s := range list {
 		out[s.Nominal] = s
 	}
@@ -152,7 +152,7 @@ func TestDailyRunAcrossDST(t *testing.T) {
 			}
 		}
 		for nominal, sl := range slotsOf(t, db, "mobile") {
-			if sl.Status != store.SlotSucceeded || sl.Zone != "Europe/London" || sl.FinishedAt.IsZero() || sl.ClaimedBy != "a" {
+			if sl.Status != schedule.SlotSucceeded || sl.Zone != "Europe/London" || sl.FinishedAt.IsZero() || sl.ClaimedBy != "a" {
 				t.Errorf("slot %s: %+v", nominal, sl)
 			}
 		}
@@ -247,7 +247,7 @@ func TestCatchUpRunsLatestOnly(t *testing.T) {
 		slots := slotsOf(t, db, "hourly")
 		var missed []string
 		for n, sl := range slots {
-			if sl.Status == store.SlotMissed {
+			if sl.Status == schedule.SlotMissed {
 				missed = append(missed, n)
 			}
 		}
@@ -255,7 +255,7 @@ func TestCatchUpRunsLatestOnly(t *testing.T) {
 		if strings.Join(missed, ",") != "2026-06-01 07:00,2026-06-01 08:00,2026-06-01 09:00,2026-06-01 10:00,2026-06-01 11:00" {
 			t.Errorf("missed slots: %v", missed)
 		}
-		if len(events) != 6 || events[5].Outcome != store.SlotSucceeded {
+		if len(events) != 6 || events[5].Outcome != schedule.SlotSucceeded {
 			t.Errorf("events: %+v", events)
 		}
 	})
@@ -315,7 +315,7 @@ func TestTwoSchedulersOneRunPerSlot(t *testing.T) {
 				t.Errorf("%s ran %d times (by %v)", k, n, r.by[k])
 			}
 		}
-		if outcomes[store.SlotSucceeded] != 53 || outcomes[schedule.OutcomeTaken] != 53 {
+		if outcomes[schedule.SlotSucceeded] != 53 || outcomes[schedule.OutcomeTaken] != 53 {
 			t.Errorf("outcomes %v, want 53 succeeded and 53 taken", outcomes)
 		}
 	})
@@ -339,13 +339,13 @@ func TestPanicRecovered(t *testing.T) {
 		s.Observe = func(ev schedule.Event) { events = append(events, ev) }
 		step(t, c, time.Date(2026, 6, 1, 0, 30, 0, 0, time.UTC), time.Date(2026, 6, 1, 2, 30, 0, 0, time.UTC), s)
 		slots := slotsOf(t, db, "mobile")
-		if sl := slots["2026-06-01 01:00"]; sl.Status != store.SlotFailed || sl.Error != "panic: boom" || sl.FinishedAt.IsZero() {
+		if sl := slots["2026-06-01 01:00"]; sl.Status != schedule.SlotFailed || sl.Error != "panic: boom" || sl.FinishedAt.IsZero() {
 			t.Errorf("panicked slot: %+v", sl)
 		}
-		if sl := slots["2026-06-01 02:00"]; sl.Status != store.SlotSucceeded {
+		if sl := slots["2026-06-01 02:00"]; sl.Status != schedule.SlotSucceeded {
 			t.Errorf("next slot: %+v", sl)
 		}
-		if len(events) != 2 || events[0].Outcome != store.SlotFailed || events[0].Err != "panic: boom" {
+		if len(events) != 2 || events[0].Outcome != schedule.SlotFailed || events[0].Err != "panic: boom" {
 			t.Errorf("events: %+v", events)
 		}
 		// The lock was released despite the panic.
@@ -391,7 +391,7 @@ func TestSkippedWhilePreviousRuns(t *testing.T) {
 		}
 		s.Wait()
 		slots := slotsOf(t, db, "mobile")
-		for n, want := range map[string]string{"2026-06-01 01:00": store.SlotSucceeded, "2026-06-01 02:00": store.SlotSkipped, "2026-06-01 03:00": store.SlotSucceeded} {
+		for n, want := range map[string]string{"2026-06-01 01:00": schedule.SlotSucceeded, "2026-06-01 02:00": schedule.SlotSkipped, "2026-06-01 03:00": schedule.SlotSucceeded} {
 			if slots[n].Status != want {
 				t.Errorf("slot %s: %+v, want %s", n, slots[n], want)
 			}
@@ -433,7 +433,7 @@ func TestCancelledSlotRunsAgain(t *testing.T) {
 		}
 		cancel()
 		s.Wait()
-		if sl := slotsOf(t, db, "mobile")["2026-06-01 02:30"]; sl.Status != store.SlotCancelled || sl.Error != "context canceled" {
+		if sl := slotsOf(t, db, "mobile")["2026-06-01 02:30"]; sl.Status != schedule.SlotCancelled || sl.Error != "context canceled" {
 			t.Fatalf("slot after shutdown: %+v", sl)
 		}
 		r.hook = nil
@@ -444,7 +444,7 @@ func TestCancelledSlotRunsAgain(t *testing.T) {
 			t.Fatal(err)
 		}
 		again.Wait()
-		if sl := slotsOf(t, db, "mobile")["2026-06-01 02:30"]; sl.Status != store.SlotSucceeded || sl.ClaimedBy != "b" {
+		if sl := slotsOf(t, db, "mobile")["2026-06-01 02:30"]; sl.Status != schedule.SlotSucceeded || sl.ClaimedBy != "b" {
 			t.Errorf("slot after restart: %+v", sl)
 		}
 		if got := r.counts()["mobile 2026-06-01 02:30"]; got != 2 {
@@ -504,7 +504,7 @@ func TestRunLoop(t *testing.T) {
 	if !finished {
 		t.Error("Run returned before the job finished")
 	}
-	if sl := slotsOf(t, db, "mobile")["2026-06-01 10:01"]; sl.Status != store.SlotCancelled {
+	if sl := slotsOf(t, db, "mobile")["2026-06-01 10:01"]; sl.Status != schedule.SlotCancelled {
 		t.Errorf("slot: %+v", sl)
 	}
 }
@@ -519,7 +519,7 @@ func TestOrphanedSlotTakenOver(t *testing.T) {
 		due := time.Date(2026, 6, 1, 1, 30, 0, 0, time.UTC) // 02:30 BST
 		claim := func(ruleset, by string) {
 			t.Helper()
-			if won, err := store.ClaimSlot(ctx, db, &store.Slot{Ruleset: ruleset, Nominal: "2026-06-01 02:30", Zone: "Europe/London",
+			if won, err := schedule.ClaimSlot(ctx, db, &schedule.SlotRecord{Ruleset: ruleset, Nominal: "2026-06-01 02:30", Zone: "Europe/London",
 				DueAt: due, ClaimedAt: due, ClaimedBy: by}); err != nil || !won {
 				t.Fatalf("claim: %v %v", won, err)
 			}
@@ -551,10 +551,10 @@ func TestOrphanedSlotTakenOver(t *testing.T) {
 			t.Errorf("ran %v, want the killed process's slot once", got)
 		}
 		slots := slotsOf(t, db, "mobile")
-		if sl := slots["2026-06-01 02:30"]; sl.Status != store.SlotSucceeded || sl.ClaimedBy != "new" {
+		if sl := slots["2026-06-01 02:30"]; sl.Status != schedule.SlotSucceeded || sl.ClaimedBy != "new" {
 			t.Errorf("taken-over slot: %+v", sl)
 		}
-		if sl := slotsOf(t, db, "uk-best-tariff")["2026-06-01 02:30"]; sl.Status != store.SlotRunning || sl.ClaimedBy != "alive" {
+		if sl := slotsOf(t, db, "uk-best-tariff")["2026-06-01 02:30"]; sl.Status != schedule.SlotRunning || sl.ClaimedBy != "alive" {
 			t.Errorf("live process's slot: %+v", sl)
 		}
 	})
@@ -567,7 +567,7 @@ func TestOrphanedSlotAbandoned(t *testing.T) {
 		ctx := context.Background()
 		db := dbtest.MustOpenMigrated(t, dsn)
 		due := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
-		if won, err := store.ClaimSlot(ctx, db, &store.Slot{Ruleset: "hourly", Nominal: "2026-06-01 00:00", Zone: "UTC",
+		if won, err := schedule.ClaimSlot(ctx, db, &schedule.SlotRecord{Ruleset: "hourly", Nominal: "2026-06-01 00:00", Zone: "UTC",
 			DueAt: due, ClaimedAt: due, ClaimedBy: "killed"}); err != nil || !won {
 			t.Fatalf("claim: %v %v", won, err)
 		}
@@ -586,7 +586,7 @@ func TestOrphanedSlotAbandoned(t *testing.T) {
 		}
 		s.Wait()
 		slots := slotsOf(t, db, "hourly")
-		if sl := slots["2026-06-01 00:00"]; sl.Status != store.SlotFailed || !strings.HasPrefix(sl.Error, "abandoned: the process running it (killed) stopped") {
+		if sl := slots["2026-06-01 00:00"]; sl.Status != schedule.SlotFailed || !strings.HasPrefix(sl.Error, "abandoned: the process running it (killed) stopped") {
 			t.Errorf("orphan: %+v", sl)
 		}
 		if got := r.counts(); len(got) != 1 || got["hourly 2026-06-01 01:00"] != 1 {
