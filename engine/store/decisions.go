@@ -14,15 +14,6 @@ import (
 	"github.com/goodturn/goodturn/engine/database"
 )
 
-// Proposal statuses a review decides.
-const (
-	ProposalApproved = "approved"
-	ProposalRejected = "rejected"
-	// ProposalExpired marks a proposal nobody decided in time: its data has
-	// gone stale, so it is never sent.
-	ProposalExpired = "expired"
-)
-
 // Batch is the proposals one rule made in one run: what a reviewer approves
 // or rejects at once.
 type Batch struct {
@@ -56,19 +47,6 @@ type Batch struct {
 
 // Key is the batch's id as people write it: RUN/RULE, "3/cheaper-plan".
 func (b Batch) Key() string { return BatchKey(b.RunID, b.RuleID) }
-
-// BatchKey writes a batch's id: "3/cheaper-plan".
-func BatchKey(runID int64, ruleID string) string { return strconv.FormatInt(runID, 10) + "/" + ruleID }
-
-// ParseBatchKey reads RUN/RULE.
-func ParseBatchKey(s string) (runID int64, ruleID string, err error) {
-	run, rule, ok := strings.Cut(s, "/")
-	id, perr := strconv.ParseInt(run, 10, 64)
-	if !ok || perr != nil || id <= 0 || rule == "" {
-		return 0, "", fmt.Errorf("batch %q: want RUN/RULE, like 3/cheaper-plan", s)
-	}
-	return id, rule, nil
-}
 
 // BatchFilter selects batches to list.
 type BatchFilter struct {
@@ -231,13 +209,11 @@ type ProposalPage struct {
 	Limit, Offset int
 }
 
-const reviewedColumns = storedProposalColumns + `, decided_by, decided_at`
+const reviewedColumns = ProposalColumns + `, decided_by, decided_at`
 
 func scanReviewed(row interface{ Scan(...any) error }) (ReviewedProposal, error) {
 	var p ReviewedProposal
-	var offer, evidence []byte
-	err := row.Scan(append(proposalDest(&p.Proposal, &offer, &evidence), &p.DecidedBy, database.Time(&p.DecidedAt))...)
-	p.Offer, p.Evidence = offer, evidence
+	err := ScanProposal(row, &p.Proposal, &p.DecidedBy, database.Time(&p.DecidedAt))
 	return p, err
 }
 

@@ -25,9 +25,6 @@ const (
 	OutboxSkipped = "skipped"
 )
 
-// approvedStatus is the status of a proposal marketing approved.
-const approvedStatus = "approved"
-
 // OutboxMessage is one row of the outbox.
 type OutboxMessage struct {
 	ID         int64
@@ -89,16 +86,16 @@ func collectOutbox(rows *sql.Rows, err error, what string) ([]OutboxMessage, err
 // ApprovedWithoutOutbox returns up to limit approved proposals with ids
 // above afterID that have no outbox row yet, in id order.
 func ApprovedWithoutOutbox(ctx context.Context, db database.Querier, afterID int64, limit int) ([]Proposal, error) {
-	q := `SELECT ` + storedProposalColumns + `
+	q := `SELECT ` + ProposalColumns + `
 		FROM proposals p WHERE status = ? AND id > ? AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.proposal_id = p.id) ORDER BY id`
 	if limit > 0 {
 		q += fmt.Sprintf(" LIMIT %d", limit)
 	}
-	rows, err := db.QueryContext(ctx, db.Rebind(q), approvedStatus, afterID)
+	rows, err := db.QueryContext(ctx, db.Rebind(q), ProposalApproved, afterID)
 	if err != nil {
 		return nil, fmt.Errorf("approved proposals: %w", err)
 	}
-	return scanProposals(rows, "approved proposals")
+	return ScanProposals(rows, "approved proposals")
 }
 
 // EnqueueOutbox inserts messages in one transaction, skipping any whose

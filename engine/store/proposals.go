@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -23,7 +24,27 @@ const (
 	// counted and shown, never reviewed or sent, so that what happens to
 	// these customers can be set against what happens to those contacted.
 	ProposalControl = "control"
+	// The statuses a review decides.
+	ProposalApproved = "approved"
+	ProposalRejected = "rejected"
+	// ProposalExpired marks a proposal nobody decided in time: its data has
+	// gone stale, so it is never sent.
+	ProposalExpired = "expired"
 )
+
+// BatchKey writes the id of a batch, the proposals one rule made in one
+// run (what a reviewer approves or rejects at once): "3/cheaper-plan".
+func BatchKey(runID int64, ruleID string) string { return strconv.FormatInt(runID, 10) + "/" + ruleID }
+
+// ParseBatchKey reads RUN/RULE.
+func ParseBatchKey(s string) (runID int64, ruleID string, err error) {
+	run, rule, ok := strings.Cut(s, "/")
+	id, perr := strconv.ParseInt(run, 10, 64)
+	if !ok || perr != nil || id <= 0 || rule == "" {
+		return 0, "", fmt.Errorf("batch %q: want RUN/RULE, like 3/cheaper-plan", s)
+	}
+	return id, rule, nil
+}
 
 // Proposal is one benefit proposed to one customer by one rule.
 type Proposal struct {
@@ -111,27 +132,33 @@ func InsertProposals(ctx context.Context, db database.Querier, ps []Proposal) (m
 // proposalColumns are the columns a new proposal sets.
 const proposalColumns = `run_id, ruleset, rule_id, rule_version, customer_id, kind, value, currency, offer, evidence, status, as_of, created_at`
 
-// storedProposalColumns are the columns scanProposals reads.
-const storedProposalColumns = "id, " + proposalColumns
+// ProposalColumns are the columns of a stored proposal that ScanProposal
+// reads, in its order: SELECT `+store.ProposalColumns+` FROM proposals.
+const ProposalColumns = "id, " + proposalColumns
 
-// proposalDest returns the scan destinations of storedProposalColumns; the
-// caller copies offer and evidence into p after the scan.
-func proposalDest(p *Proposal, offer, evidence *[]byte) []any {
-	return []any{&p.ID, &p.RunID, &p.Ruleset, &p.RuleID, &p.RuleVersion, &p.CustomerID, &p.Kind, &p.Value,
-		&p.Currency, offer, evidence, &p.Status, database.Time(&p.AsOf), database.Time(&p.CreatedAt)}
+// ScanProposal scans a row of ProposalColumns into p, followed by the
+// columns of extra, the destinations of any columns selected after them.
+func ScanProposal(row interface{ Scan(...any) error }, p *Proposal, extra ...any) error {
+	var offer, evidence []byte
+	dest := []any{&p.ID, &p.RunID, &p.Ruleset, &p.RuleID, &p.RuleVersion, &p.CustomerID, &p.Kind, &p.Value,
+		&p.Currency, &offer, &evidence, &p.Status, database.Time(&p.AsOf), database.Time(&p.CreatedAt)}
+	if err := row.Scan(append(dest, extra...)...); err != nil {
+		return err
+	}
+	p.Offer, p.Evidence = offer, evidence
+	return nil
 }
 
-// scanProposals reads rows of storedProposalColumns and closes them.
-func scanProposals(rows *sql.Rows, what string) ([]Proposal, error) {
+// ScanProposals reads rows of ProposalColumns and closes them; what names
+// the query in errors.
+func ScanProposals(rows *sql.Rows, what string) ([]Proposal, error) {
 	defer rows.Close()
 	var out []Proposal
 	for rows.Next() {
 		var p Proposal
-		var offer, evidence []byte
-		if err := rows.Scan(proposalDest(&p, &offer, &evidence)...); err != nil {
+		if err := ScanProposal(rows, &p); err != nil {
 			return nil, fmt.Errorf("%s: %w", what, err)
 		}
-		p.Offer, p.Evidence = offer, evidence
 		out = append(out, p)
 	}
 	if err := rows.Err(); err != nil {
@@ -296,7 +323,7 @@ func ListProposals(ctx context.Context, db database.Querier, f ProposalFilter) (
 	if !f.AsOf.IsZero() {
 		add("as_of = ?", database.Date(f.AsOf))
 	}
-	q := `SELECT ` + storedProposalColumns + ` FROM proposals`
+	q := `SELECT ` + ProposalColumns + ` FROM proposals`
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
@@ -308,7 +335,7 @@ func ListProposals(ctx context.Context, db database.Querier, f ProposalFilter) (
 	if err != nil {
 		return nil, fmt.Errorf("list proposals: %w", err)
 	}
-	return scanProposals(rows, "list proposals")
+	return ScanProposals(rows, "list proposals")
 }
 
 // LatestProposalDay returns the most recent day the ruleset made proposals,

@@ -377,7 +377,7 @@ func withdrawRun(ctx context.Context, tx database.Querier, runID int64, reason s
 // and customer, each with the status it had; the reason is the same for
 // all of them and is returned once ("" if none was withdrawn).
 func WithdrawnProposals(ctx context.Context, db database.Querier, runID int64) ([]Proposal, string, error) {
-	rows, err := db.QueryContext(ctx, db.Rebind(`SELECT `+storedProposalColumns+`, reason FROM withdrawn_proposals
+	rows, err := db.QueryContext(ctx, db.Rebind(`SELECT `+ProposalColumns+`, reason FROM withdrawn_proposals
 		WHERE run_id = ? ORDER BY rule_id, customer_id`), runID)
 	if err != nil {
 		return nil, "", fmt.Errorf("withdrawn proposals of run %d: %w", runID, err)
@@ -389,11 +389,9 @@ func WithdrawnProposals(ctx context.Context, db database.Querier, runID int64) (
 	)
 	for rows.Next() {
 		var p Proposal
-		var offer, evidence []byte
-		if err := rows.Scan(append(proposalDest(&p, &offer, &evidence), &reason)...); err != nil {
+		if err := ScanProposal(rows, &p, &reason); err != nil {
 			return nil, "", fmt.Errorf("withdrawn proposals of run %d: %w", runID, err)
 		}
-		p.Offer, p.Evidence = offer, evidence
 		out = append(out, p)
 	}
 	if err := rows.Err(); err != nil {
