@@ -20,6 +20,7 @@ import (
 	"github.com/goodturn/goodturn/engine/database"
 	"github.com/goodturn/goodturn/engine/database/dbtest"
 	"github.com/goodturn/goodturn/engine/store"
+	"github.com/goodturn/goodturn/notify/outbox/outboxdb"
 	"github.com/goodturn/goodturn/rules"
 )
 
@@ -146,9 +147,9 @@ func (f *fixture) enqueue() EnqueueResult {
 	return res
 }
 
-func (f *fixture) rows(filter store.OutboxFilter) []store.OutboxMessage {
+func (f *fixture) rows(filter outboxdb.Filter) []outboxdb.Message {
 	f.t.Helper()
-	ms, err := store.ListOutbox(context.Background(), f.db, filter)
+	ms, err := outboxdb.List(context.Background(), f.db, filter)
 	if err != nil {
 		f.t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/goodturn/goodturn/engine"
 	"github.com/goodturn/goodturn/engine/store"
+	"github.com/goodturn/goodturn/notify/outbox/outboxdb"
 	"github.com/goodturn/goodturn/rules"
 )
 
@@ -186,11 +187,11 @@ func (s *Server) delivery(ctx context.Context, b store.Batch) ([]channelDelivery
 			by[ch] = d
 		}
 		switch st {
-		case store.OutboxSent:
+		case outboxdb.Sent:
 			d.Sent += n
-		case store.OutboxDead:
+		case outboxdb.Dead:
 			d.Dead += n
-		case store.OutboxSkipped:
+		case outboxdb.Skipped:
 			d.Skipped += n
 		default:
 			d.Queued += n

@@ -19,6 +19,7 @@ import (
 
 	"github.com/goodturn/goodturn/engine/database/dbtest"
 	"github.com/goodturn/goodturn/engine/store"
+	"github.com/goodturn/goodturn/notify/outbox/outboxdb"
 )
 
 // axeSource is axe-core 4.14.1 (https://github.com/dequelabs/axe-core),
@@ -62,17 +63,17 @@ func TestEveryPageOnEveryScreen(t *testing.T) {
 		t.Fatalf("approved proposals: %d %v", len(ps), err)
 	}
 	now := time.Now()
-	var out []store.OutboxMessage
-	for i, st := range []string{store.OutboxSent, store.OutboxSent, store.OutboxDead} {
-		m := store.OutboxMessage{Key: fmt.Sprintf("proposal-%d-email", ps[i].ID), ProposalID: ps[i].ID, CustomerID: ps[i].CustomerID,
+	var out []outboxdb.Message
+	for i, st := range []string{outboxdb.Sent, outboxdb.Sent, outboxdb.Dead} {
+		m := outboxdb.Message{Key: fmt.Sprintf("proposal-%d-email", ps[i].ID), ProposalID: ps[i].ID, CustomerID: ps[i].CustomerID,
 			Channel: "email", Recipient: fmt.Sprintf("c%d@example.com", ps[i].CustomerID), RecipientName: "A customer", Status: st,
 			NextAttemptAt: now, CreatedAt: now, Subject: "A cheaper plan", Text: "Hello"}
-		if st == store.OutboxDead {
+		if st == outboxdb.Dead {
 			m.Attempts, m.LastError = 8, "550 5.1.1 mailbox unavailable"
 		}
 		out = append(out, m)
 	}
-	if _, err := store.EnqueueOutbox(ctx, f.db, out); err != nil {
+	if _, err := outboxdb.Enqueue(ctx, f.db, out); err != nil {
 		t.Fatal(err)
 	}
 

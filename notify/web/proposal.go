@@ -9,6 +9,7 @@ import (
 	"github.com/goodturn/goodturn/engine"
 	"github.com/goodturn/goodturn/engine/store"
 	"github.com/goodturn/goodturn/notify"
+	"github.com/goodturn/goodturn/notify/outbox/outboxdb"
 	"github.com/goodturn/goodturn/rules"
 )
 
@@ -24,7 +25,7 @@ type proposalData struct {
 	Message  shownMessage
 	// Sent are the proposal's outbox rows once it was approved: what was
 	// (or will be) sent.
-	Sent []store.OutboxMessage
+	Sent []outboxdb.Message
 	// Usage charts, for plan changes.
 	Usage     []usageChart
 	UsageNote string
@@ -61,7 +62,7 @@ func (s *Server) proposal(w http.ResponseWriter, r *http.Request, u *store.User)
 		d.EvErr = err.Error()
 	}
 	d.Message = s.showMessage(rule, p.Proposal, d.Customer)
-	if d.Sent, err = store.ListOutbox(ctx, s.cfg.DB, store.OutboxFilter{ProposalID: p.ID}); err != nil {
+	if d.Sent, err = outboxdb.List(ctx, s.cfg.DB, outboxdb.Filter{ProposalID: p.ID}); err != nil {
 		s.failErr(w, r, u, err)
 		return
 	}

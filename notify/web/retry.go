@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	"github.com/goodturn/goodturn/engine/store"
+	"github.com/goodturn/goodturn/notify/outbox/outboxdb"
 )
 
 // retry serves POST /dead/{id}/retry: an admin queues a dead message
@@ -24,7 +25,7 @@ func (s *Server) retry(w http.ResponseWriter, r *http.Request, u *store.User) {
 	}
 	ctx := r.Context()
 	now := s.cfg.Review.Now().UTC()
-	if err := store.RetryOutbox(ctx, s.cfg.DB, id, now); err != nil {
+	if err := outboxdb.Retry(ctx, s.cfg.DB, id, now); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			s.fail(w, r, u, http.StatusNotFound, err.Error())
 			return
