@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/goodturn/goodturn/engine/database/dbtest"
-	"github.com/goodturn/goodturn/engine/store"
 	"github.com/goodturn/goodturn/notify/review"
+	"github.com/goodturn/goodturn/notify/review/reviewdb"
 )
 
 // freeAddr returns a loopback address no one listens on.
@@ -35,7 +35,7 @@ func startServe(t *testing.T, getenv func(string) string, args ...string) string
 	dsn := dbtest.SQLiteDSN(t)
 	ctx := context.Background()
 	db := dbtest.MustOpenMigrated(t, dsn)
-	if _, err := review.New(db, review.Config{}).AddUser(ctx, "test", "ana", store.RoleReviewer, "password-1"); err != nil {
+	if _, err := review.New(db, review.Config{}).AddUser(ctx, "test", "ana", reviewdb.RoleReviewer, "password-1"); err != nil {
 		t.Fatal(err)
 	}
 	db.Close()

@@ -74,6 +74,9 @@ type ErrorSample struct {
 // ErrNotFound is returned when a looked-up row does not exist.
 var ErrNotFound = errors.New("not found")
 
+// ErrExists is returned when a row with the same key already exists.
+var ErrExists = errors.New("already exists")
+
 // CreateRun records the start of a run and sets its ID. Its first
 // heartbeat is r.HeartbeatAt, or now on the wall clock when that is zero.
 func CreateRun(ctx context.Context, db database.Querier, r *Run) error {

@@ -5,8 +5,8 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/goodturn/goodturn/engine/store"
 	"github.com/goodturn/goodturn/notify/outbox/outboxdb"
+	"github.com/goodturn/goodturn/notify/review/reviewdb"
 )
 
 type channelCount struct {
@@ -32,7 +32,7 @@ const deadLimit = 500
 // the dead messages, newest first, with when they were queued, their
 // channel and their last error, filtered by channel and by words of the
 // error; an admin may retry each.
-func (s *Server) dead(w http.ResponseWriter, r *http.Request, u *store.User) {
+func (s *Server) dead(w http.ResponseWriter, r *http.Request, u *reviewdb.User) {
 	ctx := r.Context()
 	q := r.URL.Query()
 	d := deadData{Channel: q.Get("channel"), Error: strings.TrimSpace(q.Get("error")),

@@ -20,6 +20,7 @@ import (
 	"github.com/goodturn/goodturn/engine/database/dbtest"
 	"github.com/goodturn/goodturn/engine/store"
 	"github.com/goodturn/goodturn/notify/outbox/outboxdb"
+	"github.com/goodturn/goodturn/notify/review/reviewdb"
 )
 
 // axeSource is axe-core 4.14.1 (https://github.com/dequelabs/axe-core),
@@ -58,7 +59,7 @@ func TestEveryPageOnEveryScreen(t *testing.T) {
 		t.Fatalf("approve: %d", rec.Code)
 	}
 	run, rule, _ := store.ParseBatchKey(f.batch)
-	ps, _, err := store.BatchProposals(ctx, f.db, run, rule, store.ProposalPage{Status: store.ProposalApproved, Limit: 3})
+	ps, _, err := reviewdb.BatchProposals(ctx, f.db, run, rule, reviewdb.ProposalPage{Status: store.ProposalApproved, Limit: 3})
 	if err != nil || len(ps) < 3 {
 		t.Fatalf("approved proposals: %d %v", len(ps), err)
 	}
@@ -155,10 +156,10 @@ func TestEveryPageOnEveryScreen(t *testing.T) {
 
 // heldBatch returns a pending batch whose rule had matches held back in
 // its run.
-func (f *fixture) heldBatch(t testing.TB) store.Batch {
+func (f *fixture) heldBatch(t testing.TB) reviewdb.Batch {
 	t.Helper()
 	ctx := context.Background()
-	bs, err := store.ListBatches(ctx, f.db, store.BatchFilter{})
+	bs, err := reviewdb.ListBatches(ctx, f.db, reviewdb.BatchFilter{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,7 +173,7 @@ func (f *fixture) heldBatch(t testing.TB) store.Batch {
 		}
 	}
 	t.Fatal("no other batch has matches held back")
-	return store.Batch{}
+	return reviewdb.Batch{}
 }
 
 // saveScreenshot saves the whole page as docs/screenshots/NAME when

@@ -13,6 +13,7 @@ import (
 	"github.com/goodturn/goodturn/engine/database/dbtest"
 	"github.com/goodturn/goodturn/engine/store"
 	"github.com/goodturn/goodturn/notify/outbox/outboxdb"
+	"github.com/goodturn/goodturn/notify/review/reviewdb"
 	"github.com/goodturn/goodturn/notify/web"
 )
 
@@ -227,7 +228,7 @@ func TestApproveBatchThroughForm(t *testing.T) {
 			t.Fatalf("second approval: %d, %d pending", rec.Code, f.pending(t))
 		}
 		run, rule, _ := store.ParseBatchKey(f.batch)
-		b, err := store.GetBatch(ctx, f.db, run, rule)
+		b, err := reviewdb.GetBatch(ctx, f.db, run, rule)
 		if err != nil || b.Approved != pending-1 || b.Rejected != 1 {
 			t.Fatalf("batch after approval: %+v %v", b, err)
 		}

@@ -1,4 +1,4 @@
-package store
+package reviewdb
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/goodturn/goodturn/engine/database"
+	"github.com/goodturn/goodturn/engine/store"
 )
 
 // OverdueByBatch counts, per batch key (RUN/RULE), the pending proposals
@@ -13,7 +14,7 @@ import (
 // non-zero runID counts that run's batch ruleID only. It changes nothing,
 // so listings can show what would expire.
 func OverdueByBatch(ctx context.Context, q database.Querier, cutoff time.Time, runID int64, ruleID string) (map[string]int64, error) {
-	qs, args := `SELECT run_id, rule_id, COUNT(*) FROM proposals WHERE status = ? AND created_at < ?`, []any{ProposalPending, cutoff.UTC()}
+	qs, args := `SELECT run_id, rule_id, COUNT(*) FROM proposals WHERE status = ? AND created_at < ?`, []any{store.ProposalPending, cutoff.UTC()}
 	if runID != 0 {
 		qs, args = qs+` AND run_id = ? AND rule_id = ?`, append(args, runID, ruleID)
 	}
@@ -29,7 +30,7 @@ func OverdueByBatch(ctx context.Context, q database.Querier, cutoff time.Time, r
 		if err := rows.Scan(&run, &rule, &n); err != nil {
 			return nil, fmt.Errorf("overdue proposals: %w", err)
 		}
-		out[BatchKey(run, rule)] = n
+		out[store.BatchKey(run, rule)] = n
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("overdue proposals: %w", err)

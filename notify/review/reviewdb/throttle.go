@@ -1,4 +1,4 @@
-package store
+package reviewdb
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/goodturn/goodturn/engine/database"
+	"github.com/goodturn/goodturn/engine/store"
 )
 
 // LoginThrottle is the count of failed logins of one key: an account name
@@ -20,14 +21,14 @@ type LoginThrottle struct {
 	BlockedUntil time.Time
 }
 
-// GetLoginThrottle returns the throttle row of a key, or ErrNotFound.
+// GetLoginThrottle returns the throttle row of a key, or store.ErrNotFound.
 func GetLoginThrottle(ctx context.Context, q database.Querier, key string) (*LoginThrottle, error) {
 	t := &LoginThrottle{}
 	err := q.QueryRowxContext(ctx, q.Rebind(
 		`SELECT throttle_key, failures, last_failure_at, blocked_until FROM login_throttle WHERE throttle_key = ?`), key).
 		Scan(&t.Key, &t.Failures, database.Time(&t.LastFailureAt), database.Time(&t.BlockedUntil))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("login throttle %s: %w", key, ErrNotFound)
+		return nil, fmt.Errorf("login throttle %s: %w", key, store.ErrNotFound)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("get login throttle %s: %w", key, err)
@@ -77,7 +78,7 @@ func RefundLoginThrottle(ctx context.Context, q database.Querier, key string) er
 // admin lifting a lockout) and returns how many there were.
 func DeleteLoginThrottle(ctx context.Context, q database.Querier, key string) (int, error) {
 	t, err := GetLoginThrottle(ctx, q, key)
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, store.ErrNotFound) {
 		return 0, nil
 	}
 	if err != nil {
