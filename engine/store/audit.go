@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/goodturn/goodturn/engine/database"
@@ -65,23 +64,18 @@ type AuditFilter struct {
 
 // ListAudit returns audit entries, newest first.
 func ListAudit(ctx context.Context, q database.Querier, f AuditFilter) ([]AuditEntry, error) {
-	var (
-		where []string
-		args  []any
-	)
+	var where database.Where
 	if f.Actor != "" {
-		where, args = append(where, "actor = ?"), append(args, f.Actor)
+		where.And("actor = ?", f.Actor)
 	}
 	if f.Action != "" {
-		where, args = append(where, "action = ?"), append(args, f.Action)
+		where.And("action = ?", f.Action)
 	}
 	if f.Subject != "" {
-		where, args = append(where, "subject = ?"), append(args, f.Subject)
+		where.And("subject = ?", f.Subject)
 	}
 	qs := `SELECT id, at, actor, action, subject, comment, detail FROM audit`
-	if len(where) > 0 {
-		qs += " WHERE " + strings.Join(where, " AND ")
-	}
+	qs += where.String()
 	qs += " ORDER BY id DESC"
 	if f.Limit > 0 {
 		qs += fmt.Sprintf(" LIMIT %d", f.Limit)
@@ -89,7 +83,7 @@ func ListAudit(ctx context.Context, q database.Querier, f AuditFilter) ([]AuditE
 			qs += fmt.Sprintf(" OFFSET %d", f.Offset)
 		}
 	}
-	rows, err := q.QueryContext(ctx, q.Rebind(qs), args...)
+	rows, err := q.QueryContext(ctx, q.Rebind(qs), where.Args...)
 	if err != nil {
 		return nil, fmt.Errorf("list audit: %w", err)
 	}

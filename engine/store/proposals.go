@@ -297,41 +297,31 @@ type ProposalFilter struct {
 // ListProposals returns proposals matching the filter, ordered by rule and
 // customer.
 func ListProposals(ctx context.Context, db database.Querier, f ProposalFilter) ([]Proposal, error) {
-	var (
-		where []string
-		args  []any
-	)
-	add := func(cond string, v any) {
-		where = append(where, cond)
-		args = append(args, v)
-	}
+	var where database.Where
 	if f.RunID != 0 {
-		add("run_id = ?", f.RunID)
+		where.And("run_id = ?", f.RunID)
 	}
 	if f.Ruleset != "" {
-		add("ruleset = ?", f.Ruleset)
+		where.And("ruleset = ?", f.Ruleset)
 	}
 	if f.RuleID != "" {
-		add("rule_id = ?", f.RuleID)
+		where.And("rule_id = ?", f.RuleID)
 	}
 	if f.CustomerID != 0 {
-		add("customer_id = ?", f.CustomerID)
+		where.And("customer_id = ?", f.CustomerID)
 	}
 	if f.Status != "" {
-		add("status = ?", f.Status)
+		where.And("status = ?", f.Status)
 	}
 	if !f.AsOf.IsZero() {
-		add("as_of = ?", database.Date(f.AsOf))
+		where.And("as_of = ?", database.Date(f.AsOf))
 	}
-	q := `SELECT ` + ProposalColumns + ` FROM proposals`
-	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
-	}
+	q := `SELECT ` + ProposalColumns + ` FROM proposals` + where.String()
 	q += " ORDER BY rule_id, customer_id, as_of"
 	if f.Limit > 0 {
 		q += fmt.Sprintf(" LIMIT %d", f.Limit)
 	}
-	rows, err := db.QueryContext(ctx, db.Rebind(q), args...)
+	rows, err := db.QueryContext(ctx, db.Rebind(q), where.Args...)
 	if err != nil {
 		return nil, fmt.Errorf("list proposals: %w", err)
 	}

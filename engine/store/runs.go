@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/goodturn/goodturn/engine/database"
@@ -210,22 +209,14 @@ type RunFilter struct {
 // per-rule results ordered by rule id. It is one query whatever the number
 // of runs.
 func ListRuns(ctx context.Context, db database.Querier, f RunFilter) ([]Run, error) {
-	var (
-		where []string
-		args  []any
-	)
+	var where database.Where
 	if f.Ruleset != "" {
-		where = append(where, "ruleset = ?")
-		args = append(args, f.Ruleset)
+		where.And("ruleset = ?", f.Ruleset)
 	}
 	if !f.IncludeDry {
-		where = append(where, "dry_run = ?")
-		args = append(args, false)
+		where.And("dry_run = ?", false)
 	}
-	runs := `SELECT ` + runColumns + ` FROM runs`
-	if len(where) > 0 {
-		runs += " WHERE " + strings.Join(where, " AND ")
-	}
+	runs := `SELECT ` + runColumns + ` FROM runs` + where.String()
 	runs += " ORDER BY id DESC"
 	if f.Limit > 0 {
 		runs += fmt.Sprintf(" LIMIT %d", f.Limit)
@@ -236,7 +227,7 @@ func ListRuns(ctx context.Context, db database.Querier, f RunFilter) ([]Run, err
 		r.heartbeat_at, rr.rule_id, rr.rule_version, rr.kind, rr.matched, rr.proposals, rr.skipped, rr.errors, rr.value, rr.error_samples, rr.control
 		FROM (` + runs + `) r LEFT JOIN run_rules rr ON rr.run_id = r.id
 		ORDER BY r.id DESC, rr.rule_id`
-	rows, err := db.QueryContext(ctx, db.Rebind(q), args...)
+	rows, err := db.QueryContext(ctx, db.Rebind(q), where.Args...)
 	if err != nil {
 		return nil, fmt.Errorf("list runs: %w", err)
 	}

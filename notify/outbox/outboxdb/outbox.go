@@ -253,16 +253,17 @@ type DeadFilter struct {
 // RetryDead queues again, as Retry does, every dead message
 // the filter selects, and returns how many.
 func RetryDead(ctx context.Context, q database.Querier, f DeadFilter, now time.Time) (int64, error) {
-	where := []string{"status = ?"}
-	args := []any{Queued, now.UTC(), Dead}
+	var where database.Where
+	where.And("status = ?", Dead)
 	if f.Channel != "" {
-		where, args = append(where, "channel = ?"), append(args, f.Channel)
+		where.And("channel = ?", f.Channel)
 	}
 	if f.ErrorContains != "" {
 		pattern := "%" + strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(strings.ToLower(f.ErrorContains)) + "%"
-		where, args = append(where, `LOWER(last_error) LIKE ? ESCAPE '\'`), append(args, pattern)
+		where.And(`LOWER(last_error) LIKE ? ESCAPE '\'`, pattern)
 	}
-	res, err := q.ExecContext(ctx, q.Rebind(`UPDATE outbox SET status = ?, attempts = 0, next_attempt_at = ? WHERE `+strings.Join(where, " AND ")), args...)
+	res, err := q.ExecContext(ctx, q.Rebind(`UPDATE outbox SET status = ?, attempts = 0, next_attempt_at = ?`+where.String()),
+		append([]any{Queued, now.UTC()}, where.Args...)...)
 	if err != nil {
 		return 0, fmt.Errorf("retry dead messages: %w", err)
 	}
@@ -306,28 +307,21 @@ type Filter struct {
 
 // List returns the outbox rows matching the filter, newest first.
 func List(ctx context.Context, db database.Querier, f Filter) ([]Message, error) {
-	var (
-		where []string
-		args  []any
-	)
+	var where database.Where
 	if f.Status != "" {
-		where, args = append(where, "status = ?"), append(args, f.Status)
+		where.And("status = ?", f.Status)
 	}
 	if f.Channel != "" {
-		where, args = append(where, "channel = ?"), append(args, f.Channel)
+		where.And("channel = ?", f.Channel)
 	}
 	if f.ProposalID != 0 {
-		where, args = append(where, "proposal_id = ?"), append(args, f.ProposalID)
+		where.And("proposal_id = ?", f.ProposalID)
 	}
-	q := `SELECT ` + outboxColumns + ` FROM outbox`
-	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
-	}
-	q += " ORDER BY id DESC"
+	q := `SELECT ` + outboxColumns + ` FROM outbox` + where.String() + ` ORDER BY id DESC`
 	if f.Limit > 0 {
 		q += fmt.Sprintf(" LIMIT %d", f.Limit)
 	}
-	rows, err := db.QueryContext(ctx, db.Rebind(q), args...)
+	rows, err := db.QueryContext(ctx, db.Rebind(q), where.Args...)
 	return collectOutbox(rows, err, "list outbox")
 }
 

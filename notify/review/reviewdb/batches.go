@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -66,23 +65,20 @@ type BatchFilter struct {
 // with their counts and the total and median value of what is pending.
 // Dry runs have no proposals and no batches.
 func ListBatches(ctx context.Context, q database.Querier, f BatchFilter) ([]Batch, error) {
-	var (
-		where []string
-		args  []any
-	)
+	var where database.Where
 	if f.RunID != 0 {
-		where, args = append(where, "p.run_id = ?"), append(args, f.RunID)
+		where.And("p.run_id = ?", f.RunID)
 	}
 	if f.RuleID != "" {
-		where, args = append(where, "p.rule_id = ?"), append(args, f.RuleID)
+		where.And("p.rule_id = ?", f.RuleID)
 	}
 	if f.Ruleset != "" {
-		where, args = append(where, "p.ruleset = ?"), append(args, f.Ruleset)
+		where.And("p.ruleset = ?", f.Ruleset)
 	}
 	counted := where
 	if !f.All {
 		// Batches of runs still going (or failed) are not offered for review.
-		counted = slices.Concat(where, []string{"r.status = 'succeeded'"})
+		counted = where.With("r.status = ?", store.RunSucceeded)
 	}
 	qs := `SELECT p.run_id, p.rule_id, MIN(p.ruleset), MIN(p.kind), MIN(p.currency), MIN(r.as_of), MIN(r.started_at),
 		COUNT(*),
@@ -94,7 +90,7 @@ func ListBatches(ctx context.Context, q database.Querier, f BatchFilter) ([]Batc
 		SUM(CASE WHEN p.status = 'control' THEN 1 ELSE 0 END),
 		SUM(CASE WHEN p.status = 'pending' THEN p.value ELSE 0 END),
 		SUM(CASE WHEN p.status NOT IN ('held', 'control') THEN p.value ELSE 0 END)
-		FROM proposals p JOIN runs r ON r.id = p.run_id` + whereAll(counted) + `
+		FROM proposals p JOIN runs r ON r.id = p.run_id` + counted.String() + `
 		GROUP BY p.run_id, p.rule_id`
 	if !f.All {
 		qs += ` HAVING SUM(CASE WHEN p.status = 'pending' THEN 1 ELSE 0 END) > 0`
@@ -103,7 +99,7 @@ func ListBatches(ctx context.Context, q database.Querier, f BatchFilter) ([]Batc
 	if f.Limit > 0 {
 		qs += fmt.Sprintf(" LIMIT %d", f.Limit)
 	}
-	rows, err := q.QueryContext(ctx, q.Rebind(qs), args...)
+	rows, err := q.QueryContext(ctx, q.Rebind(qs), counted.Args...)
 	if err != nil {
 		return nil, fmt.Errorf("list batches: %w", err)
 	}
@@ -126,13 +122,14 @@ func ListBatches(ctx context.Context, q database.Querier, f BatchFilter) ([]Batc
 	}
 	// The medians of the pending values, by window functions (both
 	// dialects have them): the middle one or two values of each batch.
+	pending := where.With("p.status = ?", store.ProposalPending)
 	mq := `SELECT run_id, rule_id, value FROM (
 		SELECT p.run_id, p.rule_id, p.value,
 			ROW_NUMBER() OVER (PARTITION BY p.run_id, p.rule_id ORDER BY p.value, p.id) AS rn,
 			COUNT(*) OVER (PARTITION BY p.run_id, p.rule_id) AS n
-		FROM proposals p` + whereAll(slices.Concat(where, []string{"p.status = 'pending'"})) + `
+		FROM proposals p` + pending.String() + `
 	) m WHERE rn = (n + 1) / 2 OR rn = (n + 2) / 2`
-	rows, err = q.QueryContext(ctx, q.Rebind(mq), args...)
+	rows, err = q.QueryContext(ctx, q.Rebind(mq), pending.Args...)
 	if err != nil {
 		return nil, fmt.Errorf("list batches: medians: %w", err)
 	}
@@ -161,15 +158,6 @@ func ListBatches(ctx context.Context, q database.Querier, f BatchFilter) ([]Batc
 		}
 	}
 	return out, nil
-}
-
-// whereAll writes a WHERE clause of conditions all of which hold; none is
-// no clause.
-func whereAll(conds []string) string {
-	if len(conds) == 0 {
-		return ""
-	}
-	return " WHERE " + strings.Join(conds, " AND ")
 }
 
 // GetBatch returns one batch whatever its proposals' statuses, or
@@ -220,20 +208,12 @@ func scanReviewed(row interface{ Scan(...any) error }) (ReviewedProposal, error)
 // BatchProposals returns a page of a batch's proposals, most valuable
 // first, and how many proposals match the page's filter in all.
 func BatchProposals(ctx context.Context, q database.Querier, runID int64, ruleID string, pg ProposalPage) ([]ReviewedProposal, int64, error) {
-	where := []string{"run_id = ?", "rule_id = ?"}
-	args := []any{runID, ruleID}
-	switch pg.Status {
-	case "":
-		where, args = append(where, "status = ?"), append(args, store.ProposalPending)
-	case "all":
-	default:
-		where, args = append(where, "status = ?"), append(args, pg.Status)
-	}
+	where := batchWhere(runID, ruleID, pg.Status)
 	if pg.MinValue != 0 {
-		where, args = append(where, "value >= ?"), append(args, pg.MinValue)
+		where.And("value >= ?", pg.MinValue)
 	}
 	if pg.MaxValue != 0 {
-		where, args = append(where, "value <= ?"), append(args, pg.MaxValue)
+		where.And("value <= ?", pg.MaxValue)
 	}
 	if pg.CustomerIDs != nil {
 		if len(pg.CustomerIDs) == 0 {
@@ -243,11 +223,11 @@ func BatchProposals(ctx context.Context, q database.Querier, runID int64, ruleID
 		for i, id := range pg.CustomerIDs {
 			ids[i] = strconv.FormatInt(id, 10)
 		}
-		where = append(where, "customer_id IN ("+strings.Join(ids, ", ")+")")
+		where.And("customer_id IN (" + strings.Join(ids, ", ") + ")")
 	}
-	cond := " WHERE " + strings.Join(where, " AND ")
+	cond := where.String()
 	var total int64
-	if err := q.QueryRowxContext(ctx, q.Rebind(`SELECT COUNT(*) FROM proposals`+cond), args...).Scan(&total); err != nil {
+	if err := q.QueryRowxContext(ctx, q.Rebind(`SELECT COUNT(*) FROM proposals`+cond), where.Args...).Scan(&total); err != nil {
 		return nil, 0, fmt.Errorf("batch %s: %w", store.BatchKey(runID, ruleID), err)
 	}
 	qs := `SELECT ` + reviewedColumns + ` FROM proposals` + cond + ` ORDER BY value DESC, customer_id, id`
@@ -266,7 +246,7 @@ func BatchProposals(ctx context.Context, q database.Querier, runID int64, ruleID
 		}
 		qs += fmt.Sprintf(" OFFSET %d", pg.Offset)
 	}
-	rows, err := q.QueryxContext(ctx, q.Rebind(qs), args...)
+	rows, err := q.QueryxContext(ctx, q.Rebind(qs), where.Args...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("batch %s: %w", store.BatchKey(runID, ruleID), err)
 	}
@@ -282,20 +262,27 @@ func BatchProposals(ctx context.Context, q database.Querier, runID int64, ruleID
 	return out, total, rows.Err()
 }
 
+// batchWhere selects a batch's proposals of a status: "" for pending,
+// "all" for every status.
+func batchWhere(runID int64, ruleID, status string) database.Where {
+	var where database.Where
+	where.And("run_id = ? AND rule_id = ?", runID, ruleID)
+	switch status {
+	case "":
+		where.And("status = ?", store.ProposalPending)
+	case "all":
+	default:
+		where.And("status = ?", status)
+	}
+	return where
+}
+
 // BatchValues returns the yearly values of a batch's proposals of a
 // status ("" for pending, "all" for every status), smallest first: the
 // spread of values the review page charts.
 func BatchValues(ctx context.Context, q database.Querier, runID int64, ruleID, status string) ([]int64, error) {
-	qs := `SELECT value FROM proposals WHERE run_id = ? AND rule_id = ?`
-	args := []any{runID, ruleID}
-	switch status {
-	case "":
-		qs, args = qs+" AND status = ?", append(args, store.ProposalPending)
-	case "all":
-	default:
-		qs, args = qs+" AND status = ?", append(args, status)
-	}
-	rows, err := q.QueryContext(ctx, q.Rebind(qs+" ORDER BY value"), args...)
+	where := batchWhere(runID, ruleID, status)
+	rows, err := q.QueryContext(ctx, q.Rebind(`SELECT value FROM proposals`+where.String()+` ORDER BY value`), where.Args...)
 	if err != nil {
 		return nil, fmt.Errorf("batch %s values: %w", store.BatchKey(runID, ruleID), err)
 	}
