@@ -3,7 +3,8 @@
 // tell: every message has an idempotency key that travels with it, is
 // marked sending with its attempt before it is handed to a channel, and a
 // message left sending by a process that stopped is sent again only with
-// the same key (see docs/sending.md).
+// the same key (see docs/sending.md). The outbox table and its SQL are in
+// outboxdb.
 package outbox
 
 import (

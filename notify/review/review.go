@@ -4,7 +4,8 @@
 // of one rule), the second reviewer a large batch needs, the expiry of
 // proposals nobody decided in time, and the audit log that records every
 // decision with who, when and why. The review web page and the command
-// line both decide through it, so both obey the same rules.
+// line both decide through it, so both obey the same rules. Its tables and
+// their SQL are in reviewdb.
 package review
 
 import (
