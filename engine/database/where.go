@@ -20,6 +20,14 @@ func (w *Where) And(cond string, args ...any) {
 	w.Args = append(w.Args, args...)
 }
 
+// AndIf adds a condition and its arguments if ok: an optional filter
+// that is set.
+func (w *Where) AndIf(ok bool, cond string, args ...any) {
+	if ok {
+		w.And(cond, args...)
+	}
+}
+
 // With returns a copy of w with one more condition; w is unchanged.
 func (w Where) With(cond string, args ...any) Where {
 	c := Where{conds: slices.Clone(w.conds), Args: slices.Clone(w.Args)}

@@ -13,7 +13,8 @@ func TestWhere(t *testing.T) {
 		t.Fatalf("empty Where = %q %v, want no clause", w.String(), w.Args)
 	}
 	w.And("a = ?", 1)
-	w.And("b BETWEEN ? AND ?", 2, 3)
+	w.AndIf(false, "z = ?", 0)
+	w.AndIf(true, "b BETWEEN ? AND ?", 2, 3)
 	more := w.With("c = ?", 4)
 	if got, want := w.String(), " WHERE a = ? AND b BETWEEN ? AND ?"; got != want {
 		t.Errorf("String = %q, want %q", got, want)

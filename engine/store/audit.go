@@ -65,15 +65,9 @@ type AuditFilter struct {
 // ListAudit returns audit entries, newest first.
 func ListAudit(ctx context.Context, q database.Querier, f AuditFilter) ([]AuditEntry, error) {
 	var where database.Where
-	if f.Actor != "" {
-		where.And("actor = ?", f.Actor)
-	}
-	if f.Action != "" {
-		where.And("action = ?", f.Action)
-	}
-	if f.Subject != "" {
-		where.And("subject = ?", f.Subject)
-	}
+	where.AndIf(f.Actor != "", "actor = ?", f.Actor)
+	where.AndIf(f.Action != "", "action = ?", f.Action)
+	where.AndIf(f.Subject != "", "subject = ?", f.Subject)
 	qs := `SELECT id, at, actor, action, subject, comment, detail FROM audit`
 	qs += where.String()
 	qs += " ORDER BY id DESC"

@@ -298,24 +298,12 @@ type ProposalFilter struct {
 // customer.
 func ListProposals(ctx context.Context, db database.Querier, f ProposalFilter) ([]Proposal, error) {
 	var where database.Where
-	if f.RunID != 0 {
-		where.And("run_id = ?", f.RunID)
-	}
-	if f.Ruleset != "" {
-		where.And("ruleset = ?", f.Ruleset)
-	}
-	if f.RuleID != "" {
-		where.And("rule_id = ?", f.RuleID)
-	}
-	if f.CustomerID != 0 {
-		where.And("customer_id = ?", f.CustomerID)
-	}
-	if f.Status != "" {
-		where.And("status = ?", f.Status)
-	}
-	if !f.AsOf.IsZero() {
-		where.And("as_of = ?", database.Date(f.AsOf))
-	}
+	where.AndIf(f.RunID != 0, "run_id = ?", f.RunID)
+	where.AndIf(f.Ruleset != "", "ruleset = ?", f.Ruleset)
+	where.AndIf(f.RuleID != "", "rule_id = ?", f.RuleID)
+	where.AndIf(f.CustomerID != 0, "customer_id = ?", f.CustomerID)
+	where.AndIf(f.Status != "", "status = ?", f.Status)
+	where.AndIf(!f.AsOf.IsZero(), "as_of = ?", database.Date(f.AsOf))
 	q := `SELECT ` + ProposalColumns + ` FROM proposals` + where.String()
 	q += " ORDER BY rule_id, customer_id, as_of"
 	if f.Limit > 0 {

@@ -210,12 +210,8 @@ type RunFilter struct {
 // of runs.
 func ListRuns(ctx context.Context, db database.Querier, f RunFilter) ([]Run, error) {
 	var where database.Where
-	if f.Ruleset != "" {
-		where.And("ruleset = ?", f.Ruleset)
-	}
-	if !f.IncludeDry {
-		where.And("dry_run = ?", false)
-	}
+	where.AndIf(f.Ruleset != "", "ruleset = ?", f.Ruleset)
+	where.AndIf(!f.IncludeDry, "dry_run = ?", false)
 	runs := `SELECT ` + runColumns + ` FROM runs` + where.String()
 	runs += " ORDER BY id DESC"
 	if f.Limit > 0 {

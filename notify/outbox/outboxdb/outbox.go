@@ -255,9 +255,7 @@ type DeadFilter struct {
 func RetryDead(ctx context.Context, q database.Querier, f DeadFilter, now time.Time) (int64, error) {
 	var where database.Where
 	where.And("status = ?", Dead)
-	if f.Channel != "" {
-		where.And("channel = ?", f.Channel)
-	}
+	where.AndIf(f.Channel != "", "channel = ?", f.Channel)
 	if f.ErrorContains != "" {
 		pattern := "%" + strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(strings.ToLower(f.ErrorContains)) + "%"
 		where.And(`LOWER(last_error) LIKE ? ESCAPE '\'`, pattern)
@@ -308,15 +306,9 @@ type Filter struct {
 // List returns the outbox rows matching the filter, newest first.
 func List(ctx context.Context, db database.Querier, f Filter) ([]Message, error) {
 	var where database.Where
-	if f.Status != "" {
-		where.And("status = ?", f.Status)
-	}
-	if f.Channel != "" {
-		where.And("channel = ?", f.Channel)
-	}
-	if f.ProposalID != 0 {
-		where.And("proposal_id = ?", f.ProposalID)
-	}
+	where.AndIf(f.Status != "", "status = ?", f.Status)
+	where.AndIf(f.Channel != "", "channel = ?", f.Channel)
+	where.AndIf(f.ProposalID != 0, "proposal_id = ?", f.ProposalID)
 	q := `SELECT ` + outboxColumns + ` FROM outbox` + where.String() + ` ORDER BY id DESC`
 	if f.Limit > 0 {
 		q += fmt.Sprintf(" LIMIT %d", f.Limit)

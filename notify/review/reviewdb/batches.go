@@ -66,15 +66,9 @@ type BatchFilter struct {
 // Dry runs have no proposals and no batches.
 func ListBatches(ctx context.Context, q database.Querier, f BatchFilter) ([]Batch, error) {
 	var where database.Where
-	if f.RunID != 0 {
-		where.And("p.run_id = ?", f.RunID)
-	}
-	if f.RuleID != "" {
-		where.And("p.rule_id = ?", f.RuleID)
-	}
-	if f.Ruleset != "" {
-		where.And("p.ruleset = ?", f.Ruleset)
-	}
+	where.AndIf(f.RunID != 0, "p.run_id = ?", f.RunID)
+	where.AndIf(f.RuleID != "", "p.rule_id = ?", f.RuleID)
+	where.AndIf(f.Ruleset != "", "p.ruleset = ?", f.Ruleset)
 	counted := where
 	if !f.All {
 		// Batches of runs still going (or failed) are not offered for review.
@@ -209,12 +203,8 @@ func scanReviewed(row interface{ Scan(...any) error }) (ReviewedProposal, error)
 // first, and how many proposals match the page's filter in all.
 func BatchProposals(ctx context.Context, q database.Querier, runID int64, ruleID string, pg ProposalPage) ([]ReviewedProposal, int64, error) {
 	where := batchWhere(runID, ruleID, pg.Status)
-	if pg.MinValue != 0 {
-		where.And("value >= ?", pg.MinValue)
-	}
-	if pg.MaxValue != 0 {
-		where.And("value <= ?", pg.MaxValue)
-	}
+	where.AndIf(pg.MinValue != 0, "value >= ?", pg.MinValue)
+	where.AndIf(pg.MaxValue != 0, "value <= ?", pg.MaxValue)
 	if pg.CustomerIDs != nil {
 		if len(pg.CustomerIDs) == 0 {
 			return nil, 0, nil
