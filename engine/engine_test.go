@@ -31,9 +31,7 @@ var clock = time.Date(2026, 11, 23, 2, 0, 0, 0, time.UTC)
 func mustSetup(tb testing.TB, db *database.DB, n int) *engine.Engine {
 	tb.Helper()
 	ctx := context.Background()
-	if _, err := store.Migrate(ctx, db); err != nil {
-		tb.Fatal(err)
-	}
+	dbtest.MustMigrate(tb, db)
 	if err := billing.CreateSchema(ctx, db); err != nil {
 		tb.Fatal(err)
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/goodturn/goodturn/engine/database"
 	"github.com/goodturn/goodturn/engine/database/dbtest"
 	"github.com/goodturn/goodturn/engine/store"
+	"github.com/goodturn/goodturn/notify/review/reviewdb"
 	"github.com/goodturn/goodturn/rules"
 )
 
@@ -114,7 +115,7 @@ func TestAKilledRunIsRecoveredByTheNextRun(t *testing.T) {
 			t.Errorf("the next run proposed %d, a clean run %d; they differ", len(proposed), len(want))
 		}
 		// Nothing of the dead run is offered for review.
-		batches, err := store.ListBatches(ctx, db, store.BatchFilter{})
+		batches, err := reviewdb.ListBatches(ctx, db, reviewdb.BatchFilter{})
 		if err != nil {
 			t.Fatal(err)
 		}

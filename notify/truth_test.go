@@ -39,10 +39,7 @@ func TestEveryMessageIsTrue(t *testing.T) {
 	for _, seed := range []uint64{1, 7, 2026} {
 		t.Run(fmt.Sprintf("seed %d", seed), func(t *testing.T) {
 			ctx := context.Background()
-			db := dbtest.MustOpenSQLite(t)
-			if _, err := store.Migrate(ctx, db); err != nil {
-				t.Fatal(err)
-			}
+			db := dbtest.MustOpenMigrated(t, dbtest.SQLiteDSN(t))
 			if err := billing.CreateSchema(ctx, db); err != nil {
 				t.Fatal(err)
 			}

@@ -14,6 +14,7 @@ import (
 	"github.com/goodturn/goodturn/engine/database/dbtest"
 	"github.com/goodturn/goodturn/engine/store"
 	"github.com/goodturn/goodturn/notify/outbox"
+	"github.com/goodturn/goodturn/notify/review/reviewdb"
 	"github.com/goodturn/goodturn/rules"
 )
 
@@ -196,20 +197,20 @@ func TestControlGroupIsStable(t *testing.T) {
 	// too: none of the control group is approved or enqueued.
 	now := workerClock.Add(time.Hour)
 	for k, id := range control {
-		n, err := store.DecidePending(ctx, eng.DB, store.Selection{ProposalID: id}, store.ProposalApproved, "ana", now)
+		n, err := reviewdb.DecidePending(ctx, eng.DB, reviewdb.Selection{ProposalID: id}, store.ProposalApproved, "ana", now)
 		if err != nil || n != 0 {
 			t.Fatalf("approving control proposal %d (%+v) changed %d, %v; want 0", id, k, n, err)
 		}
 		break
 	}
-	bs, err := store.ListBatches(ctx, eng.DB, store.BatchFilter{})
+	bs, err := reviewdb.ListBatches(ctx, eng.DB, reviewdb.BatchFilter{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	var batchControl int64
 	for _, b := range bs {
 		batchControl += b.Control
-		if _, err := store.DecidePending(ctx, eng.DB, store.Selection{RunID: b.RunID, RuleID: b.RuleID}, store.ProposalApproved, "ana", now); err != nil {
+		if _, err := reviewdb.DecidePending(ctx, eng.DB, reviewdb.Selection{RunID: b.RunID, RuleID: b.RuleID}, store.ProposalApproved, "ana", now); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/goodturn/goodturn/engine/outcomes"
 	"github.com/goodturn/goodturn/engine/sample"
 	"github.com/goodturn/goodturn/engine/store"
+	"github.com/goodturn/goodturn/notify/review/reviewdb"
 	"github.com/goodturn/goodturn/rules"
 )
 
@@ -176,12 +177,12 @@ func demoOutcomesClock(sets []*rules.Ruleset, today func() time.Time) func() tim
 // demoOutcomes approves every pending batch as the demo and writes what the
 // customers did up to today, with sample.DemoEffect planted.
 func demoOutcomes(ctx context.Context, env *Env, db, bdb *database.DB, seed uint64, today time.Time) error {
-	bs, err := store.ListBatches(ctx, db, store.BatchFilter{})
+	bs, err := reviewdb.ListBatches(ctx, db, reviewdb.BatchFilter{})
 	if err != nil {
 		return err
 	}
 	for _, b := range bs {
-		if _, err := store.DecidePending(ctx, db, store.Selection{RunID: b.RunID, RuleID: b.RuleID}, store.ProposalApproved, "demo", today); err != nil {
+		if _, err := reviewdb.DecidePending(ctx, db, reviewdb.Selection{RunID: b.RunID, RuleID: b.RuleID}, store.ProposalApproved, "demo", today); err != nil {
 			return err
 		}
 	}

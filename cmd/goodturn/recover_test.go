@@ -12,7 +12,6 @@ import (
 
 	"github.com/goodturn/goodturn/engine"
 	"github.com/goodturn/goodturn/engine/billing"
-	"github.com/goodturn/goodturn/engine/database"
 	"github.com/goodturn/goodturn/engine/database/dbtest"
 	"github.com/goodturn/goodturn/engine/sample"
 	"github.com/goodturn/goodturn/engine/store"
@@ -62,14 +61,7 @@ func TestAKilledRunIsRecovered(t *testing.T) {
 	dsn := dbtest.PostgresDSN(t) // a killed process's lock dies with its session
 	ctx := context.Background()
 	now := time.Date(2026, 11, 23, 2, 0, 0, 0, time.UTC)
-	db, err := database.Open(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if _, err := store.Migrate(ctx, db); err != nil {
-		t.Fatal(err)
-	}
+	db := dbtest.MustOpenMigrated(t, dsn)
 	if err := billing.CreateSchema(ctx, db); err != nil {
 		t.Fatal(err)
 	}
@@ -161,14 +153,7 @@ func TestAKilledRunIsRecovered(t *testing.T) {
 func TestRunsShowAbandonedAndWithdrawn(t *testing.T) {
 	ctx := context.Background()
 	dsn := dbtest.SQLiteDSN(t)
-	db, err := database.Open(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if _, err := store.Migrate(ctx, db); err != nil {
-		t.Fatal(err)
-	}
+	db := dbtest.MustOpenMigrated(t, dsn)
 	day := time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC)
 	dead := &store.Run{Ruleset: "mobile", AsOf: day, StartedAt: day, HeartbeatAt: time.Now().Add(-time.Hour)}
 	failed := &store.Run{Ruleset: "mobile", AsOf: day, StartedAt: day}

@@ -15,6 +15,7 @@ import (
 	"github.com/goodturn/goodturn/engine/database"
 	"github.com/goodturn/goodturn/engine/store"
 	"github.com/goodturn/goodturn/notify/review"
+	"github.com/goodturn/goodturn/notify/review/reviewdb"
 	"github.com/goodturn/goodturn/rules"
 	"github.com/goodturn/goodturn/rules/rulefmt"
 )
@@ -94,7 +95,7 @@ func runReview(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	var target store.Selection
+	var target reviewdb.Selection
 	switch sub {
 	case "show", "approve", "reject":
 		if len(positional) != 1 {
@@ -166,7 +167,7 @@ func runReview(ctx context.Context, env *Env, args []string) error {
 		if sub == "reject" {
 			action = review.ActionReject
 		}
-		out, err := svc.Decide(ctx, u, action, target, f.comment, review.Origin{Source: store.SourceCLI, OSUser: osUser(env)})
+		out, err := svc.Decide(ctx, u, action, target, f.comment, review.Origin{Source: reviewdb.SourceCLI, OSUser: osUser(env)})
 		if err != nil {
 			return err
 		}
@@ -196,7 +197,7 @@ func proposalCount(n int64) string {
 
 // reviewList prints the batches, one a line.
 func reviewList(ctx context.Context, w io.Writer, svc *review.Service, f reviewFlags) error {
-	bs, err := store.ListBatches(ctx, svc.DB, store.BatchFilter{All: f.all, Ruleset: f.ruleset, Limit: f.limit})
+	bs, err := reviewdb.ListBatches(ctx, svc.DB, reviewdb.BatchFilter{All: f.all, Ruleset: f.ruleset, Limit: f.limit})
 	if err != nil {
 		return err
 	}
@@ -213,7 +214,7 @@ func reviewList(ctx context.Context, w io.Writer, svc *review.Service, f reviewF
 		head = append(head, "approved", "rejected", "expired")
 	}
 	rows := [][]string{append(head, "note")}
-	overdue, err := svc.Overdue(ctx, store.Selection{})
+	overdue, err := svc.Overdue(ctx, reviewdb.Selection{})
 	if err != nil {
 		return err
 	}
@@ -235,11 +236,11 @@ func reviewList(ctx context.Context, w io.Writer, svc *review.Service, f reviewF
 
 // batchNote says what a batch waits for: "approved by ana, awaiting a
 // second reviewer", "needs two reviewers".
-func batchNote(ctx context.Context, svc *review.Service, b store.Batch) (string, error) {
+func batchNote(ctx context.Context, svc *review.Service, b reviewdb.Batch) (string, error) {
 	if b.Pending == 0 || svc.SecondReviewerAbove < 0 || b.Pending <= int64(svc.SecondReviewerAbove) {
 		return "", nil
 	}
-	as, err := store.BatchApprovals(ctx, svc.DB, b.RunID, b.RuleID)
+	as, err := reviewdb.BatchApprovals(ctx, svc.DB, b.RunID, b.RuleID)
 	if err != nil {
 		return "", err
 	}
@@ -256,8 +257,8 @@ func batchNote(ctx context.Context, svc *review.Service, b store.Batch) (string,
 }
 
 // reviewShowBatch prints a page of a batch's proposals.
-func reviewShowBatch(ctx context.Context, w io.Writer, db *database.DB, t store.Selection, f reviewFlags) error {
-	b, err := store.GetBatch(ctx, db, t.RunID, t.RuleID)
+func reviewShowBatch(ctx context.Context, w io.Writer, db *database.DB, t reviewdb.Selection, f reviewFlags) error {
+	b, err := reviewdb.GetBatch(ctx, db, t.RunID, t.RuleID)
 	if err != nil {
 		return err
 	}
@@ -268,7 +269,7 @@ func reviewShowBatch(ctx context.Context, w io.Writer, db *database.DB, t store.
 	if b.Control > 0 {
 		fmt.Fprintf(w, "%s more in the control group: never reviewed or sent (see goodturn outcomes).\n", count(b.Control))
 	}
-	as, err := store.BatchApprovals(ctx, db, b.RunID, b.RuleID)
+	as, err := reviewdb.BatchApprovals(ctx, db, b.RunID, b.RuleID)
 	if err != nil {
 		return err
 	}
@@ -279,7 +280,7 @@ func reviewShowBatch(ctx context.Context, w io.Writer, db *database.DB, t store.
 	if status == store.ProposalPending {
 		status = ""
 	}
-	ps, total, err := store.BatchProposals(ctx, db, t.RunID, t.RuleID, store.ProposalPage{
+	ps, total, err := reviewdb.BatchProposals(ctx, db, t.RunID, t.RuleID, reviewdb.ProposalPage{
 		Status: status, MinValue: f.minValue, MaxValue: f.maxValue, Limit: f.limit, Offset: f.offset})
 	if err != nil {
 		return err
@@ -360,7 +361,7 @@ func jsonValue(name string, v any, currency string) string {
 
 // reviewShowProposal prints one proposal with its offer and evidence.
 func reviewShowProposal(ctx context.Context, w io.Writer, db, bdb *database.DB, id int64) error {
-	p, err := store.GetProposal(ctx, db, id)
+	p, err := reviewdb.GetProposal(ctx, db, id)
 	if err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/goodturn/goodturn/engine/store"
 	"github.com/goodturn/goodturn/notify/review"
+	"github.com/goodturn/goodturn/notify/review/reviewdb"
 )
 
 // overdueNote says how many of a batch's pending proposals would expire:
@@ -35,7 +36,7 @@ func joinNotes(notes ...string) string {
 
 // reviewShowOverdue says how many of a batch's pending proposals would
 // expire, and what expires them.
-func reviewShowOverdue(ctx context.Context, w io.Writer, svc *review.Service, t store.Selection, after string) error {
+func reviewShowOverdue(ctx context.Context, w io.Writer, svc *review.Service, t reviewdb.Selection, after string) error {
 	overdue, err := svc.Overdue(ctx, t)
 	if err != nil {
 		return err
@@ -49,7 +50,7 @@ func reviewShowOverdue(ctx context.Context, w io.Writer, svc *review.Service, t 
 
 // reviewShowProposalOverdue says whether a pending proposal would expire.
 func reviewShowProposalOverdue(ctx context.Context, w io.Writer, svc *review.Service, id int64, after string) error {
-	p, err := store.GetProposal(ctx, svc.DB, id)
+	p, err := reviewdb.GetProposal(ctx, svc.DB, id)
 	if err != nil {
 		return err
 	}

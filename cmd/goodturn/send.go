@@ -13,9 +13,11 @@ import (
 	"time"
 
 	"github.com/goodturn/goodturn/engine/billing"
+	"github.com/goodturn/goodturn/engine/database"
 	"github.com/goodturn/goodturn/engine/store"
 	"github.com/goodturn/goodturn/notify/channel"
 	"github.com/goodturn/goodturn/notify/outbox"
+	"github.com/goodturn/goodturn/notify/outbox/outboxdb"
 )
 
 func runSend(ctx context.Context, env *Env, args []string) error {
@@ -174,12 +176,12 @@ func sendOnce(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	if len(missing) > 0 {
-		counts, err := store.OutboxCounts(ctx, db)
+		counts, err := outboxdb.Counts(ctx, db)
 		if err != nil {
 			return err
 		}
 		for _, ch := range missing {
-			if n := counts[ch][store.OutboxQueued] + counts[ch][store.OutboxSending]; n > 0 {
+			if n := counts[ch][outboxdb.Queued] + counts[ch][outboxdb.Sending]; n > 0 {
 				fmt.Fprintf(out, "%d %s messages wait: no %s transport is configured (%s, or --log to write them out).\n", n, ch, ch, transportHint[ch])
 			}
 		}
@@ -275,7 +277,7 @@ func sendList(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	defer closeAll()
-	ms, err := store.ListOutbox(ctx, db, store.OutboxFilter{Status: *status, Channel: *ch, Limit: *limit})
+	ms, err := outboxdb.List(ctx, db, outboxdb.Filter{Status: *status, Channel: *ch, Limit: *limit})
 	if err != nil {
 		return err
 	}
@@ -286,9 +288,9 @@ func sendList(ctx context.Context, env *Env, args []string) error {
 	rows := [][]string{{"id", "key", "channel", "to", "status", "attempts", "when", "last error"}}
 	for _, m := range ms {
 		when := m.NextAttemptAt.UTC().Format(time.RFC3339)
-		if m.Status == store.OutboxSent {
+		if m.Status == outboxdb.Sent {
 			when = m.SentAt.UTC().Format(time.RFC3339)
-		} else if m.Status == store.OutboxDead || m.Status == store.OutboxSkipped {
+		} else if m.Status == outboxdb.Dead || m.Status == outboxdb.Skipped {
 			when = ""
 		}
 		to := m.Recipient
@@ -334,7 +336,7 @@ func sendRetry(ctx context.Context, env *Env, args []string) error {
 	defer closeAll()
 	entry := &store.AuditEntry{At: now(), Actor: "cli:" + osUser(env), Action: "outbox_retry", Detail: json.RawMessage("{}")}
 	if !*all {
-		if err := store.RetryOutbox(ctx, db, id, now()); err != nil {
+		if err := outboxdb.Retry(ctx, db, id, now()); err != nil {
 			if errors.Is(err, store.ErrNotFound) {
 				return fmt.Errorf("no message %d", id)
 			}
@@ -347,12 +349,12 @@ func sendRetry(ctx context.Context, env *Env, args []string) error {
 		fmt.Fprintf(env.Stdout, "Message %d is queued again; `goodturn send` (or serve) delivers it.\n", id)
 		return nil
 	}
-	tx, err := db.BeginTxx(ctx, nil)
+	tx, err := database.Begin(ctx, db)
 	if err != nil {
 		return fmt.Errorf("retry dead messages: %w", err)
 	}
 	defer tx.Rollback()
-	n, err := store.RetryDeadOutbox(ctx, tx, store.DeadFilter{Channel: *ch, ErrorContains: *errText}, now())
+	n, err := outboxdb.RetryDead(ctx, tx, outboxdb.DeadFilter{Channel: *ch, ErrorContains: *errText}, now())
 	if err != nil {
 		return err
 	}

@@ -14,7 +14,7 @@ import (
 
 	"github.com/goodturn/goodturn/engine/database"
 	"github.com/goodturn/goodturn/engine/database/dbtest"
-	"github.com/goodturn/goodturn/engine/store"
+	"github.com/goodturn/goodturn/notify/outbox/outboxdb"
 )
 
 // runWithEnv is run with environment variables.
@@ -94,7 +94,7 @@ func TestSend(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "-action") || !strings.Contains(out, "billing is down") {
 		t.Fatalf("send list exited %d:\n%s", code, out)
 	}
-	dead, err := store.ListOutbox(ctx, db, store.OutboxFilter{Status: store.OutboxDead})
+	dead, err := outboxdb.List(ctx, db, outboxdb.Filter{Status: outboxdb.Dead})
 	if err != nil || len(dead) == 0 {
 		t.Fatalf("dead: %v %v", dead, err)
 	}
@@ -119,7 +119,7 @@ func TestSend(t *testing.T) {
 	if want := fmt.Sprintf("Requeued %d dead messages; `goodturn send` (or serve) delivers them.\n", len(dead)-1); code != 0 || out != want {
 		t.Fatalf("send retry --all --error exited %d: %q, want %q %s", code, out, want, errOut)
 	}
-	if left, err := store.ListOutbox(ctx, db, store.OutboxFilter{Status: store.OutboxDead}); err != nil || len(left) != 0 {
+	if left, err := outboxdb.List(ctx, db, outboxdb.Filter{Status: outboxdb.Dead}); err != nil || len(left) != 0 {
 		t.Errorf("dead after retry --all: %v %v", left, err)
 	}
 	code, out, _ = run(t, "review", "audit", "--action", "outbox_retry", "--db", dsn)

@@ -448,7 +448,7 @@ func newMetrics() *metrics {
 func (m *metrics) known(ruleset string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	for _, st := range []string{store.SlotSucceeded, store.SlotFailed} {
+	for _, st := range []string{schedule.SlotSucceeded, schedule.SlotFailed} {
 		m.runs[[2]string{ruleset, st}] += 0
 	}
 	m.inProgress[ruleset] += 0
@@ -460,7 +460,7 @@ func (m *metrics) observe(ev schedule.Event) {
 	defer m.mu.Unlock()
 	m.slots[[2]string{ev.Slot.Ruleset, ev.Outcome}]++
 	switch ev.Outcome {
-	case store.SlotSucceeded, store.SlotFailed, store.SlotCancelled:
+	case schedule.SlotSucceeded, schedule.SlotFailed, schedule.SlotCancelled:
 		m.runs[[2]string{ev.Slot.Ruleset, ev.Outcome}]++
 	}
 }

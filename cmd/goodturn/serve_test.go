@@ -20,6 +20,7 @@ import (
 	"github.com/goodturn/goodturn/engine/database"
 	"github.com/goodturn/goodturn/engine/database/dbtest"
 	"github.com/goodturn/goodturn/engine/sample"
+	"github.com/goodturn/goodturn/engine/schedule"
 	"github.com/goodturn/goodturn/engine/store"
 )
 
@@ -127,11 +128,11 @@ func TestServeRunsScheduledRuleset(t *testing.T) {
 			}
 			sv.sched.Wait()
 		}
-		slot, err := store.GetSlot(ctx, sv.db, "mobile", "2026-11-23 02:30")
+		slot, err := schedule.GetSlot(ctx, sv.db, "mobile", "2026-11-23 02:30")
 		if err != nil {
 			t.Fatalf("%v\n%s", err, errOut)
 		}
-		if slot.Status != store.SlotSucceeded || slot.RunID == 0 || slot.Zone != "Europe/London" {
+		if slot.Status != schedule.SlotSucceeded || slot.RunID == 0 || slot.Zone != "Europe/London" {
 			t.Fatalf("slot: %+v\n%s", slot, errOut)
 		}
 		run, err := store.GetRun(ctx, sv.db, slot.RunID)
@@ -141,7 +142,7 @@ func TestServeRunsScheduledRuleset(t *testing.T) {
 		if run.Status != store.RunSucceeded || run.Customers != 50 || run.Ruleset != "mobile" || run.Proposals == 0 {
 			t.Errorf("run: %+v", run)
 		}
-		list, err := store.ListSlots(ctx, sv.db, "", time.Time{})
+		list, err := schedule.ListSlots(ctx, sv.db, "", time.Time{})
 		if err != nil || len(list) != 1 {
 			t.Errorf("slots: %+v %v", list, err)
 		}
@@ -357,11 +358,11 @@ func TestServeBrokenRuleset(t *testing.T) {
 		t.Fatal(err)
 	}
 	sv.sched.Wait()
-	slot, err := store.GetSlot(ctx, sv.db, "bad", "2026-06-01 01:00")
+	slot, err := schedule.GetSlot(ctx, sv.db, "bad", "2026-06-01 01:00")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if slot.Status != store.SlotFailed || !strings.Contains(slot.Error, "ruleset bad has errors and did not run:\ntestdata/bad/broken.yaml:2:5:") {
+	if slot.Status != schedule.SlotFailed || !strings.Contains(slot.Error, "ruleset bad has errors and did not run:\ntestdata/bad/broken.yaml:2:5:") {
 		t.Errorf("slot: %+v", slot)
 	}
 	if _, body := get(t, sv.handler(), "/metrics"); !strings.Contains(body, `goodturn_runs_total{ruleset="bad",status="failed"} 1`+"\n") {

@@ -11,10 +11,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/goodturn/goodturn/engine/database"
 	"github.com/goodturn/goodturn/engine/database/dbtest"
-	"github.com/goodturn/goodturn/engine/store"
 	"github.com/goodturn/goodturn/notify/review"
+	"github.com/goodturn/goodturn/notify/review/reviewdb"
 )
 
 // freeAddr returns a loopback address no one listens on.
@@ -35,14 +34,8 @@ func startServe(t *testing.T, getenv func(string) string, args ...string) string
 	t.Helper()
 	dsn := dbtest.SQLiteDSN(t)
 	ctx := context.Background()
-	db, err := database.Open(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := store.Migrate(ctx, db); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := review.New(db, review.Config{}).AddUser(ctx, "test", "ana", store.RoleReviewer, "password-1"); err != nil {
+	db := dbtest.MustOpenMigrated(t, dsn)
+	if _, err := review.New(db, review.Config{}).AddUser(ctx, "test", "ana", reviewdb.RoleReviewer, "password-1"); err != nil {
 		t.Fatal(err)
 	}
 	db.Close()

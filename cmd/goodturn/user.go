@@ -12,8 +12,8 @@ import (
 
 	"golang.org/x/term"
 
-	"github.com/goodturn/goodturn/engine/store"
 	"github.com/goodturn/goodturn/notify/review"
+	"github.com/goodturn/goodturn/notify/review/reviewdb"
 )
 
 func runUser(ctx context.Context, env *Env, args []string) error {
@@ -59,7 +59,7 @@ func userCommand(ctx context.Context, env *Env, args []string, in io.Reader) err
 		}
 		name = positional[0]
 	}
-	if sub == "add" && !store.ValidRole(role) {
+	if sub == "add" && !reviewdb.ValidRole(role) {
 		if role == "" {
 			return fmt.Errorf("%w: --role is required: viewer, reviewer or admin", errUsage)
 		}
@@ -116,7 +116,7 @@ func userCommand(ctx context.Context, env *Env, args []string, in io.Reader) err
 			fmt.Fprintf(env.Stdout, "Unlocked %s: forgot %d failed login(s); they may log in now.\n", name, n)
 		}
 	case "list":
-		users, err := store.ListUsers(ctx, db)
+		users, err := reviewdb.ListUsers(ctx, db)
 		if err != nil {
 			return err
 		}

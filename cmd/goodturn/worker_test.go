@@ -58,14 +58,7 @@ var workerClock = time.Date(2026, 11, 23, 2, 0, 0, 0, time.UTC)
 func sampleEngine(t *testing.T, dsn string, customers int) *engine.Engine {
 	t.Helper()
 	ctx := context.Background()
-	db, err := database.Open(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if _, err := store.Migrate(ctx, db); err != nil {
-		t.Fatal(err)
-	}
+	db := dbtest.MustOpenMigrated(t, dsn)
 	if err := billing.CreateSchema(ctx, db); err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/goodturn/goodturn/engine/outcomes"
 	"github.com/goodturn/goodturn/engine/sample"
 	"github.com/goodturn/goodturn/engine/store"
+	"github.com/goodturn/goodturn/notify/review/reviewdb"
 	"github.com/goodturn/goodturn/rules"
 )
 
@@ -24,10 +25,7 @@ var runDay = time.Date(2026, 6, 1, 2, 0, 0, 0, time.UTC)
 func approvedSample(t *testing.T, customers, control int) (*database.DB, []store.OutcomeUnit) {
 	t.Helper()
 	ctx := context.Background()
-	db := dbtest.MustOpenSQLite(t)
-	if _, err := store.Migrate(ctx, db); err != nil {
-		t.Fatal(err)
-	}
+	db := dbtest.MustOpenMigrated(t, dbtest.SQLiteDSN(t))
 	if err := billing.CreateSchema(ctx, db); err != nil {
 		t.Fatal(err)
 	}
@@ -48,12 +46,12 @@ func approvedSample(t *testing.T, customers, control int) (*database.DB, []store
 	if _, err := eng.RunAll(ctx, sets, engine.Options{}); err != nil {
 		t.Fatal(err)
 	}
-	bs, err := store.ListBatches(ctx, db, store.BatchFilter{})
+	bs, err := reviewdb.ListBatches(ctx, db, reviewdb.BatchFilter{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, b := range bs {
-		if _, err := store.DecidePending(ctx, db, store.Selection{RunID: b.RunID, RuleID: b.RuleID}, store.ProposalApproved, "ana", runDay); err != nil {
+		if _, err := reviewdb.DecidePending(ctx, db, reviewdb.Selection{RunID: b.RunID, RuleID: b.RuleID}, store.ProposalApproved, "ana", runDay); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -15,7 +15,7 @@ import (
 func TestStepAbandonsDeadRuns(t *testing.T) {
 	dbtest.Dialects(t, func(t *testing.T, dsn string) {
 		ctx := context.Background()
-		db := openDB(t, dsn)
+		db := dbtest.MustOpenMigrated(t, dsn)
 		day := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
 		dead := &store.Run{Ruleset: "unscheduled", AsOf: day, StartedAt: day, HeartbeatAt: time.Now().Add(-time.Hour)}
 		live := &store.Run{Ruleset: "other", AsOf: day, StartedAt: day}

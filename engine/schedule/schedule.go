@@ -9,6 +9,8 @@
 // change it can skip a time that does not exist that night or fire a
 // repeated one twice. A slot here is named by its wall-clock time, which
 // exists exactly once every day whatever the clocks do.
+//
+// The claims are rows of schedule_slots, whose SQL is in slots.go.
 package schedule
 
 import (

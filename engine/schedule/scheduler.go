@@ -21,13 +21,13 @@ import (
 type Job func(ctx context.Context, slot Slot) (runID int64, err error)
 
 // OutcomeTaken is the outcome of a slot another process claimed first. The
-// other outcomes are the store.Slot statuses.
+// other outcomes are the SlotRecord statuses.
 const OutcomeTaken = "taken"
 
 // Event says how a slot this process saw was settled.
 type Event struct {
 	Slot Slot
-	// Outcome is store.SlotSucceeded, SlotFailed, SlotCancelled,
+	// Outcome is SlotSucceeded, SlotFailed, SlotCancelled,
 	// SlotSkipped, SlotMissed or OutcomeTaken.
 	Outcome string
 	RunID   int64
@@ -45,7 +45,7 @@ const DefaultCatchUp = 24 * time.Hour
 const DefaultPoll = time.Minute
 
 // Scheduler runs rulesets on their schedules. Each due slot is claimed in
-// the database first (store.ClaimSlot), so it runs at most once across
+// the database first (ClaimSlot), so it runs at most once across
 // every scheduler sharing the database; then the ruleset's run lock is
 // taken (store.TryLockRuleset), so a ruleset whose previous run is still
 // going skips the slot instead of running twice at once. A slot left
@@ -158,7 +158,7 @@ func (s *Scheduler) Step(ctx context.Context) error {
 		// After a pause only the latest slot is worth running: each run
 		// covers every customer as of its day.
 		for _, sl := range due[:len(due)-1] {
-			err := s.record(ctx, sl, now, store.SlotMissed, "a later slot of the ruleset was due when the scheduler looked")
+			err := s.record(ctx, sl, now, SlotMissed, "a later slot of the ruleset was due when the scheduler looked")
 			s.settle(sl, err)
 			if err != nil && firstErr == nil {
 				firstErr = err
@@ -203,7 +203,7 @@ const OrphanAfter = time.Minute
 // whose ruleset has had a later slot since is recorded as failed instead
 // of run again.
 func (s *Scheduler) adoptOrphans(ctx context.Context, now, since time.Time) error {
-	running, err := store.RunningSlots(ctx, s.DB, since)
+	running, err := RunningSlots(ctx, s.DB, since)
 	if err != nil {
 		s.logger().Error("orphaned slots not looked for", "error", err)
 		return err
@@ -221,8 +221,8 @@ func (s *Scheduler) adoptOrphans(ctx context.Context, now, since time.Time) erro
 		if !ok {
 			continue // running elsewhere, as recorded
 		}
-		row := &store.Slot{ClaimedAt: now, ClaimedBy: s.id()}
-		won, err := store.TakeOverSlot(ctx, s.DB, row, prev)
+		row := &SlotRecord{ClaimedAt: now, ClaimedBy: s.id()}
+		won, err := TakeOverSlot(ctx, s.DB, row, prev)
 		if err != nil || !won {
 			lock.Unlock()
 			if err != nil {
@@ -232,13 +232,13 @@ func (s *Scheduler) adoptOrphans(ctx context.Context, now, since time.Time) erro
 			continue
 		}
 		sl := Slot{Ruleset: prev.Ruleset, Nominal: prev.Nominal, Zone: prev.Zone, At: prev.DueAt}
-		since, err := store.ListSlots(ctx, s.DB, prev.Ruleset, prev.DueAt)
+		since, err := ListSlots(ctx, s.DB, prev.Ruleset, prev.DueAt)
 		later := false
 		for _, o := range since {
 			later = later || o.DueAt.After(prev.DueAt)
 		}
 		if err == nil && later {
-			row.Status, row.FinishedAt = store.SlotFailed, now
+			row.Status, row.FinishedAt = SlotFailed, now
 			row.Error = "abandoned: the process running it (" + prev.ClaimedBy + ") stopped, and a later slot has come since"
 			ferr := s.finish(ctx, row)
 			lock.Unlock()
@@ -247,7 +247,7 @@ func (s *Scheduler) adoptOrphans(ctx context.Context, now, since time.Time) erro
 				return ferr
 			}
 			log.Warn("orphaned slot abandoned", "claimed_by", prev.ClaimedBy, "reason", row.Error)
-			s.observe(Event{Slot: sl, Outcome: store.SlotFailed, Err: row.Error})
+			s.observe(Event{Slot: sl, Outcome: SlotFailed, Err: row.Error})
 			continue
 		}
 		log.Warn("slot taken over: the process that claimed it is gone", "claimed_by", prev.ClaimedBy)
@@ -298,9 +298,9 @@ func (s *Scheduler) settle(sl Slot, err error) {
 
 // record claims a slot that will not run with a final status.
 func (s *Scheduler) record(ctx context.Context, sl Slot, now time.Time, status, why string) error {
-	row := &store.Slot{Ruleset: sl.Ruleset, Nominal: sl.Nominal, Zone: sl.Zone, DueAt: sl.At, ClaimedAt: now,
+	row := &SlotRecord{Ruleset: sl.Ruleset, Nominal: sl.Nominal, Zone: sl.Zone, DueAt: sl.At, ClaimedAt: now,
 		ClaimedBy: s.id(), Status: status, Error: why}
-	won, err := store.ClaimSlot(ctx, s.DB, row)
+	won, err := ClaimSlot(ctx, s.DB, row)
 	if err != nil {
 		s.logger().Error("slot not recorded", "ruleset", sl.Ruleset, "slot", sl.Nominal, "zone", sl.Zone, "error", err)
 		return err
@@ -318,9 +318,9 @@ func (s *Scheduler) record(ctx context.Context, sl Slot, now time.Time, status, 
 // slot.
 func (s *Scheduler) start(ctx context.Context, sl Slot, now time.Time) error {
 	log := s.logger().With("ruleset", sl.Ruleset, "slot", sl.Nominal, "zone", sl.Zone)
-	row := &store.Slot{Ruleset: sl.Ruleset, Nominal: sl.Nominal, Zone: sl.Zone, DueAt: sl.At, ClaimedAt: now,
-		ClaimedBy: s.id(), Status: store.SlotRunning}
-	won, err := store.ClaimSlot(ctx, s.DB, row)
+	row := &SlotRecord{Ruleset: sl.Ruleset, Nominal: sl.Nominal, Zone: sl.Zone, DueAt: sl.At, ClaimedAt: now,
+		ClaimedBy: s.id(), Status: SlotRunning}
+	won, err := ClaimSlot(ctx, s.DB, row)
 	if err != nil {
 		log.Error("slot not claimed", "error", err)
 		return err
@@ -332,9 +332,9 @@ func (s *Scheduler) start(ctx context.Context, sl Slot, now time.Time) error {
 	}
 	lock, ok, err := store.TryLockRuleset(ctx, s.DB, sl.Ruleset)
 	if err != nil || !ok {
-		row.Status, row.Error = store.SlotSkipped, "the previous run of "+sl.Ruleset+" is still going"
+		row.Status, row.Error = SlotSkipped, "the previous run of "+sl.Ruleset+" is still going"
 		if err != nil {
-			row.Status, row.Error = store.SlotFailed, err.Error()
+			row.Status, row.Error = SlotFailed, err.Error()
 		}
 		row.FinishedAt = s.now()
 		if ferr := s.finish(ctx, row); ferr != nil {
@@ -355,7 +355,7 @@ func (s *Scheduler) start(ctx context.Context, sl Slot, now time.Time) error {
 
 // launch runs a claimed slot's job in a goroutine, holding the ruleset's
 // run lock until the slot's end is recorded.
-func (s *Scheduler) launch(ctx context.Context, sl Slot, row *store.Slot, lock *store.RulesetLock, log *slog.Logger) {
+func (s *Scheduler) launch(ctx context.Context, sl Slot, row *SlotRecord, lock *store.RulesetLock, log *slog.Logger) {
 	s.jobs.Add(1)
 	go func() {
 		defer s.jobs.Done()
@@ -370,7 +370,7 @@ func (s *Scheduler) launch(ctx context.Context, sl Slot, row *store.Slot, lock *
 
 // run runs a claimed slot's job and records how it ended. A panic in the
 // job is recovered and recorded as a failure.
-func (s *Scheduler) run(ctx context.Context, sl Slot, row *store.Slot, log *slog.Logger) {
+func (s *Scheduler) run(ctx context.Context, sl Slot, row *SlotRecord, log *slog.Logger) {
 	began := time.Now()
 	runID, err := s.safeJob(ctx, sl, log)
 	took := time.Since(began)
@@ -378,21 +378,21 @@ func (s *Scheduler) run(ctx context.Context, sl Slot, row *store.Slot, log *slog
 	row.FinishedAt = s.now()
 	switch {
 	case err == nil:
-		row.Status, row.Error = store.SlotSucceeded, ""
+		row.Status, row.Error = SlotSucceeded, ""
 	case ctx.Err() != nil:
 		// Shut down during the run: a later start may run the slot again.
-		row.Status, row.Error = store.SlotCancelled, err.Error()
+		row.Status, row.Error = SlotCancelled, err.Error()
 	default:
-		row.Status, row.Error = store.SlotFailed, err.Error()
+		row.Status, row.Error = SlotFailed, err.Error()
 	}
 	if ferr := s.finish(ctx, row); ferr != nil {
 		log.Error("slot not recorded", "error", ferr)
 	}
 	attrs := []any{"status", row.Status, "run", runID, "duration", took.Round(time.Millisecond)}
 	switch row.Status {
-	case store.SlotSucceeded:
+	case SlotSucceeded:
 		log.Info("slot finished", attrs...)
-	case store.SlotCancelled:
+	case SlotCancelled:
 		log.Warn("slot finished", append(attrs, "error", err)...)
 	default:
 		log.Error("slot finished", append(attrs, "error", err)...)
@@ -411,10 +411,10 @@ func (s *Scheduler) safeJob(ctx context.Context, sl Slot, log *slog.Logger) (run
 }
 
 // finish records a slot's end even if ctx is cancelled.
-func (s *Scheduler) finish(ctx context.Context, row *store.Slot) error {
+func (s *Scheduler) finish(ctx context.Context, row *SlotRecord) error {
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
-	return store.FinishSlot(fctx, s.DB, row)
+	return FinishSlot(fctx, s.DB, row)
 }
 
 func (s *Scheduler) observe(ev Event) {

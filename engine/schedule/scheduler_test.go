@@ -77,19 +77,6 @@ func (r *runs) counts() map[string]int {
 	return out
 }
 
-func openDB(t *testing.T, dsn string) *database.DB {
-	t.Helper()
-	db, err := database.Open(context.Background(), dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if _, err := store.Migrate(context.Background(), db); err != nil {
-		t.Fatal(err)
-	}
-	return db
-}
-
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 func newScheduler(t *testing.T, db *database.DB, c *clock, job schedule.Job, id string, specs ...string) *schedule.Scheduler {
@@ -120,13 +107,13 @@ func step(t *testing.T, c *clock, from, to time.Time, ss ...*schedule.Scheduler)
 	}
 }
 
-func slotsOf(t *testing.T, db *database.DB, ruleset string) map[string]store.Slot {
+func slotsOf(t *testing.T, db *database.DB, ruleset string) map[string]schedule.SlotRecord {
 	t.Helper()
-	list, err := store.ListSlots(context.Background(), db, ruleset, time.Time{})
+	list, err := schedule.ListSlots(context.Background(), db, ruleset, time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := map[string]store.Slot{}
+	out := map[string]schedule.SlotRecord{}
 	for _, s := range list {
 		out[s.Nominal] = s
 	}
@@ -138,7 +125,7 @@ func slotsOf(t *testing.T, db *database.DB, ruleset string) map[string]store.Slo
 func TestDailyRunAcrossDST(t *testing.T) {
 	london := mustLoc(t, "Europe/London")
 	dbtest.Dialects(t, func(t *testing.T, dsn string) {
-		db := openDB(t, dsn)
+		db := dbtest.MustOpenMigrated(t, dsn)
 		c := &clock{}
 		r := newRuns(c)
 		var want []string
@@ -165,7 +152,7 @@ func TestDailyRunAcrossDST(t *testing.T) {
 			}
 		}
 		for nominal, sl := range slotsOf(t, db, "mobile") {
-			if sl.Status != store.SlotSucceeded || sl.Zone != "Europe/London" || sl.FinishedAt.IsZero() || sl.ClaimedBy != "a" {
+			if sl.Status != schedule.SlotSucceeded || sl.Zone != "Europe/London" || sl.FinishedAt.IsZero() || sl.ClaimedBy != "a" {
 				t.Errorf("slot %s: %+v", nominal, sl)
 			}
 		}
@@ -177,7 +164,7 @@ func TestDailyRunAcrossDST(t *testing.T) {
 func TestSkippedAndRepeatedHour(t *testing.T) {
 	london := mustLoc(t, "Europe/London")
 	dbtest.Dialects(t, func(t *testing.T, dsn string) {
-		db := openDB(t, dsn)
+		db := dbtest.MustOpenMigrated(t, dsn)
 		c := &clock{}
 		r := newRuns(c)
 		spring := newScheduler(t, db, c, r.job("a"), "a", "mobile=CRON_TZ=Europe/London 30 1 * * *")
@@ -207,7 +194,7 @@ func TestSkippedAndRepeatedHour(t *testing.T) {
 func TestCatchUpAfterRestart(t *testing.T) {
 	london := mustLoc(t, "Europe/London")
 	dbtest.Dialects(t, func(t *testing.T, dsn string) {
-		db := openDB(t, dsn)
+		db := dbtest.MustOpenMigrated(t, dsn)
 		c := &clock{}
 		r := newRuns(c)
 		spec := "mobile=CRON_TZ=Europe/London 30 2 * * *"
@@ -242,7 +229,7 @@ func TestCatchUpAfterRestart(t *testing.T) {
 // of the last 24 hours are recorded as missed.
 func TestCatchUpRunsLatestOnly(t *testing.T) {
 	dbtest.Dialects(t, func(t *testing.T, dsn string) {
-		db := openDB(t, dsn)
+		db := dbtest.MustOpenMigrated(t, dsn)
 		c := &clock{}
 		r := newRuns(c)
 		var events []schedule.Event
@@ -260,7 +247,7 @@ func TestCatchUpRunsLatestOnly(t *testing.T) {
 		slots := slotsOf(t, db, "hourly")
 		var missed []string
 		for n, sl := range slots {
-			if sl.Status == store.SlotMissed {
+			if sl.Status == schedule.SlotMissed {
 				missed = append(missed, n)
 			}
 		}
@@ -268,7 +255,7 @@ func TestCatchUpRunsLatestOnly(t *testing.T) {
 		if strings.Join(missed, ",") != "2026-06-01 07:00,2026-06-01 08:00,2026-06-01 09:00,2026-06-01 10:00,2026-06-01 11:00" {
 			t.Errorf("missed slots: %v", missed)
 		}
-		if len(events) != 6 || events[5].Outcome != store.SlotSucceeded {
+		if len(events) != 6 || events[5].Outcome != schedule.SlotSucceeded {
 			t.Errorf("events: %+v", events)
 		}
 	})
@@ -278,7 +265,7 @@ func TestCatchUpRunsLatestOnly(t *testing.T) {
 // run each slot once between them.
 func TestTwoSchedulersOneRunPerSlot(t *testing.T) {
 	dbtest.Dialects(t, func(t *testing.T, dsn string) {
-		dbA, dbB := openDB(t, dsn), openDB(t, dsn)
+		dbA, dbB := dbtest.MustOpenMigrated(t, dsn), dbtest.MustOpenMigrated(t, dsn)
 		c := &clock{}
 		r := newRuns(c)
 		r.hook = func(ctx context.Context, sl schedule.Slot) error {
@@ -328,7 +315,7 @@ func TestTwoSchedulersOneRunPerSlot(t *testing.T) {
 				t.Errorf("%s ran %d times (by %v)", k, n, r.by[k])
 			}
 		}
-		if outcomes[store.SlotSucceeded] != 53 || outcomes[schedule.OutcomeTaken] != 53 {
+		if outcomes[schedule.SlotSucceeded] != 53 || outcomes[schedule.OutcomeTaken] != 53 {
 			t.Errorf("outcomes %v, want 53 succeeded and 53 taken", outcomes)
 		}
 	})
@@ -338,7 +325,7 @@ func TestTwoSchedulersOneRunPerSlot(t *testing.T) {
 // scheduler goes on.
 func TestPanicRecovered(t *testing.T) {
 	dbtest.Dialects(t, func(t *testing.T, dsn string) {
-		db := openDB(t, dsn)
+		db := dbtest.MustOpenMigrated(t, dsn)
 		c := &clock{}
 		r := newRuns(c)
 		r.hook = func(ctx context.Context, sl schedule.Slot) error {
@@ -352,13 +339,13 @@ func TestPanicRecovered(t *testing.T) {
 		s.Observe = func(ev schedule.Event) { events = append(events, ev) }
 		step(t, c, time.Date(2026, 6, 1, 0, 30, 0, 0, time.UTC), time.Date(2026, 6, 1, 2, 30, 0, 0, time.UTC), s)
 		slots := slotsOf(t, db, "mobile")
-		if sl := slots["2026-06-01 01:00"]; sl.Status != store.SlotFailed || sl.Error != "panic: boom" || sl.FinishedAt.IsZero() {
+		if sl := slots["2026-06-01 01:00"]; sl.Status != schedule.SlotFailed || sl.Error != "panic: boom" || sl.FinishedAt.IsZero() {
 			t.Errorf("panicked slot: %+v", sl)
 		}
-		if sl := slots["2026-06-01 02:00"]; sl.Status != store.SlotSucceeded {
+		if sl := slots["2026-06-01 02:00"]; sl.Status != schedule.SlotSucceeded {
 			t.Errorf("next slot: %+v", sl)
 		}
-		if len(events) != 2 || events[0].Outcome != store.SlotFailed || events[0].Err != "panic: boom" {
+		if len(events) != 2 || events[0].Outcome != schedule.SlotFailed || events[0].Err != "panic: boom" {
 			t.Errorf("events: %+v", events)
 		}
 		// The lock was released despite the panic.
@@ -374,7 +361,7 @@ func TestPanicRecovered(t *testing.T) {
 // skipped and recorded so.
 func TestSkippedWhilePreviousRuns(t *testing.T) {
 	dbtest.Dialects(t, func(t *testing.T, dsn string) {
-		db := openDB(t, dsn)
+		db := dbtest.MustOpenMigrated(t, dsn)
 		c := &clock{}
 		r := newRuns(c)
 		release := make(chan struct{})
@@ -404,7 +391,7 @@ func TestSkippedWhilePreviousRuns(t *testing.T) {
 		}
 		s.Wait()
 		slots := slotsOf(t, db, "mobile")
-		for n, want := range map[string]string{"2026-06-01 01:00": store.SlotSucceeded, "2026-06-01 02:00": store.SlotSkipped, "2026-06-01 03:00": store.SlotSucceeded} {
+		for n, want := range map[string]string{"2026-06-01 01:00": schedule.SlotSucceeded, "2026-06-01 02:00": schedule.SlotSkipped, "2026-06-01 03:00": schedule.SlotSucceeded} {
 			if slots[n].Status != want {
 				t.Errorf("slot %s: %+v, want %s", n, slots[n], want)
 			}
@@ -422,7 +409,7 @@ func TestSkippedWhilePreviousRuns(t *testing.T) {
 // start runs it again.
 func TestCancelledSlotRunsAgain(t *testing.T) {
 	dbtest.Dialects(t, func(t *testing.T, dsn string) {
-		db := openDB(t, dsn)
+		db := dbtest.MustOpenMigrated(t, dsn)
 		c := &clock{}
 		r := newRuns(c)
 		started := make(chan struct{})
@@ -446,7 +433,7 @@ func TestCancelledSlotRunsAgain(t *testing.T) {
 		}
 		cancel()
 		s.Wait()
-		if sl := slotsOf(t, db, "mobile")["2026-06-01 02:30"]; sl.Status != store.SlotCancelled || sl.Error != "context canceled" {
+		if sl := slotsOf(t, db, "mobile")["2026-06-01 02:30"]; sl.Status != schedule.SlotCancelled || sl.Error != "context canceled" {
 			t.Fatalf("slot after shutdown: %+v", sl)
 		}
 		r.hook = nil
@@ -457,7 +444,7 @@ func TestCancelledSlotRunsAgain(t *testing.T) {
 			t.Fatal(err)
 		}
 		again.Wait()
-		if sl := slotsOf(t, db, "mobile")["2026-06-01 02:30"]; sl.Status != store.SlotSucceeded || sl.ClaimedBy != "b" {
+		if sl := slotsOf(t, db, "mobile")["2026-06-01 02:30"]; sl.Status != schedule.SlotSucceeded || sl.ClaimedBy != "b" {
 			t.Errorf("slot after restart: %+v", sl)
 		}
 		if got := r.counts()["mobile 2026-06-01 02:30"]; got != 2 {
@@ -469,7 +456,7 @@ func TestCancelledSlotRunsAgain(t *testing.T) {
 // Run sleeps until the next slot and stops when its context is cancelled,
 // after the running job has finished.
 func TestRunLoop(t *testing.T) {
-	db := openDB(t, dbtest.SQLiteDSN(t))
+	db := dbtest.MustOpenMigrated(t, dbtest.SQLiteDSN(t))
 	var mu sync.Mutex
 	ran := 0
 	finished := false
@@ -517,7 +504,7 @@ func TestRunLoop(t *testing.T) {
 	if !finished {
 		t.Error("Run returned before the job finished")
 	}
-	if sl := slotsOf(t, db, "mobile")["2026-06-01 10:01"]; sl.Status != store.SlotCancelled {
+	if sl := slotsOf(t, db, "mobile")["2026-06-01 10:01"]; sl.Status != schedule.SlotCancelled {
 		t.Errorf("slot: %+v", sl)
 	}
 }
@@ -528,11 +515,11 @@ func TestRunLoop(t *testing.T) {
 func TestOrphanedSlotTakenOver(t *testing.T) {
 	dbtest.Dialects(t, func(t *testing.T, dsn string) {
 		ctx := context.Background()
-		db, other := openDB(t, dsn), openDB(t, dsn)
+		db, other := dbtest.MustOpenMigrated(t, dsn), dbtest.MustOpenMigrated(t, dsn)
 		due := time.Date(2026, 6, 1, 1, 30, 0, 0, time.UTC) // 02:30 BST
 		claim := func(ruleset, by string) {
 			t.Helper()
-			if won, err := store.ClaimSlot(ctx, db, &store.Slot{Ruleset: ruleset, Nominal: "2026-06-01 02:30", Zone: "Europe/London",
+			if won, err := schedule.ClaimSlot(ctx, db, &schedule.SlotRecord{Ruleset: ruleset, Nominal: "2026-06-01 02:30", Zone: "Europe/London",
 				DueAt: due, ClaimedAt: due, ClaimedBy: by}); err != nil || !won {
 				t.Fatalf("claim: %v %v", won, err)
 			}
@@ -564,10 +551,10 @@ func TestOrphanedSlotTakenOver(t *testing.T) {
 			t.Errorf("ran %v, want the killed process's slot once", got)
 		}
 		slots := slotsOf(t, db, "mobile")
-		if sl := slots["2026-06-01 02:30"]; sl.Status != store.SlotSucceeded || sl.ClaimedBy != "new" {
+		if sl := slots["2026-06-01 02:30"]; sl.Status != schedule.SlotSucceeded || sl.ClaimedBy != "new" {
 			t.Errorf("taken-over slot: %+v", sl)
 		}
-		if sl := slotsOf(t, db, "uk-best-tariff")["2026-06-01 02:30"]; sl.Status != store.SlotRunning || sl.ClaimedBy != "alive" {
+		if sl := slotsOf(t, db, "uk-best-tariff")["2026-06-01 02:30"]; sl.Status != schedule.SlotRunning || sl.ClaimedBy != "alive" {
 			t.Errorf("live process's slot: %+v", sl)
 		}
 	})
@@ -578,9 +565,9 @@ func TestOrphanedSlotTakenOver(t *testing.T) {
 func TestOrphanedSlotAbandoned(t *testing.T) {
 	dbtest.Dialects(t, func(t *testing.T, dsn string) {
 		ctx := context.Background()
-		db := openDB(t, dsn)
+		db := dbtest.MustOpenMigrated(t, dsn)
 		due := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
-		if won, err := store.ClaimSlot(ctx, db, &store.Slot{Ruleset: "hourly", Nominal: "2026-06-01 00:00", Zone: "UTC",
+		if won, err := schedule.ClaimSlot(ctx, db, &schedule.SlotRecord{Ruleset: "hourly", Nominal: "2026-06-01 00:00", Zone: "UTC",
 			DueAt: due, ClaimedAt: due, ClaimedBy: "killed"}); err != nil || !won {
 			t.Fatalf("claim: %v %v", won, err)
 		}
@@ -599,7 +586,7 @@ func TestOrphanedSlotAbandoned(t *testing.T) {
 		}
 		s.Wait()
 		slots := slotsOf(t, db, "hourly")
-		if sl := slots["2026-06-01 00:00"]; sl.Status != store.SlotFailed || !strings.HasPrefix(sl.Error, "abandoned: the process running it (killed) stopped") {
+		if sl := slots["2026-06-01 00:00"]; sl.Status != schedule.SlotFailed || !strings.HasPrefix(sl.Error, "abandoned: the process running it (killed) stopped") {
 			t.Errorf("orphan: %+v", sl)
 		}
 		if got := r.counts(); len(got) != 1 || got["hourly 2026-06-01 01:00"] != 1 {

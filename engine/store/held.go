@@ -10,8 +10,8 @@ import (
 
 // SaveHeld records, for a run, how many matches of each rule the contact
 // policy held back and why: held[rule][reason] = customers.
-func SaveHeld(ctx context.Context, db *database.DB, runID int64, held map[string]map[string]int64) error {
-	tx, err := db.BeginTxx(ctx, nil)
+func SaveHeld(ctx context.Context, db database.Querier, runID int64, held map[string]map[string]int64) error {
+	tx, err := database.Begin(ctx, db)
 	if err != nil {
 		return fmt.Errorf("save held of run %d: %w", runID, err)
 	}
@@ -43,7 +43,7 @@ func SaveHeld(ctx context.Context, db *database.DB, runID int64, held map[string
 }
 
 // Held returns, for a run, held[rule][reason] = customers.
-func Held(ctx context.Context, db *database.DB, runID int64) (map[string]map[string]int64, error) {
+func Held(ctx context.Context, db database.Querier, runID int64) (map[string]map[string]int64, error) {
 	rows, err := db.QueryContext(ctx, db.Rebind(`SELECT rule_id, reason, customers FROM run_held WHERE run_id = ?`), runID)
 	if err != nil {
 		return nil, fmt.Errorf("held of run %d: %w", runID, err)

@@ -46,7 +46,7 @@ const (
 var ErrNeedsPostgres = errors.New("sharded runs need PostgreSQL: SQLite serves a single process")
 
 // CreateJob stores a job and its shards, one per range, and sets its ID.
-func CreateJob(ctx context.Context, db *database.DB, j *Job, ranges [][2]int64) error {
+func CreateJob(ctx context.Context, db database.Querier, j *Job, ranges [][2]int64) error {
 	if !db.IsPostgres() {
 		return ErrNeedsPostgres
 	}
@@ -54,7 +54,7 @@ func CreateJob(ctx context.Context, db *database.DB, j *Job, ranges [][2]int64) 
 	for i, id := range j.RunIDs {
 		ids[i] = strconv.FormatInt(id, 10)
 	}
-	tx, err := db.BeginTxx(ctx, nil)
+	tx, err := database.Begin(ctx, db)
 	if err != nil {
 		return fmt.Errorf("create job: %w", err)
 	}
@@ -78,7 +78,7 @@ func CreateJob(ctx context.Context, db *database.DB, j *Job, ranges [][2]int64) 
 }
 
 // GetJob returns a job.
-func GetJob(ctx context.Context, db *database.DB, id int64) (*Job, error) {
+func GetJob(ctx context.Context, db database.Querier, id int64) (*Job, error) {
 	var j Job
 	var sets, runs string
 	err := db.QueryRowContext(ctx, db.Rebind(`SELECT id, rulesets, run_ids, clock, shards, status, created_at FROM jobs WHERE id = ?`), id).
@@ -104,7 +104,7 @@ func GetJob(ctx context.Context, db *database.DB, id int64) (*Job, error) {
 // owner's lease has run out (the owner died), for owner until the lease
 // ends. It returns nil when there is none. Concurrent claimers never get
 // the same shard: FOR UPDATE SKIP LOCKED.
-func ClaimShard(ctx context.Context, db *database.DB, owner string, lease time.Duration) (*Shard, error) {
+func ClaimShard(ctx context.Context, db database.Querier, owner string, lease time.Duration) (*Shard, error) {
 	if !db.IsPostgres() {
 		return nil, ErrNeedsPostgres
 	}
@@ -132,7 +132,7 @@ func ClaimShard(ctx context.Context, db *database.DB, owner string, lease time.D
 
 // ExtendLease extends owner's lease on a shard; false means the lease was
 // lost (it ran out and another worker claimed the shard).
-func ExtendLease(ctx context.Context, db *database.DB, s *Shard, owner string, lease time.Duration) (bool, error) {
+func ExtendLease(ctx context.Context, db database.Querier, s *Shard, owner string, lease time.Duration) (bool, error) {
 	res, err := db.ExecContext(ctx, `UPDATE job_shards SET lease_until = now() + $1 * interval '1 millisecond'
 		WHERE job_id = $2 AND shard = $3 AND owner = $4 AND status = 'running'`, lease.Milliseconds(), s.JobID, s.Shard, owner)
 	if err != nil {
@@ -144,7 +144,7 @@ func ExtendLease(ctx context.Context, db *database.DB, s *Shard, owner string, l
 
 // FinishShard records the result of owner's pass over a shard; false means
 // the lease was lost and the result not recorded.
-func FinishShard(ctx context.Context, db *database.DB, s *Shard, owner string, result []byte) (bool, error) {
+func FinishShard(ctx context.Context, db database.Querier, s *Shard, owner string, result []byte) (bool, error) {
 	res, err := db.ExecContext(ctx, `UPDATE job_shards SET status = 'done', result = $1, lease_until = NULL
 		WHERE job_id = $2 AND shard = $3 AND owner = $4 AND status = 'running'`, string(result), s.JobID, s.Shard, owner)
 	if err != nil {
@@ -157,7 +157,7 @@ func FinishShard(ctx context.Context, db *database.DB, s *Shard, owner string, r
 // ClaimJobFinish reports whether the caller is the one to finish the job:
 // every shard is done and no one else is finishing it (or the one who was
 // has not finished within the lease, having died).
-func ClaimJobFinish(ctx context.Context, db *database.DB, jobID int64, lease time.Duration) (bool, error) {
+func ClaimJobFinish(ctx context.Context, db database.Querier, jobID int64, lease time.Duration) (bool, error) {
 	res, err := db.ExecContext(ctx, `UPDATE jobs SET status = 'finishing', finish_until = now() + $2 * interval '1 millisecond'
 		WHERE id = $1 AND (status = 'running' OR (status = 'finishing' AND finish_until < now()))
 		AND NOT EXISTS (SELECT 1 FROM job_shards WHERE job_id = $1 AND status <> 'done')`, jobID, lease.Milliseconds())
@@ -169,7 +169,7 @@ func ClaimJobFinish(ctx context.Context, db *database.DB, jobID int64, lease tim
 }
 
 // ShardResults returns the results of a job's shards, in shard order.
-func ShardResults(ctx context.Context, db *database.DB, jobID int64) ([][]byte, error) {
+func ShardResults(ctx context.Context, db database.Querier, jobID int64) ([][]byte, error) {
 	rows, err := db.QueryContext(ctx, `SELECT result FROM job_shards WHERE job_id = $1 ORDER BY shard`, jobID)
 	if err != nil {
 		return nil, fmt.Errorf("shard results of job %d: %w", jobID, err)
@@ -187,7 +187,7 @@ func ShardResults(ctx context.Context, db *database.DB, jobID int64) ([][]byte, 
 }
 
 // CompleteJob marks a job done.
-func CompleteJob(ctx context.Context, db *database.DB, jobID int64, at time.Time) error {
+func CompleteJob(ctx context.Context, db database.Querier, jobID int64, at time.Time) error {
 	_, err := db.ExecContext(ctx, `UPDATE jobs SET status = 'done', finished_at = $1 WHERE id = $2`, at.UTC(), jobID)
 	if err != nil {
 		return fmt.Errorf("complete job %d: %w", jobID, err)
@@ -197,7 +197,7 @@ func CompleteJob(ctx context.Context, db *database.DB, jobID int64, at time.Time
 
 // RunTotals counts, per rule, the proposals a run stored and their value:
 // the authoritative totals of a sharded run, whatever its workers counted.
-func RunTotals(ctx context.Context, db *database.DB, runID int64) (map[string]Tally, error) {
+func RunTotals(ctx context.Context, db database.Querier, runID int64) (map[string]Tally, error) {
 	rows, err := db.QueryContext(ctx, db.Rebind(`SELECT rule_id, status, count(*), COALESCE(SUM(value), 0) FROM proposals WHERE run_id = ? GROUP BY rule_id, status`), runID)
 	if err != nil {
 		return nil, fmt.Errorf("totals of run %d: %w", runID, err)
@@ -223,7 +223,7 @@ func RunTotals(ctx context.Context, db *database.DB, runID int64) (map[string]Ta
 }
 
 // UnfinishedJobs counts the jobs not yet done.
-func UnfinishedJobs(ctx context.Context, db *database.DB) (int, error) {
+func UnfinishedJobs(ctx context.Context, db database.Querier) (int, error) {
 	var n int
 	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM jobs WHERE status <> 'done'`).Scan(&n); err != nil {
 		return 0, fmt.Errorf("unfinished jobs: %w", err)
@@ -233,7 +233,7 @@ func UnfinishedJobs(ctx context.Context, db *database.DB) (int, error) {
 
 // UnfinishedDoneJobs returns the jobs whose shards are all done but whose
 // runs are not recorded yet, and whose finish no live worker holds.
-func UnfinishedDoneJobs(ctx context.Context, db *database.DB) ([]int64, error) {
+func UnfinishedDoneJobs(ctx context.Context, db database.Querier) ([]int64, error) {
 	rows, err := db.QueryContext(ctx, `SELECT id FROM jobs j
 		WHERE (status = 'running' OR (status = 'finishing' AND finish_until < now()))
 		AND NOT EXISTS (SELECT 1 FROM job_shards WHERE job_id = j.id AND status <> 'done') ORDER BY id`)
@@ -258,7 +258,7 @@ func UnfinishedDoneJobs(ctx context.Context, db *database.DB) ([]int64, error) {
 // slices of the id range, so that sparse or clustered ids still balance.
 // It returns n ranges that cover every id present; some are empty when
 // there are fewer customers than n.
-func CustomerShards(ctx context.Context, db *database.DB, n int) ([][2]int64, error) {
+func CustomerShards(ctx context.Context, db database.Querier, n int) ([][2]int64, error) {
 	if n < 1 {
 		return nil, fmt.Errorf("customer shards: %d shards", n)
 	}

@@ -10,26 +10,13 @@ import (
 	"github.com/goodturn/goodturn/engine/store"
 )
 
-func open(t *testing.T, dsn string) *database.DB {
-	t.Helper()
-	db, err := database.Open(context.Background(), dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if _, err := store.Migrate(context.Background(), db); err != nil {
-		t.Fatal(err)
-	}
-	return db
-}
-
 // The run lock keeps a second run of a ruleset out — from the same
 // process and, on PostgreSQL, from another connection pool (another
 // process) — until the first releases it.
 func TestRulesetLock(t *testing.T) {
 	dbtest.Dialects(t, func(t *testing.T, dsn string) {
 		ctx := context.Background()
-		a, b := open(t, dsn), open(t, dsn)
+		a, b := dbtest.MustOpenMigrated(t, dsn), dbtest.MustOpenMigrated(t, dsn)
 		first, ok, err := store.TryLockRuleset(ctx, a, "mobile")
 		if err != nil || !ok {
 			t.Fatalf("first lock: %v %v", ok, err)
@@ -65,7 +52,7 @@ func TestRulesetLock(t *testing.T) {
 func TestRulesetLockDiesWithSession(t *testing.T) {
 	dsn := dbtest.PostgresDSN(t)
 	ctx := context.Background()
-	a, b := open(t, dsn), open(t, dsn)
+	a, b := dbtest.MustOpenMigrated(t, dsn), dbtest.MustOpenMigrated(t, dsn)
 	held, ok, err := store.TryLockRuleset(ctx, a, "mobile")
 	if err != nil || !ok {
 		t.Fatalf("lock: %v %v", ok, err)

@@ -10,7 +10,7 @@ import (
 )
 
 // Meta returns the value of a key in the meta table, or "" if unset.
-func Meta(ctx context.Context, db *database.DB, key string) (string, error) {
+func Meta(ctx context.Context, db database.Querier, key string) (string, error) {
 	var v string
 	err := db.QueryRowContext(ctx, db.Rebind(`SELECT value FROM meta WHERE key = ?`), key).Scan(&v)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -23,7 +23,7 @@ func Meta(ctx context.Context, db *database.DB, key string) (string, error) {
 }
 
 // SetMeta sets a key in the meta table.
-func SetMeta(ctx context.Context, db *database.DB, key, value string) error {
+func SetMeta(ctx context.Context, db database.Querier, key, value string) error {
 	_, err := db.ExecContext(ctx, db.Rebind(
 		`INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`), key, value)
 	if err != nil {
@@ -34,7 +34,7 @@ func SetMeta(ctx context.Context, db *database.DB, key, value string) error {
 
 // Reset deletes every run and proposal, with their approvals and outbox
 // messages. The demo uses it to start afresh; users and the audit log stay.
-func Reset(ctx context.Context, db *database.DB) error {
+func Reset(ctx context.Context, db database.Querier) error {
 	for _, t := range []string{"outbox", "approvals", "job_shards", "jobs", "proposals", "run_rules", "run_held", "runs"} {
 		if _, err := db.ExecContext(ctx, "DELETE FROM "+t); err != nil {
 			return fmt.Errorf("reset %s: %w", t, err)

@@ -1,6 +1,20 @@
-// Package store keeps goodturn's own tables — runs, their per-rule results
-// and proposals — in SQLite or PostgreSQL, with plain SQL one file per
-// entity and one set of versioned migrations for both dialects.
+// Package store keeps the engine's tables, with plain SQL one file per
+// entity: runs and their per-rule results (runs.go), why matches were held
+// back (held.go), proposals and the proposals of failed runs (proposals.go,
+// recover.go), suppressions (suppressions.go), sharded jobs (jobs.go),
+// outcome units (outcomes.go), the audit log every stage writes (audit.go),
+// run locks (locks.go) and the meta table (meta.go).
+//
+// It also holds the one set of versioned migrations, for SQLite and
+// PostgreSQL, that creates every goodturn table (migrate.go, migrations/),
+// including the tables whose SQL lives with a later stage: the review's in
+// notify/review/reviewdb, the outbox's in notify/outbox/outboxdb, the
+// schedule's slots in engine/schedule.
+//
+// Every function takes a database.Querier (a *database.DB or a
+// *database.Tx), except those that hold a connection or a goroutine of
+// their own: the run locks, KeepAlive, the recovery of dead runs and
+// Migrate take the *database.DB.
 package store
 
 import (

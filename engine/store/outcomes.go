@@ -31,13 +31,14 @@ type OutcomeUnit struct {
 
 // OutcomeUnits returns the approved and control proposals of the runs that
 // succeeded, with whether each was sent, ordered by run, rule and customer.
-// An empty ruleset selects every ruleset.
-func OutcomeUnits(ctx context.Context, db *database.DB, ruleset string) ([]OutcomeUnit, error) {
+// An empty ruleset selects every ruleset. It reads the outbox, a later
+// stage's table (notify/outbox/outboxdb), by its status text: 'sent'.
+func OutcomeUnits(ctx context.Context, db database.Querier, ruleset string) ([]OutcomeUnit, error) {
 	q := `SELECT p.id, p.run_id, p.ruleset, p.rule_id, p.kind, p.customer_id, p.as_of, p.status, p.offer,
-		EXISTS (SELECT 1 FROM outbox o WHERE o.proposal_id = p.id AND o.status = ?),
+		EXISTS (SELECT 1 FROM outbox o WHERE o.proposal_id = p.id AND o.status = 'sent'),
 		EXISTS (SELECT 1 FROM outbox o WHERE o.proposal_id = p.id)
 		FROM proposals p WHERE p.status IN (?, ?)` + notFailed
-	args := []any{OutboxSent, ProposalApproved, ProposalControl}
+	args := []any{ProposalApproved, ProposalControl}
 	if ruleset != "" {
 		q += ` AND p.ruleset = ?`
 		args = append(args, ruleset)

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -23,7 +24,27 @@ const (
 	// counted and shown, never reviewed or sent, so that what happens to
 	// these customers can be set against what happens to those contacted.
 	ProposalControl = "control"
+	// The statuses a review decides.
+	ProposalApproved = "approved"
+	ProposalRejected = "rejected"
+	// ProposalExpired marks a proposal nobody decided in time: its data has
+	// gone stale, so it is never sent.
+	ProposalExpired = "expired"
 )
+
+// BatchKey writes the id of a batch, the proposals one rule made in one
+// run (what a reviewer approves or rejects at once): "3/cheaper-plan".
+func BatchKey(runID int64, ruleID string) string { return strconv.FormatInt(runID, 10) + "/" + ruleID }
+
+// ParseBatchKey reads RUN/RULE.
+func ParseBatchKey(s string) (runID int64, ruleID string, err error) {
+	run, rule, ok := strings.Cut(s, "/")
+	id, perr := strconv.ParseInt(run, 10, 64)
+	if !ok || perr != nil || id <= 0 || rule == "" {
+		return 0, "", fmt.Errorf("batch %q: want RUN/RULE, like 3/cheaper-plan", s)
+	}
+	return id, rule, nil
+}
 
 // Proposal is one benefit proposed to one customer by one rule.
 type Proposal struct {
@@ -65,7 +86,7 @@ type Tally struct {
 // InsertProposals stores proposals, skipping any that would repeat a
 // proposal of the same ruleset, rule, customer and day, and returns what it
 // stored per rule. The whole call is one transaction.
-func InsertProposals(ctx context.Context, db *database.DB, ps []Proposal) (map[string]Tally, error) {
+func InsertProposals(ctx context.Context, db database.Querier, ps []Proposal) (map[string]Tally, error) {
 	stored := map[string]Tally{}
 	if len(ps) == 0 {
 		return stored, nil
@@ -73,7 +94,7 @@ func InsertProposals(ctx context.Context, db *database.DB, ps []Proposal) (map[s
 	if db.IsPostgres() {
 		return copyProposals(ctx, db, ps)
 	}
-	tx, err := db.BeginTxx(ctx, nil)
+	tx, err := database.Begin(ctx, db)
 	if err != nil {
 		return nil, fmt.Errorf("insert proposals: %w", err)
 	}
@@ -111,27 +132,33 @@ func InsertProposals(ctx context.Context, db *database.DB, ps []Proposal) (map[s
 // proposalColumns are the columns a new proposal sets.
 const proposalColumns = `run_id, ruleset, rule_id, rule_version, customer_id, kind, value, currency, offer, evidence, status, as_of, created_at`
 
-// storedProposalColumns are the columns scanProposals reads.
-const storedProposalColumns = "id, " + proposalColumns
+// ProposalColumns are the columns of a stored proposal that ScanProposal
+// reads, in its order: SELECT `+store.ProposalColumns+` FROM proposals.
+const ProposalColumns = "id, " + proposalColumns
 
-// proposalDest returns the scan destinations of storedProposalColumns; the
-// caller copies offer and evidence into p after the scan.
-func proposalDest(p *Proposal, offer, evidence *[]byte) []any {
-	return []any{&p.ID, &p.RunID, &p.Ruleset, &p.RuleID, &p.RuleVersion, &p.CustomerID, &p.Kind, &p.Value,
-		&p.Currency, offer, evidence, &p.Status, database.Time(&p.AsOf), database.Time(&p.CreatedAt)}
+// ScanProposal scans a row of ProposalColumns into p, followed by the
+// columns of extra, the destinations of any columns selected after them.
+func ScanProposal(row interface{ Scan(...any) error }, p *Proposal, extra ...any) error {
+	var offer, evidence []byte
+	dest := []any{&p.ID, &p.RunID, &p.Ruleset, &p.RuleID, &p.RuleVersion, &p.CustomerID, &p.Kind, &p.Value,
+		&p.Currency, &offer, &evidence, &p.Status, database.Time(&p.AsOf), database.Time(&p.CreatedAt)}
+	if err := row.Scan(append(dest, extra...)...); err != nil {
+		return err
+	}
+	p.Offer, p.Evidence = offer, evidence
+	return nil
 }
 
-// scanProposals reads rows of storedProposalColumns and closes them.
-func scanProposals(rows *sql.Rows, what string) ([]Proposal, error) {
+// ScanProposals reads rows of ProposalColumns and closes them; what names
+// the query in errors.
+func ScanProposals(rows *sql.Rows, what string) ([]Proposal, error) {
 	defer rows.Close()
 	var out []Proposal
 	for rows.Next() {
 		var p Proposal
-		var offer, evidence []byte
-		if err := rows.Scan(proposalDest(&p, &offer, &evidence)...); err != nil {
+		if err := ScanProposal(rows, &p); err != nil {
 			return nil, fmt.Errorf("%s: %w", what, err)
 		}
-		p.Offer, p.Evidence = offer, evidence
 		out = append(out, p)
 	}
 	if err := rows.Err(); err != nil {
@@ -143,9 +170,9 @@ func scanProposals(rows *sql.Rows, what string) ([]Proposal, error) {
 // copyProposals stores proposals on PostgreSQL with COPY into a staging
 // table and one INSERT … ON CONFLICT DO NOTHING from it, so that a batch
 // costs three statements however many proposals it holds.
-func copyProposals(ctx context.Context, db *database.DB, ps []Proposal) (map[string]Tally, error) {
+func copyProposals(ctx context.Context, db database.Querier, ps []Proposal) (map[string]Tally, error) {
 	stored := map[string]Tally{}
-	tx, err := db.BeginTxx(ctx, nil)
+	tx, err := database.Begin(ctx, db)
 	if err != nil {
 		return nil, fmt.Errorf("insert proposals: %w", err)
 	}
@@ -236,7 +263,7 @@ type ProposalKey struct {
 // Withdrawn proposals and those of failed runs are not among them (see
 // withdrawRun). Proposals of the runs in excludeRuns are left out too: a sharded run's shard
 // that is evaluated again must not be held back by its own first pass.
-func RecentProposals(ctx context.Context, db *database.DB, ruleset string, since time.Time, excludeRuns ...int64) ([]ProposalKey, error) {
+func RecentProposals(ctx context.Context, db database.Querier, ruleset string, since time.Time, excludeRuns ...int64) ([]ProposalKey, error) {
 	rows, err := db.QueryContext(ctx, db.Rebind(
 		`SELECT rule_id, customer_id, status, as_of FROM proposals
 		 WHERE ruleset = ? AND status <> ? AND (status = ? OR as_of >= ?)`+notFailed+notInRuns(excludeRuns)), ruleset, ProposalHeld, ProposalPending, database.Date(since))
@@ -269,51 +296,29 @@ type ProposalFilter struct {
 
 // ListProposals returns proposals matching the filter, ordered by rule and
 // customer.
-func ListProposals(ctx context.Context, db *database.DB, f ProposalFilter) ([]Proposal, error) {
-	var (
-		where []string
-		args  []any
-	)
-	add := func(cond string, v any) {
-		where = append(where, cond)
-		args = append(args, v)
-	}
-	if f.RunID != 0 {
-		add("run_id = ?", f.RunID)
-	}
-	if f.Ruleset != "" {
-		add("ruleset = ?", f.Ruleset)
-	}
-	if f.RuleID != "" {
-		add("rule_id = ?", f.RuleID)
-	}
-	if f.CustomerID != 0 {
-		add("customer_id = ?", f.CustomerID)
-	}
-	if f.Status != "" {
-		add("status = ?", f.Status)
-	}
-	if !f.AsOf.IsZero() {
-		add("as_of = ?", database.Date(f.AsOf))
-	}
-	q := `SELECT ` + storedProposalColumns + ` FROM proposals`
-	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
-	}
+func ListProposals(ctx context.Context, db database.Querier, f ProposalFilter) ([]Proposal, error) {
+	var where database.Where
+	where.AndIf(f.RunID != 0, "run_id = ?", f.RunID)
+	where.AndIf(f.Ruleset != "", "ruleset = ?", f.Ruleset)
+	where.AndIf(f.RuleID != "", "rule_id = ?", f.RuleID)
+	where.AndIf(f.CustomerID != 0, "customer_id = ?", f.CustomerID)
+	where.AndIf(f.Status != "", "status = ?", f.Status)
+	where.AndIf(!f.AsOf.IsZero(), "as_of = ?", database.Date(f.AsOf))
+	q := `SELECT ` + ProposalColumns + ` FROM proposals` + where.String()
 	q += " ORDER BY rule_id, customer_id, as_of"
 	if f.Limit > 0 {
 		q += fmt.Sprintf(" LIMIT %d", f.Limit)
 	}
-	rows, err := db.QueryContext(ctx, db.Rebind(q), args...)
+	rows, err := db.QueryContext(ctx, db.Rebind(q), where.Args...)
 	if err != nil {
 		return nil, fmt.Errorf("list proposals: %w", err)
 	}
-	return scanProposals(rows, "list proposals")
+	return ScanProposals(rows, "list proposals")
 }
 
 // LatestProposalDay returns the most recent day the ruleset made proposals,
 // or ErrNotFound.
-func LatestProposalDay(ctx context.Context, db *database.DB, ruleset string) (time.Time, error) {
+func LatestProposalDay(ctx context.Context, db database.Querier, ruleset string) (time.Time, error) {
 	var day time.Time
 	var n int
 	err := db.QueryRowContext(ctx, db.Rebind(`SELECT count(*), MAX(CAST(as_of AS TEXT)) FROM proposals WHERE ruleset = ?`), ruleset).
@@ -329,7 +334,7 @@ func LatestProposalDay(ctx context.Context, db *database.DB, ruleset string) (ti
 
 // HoldProposals marks the pending proposals of a rule in a run as held and
 // returns how many it marked.
-func HoldProposals(ctx context.Context, db *database.DB, runID int64, ruleID string) (int64, error) {
+func HoldProposals(ctx context.Context, db database.Querier, runID int64, ruleID string) (int64, error) {
 	res, err := db.ExecContext(ctx, db.Rebind(`UPDATE proposals SET status = ? WHERE run_id = ? AND rule_id = ? AND status = ?`),
 		ProposalHeld, runID, ruleID, ProposalPending)
 	if err != nil {

@@ -30,7 +30,7 @@ const StaleAfter = 2 * time.Minute
 const WithdrawnStatus = "withdrawn"
 
 // Beat records that the runs are alive at at.
-func Beat(ctx context.Context, db *database.DB, at time.Time, ids ...int64) error {
+func Beat(ctx context.Context, db database.Querier, at time.Time, ids ...int64) error {
 	if len(ids) == 0 {
 		return nil
 	}
@@ -168,7 +168,7 @@ func StaleRuns(ctx context.Context, db *database.DB, rulesets []string, now time
 }
 
 // unfinishedJobRuns returns the runs of the sharded jobs not yet done.
-func unfinishedJobRuns(ctx context.Context, db *database.DB) (map[int64]bool, error) {
+func unfinishedJobRuns(ctx context.Context, db database.Querier) (map[int64]bool, error) {
 	var lists []string
 	if err := sqlx.SelectContext(ctx, db, &lists, db.Rebind(`SELECT run_ids FROM jobs WHERE status <> ?`), JobDone); err != nil {
 		return nil, fmt.Errorf("runs of unfinished jobs: %w", err)
@@ -292,7 +292,7 @@ func lockForRecovery(ctx context.Context, db *database.DB, ruleset string) (func
 // abandonRun fails a run that is still running with a stale heartbeat,
 // and withdraws its proposals, in one transaction; false means the run
 // was no longer running or has beaten since.
-func abandonRun(ctx context.Context, db *database.DB, r *Run, now time.Time, staleAfter time.Duration) (bool, error) {
+func abandonRun(ctx context.Context, db database.Querier, r *Run, now time.Time, staleAfter time.Duration) (bool, error) {
 	last := r.HeartbeatAt
 	since := "it started"
 	if !last.IsZero() {
@@ -302,7 +302,7 @@ func abandonRun(ctx context.Context, db *database.DB, r *Run, now time.Time, sta
 	}
 	r.Status, r.FinishedAt = RunFailed, last
 	r.Error = "abandoned: no heartbeat since " + since + " (the process running it is gone)"
-	tx, err := db.BeginTxx(ctx, nil)
+	tx, err := database.Begin(ctx, db)
 	if err != nil {
 		return false, fmt.Errorf("abandon run %d: %w", r.ID, err)
 	}
@@ -352,7 +352,7 @@ var withdrawnStatuses = []string{ProposalPending, ProposalHeld, ProposalExpired,
 // frequency cap; and as it leaves the unique key of its day free, the
 // next run proposes to its customers again as if the failed run had never
 // happened.
-func withdrawRun(ctx context.Context, tx *sqlx.Tx, runID int64, reason string, at time.Time) (int64, error) {
+func withdrawRun(ctx context.Context, tx database.Querier, runID int64, reason string, at time.Time) (int64, error) {
 	statuses := `(?` + strings.Repeat(`, ?`, len(withdrawnStatuses)-1) + `)`
 	args := []any{at.UTC(), reason, runID}
 	for _, s := range withdrawnStatuses {
@@ -376,8 +376,8 @@ func withdrawRun(ctx context.Context, tx *sqlx.Tx, runID int64, reason string, a
 // WithdrawnProposals returns the proposals a run withdrew, ordered by rule
 // and customer, each with the status it had; the reason is the same for
 // all of them and is returned once ("" if none was withdrawn).
-func WithdrawnProposals(ctx context.Context, db *database.DB, runID int64) ([]Proposal, string, error) {
-	rows, err := db.QueryContext(ctx, db.Rebind(`SELECT `+storedProposalColumns+`, reason FROM withdrawn_proposals
+func WithdrawnProposals(ctx context.Context, db database.Querier, runID int64) ([]Proposal, string, error) {
+	rows, err := db.QueryContext(ctx, db.Rebind(`SELECT `+ProposalColumns+`, reason FROM withdrawn_proposals
 		WHERE run_id = ? ORDER BY rule_id, customer_id`), runID)
 	if err != nil {
 		return nil, "", fmt.Errorf("withdrawn proposals of run %d: %w", runID, err)
@@ -389,11 +389,9 @@ func WithdrawnProposals(ctx context.Context, db *database.DB, runID int64) ([]Pr
 	)
 	for rows.Next() {
 		var p Proposal
-		var offer, evidence []byte
-		if err := rows.Scan(append(proposalDest(&p, &offer, &evidence), &reason)...); err != nil {
+		if err := ScanProposal(rows, &p, &reason); err != nil {
 			return nil, "", fmt.Errorf("withdrawn proposals of run %d: %w", runID, err)
 		}
-		p.Offer, p.Evidence = offer, evidence
 		out = append(out, p)
 	}
 	if err := rows.Err(); err != nil {

@@ -88,7 +88,7 @@ func TestAbandonDeadRuns(t *testing.T) {
 				return func() { l.Unlock() }
 			}},
 			{name: "run lock held by another process or pool", beat: stale, postgres: true, prepare: func(t *testing.T, db *database.DB, r *store.Run) func() {
-				l, ok, err := store.TryLockRuleset(ctx, open(t, dsn), r.Ruleset)
+				l, ok, err := store.TryLockRuleset(ctx, dbtest.MustOpenMigrated(t, dsn), r.Ruleset)
 				if err != nil || !ok {
 					t.Fatalf("lock: %v %v", ok, err)
 				}
@@ -104,7 +104,7 @@ func TestAbandonDeadRuns(t *testing.T) {
 		}
 		for _, tt := range tests {
 			t.Run(strings.ReplaceAll(tt.name, " ", "_"), func(t *testing.T) {
-				db := open(t, dsn)
+				db := dbtest.MustOpenMigrated(t, dsn)
 				if tt.postgres && !db.IsPostgres() {
 					t.Skip("PostgreSQL only")
 				}
@@ -184,7 +184,7 @@ func TestAbandonDeadRuns(t *testing.T) {
 func TestFailedRunWithdrawsItsProposals(t *testing.T) {
 	dbtest.Dialects(t, func(t *testing.T, dsn string) {
 		ctx := context.Background()
-		db := open(t, dsn)
+		db := dbtest.MustOpenMigrated(t, dsn)
 		other := runWithProposals(t, db, "mobile", time.Now(), 7)
 		other.Status, other.FinishedAt = store.RunSucceeded, other.StartedAt.Add(time.Minute)
 		if err := store.FinishRun(ctx, db, other); err != nil {

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/goodturn/goodturn/engine/database"
@@ -74,9 +73,12 @@ type ErrorSample struct {
 // ErrNotFound is returned when a looked-up row does not exist.
 var ErrNotFound = errors.New("not found")
 
+// ErrExists is returned when a row with the same key already exists.
+var ErrExists = errors.New("already exists")
+
 // CreateRun records the start of a run and sets its ID. Its first
 // heartbeat is r.HeartbeatAt, or now on the wall clock when that is zero.
-func CreateRun(ctx context.Context, db *database.DB, r *Run) error {
+func CreateRun(ctx context.Context, db database.Querier, r *Run) error {
 	if r.Status == "" {
 		r.Status = RunRunning
 	}
@@ -95,8 +97,8 @@ func CreateRun(ctx context.Context, db *database.DB, r *Run) error {
 // FinishRun records the end of a run with its totals and per-rule results.
 // A failed run's proposals are withdrawn in the same transaction (see
 // WithdrawRun): only a run that succeeded proposes anything.
-func FinishRun(ctx context.Context, db *database.DB, r *Run) error {
-	tx, err := db.BeginTxx(ctx, nil)
+func FinishRun(ctx context.Context, db database.Querier, r *Run) error {
+	tx, err := database.Begin(ctx, db)
 	if err != nil {
 		return fmt.Errorf("finish run %d: %w", r.ID, err)
 	}
@@ -151,7 +153,7 @@ func nonNil(s []ErrorSample) []ErrorSample {
 }
 
 // GetRun returns a run with its per-rule results.
-func GetRun(ctx context.Context, db *database.DB, id int64) (*Run, error) {
+func GetRun(ctx context.Context, db database.Querier, id int64) (*Run, error) {
 	r := &Run{}
 	var (
 		errText  sql.NullString
@@ -206,23 +208,11 @@ type RunFilter struct {
 // ListRuns returns the runs matching the filter, newest first, each with its
 // per-rule results ordered by rule id. It is one query whatever the number
 // of runs.
-func ListRuns(ctx context.Context, db *database.DB, f RunFilter) ([]Run, error) {
-	var (
-		where []string
-		args  []any
-	)
-	if f.Ruleset != "" {
-		where = append(where, "ruleset = ?")
-		args = append(args, f.Ruleset)
-	}
-	if !f.IncludeDry {
-		where = append(where, "dry_run = ?")
-		args = append(args, false)
-	}
-	runs := `SELECT ` + runColumns + ` FROM runs`
-	if len(where) > 0 {
-		runs += " WHERE " + strings.Join(where, " AND ")
-	}
+func ListRuns(ctx context.Context, db database.Querier, f RunFilter) ([]Run, error) {
+	var where database.Where
+	where.AndIf(f.Ruleset != "", "ruleset = ?", f.Ruleset)
+	where.AndIf(!f.IncludeDry, "dry_run = ?", false)
+	runs := `SELECT ` + runColumns + ` FROM runs` + where.String()
 	runs += " ORDER BY id DESC"
 	if f.Limit > 0 {
 		runs += fmt.Sprintf(" LIMIT %d", f.Limit)
@@ -233,7 +223,7 @@ func ListRuns(ctx context.Context, db *database.DB, f RunFilter) ([]Run, error) 
 		r.heartbeat_at, rr.rule_id, rr.rule_version, rr.kind, rr.matched, rr.proposals, rr.skipped, rr.errors, rr.value, rr.error_samples, rr.control
 		FROM (` + runs + `) r LEFT JOIN run_rules rr ON rr.run_id = r.id
 		ORDER BY r.id DESC, rr.rule_id`
-	rows, err := db.QueryContext(ctx, db.Rebind(q), args...)
+	rows, err := db.QueryContext(ctx, db.Rebind(q), where.Args...)
 	if err != nil {
 		return nil, fmt.Errorf("list runs: %w", err)
 	}

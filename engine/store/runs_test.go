@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/goodturn/goodturn/engine/database"
 	"github.com/goodturn/goodturn/engine/database/dbtest"
 	"github.com/goodturn/goodturn/engine/store"
 )
@@ -15,14 +14,7 @@ import (
 func TestListRuns(t *testing.T) {
 	dbtest.Dialects(t, func(t *testing.T, dsn string) {
 		ctx := context.Background()
-		db, err := database.Open(ctx, dsn)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer db.Close()
-		if _, err := store.Migrate(ctx, db); err != nil {
-			t.Fatal(err)
-		}
+		db := dbtest.MustOpenMigrated(t, dsn)
 		if runs, err := store.ListRuns(ctx, db, store.RunFilter{}); err != nil || len(runs) != 0 {
 			t.Fatalf("ListRuns on no runs = %v, %v", runs, err)
 		}
@@ -129,14 +121,7 @@ func TestListRuns(t *testing.T) {
 func TestListRunsLeavesOutDryRuns(t *testing.T) {
 	dbtest.Dialects(t, func(t *testing.T, dsn string) {
 		ctx := context.Background()
-		db, err := database.Open(ctx, dsn)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer db.Close()
-		if _, err := store.Migrate(ctx, db); err != nil {
-			t.Fatal(err)
-		}
+		db := dbtest.MustOpenMigrated(t, dsn)
 		now := time.Date(2026, 11, 23, 6, 0, 0, 0, time.UTC)
 		recorded := &store.Run{Ruleset: "mobile", AsOf: now, StartedAt: now}
 		dry := &store.Run{Ruleset: "mobile", AsOf: now, StartedAt: now, DryRun: true}

@@ -52,7 +52,7 @@ func (s Suppression) Covers(customer int64, segment, ruleset, rule string, today
 }
 
 // AddSuppression stores a suppression and sets its ID.
-func AddSuppression(ctx context.Context, db *database.DB, s *Suppression) error {
+func AddSuppression(ctx context.Context, db database.Querier, s *Suppression) error {
 	if (s.CustomerID == 0) == (s.Segment == "") {
 		return errors.New("add suppression: give a customer or a segment, not both")
 	}
@@ -78,7 +78,7 @@ func AddSuppression(ctx context.Context, db *database.DB, s *Suppression) error 
 
 // ListSuppressions returns the suppressions, active on the day given (or
 // all when it is zero), by id.
-func ListSuppressions(ctx context.Context, db *database.DB, activeOn time.Time) ([]Suppression, error) {
+func ListSuppressions(ctx context.Context, db database.Querier, activeOn time.Time) ([]Suppression, error) {
 	rows, err := db.QueryContext(ctx, `SELECT id, customer_id, segment, ruleset, rule_id, owner, reason, created_at, CAST(expires_on AS TEXT)
 		FROM suppressions ORDER BY id`)
 	if err != nil {
@@ -103,7 +103,7 @@ func ListSuppressions(ctx context.Context, db *database.DB, activeOn time.Time) 
 }
 
 // RemoveSuppression deletes a suppression.
-func RemoveSuppression(ctx context.Context, db *database.DB, id int64) error {
+func RemoveSuppression(ctx context.Context, db database.Querier, id int64) error {
 	res, err := db.ExecContext(ctx, db.Rebind(`DELETE FROM suppressions WHERE id = ?`), id)
 	if err != nil {
 		return fmt.Errorf("remove suppression %d: %w", id, err)
@@ -117,7 +117,7 @@ func RemoveSuppression(ctx context.Context, db *database.DB, id int64) error {
 // RecentContacts counts, per customer, the proposals made on or after since
 // that were not rejected, held back, withdrawn or made by a failed run
 // (see withdrawRun): what the frequency cap counts.
-func RecentContacts(ctx context.Context, db *database.DB, since time.Time, purposeOf func(ruleset, rule string) string, excludeRuns ...int64) (map[int64]int, error) {
+func RecentContacts(ctx context.Context, db database.Querier, since time.Time, purposeOf func(ruleset, rule string) string, excludeRuns ...int64) (map[int64]int, error) {
 	rows, err := db.QueryContext(ctx, db.Rebind(
 		`SELECT customer_id, ruleset, rule_id FROM proposals WHERE as_of >= ? AND status NOT IN ('rejected', 'held', 'control')`+notFailed+notInRuns(excludeRuns)), database.Date(since))
 	if err != nil {

@@ -3,7 +3,8 @@
 // tell: every message has an idempotency key that travels with it, is
 // marked sending with its attempt before it is handed to a channel, and a
 // message left sending by a process that stopped is sent again only with
-// the same key (see docs/sending.md).
+// the same key (see docs/sending.md). The outbox table and its SQL are in
+// outboxdb.
 package outbox
 
 import (
@@ -16,6 +17,7 @@ import (
 	"github.com/goodturn/goodturn/engine/database"
 	"github.com/goodturn/goodturn/engine/store"
 	"github.com/goodturn/goodturn/notify"
+	"github.com/goodturn/goodturn/notify/outbox/outboxdb"
 	"github.com/goodturn/goodturn/rules"
 )
 
@@ -84,7 +86,7 @@ func (e *Enqueuer) Enqueue(ctx context.Context) (EnqueueResult, error) {
 	e.suppressions = sup
 	var after int64
 	for {
-		ps, err := store.ApprovedWithoutOutbox(ctx, e.DB, after, batch)
+		ps, err := outboxdb.ApprovedWithoutMessage(ctx, e.DB, after, batch)
 		if err != nil {
 			return res, err
 		}
@@ -92,7 +94,7 @@ func (e *Enqueuer) Enqueue(ctx context.Context) (EnqueueResult, error) {
 			return res, nil
 		}
 		after = ps[len(ps)-1].ID
-		var rows []store.OutboxMessage
+		var rows []outboxdb.Message
 		var props int
 		for _, p := range ps {
 			ms, err := e.messages(ctx, p)
@@ -103,7 +105,7 @@ func (e *Enqueuer) Enqueue(ctx context.Context) (EnqueueResult, error) {
 			props++
 			rows = append(rows, ms...)
 		}
-		n, err := store.EnqueueOutbox(ctx, e.DB, rows)
+		n, err := outboxdb.Enqueue(ctx, e.DB, rows)
 		if err != nil {
 			return res, err
 		}
@@ -111,7 +113,7 @@ func (e *Enqueuer) Enqueue(ctx context.Context) (EnqueueResult, error) {
 			res.Proposals += props
 			for _, m := range rows {
 				switch {
-				case m.Status == store.OutboxSkipped:
+				case m.Status == outboxdb.Skipped:
 					res.Skipped++
 				case m.Channel == ActionChannel:
 					res.Actions++
@@ -145,7 +147,7 @@ func (e *Enqueuer) rule(p store.Proposal) *rules.Rule {
 }
 
 // messages renders one proposal's outbox rows.
-func (e *Enqueuer) messages(ctx context.Context, p store.Proposal) ([]store.OutboxMessage, error) {
+func (e *Enqueuer) messages(ctx context.Context, p store.Proposal) ([]outboxdb.Message, error) {
 	r := e.rule(p)
 	if r == nil {
 		return nil, fmt.Errorf("rule %s/%s is not in the loaded rulesets", p.Ruleset, p.RuleID)
@@ -168,9 +170,9 @@ func (e *Enqueuer) messages(ctx context.Context, p store.Proposal) ([]store.Outb
 	}
 	msg := rendered.Message
 	now := e.now().UTC()
-	base := store.OutboxMessage{ProposalID: p.ID, CustomerID: p.CustomerID, AccountNo: cust.AccountNo, RecipientName: cust.Name, Timezone: cust.Timezone,
-		Status: store.OutboxQueued, NextAttemptAt: now, CreatedAt: now}
-	var out []store.OutboxMessage
+	base := outboxdb.Message{ProposalID: p.ID, CustomerID: p.CustomerID, AccountNo: cust.AccountNo, RecipientName: cust.Name, Timezone: cust.Timezone,
+		Status: outboxdb.Queued, NextAttemptAt: now, CreatedAt: now}
+	var out []outboxdb.Message
 	for _, ch := range r.Message.Channels {
 		m := base
 		m.Key, m.Channel = Key(p.ID, ch), ch
@@ -184,13 +186,13 @@ func (e *Enqueuer) messages(ctx context.Context, p store.Proposal) ([]store.Outb
 		}
 		switch {
 		case cust.ContactOptOut:
-			m.Status, m.LastError = store.OutboxSkipped, "the customer has opted out of contact"
+			m.Status, m.LastError = outboxdb.Skipped, "the customer has opted out of contact"
 		case r.Purpose != "service" && !cust.MarketingOptIn:
-			m.Status, m.LastError = store.OutboxSkipped, "the customer has withdrawn marketing consent"
+			m.Status, m.LastError = outboxdb.Skipped, "the customer has withdrawn marketing consent"
 		case e.suppressed(cust, p) != "":
-			m.Status, m.LastError = store.OutboxSkipped, "suppressed: "+e.suppressed(cust, p)
+			m.Status, m.LastError = outboxdb.Skipped, "suppressed: "+e.suppressed(cust, p)
 		case (ch == "email" || ch == "sms") && strings.TrimSpace(m.Recipient) == "":
-			m.Status, m.LastError = store.OutboxSkipped, "the customer has no "+map[string]string{"email": "email address", "sms": "phone number"}[ch]
+			m.Status, m.LastError = outboxdb.Skipped, "the customer has no "+map[string]string{"email": "email address", "sms": "phone number"}[ch]
 		}
 		out = append(out, m)
 	}

@@ -18,7 +18,9 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"github.com/goodturn/goodturn/engine/database"
+	"github.com/goodturn/goodturn/engine/database/dbtest"
 	"github.com/goodturn/goodturn/engine/store"
+	"github.com/goodturn/goodturn/notify/outbox/outboxdb"
 	"github.com/goodturn/goodturn/rules"
 )
 
@@ -66,14 +68,7 @@ var noon = time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
 func newFixture(t *testing.T, dsn string) *fixture {
 	t.Helper()
 	ctx := context.Background()
-	db, err := database.Open(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if _, err := store.Migrate(ctx, db); err != nil {
-		t.Fatal(err)
-	}
+	db := dbtest.MustOpenMigrated(t, dsn)
 	rs, err := rules.Load("../../rulesets/mobile")
 	if err != nil {
 		t.Fatal(err)
@@ -152,9 +147,9 @@ func (f *fixture) enqueue() EnqueueResult {
 	return res
 }
 
-func (f *fixture) rows(filter store.OutboxFilter) []store.OutboxMessage {
+func (f *fixture) rows(filter outboxdb.Filter) []outboxdb.Message {
 	f.t.Helper()
-	ms, err := store.ListOutbox(context.Background(), f.db, filter)
+	ms, err := outboxdb.List(context.Background(), f.db, filter)
 	if err != nil {
 		f.t.Fatal(err)
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/goodturn/goodturn/engine/database/dbtest"
 	"github.com/goodturn/goodturn/engine/store"
 	"github.com/goodturn/goodturn/notify/channel"
+	"github.com/goodturn/goodturn/notify/outbox/outboxdb"
 )
 
 func TestEnqueueTwiceAddsNothing(t *testing.T) {
@@ -42,11 +43,11 @@ func TestEnqueueTwiceAddsNothing(t *testing.T) {
 		if again.Proposals != 0 || again.Messages != 0 || again.Actions != 0 {
 			t.Errorf("second enqueue added %+v", again)
 		}
-		rows := f.rows(store.OutboxFilter{})
+		rows := f.rows(outboxdb.Filter{})
 		if len(rows) != 8 {
 			t.Fatalf("%d rows, want 8", len(rows))
 		}
-		byKey := map[string]store.OutboxMessage{}
+		byKey := map[string]outboxdb.Message{}
 		for _, m := range rows {
 			byKey[m.Key] = m
 		}
@@ -57,7 +58,7 @@ func TestEnqueueTwiceAddsNothing(t *testing.T) {
 		}
 		gb := byKey[Key(a, "email")]
 		if gb.Subject != "You could pay £2.50 a month less on SIM only 20GB saver" || !strings.Contains(gb.Text, "SIM only 20GB saver plan at £7.50 a month") ||
-			gb.Recipient != "c1@example.com" || gb.Status != store.OutboxQueued {
+			gb.Recipient != "c1@example.com" || gb.Status != outboxdb.Queued {
 			t.Errorf("en-GB email: %+v", gb)
 		}
 		if !strings.Contains(gb.HTML, "<p>Hi Ann,</p>") || !strings.Contains(gb.HTML, "<p>Thanks for being with us,<br>\nThe team</p>") {
@@ -85,7 +86,7 @@ func TestEnqueueTwiceAddsNothing(t *testing.T) {
 		if payload["action"] != "waive_charge" || payload["key"] != Key(c, "action") || payload["offer"].(map[string]any)["charge_id"] != 91.0 {
 			t.Errorf("action payload: %s", act.Payload)
 		}
-		if m := byKey[Key(d, "email")]; m.Status != store.OutboxSkipped || !strings.Contains(m.LastError, "opted out") {
+		if m := byKey[Key(d, "email")]; m.Status != outboxdb.Skipped || !strings.Contains(m.LastError, "opted out") {
 			t.Errorf("opted-out customer: %+v", m)
 		}
 	})
@@ -147,8 +148,8 @@ func TestSMTPBatchExactlyOnce(t *testing.T) {
 				t.Errorf("Message-ID %q for key %q", m.MessageID, m.Key)
 			}
 		}
-		for _, m := range f.rows(store.OutboxFilter{Channel: "email"}) {
-			if m.Status != store.OutboxSent || m.Attempts != 1 || !m.SentAt.Equal(noon) {
+		for _, m := range f.rows(outboxdb.Filter{Channel: "email"}) {
+			if m.Status != outboxdb.Sent || m.Attempts != 1 || !m.SentAt.Equal(noon) {
 				t.Errorf("row %d: %s after %d attempts at %v", m.ID, m.Status, m.Attempts, m.SentAt)
 			}
 		}
@@ -168,7 +169,7 @@ func TestSMTPBatchExactlyOnce(t *testing.T) {
 		if rep.Count(ResultRetry) != 3 {
 			t.Fatalf("server down: %+v", rep)
 		}
-		for _, m := range f.rows(store.OutboxFilter{Status: store.OutboxQueued, Channel: "email"}) {
+		for _, m := range f.rows(outboxdb.Filter{Status: outboxdb.Queued, Channel: "email"}) {
 			if m.Attempts != 1 || !m.NextAttemptAt.After(noon) || m.LastError == "" {
 				t.Errorf("waiting row: %+v", m)
 			}
@@ -256,11 +257,11 @@ func TestQuietHours(t *testing.T) {
 	if rep.Count(ResultDeferred) != 1 || !rep.Outcomes[0].At.Equal(wantAt) {
 		t.Fatalf("report %+v, want the email deferred to %v", rep, wantAt)
 	}
-	if m := f.rows(store.OutboxFilter{Channel: "email"})[0]; m.Attempts != 0 || m.Status != store.OutboxQueued || !m.NextAttemptAt.Equal(wantAt) {
+	if m := f.rows(outboxdb.Filter{Channel: "email"})[0]; m.Attempts != 0 || m.Status != outboxdb.Queued || !m.NextAttemptAt.Equal(wantAt) {
 		t.Errorf("deferred row: %+v", m)
 	}
-	if !strings.Contains(f.rows(store.OutboxFilter{Channel: "email"})[0].Text, "November 1, 2026") {
-		t.Errorf("en-US date: %s", f.rows(store.OutboxFilter{Channel: "email"})[0].Text)
+	if !strings.Contains(f.rows(outboxdb.Filter{Channel: "email"})[0].Text, "November 1, 2026") {
+		t.Errorf("en-US date: %s", f.rows(outboxdb.Filter{Channel: "email"})[0].Text)
 	}
 	f.clock.t = wantAt.Add(-time.Minute)
 	if rep, _ := s.RunOnce(ctx); len(rep.Outcomes) != 0 {
@@ -347,7 +348,7 @@ func TestBackoffDeadRetry(t *testing.T) {
 			t.Fatalf("pass %d: %+v, want dead", i, o)
 		}
 	}
-	m := f.rows(store.OutboxFilter{Status: store.OutboxDead})
+	m := f.rows(outboxdb.Filter{Status: outboxdb.Dead})
 	if len(m) != 1 || m[0].Attempts != 4 || m[0].LastError != "connection refused" {
 		t.Fatalf("dead rows: %+v", m)
 	}
@@ -356,10 +357,10 @@ func TestBackoffDeadRetry(t *testing.T) {
 		t.Errorf("a dead message was tried again: %+v", rep)
 	}
 	// An admin retries it.
-	if err := store.RetryOutbox(ctx, f.db, m[0].ID, f.clock.Now()); err != nil {
+	if err := outboxdb.Retry(ctx, f.db, m[0].ID, f.clock.Now()); err != nil {
 		t.Fatal(err)
 	}
-	if err := store.RetryOutbox(ctx, f.db, m[0].ID, f.clock.Now()); err == nil || !strings.Contains(err.Error(), "not dead") {
+	if err := outboxdb.Retry(ctx, f.db, m[0].ID, f.clock.Now()); err == nil || !strings.Contains(err.Error(), "not dead") {
 		t.Errorf("retry of a queued message: %v", err)
 	}
 	fail.Store(false)
@@ -484,8 +485,8 @@ func TestCrashBetweenSendAndRecord(t *testing.T) {
 		if _, err := crashing.RunOnce(ctx); !errors.Is(err, errCrashed) {
 			t.Fatalf("crash: %v", err)
 		}
-		m := f.rows(store.OutboxFilter{Channel: "action"})[0]
-		if m.Status != store.OutboxSending || m.Attempts != 1 {
+		m := f.rows(outboxdb.Filter{Channel: "action"})[0]
+		if m.Status != outboxdb.Sending || m.Attempts != 1 {
 			t.Fatalf("after the crash: %+v", m)
 		}
 		s := &Sender{DB: f.db, Now: f.clock.Now, Channels: chans}
@@ -546,8 +547,8 @@ func TestCrashBetweenSendAndRecord(t *testing.T) {
 		if len(got) != 3 || len(ids) != 2 {
 			t.Fatalf("received %d messages with %d Message-IDs: %v", len(got), len(ids), ids)
 		}
-		for _, m := range f.rows(store.OutboxFilter{Channel: "email"}) {
-			if m.Status != store.OutboxSent {
+		for _, m := range f.rows(outboxdb.Filter{Channel: "email"}) {
+			if m.Status != outboxdb.Sent {
 				t.Errorf("row %s: %s", m.Key, m.Status)
 			}
 		}
@@ -617,24 +618,24 @@ func TestEnqueueRechecksConsentAndSuppressions(t *testing.T) {
 			t.Fatal(err)
 		}
 		f.enqueue()
-		rows, err := store.ListOutbox(context.Background(), f.db, store.OutboxFilter{})
+		rows, err := outboxdb.List(context.Background(), f.db, outboxdb.Filter{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		byKey := map[string]store.OutboxMessage{}
+		byKey := map[string]outboxdb.Message{}
 		for _, m := range rows {
 			byKey[m.Key] = m
 		}
-		if m := byKey[Key(a, "email")]; m.Status != store.OutboxQueued {
+		if m := byKey[Key(a, "email")]; m.Status != outboxdb.Queued {
 			t.Errorf("consenting customer: %s %s", m.Status, m.LastError)
 		}
-		if m := byKey[Key(b, "email")]; m.Status != store.OutboxSkipped || !strings.Contains(m.LastError, "withdrawn marketing consent") {
+		if m := byKey[Key(b, "email")]; m.Status != outboxdb.Skipped || !strings.Contains(m.LastError, "withdrawn marketing consent") {
 			t.Errorf("consent withdrawn: %s %s", m.Status, m.LastError)
 		}
-		if m := byKey[Key(c, "email")]; m.Status != store.OutboxSkipped || m.LastError != "suppressed: complaint open (by ana)" {
+		if m := byKey[Key(c, "email")]; m.Status != outboxdb.Skipped || m.LastError != "suppressed: complaint open (by ana)" {
 			t.Errorf("suppressed: %s %s", m.Status, m.LastError)
 		}
-		if m := byKey[Key(fee, "email")]; m.Status != store.OutboxQueued {
+		if m := byKey[Key(fee, "email")]; m.Status != outboxdb.Queued {
 			t.Errorf("service message to a customer without marketing consent: %s %s", m.Status, m.LastError)
 		}
 	})

@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/goodturn/goodturn/engine/database"
-	"github.com/goodturn/goodturn/engine/store"
 	"github.com/goodturn/goodturn/notify/channel"
+	"github.com/goodturn/goodturn/notify/outbox/outboxdb"
 )
 
 // Defaults of a Sender.
@@ -143,11 +143,11 @@ func (s *Sender) RunOnce(ctx context.Context) (Report, error) {
 	for {
 		now := s.now()
 		// The claim lease covers the rate-limited wait of a whole batch.
-		rows, err := store.ClaimOutbox(ctx, s.DB, chans, now, now.Add(s.lease()), batch)
+		rows, err := outboxdb.Claim(ctx, s.DB, chans, now, now.Add(s.lease()), batch)
 		if err != nil {
 			return rep, err
 		}
-		var fresh []store.OutboxMessage
+		var fresh []outboxdb.Message
 		for _, m := range rows {
 			if !seen[m.ID] {
 				seen[m.ID] = true
@@ -167,8 +167,8 @@ func (s *Sender) RunOnce(ctx context.Context) (Report, error) {
 
 // deliverAll delivers a claimed batch, each channel in its own goroutine so
 // that a slow or rate-limited channel does not hold up the others.
-func (s *Sender) deliverAll(ctx context.Context, rows []store.OutboxMessage) ([]Outcome, error) {
-	byChannel := map[string][]store.OutboxMessage{}
+func (s *Sender) deliverAll(ctx context.Context, rows []outboxdb.Message) ([]Outcome, error) {
+	byChannel := map[string][]outboxdb.Message{}
 	for _, m := range rows {
 		byChannel[m.Channel] = append(byChannel[m.Channel], m)
 	}
@@ -239,17 +239,17 @@ func (s *Sender) Backoff(n int) time.Duration {
 
 // deliver delivers one claimed row. It returns an error only when the store
 // fails (or the simulated crash happens); a channel's failure is an outcome.
-func (s *Sender) deliver(ctx context.Context, m store.OutboxMessage) (Outcome, error) {
+func (s *Sender) deliver(ctx context.Context, m outboxdb.Message) (Outcome, error) {
 	o := Outcome{ID: m.ID, Key: m.Key, Channel: m.Channel}
 	// The records after a send must be written even when ctx is cancelled
 	// meanwhile.
 	rec := context.WithoutCancel(ctx)
-	uncertain := m.Status == store.OutboxSending
+	uncertain := m.Status == outboxdb.Sending
 	o.Resend = uncertain
 	now := s.now()
 	if m.Channel != ActionChannel {
 		if next, ok := s.Quiet.Next(now, m.Timezone); !ok {
-			if err := store.DeferOutbox(rec, s.DB, m.ID, m.Attempts, next); err != nil {
+			if err := outboxdb.Defer(rec, s.DB, m.ID, m.Attempts, next); err != nil {
 				return lost(o, err)
 			}
 			o.Result, o.At, o.Attempt = ResultDeferred, next, m.Attempts
@@ -258,7 +258,7 @@ func (s *Sender) deliver(ctx context.Context, m store.OutboxMessage) (Outcome, e
 	}
 	if uncertain && m.Channel == "email" && s.HoldUncertainEmail {
 		msg := fmt.Sprintf("attempt %d may or may not have been delivered: the sender stopped before recording it; retry if the customer did not get it", m.Attempts)
-		if err := store.MarkOutboxFailed(rec, s.DB, m.ID, m.Attempts, msg, now, true); err != nil {
+		if err := outboxdb.MarkFailed(rec, s.DB, m.ID, m.Attempts, msg, now, true); err != nil {
 			return lost(o, err)
 		}
 		o.Result, o.Error, o.Attempt = ResultDead, msg, m.Attempts
@@ -270,7 +270,7 @@ func (s *Sender) deliver(ctx context.Context, m store.OutboxMessage) (Outcome, e
 		}
 	}
 	attempt := m.Attempts + 1
-	if err := store.MarkOutboxSending(rec, s.DB, m.ID, m.Attempts, s.now().Add(s.lease())); err != nil {
+	if err := outboxdb.MarkSending(rec, s.DB, m.ID, m.Attempts, s.now().Add(s.lease())); err != nil {
 		return lost(o, err)
 	}
 	o.Attempt = attempt
@@ -286,7 +286,7 @@ func (s *Sender) deliver(ctx context.Context, m store.OutboxMessage) (Outcome, e
 	}
 	now = s.now()
 	if sendErr == nil {
-		if err := store.MarkOutboxSent(rec, s.DB, m.ID, attempt, now); err != nil {
+		if err := outboxdb.MarkSent(rec, s.DB, m.ID, attempt, now); err != nil {
 			s.logger().Warn("outbox: sent, but another sender had taken the row meanwhile; raise the lease", "id", m.ID, "key", m.Key, "err", err)
 			return lost(o, err)
 		}
@@ -299,7 +299,7 @@ func (s *Sender) deliver(ctx context.Context, m store.OutboxMessage) (Outcome, e
 	if dead {
 		next = now
 	}
-	if err := store.MarkOutboxFailed(rec, s.DB, m.ID, attempt, sendErr.Error(), next, dead); err != nil {
+	if err := outboxdb.MarkFailed(rec, s.DB, m.ID, attempt, sendErr.Error(), next, dead); err != nil {
 		return lost(o, err)
 	}
 	o.Error = sendErr.Error()
@@ -315,7 +315,7 @@ func (s *Sender) deliver(ctx context.Context, m store.OutboxMessage) (Outcome, e
 
 // lost turns a lost claim into an outcome and passes other errors up.
 func lost(o Outcome, err error) (Outcome, error) {
-	if errors.Is(err, store.ErrLostClaim) {
+	if errors.Is(err, outboxdb.ErrLostClaim) {
 		o.Result, o.Error = ResultLost, err.Error()
 		return o, nil
 	}

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/goodturn/goodturn/engine/store"
+	"github.com/goodturn/goodturn/notify/review/reviewdb"
 )
 
 // ExpiryCutoff returns the creation time before which a pending proposal
@@ -24,12 +25,12 @@ func (s *Service) ExpiryCutoff() (time.Time, bool) {
 // Expire would expire now: of every batch, or of the batch t names. It changes nothing: listings and pages call it
 // to show what would expire, and only Expire (run by `goodturn serve` on a
 // timer and by `goodturn review expire`) and decisions expire anything.
-func (s *Service) Overdue(ctx context.Context, t store.Selection) (map[string]int64, error) {
+func (s *Service) Overdue(ctx context.Context, t reviewdb.Selection) (map[string]int64, error) {
 	cutoff, ok := s.ExpiryCutoff()
 	if !ok {
 		return map[string]int64{}, nil
 	}
-	return store.OverdueByBatch(ctx, s.DB, cutoff, t.RunID, t.RuleID)
+	return reviewdb.OverdueByBatch(ctx, s.DB, cutoff, t.RunID, t.RuleID)
 }
 
 // IsOverdue reports whether a pending proposal created at created would

@@ -17,7 +17,9 @@ import (
 
 	"golang.org/x/crypto/argon2"
 
+	"github.com/goodturn/goodturn/engine/database"
 	"github.com/goodturn/goodturn/engine/store"
+	"github.com/goodturn/goodturn/notify/review/reviewdb"
 )
 
 // MinPasswordLength is the fewest characters a password may have.
@@ -93,20 +95,20 @@ var dummyHash = sync.OnceValue(func() string {
 
 // AddUser creates a user with a role and a password (hashed here), and
 // records it in the audit log as done by actor.
-func (s *Service) AddUser(ctx context.Context, actor, name, role, password string) (*store.User, error) {
+func (s *Service) AddUser(ctx context.Context, actor, name, role, password string) (*reviewdb.User, error) {
 	if !validName(name) {
 		return nil, fmt.Errorf("user name %q: want letters, digits, and . _ - @ (at most 64)", name)
 	}
-	if !store.ValidRole(role) {
-		return nil, fmt.Errorf("role %q: want %s", role, strings.Join(store.Roles, ", "))
+	if !reviewdb.ValidRole(role) {
+		return nil, fmt.Errorf("role %q: want %s", role, strings.Join(reviewdb.Roles, ", "))
 	}
 	hash, err := HashPassword(password)
 	if err != nil {
 		return nil, err
 	}
-	u := &store.User{Name: name, Role: role, PasswordHash: hash, CreatedAt: s.now()}
-	err = s.inTx(ctx, func(q store.Querier) error {
-		if err := store.AddUser(ctx, q, u); err != nil {
+	u := &reviewdb.User{Name: name, Role: role, PasswordHash: hash, CreatedAt: s.now()}
+	err = s.inTx(ctx, func(q database.Querier) error {
+		if err := reviewdb.AddUser(ctx, q, u); err != nil {
 			return err
 		}
 		return s.audit(ctx, q, actor, "user_add", "user "+name, "", map[string]any{"role": role})
@@ -124,8 +126,8 @@ func (s *Service) SetDisabled(ctx context.Context, actor, name string, disabled 
 	if disabled {
 		action = "user_disable"
 	}
-	return s.inTx(ctx, func(q store.Querier) error {
-		if err := store.SetUserDisabled(ctx, q, name, disabled); err != nil {
+	return s.inTx(ctx, func(q database.Querier) error {
+		if err := reviewdb.SetUserDisabled(ctx, q, name, disabled); err != nil {
 			return err
 		}
 		return s.audit(ctx, q, actor, action, "user "+name, "", nil)
@@ -139,8 +141,8 @@ func (s *Service) SetPassword(ctx context.Context, actor, name, password string)
 	if err != nil {
 		return err
 	}
-	return s.inTx(ctx, func(q store.Querier) error {
-		if err := store.SetUserPassword(ctx, q, name, hash); err != nil {
+	return s.inTx(ctx, func(q database.Querier) error {
+		if err := reviewdb.SetUserPassword(ctx, q, name, hash); err != nil {
 			return err
 		}
 		return s.audit(ctx, q, actor, "user_password", "user "+name, "", nil)
@@ -162,7 +164,7 @@ var ErrBadLogin = errors.New("wrong name or password")
 // (AccountThrottle, AddressThrottle): a login that must wait is a
 // *ThrottledError, whether or not the user exists, and its password is not
 // checked.
-func (s *Service) Login(ctx context.Context, name, password, addr string) (*store.User, error) {
+func (s *Service) Login(ctx context.Context, name, password, addr string) (*reviewdb.User, error) {
 	if CheckText("name", name) != nil {
 		// Counted and audited under a name that can be stored.
 		name = strings.ReplaceAll(auditName(name), "\x00", "?")
@@ -171,7 +173,7 @@ func (s *Service) Login(ctx context.Context, name, password, addr string) (*stor
 	if err != nil {
 		return nil, err
 	}
-	u, err := store.GetUser(ctx, s.DB, name)
+	u, err := reviewdb.GetUser(ctx, s.DB, name)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return nil, err
 	}
@@ -201,7 +203,7 @@ func (s *Service) Login(ctx context.Context, name, password, addr string) (*stor
 			detail["reason"] = "disabled"
 		}
 		name = auditName(name)
-		err := s.inTx(ctx, func(q store.Querier) error {
+		err := s.inTx(ctx, func(q database.Querier) error {
 			if err := s.audit(ctx, q, name, "login_failed", "user "+name, "", detail); err != nil {
 				return err
 			}
@@ -222,7 +224,7 @@ func (s *Service) Login(ctx context.Context, name, password, addr string) (*stor
 		}
 		return nil, ErrBadLogin
 	}
-	err = s.inTx(ctx, func(q store.Querier) error {
+	err = s.inTx(ctx, func(q database.Querier) error {
 		if err := at.succeeded(ctx, q); err != nil {
 			return err
 		}
@@ -240,7 +242,7 @@ const DefaultSessionTTL = 12 * time.Hour
 // StartSession opens a session for a user that lasts ttl (DefaultSessionTTL
 // when 0) and returns its token, for a cookie. Only the token's SHA-256 is
 // stored.
-func (s *Service) StartSession(ctx context.Context, u *store.User, ttl time.Duration) (token string, expires time.Time, err error) {
+func (s *Service) StartSession(ctx context.Context, u *reviewdb.User, ttl time.Duration) (token string, expires time.Time, err error) {
 	if ttl <= 0 {
 		ttl = DefaultSessionTTL
 	}
@@ -251,7 +253,7 @@ func (s *Service) StartSession(ctx context.Context, u *store.User, ttl time.Dura
 	token = base64.RawURLEncoding.EncodeToString(b)
 	now := s.now()
 	expires = now.Add(ttl)
-	if err := store.CreateSession(ctx, s.DB, store.Session{TokenHash: tokenHash(token), UserID: u.ID, CreatedAt: now, ExpiresAt: expires}); err != nil {
+	if err := reviewdb.CreateSession(ctx, s.DB, reviewdb.Session{TokenHash: tokenHash(token), UserID: u.ID, CreatedAt: now, ExpiresAt: expires}); err != nil {
 		return "", time.Time{}, err
 	}
 	return token, expires, nil
@@ -259,16 +261,16 @@ func (s *Service) StartSession(ctx context.Context, u *store.User, ttl time.Dura
 
 // SessionUser returns the user of a session token that has not expired,
 // or an error wrapping store.ErrNotFound.
-func (s *Service) SessionUser(ctx context.Context, token string) (*store.User, error) {
+func (s *Service) SessionUser(ctx context.Context, token string) (*reviewdb.User, error) {
 	if token == "" {
 		return nil, fmt.Errorf("session: %w", store.ErrNotFound)
 	}
-	return store.SessionUser(ctx, s.DB, tokenHash(token), s.now())
+	return reviewdb.SessionUser(ctx, s.DB, tokenHash(token), s.now())
 }
 
 // EndSession ends a session (logout).
 func (s *Service) EndSession(ctx context.Context, token string) error {
-	return store.DeleteSession(ctx, s.DB, tokenHash(token))
+	return reviewdb.DeleteSession(ctx, s.DB, tokenHash(token))
 }
 
 func tokenHash(token string) string {
@@ -279,11 +281,11 @@ func tokenHash(token string) string {
 // Decider returns the user named name if that user may approve and reject:
 // it exists, is not disabled, and is a reviewer or an admin. The command
 // line's --as uses it.
-func (s *Service) Decider(ctx context.Context, name string) (*store.User, error) {
+func (s *Service) Decider(ctx context.Context, name string) (*reviewdb.User, error) {
 	if err := CheckText("user name", name); err != nil {
 		return nil, err
 	}
-	u, err := store.GetUser(ctx, s.DB, name)
+	u, err := reviewdb.GetUser(ctx, s.DB, name)
 	if err != nil {
 		return nil, err
 	}
@@ -293,7 +295,7 @@ func (s *Service) Decider(ctx context.Context, name string) (*store.User, error)
 	return u, nil
 }
 
-func canDecide(u *store.User) error {
+func canDecide(u *reviewdb.User) error {
 	if u == nil {
 		return fmt.Errorf("%w: no user", ErrForbidden)
 	}
@@ -319,13 +321,13 @@ func validName(name string) bool {
 }
 
 // audit appends an entry to the audit log.
-func (s *Service) audit(ctx context.Context, q store.Querier, actor, action, subject, comment string, detail map[string]any) error {
+func (s *Service) audit(ctx context.Context, q database.Querier, actor, action, subject, comment string, detail map[string]any) error {
 	_, err := s.auditID(ctx, q, actor, action, subject, comment, detail)
 	return err
 }
 
 // auditID appends an entry to the audit log and returns its id.
-func (s *Service) auditID(ctx context.Context, q store.Querier, actor, action, subject, comment string, detail map[string]any) (int64, error) {
+func (s *Service) auditID(ctx context.Context, q database.Querier, actor, action, subject, comment string, detail map[string]any) (int64, error) {
 	d := json.RawMessage("{}")
 	if len(detail) > 0 {
 		b, err := json.Marshal(detail)

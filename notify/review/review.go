@@ -4,7 +4,8 @@
 // of one rule), the second reviewer a large batch needs, the expiry of
 // proposals nobody decided in time, and the audit log that records every
 // decision with who, when and why. The review web page and the command
-// line both decide through it, so both obey the same rules.
+// line both decide through it, so both obey the same rules. Its tables and
+// their SQL are in reviewdb.
 package review
 
 import (
@@ -18,6 +19,7 @@ import (
 
 	"github.com/goodturn/goodturn/engine/database"
 	"github.com/goodturn/goodturn/engine/store"
+	"github.com/goodturn/goodturn/notify/review/reviewdb"
 )
 
 // Defaults of Config.
@@ -94,25 +96,25 @@ const (
 
 // ParseTarget reads what a decision is about: a proposal id ("12") or a
 // batch, RUN/RULE ("3/cheaper-plan").
-func ParseTarget(s string) (store.Selection, error) {
+func ParseTarget(s string) (reviewdb.Selection, error) {
 	if strings.Contains(s, "/") {
 		run, rule, err := store.ParseBatchKey(s)
 		if err != nil {
-			return store.Selection{}, err
+			return reviewdb.Selection{}, err
 		}
-		return store.Selection{RunID: run, RuleID: rule}, nil
+		return reviewdb.Selection{RunID: run, RuleID: rule}, nil
 	}
 	id, err := strconv.ParseInt(s, 10, 64)
 	if err != nil || id <= 0 {
-		return store.Selection{}, fmt.Errorf("%q: want a proposal id (12) or a batch RUN/RULE (3/cheaper-plan)", s)
+		return reviewdb.Selection{}, fmt.Errorf("%q: want a proposal id (12) or a batch RUN/RULE (3/cheaper-plan)", s)
 	}
-	return store.Selection{ProposalID: id}, nil
+	return reviewdb.Selection{ProposalID: id}, nil
 }
 
 // Outcome is what a decision did.
 type Outcome struct {
 	Action  string
-	Target  store.Selection
+	Target  reviewdb.Selection
 	Actor   string
 	Comment string
 	// Pending counts the proposals that were pending when the decision
@@ -158,7 +160,7 @@ func proposals(n int64) string {
 // command line, and for the command line the operating system user who
 // ran it. The audit log records both.
 type Origin struct {
-	// Source is store.SourcePage or store.SourceCLI.
+	// Source is reviewdb.SourcePage or reviewdb.SourceCLI.
 	Source string
 	// OSUser is the operating system user who ran the command line; ""
 	// when unknown.
@@ -166,17 +168,17 @@ type Origin struct {
 }
 
 // PageOrigin is the origin of decisions taken on the review page.
-var PageOrigin = Origin{Source: store.SourcePage}
+var PageOrigin = Origin{Source: reviewdb.SourcePage}
 
 // Approve approves a proposal or a batch's pending proposals as user u on
 // the review page; see Decide.
-func (s *Service) Approve(ctx context.Context, u *store.User, target store.Selection, comment string) (Outcome, error) {
+func (s *Service) Approve(ctx context.Context, u *reviewdb.User, target reviewdb.Selection, comment string) (Outcome, error) {
 	return s.Decide(ctx, u, ActionApprove, target, comment, PageOrigin)
 }
 
 // Reject rejects a proposal or a batch's pending proposals as user u on
 // the review page; see Decide.
-func (s *Service) Reject(ctx context.Context, u *store.User, target store.Selection, comment string) (Outcome, error) {
+func (s *Service) Reject(ctx context.Context, u *reviewdb.User, target reviewdb.Selection, comment string) (Outcome, error) {
 	return s.Decide(ctx, u, ActionReject, target, comment, PageOrigin)
 }
 
@@ -214,7 +216,7 @@ func CheckText(what, s string) error {
 // maxComment caps a comment's length, in bytes.
 const maxComment = 4000
 
-func (s *Service) Decide(ctx context.Context, u *store.User, action string, target store.Selection, comment string, origin Origin) (Outcome, error) {
+func (s *Service) Decide(ctx context.Context, u *reviewdb.User, action string, target reviewdb.Selection, comment string, origin Origin) (Outcome, error) {
 	out := Outcome{Action: action, Target: target, Comment: strings.TrimSpace(comment)}
 	if err := canDecide(u); err != nil {
 		return out, err
@@ -223,7 +225,7 @@ func (s *Service) Decide(ctx context.Context, u *store.User, action string, targ
 	if action != ActionApprove && action != ActionReject {
 		return out, fmt.Errorf("decide: %q is not a decision", action)
 	}
-	if origin.Source != store.SourcePage && origin.Source != store.SourceCLI {
+	if origin.Source != reviewdb.SourcePage && origin.Source != reviewdb.SourceCLI {
 		return out, fmt.Errorf("decide: unknown source %q", origin.Source)
 	}
 	if len(out.Comment) > maxComment {
@@ -241,18 +243,18 @@ func (s *Service) Decide(ctx context.Context, u *store.User, action string, targ
 	if _, err := s.Expire(ctx); err != nil {
 		return out, err
 	}
-	tx, err := s.DB.BeginTxx(ctx, nil)
+	tx, err := database.Begin(ctx, s.DB)
 	if err != nil {
 		return out, fmt.Errorf("%s %s: %w", action, target, err)
 	}
 	defer tx.Rollback()
-	pending, err := store.LockPending(ctx, tx, target)
+	pending, err := reviewdb.LockPending(ctx, tx, target)
 	if err != nil {
 		return out, err
 	}
 	// The user is read again inside the transaction: one disabled a
 	// moment ago decides nothing.
-	cur, err := store.GetUserByID(ctx, tx, u.ID)
+	cur, err := reviewdb.GetUserByID(ctx, tx, u.ID)
 	if err != nil {
 		return out, err
 	}
@@ -264,14 +266,14 @@ func (s *Service) Decide(ctx context.Context, u *store.User, action string, targ
 		return out, s.notPending(ctx, tx, target)
 	}
 	detail := map[string]any{"pending": pending, "source": origin.Source}
-	if origin.Source == store.SourceCLI {
+	if origin.Source == reviewdb.SourceCLI {
 		detail["os_user"] = origin.OSUser
 	}
 	status := store.ProposalRejected
 	if action == ActionApprove {
 		status = store.ProposalApproved
 		if s.SecondReviewerAbove >= 0 {
-			size, err := store.BatchSize(ctx, tx, target)
+			size, err := reviewdb.BatchSize(ctx, tx, target)
 			if err != nil {
 				return out, err
 			}
@@ -284,7 +286,7 @@ func (s *Service) Decide(ctx context.Context, u *store.User, action string, targ
 			}
 		}
 	}
-	changed, err := store.DecidePending(ctx, tx, target, status, u.Name, s.now())
+	changed, err := reviewdb.DecidePending(ctx, tx, target, status, u.Name, s.now())
 	if err != nil {
 		return out, err
 	}
@@ -299,32 +301,32 @@ func (s *Service) Decide(ctx context.Context, u *store.User, action string, targ
 // approveByTwo approves, in tx, the target's pending proposals that
 // another person approved already, and records u's approval of the rest,
 // which then await a second person.
-func (s *Service) approveByTwo(ctx context.Context, tx store.Querier, u *store.User, target store.Selection, origin Origin, out *Outcome, detail map[string]any) error {
+func (s *Service) approveByTwo(ctx context.Context, tx database.Querier, u *reviewdb.User, target reviewdb.Selection, origin Origin, out *Outcome, detail map[string]any) error {
 	now := s.now()
-	a := store.Approver{UserID: u.ID, Source: origin.Source, OSUser: origin.OSUser}
-	firsts, err := store.SecondedBy(ctx, tx, target, a)
+	a := reviewdb.Approver{UserID: u.ID, Source: origin.Source, OSUser: origin.OSUser}
+	firsts, err := reviewdb.SecondedBy(ctx, tx, target, a)
 	if err != nil {
 		return err
 	}
-	changed, err := store.ApproveSeconded(ctx, tx, target, a, u.Name, now)
+	changed, err := reviewdb.ApproveSeconded(ctx, tx, target, a, u.Name, now)
 	if err != nil {
 		return err
 	}
 	if changed == 0 {
 		// Approvals of other users that do not count beside this one were
 		// given on the command line by the same operating system user.
-		others, err := store.PendingApprovals(ctx, tx, target)
+		others, err := reviewdb.PendingApprovals(ctx, tx, target)
 		if err != nil {
 			return err
 		}
 		delete(others, u.ID)
-		if len(others) > 0 && origin.Source == store.SourceCLI {
+		if len(others) > 0 && origin.Source == reviewdb.SourceCLI {
 			return fmt.Errorf("%w: %s was approved on the command line by the operating system user %q, as this approval is; "+
 				"batches of more than %d proposals need a second person: another operating system user or the review page",
 				ErrSameReviewer, target, origin.OSUser, s.SecondReviewerAbove)
 		}
 	}
-	recorded, err := store.AddApprovals(ctx, tx, target, a, now)
+	recorded, err := reviewdb.AddApprovals(ctx, tx, target, a, now)
 	if err != nil {
 		return err
 	}
@@ -345,13 +347,13 @@ func (s *Service) approveByTwo(ctx context.Context, tx store.Querier, u *store.U
 	return s.auditDecision(ctx, tx, out, detail)
 }
 
-func (s *Service) auditDecision(ctx context.Context, q store.Querier, out *Outcome, detail map[string]any) error {
+func (s *Service) auditDecision(ctx context.Context, q database.Querier, out *Outcome, detail map[string]any) error {
 	id, err := s.auditID(ctx, q, out.Actor, out.Action, out.Target.String(), out.Comment, detail)
 	out.AuditID = id
 	return err
 }
 
-func (s *Service) commit(tx interface{ Commit() error }, action string, target store.Selection) error {
+func (s *Service) commit(tx interface{ Commit() error }, action string, target reviewdb.Selection) error {
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("%s %s: %w", action, target, err)
 	}
@@ -360,9 +362,9 @@ func (s *Service) commit(tx interface{ Commit() error }, action string, target s
 
 // notPending explains why nothing of target is pending: it does not exist
 // (store.ErrNotFound) or was decided already (ErrNotPending).
-func (s *Service) notPending(ctx context.Context, q store.Querier, target store.Selection) error {
+func (s *Service) notPending(ctx context.Context, q database.Querier, target reviewdb.Selection) error {
 	if target.ProposalID != 0 {
-		p, err := store.GetProposal(ctx, q, target.ProposalID)
+		p, err := reviewdb.GetProposal(ctx, q, target.ProposalID)
 		if err != nil {
 			return err
 		}
@@ -372,7 +374,7 @@ func (s *Service) notPending(ctx context.Context, q store.Querier, target store.
 		}
 		return fmt.Errorf("%w: %s is %s%s", ErrNotPending, target, p.Status, by)
 	}
-	if _, err := store.GetBatch(ctx, q, target.RunID, target.RuleID); err != nil {
+	if _, err := reviewdb.GetBatch(ctx, q, target.RunID, target.RuleID); err != nil {
 		return err
 	}
 	return fmt.Errorf("%w: %s has no pending proposals", ErrNotPending, target)
@@ -392,19 +394,19 @@ func (s *Service) Expire(ctx context.Context) (int64, error) {
 		after = DefaultExpireAfter
 	}
 	now := s.now()
-	tx, err := s.DB.BeginTxx(ctx, nil)
+	tx, err := database.Begin(ctx, s.DB)
 	if err != nil {
 		return 0, fmt.Errorf("expire: %w", err)
 	}
 	defer tx.Rollback()
-	batches, err := store.ExpirePending(ctx, tx, now.Add(-after), now)
+	batches, err := reviewdb.ExpirePending(ctx, tx, now.Add(-after), now)
 	if err != nil {
 		return 0, err
 	}
 	var total int64
 	for _, b := range batches {
 		total += b.Proposals
-		if err := s.audit(ctx, tx, store.SystemActor, ActionExpire, store.Selection{RunID: b.RunID, RuleID: b.RuleID}.String(), "",
+		if err := s.audit(ctx, tx, store.SystemActor, ActionExpire, reviewdb.Selection{RunID: b.RunID, RuleID: b.RuleID}.String(), "",
 			map[string]any{"expired": b.Proposals, "pending_longer_than": after.String()}); err != nil {
 			return 0, err
 		}
@@ -416,8 +418,8 @@ func (s *Service) Expire(ctx context.Context) (int64, error) {
 }
 
 // inTx runs fn in a transaction and commits it if fn succeeds.
-func (s *Service) inTx(ctx context.Context, fn func(q store.Querier) error) error {
-	tx, err := s.DB.BeginTxx(ctx, nil)
+func (s *Service) inTx(ctx context.Context, fn func(q database.Querier) error) error {
+	tx, err := database.Begin(ctx, s.DB)
 	if err != nil {
 		return err
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/goodturn/goodturn/engine/database/dbtest"
 	"github.com/goodturn/goodturn/engine/store"
 	"github.com/goodturn/goodturn/notify/review"
+	"github.com/goodturn/goodturn/notify/review/reviewdb"
 )
 
 var day = time.Date(2026, 11, 23, 6, 0, 0, 0, time.UTC)
@@ -25,21 +26,14 @@ type fixture struct {
 	svc                *review.Service
 	clock              time.Time
 	run                int64
-	ana, bea, vic, adm *store.User
+	ana, bea, vic, adm *reviewdb.User
 	bigIDs, smallIDs   []int64
 }
 
 func newFixture(t *testing.T, dsn string, big, small int) *fixture {
 	t.Helper()
 	ctx := context.Background()
-	db, err := database.Open(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if _, err := store.Migrate(ctx, db); err != nil {
-		t.Fatal(err)
-	}
+	db := dbtest.MustOpenMigrated(t, dsn)
 	f := &fixture{db: db, clock: day}
 	f.svc = review.New(db, review.Config{SecondReviewerAbove: 10, Now: func() time.Time { return f.clock }})
 	r := &store.Run{Ruleset: "mobile", AsOf: day, StartedAt: day}
@@ -75,14 +69,14 @@ func newFixture(t *testing.T, dsn string, big, small int) *fixture {
 			}
 		}
 	}
-	add := func(name, role string) *store.User {
+	add := func(name, role string) *reviewdb.User {
 		u, err := f.svc.AddUser(ctx, "test", name, role, "password-1")
 		if err != nil {
 			t.Fatal(err)
 		}
 		return u
 	}
-	f.ana, f.bea, f.vic, f.adm = add("ana", store.RoleReviewer), add("bea", store.RoleReviewer), add("vic", store.RoleViewer), add("adm", store.RoleAdmin)
+	f.ana, f.bea, f.vic, f.adm = add("ana", reviewdb.RoleReviewer), add("bea", reviewdb.RoleReviewer), add("vic", reviewdb.RoleViewer), add("adm", reviewdb.RoleAdmin)
 	return f
 }
 
@@ -97,7 +91,7 @@ func (f *fixture) statuses(t *testing.T, ids []int64) map[string]int {
 	t.Helper()
 	out := map[string]int{}
 	for _, id := range ids {
-		p, err := store.GetProposal(context.Background(), f.db, id)
+		p, err := reviewdb.GetProposal(context.Background(), f.db, id)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -126,7 +120,7 @@ func TestBatchesAndDecisions(t *testing.T) {
 		ctx := context.Background()
 		f := newFixture(t, dsn, 12, 5)
 
-		bs, err := store.ListBatches(ctx, f.db, store.BatchFilter{})
+		bs, err := reviewdb.ListBatches(ctx, f.db, reviewdb.BatchFilter{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -137,30 +131,30 @@ func TestBatchesAndDecisions(t *testing.T) {
 		if bs[0].Key() != "1/big" && !strings.HasSuffix(bs[0].Key(), "/big") {
 			t.Errorf("key %q", bs[0].Key())
 		}
-		page, total, err := store.BatchProposals(ctx, f.db, f.run, "small", store.ProposalPage{Limit: 2, Offset: 1})
+		page, total, err := reviewdb.BatchProposals(ctx, f.db, f.run, "small", reviewdb.ProposalPage{Limit: 2, Offset: 1})
 		if err != nil || total != 5 || len(page) != 2 || page[0].Value != 40 || page[1].Value != 30 {
 			t.Fatalf("page: %v %d %+v", err, total, page)
 		}
-		page, total, err = store.BatchProposals(ctx, f.db, f.run, "small", store.ProposalPage{MinValue: 20, MaxValue: 40, Offset: 1})
+		page, total, err = reviewdb.BatchProposals(ctx, f.db, f.run, "small", reviewdb.ProposalPage{MinValue: 20, MaxValue: 40, Offset: 1})
 		if err != nil || total != 3 || len(page) != 2 {
 			t.Fatalf("value filter: %v %d %+v", err, total, page)
 		}
 
 		// A viewer cannot decide.
-		small := store.Selection{RunID: f.run, RuleID: "small"}
+		small := reviewdb.Selection{RunID: f.run, RuleID: "small"}
 		if _, err := f.svc.Approve(ctx, f.vic, small, ""); !errors.Is(err, review.ErrForbidden) || !strings.Contains(err.Error(), "viewer") {
 			t.Fatalf("viewer approve: %v", err)
 		}
-		if _, err := f.svc.Reject(ctx, f.vic, store.Selection{ProposalID: f.smallIDs[0]}, ""); !errors.Is(err, review.ErrForbidden) {
+		if _, err := f.svc.Reject(ctx, f.vic, reviewdb.Selection{ProposalID: f.smallIDs[0]}, ""); !errors.Is(err, review.ErrForbidden) {
 			t.Fatalf("viewer reject: %v", err)
 		}
 
 		// Reject one proposal, then approve the batch: only pending ones change.
-		out, err := f.svc.Reject(ctx, f.ana, store.Selection{ProposalID: f.smallIDs[0]}, "  wrong plan  ")
+		out, err := f.svc.Reject(ctx, f.ana, reviewdb.Selection{ProposalID: f.smallIDs[0]}, "  wrong plan  ")
 		if err != nil || out.Changed != 1 {
 			t.Fatalf("reject one: %v %+v", err, out)
 		}
-		if _, err := f.svc.Reject(ctx, f.ana, store.Selection{ProposalID: f.smallIDs[0]}, ""); !errors.Is(err, review.ErrNotPending) ||
+		if _, err := f.svc.Reject(ctx, f.ana, reviewdb.Selection{ProposalID: f.smallIDs[0]}, ""); !errors.Is(err, review.ErrNotPending) ||
 			!strings.Contains(err.Error(), "rejected by ana") {
 			t.Fatalf("reject twice: %v", err)
 		}
@@ -172,17 +166,17 @@ func TestBatchesAndDecisions(t *testing.T) {
 		if got := f.statuses(t, f.smallIDs); got["approved"] != 4 || got["rejected"] != 1 {
 			t.Fatalf("statuses: %v", got)
 		}
-		p, _ := store.GetProposal(ctx, f.db, f.smallIDs[1])
+		p, _ := reviewdb.GetProposal(ctx, f.db, f.smallIDs[1])
 		if p.DecidedBy != "bea" || !p.DecidedAt.Equal(day.Add(time.Hour)) {
 			t.Errorf("decided: %q %v", p.DecidedBy, p.DecidedAt)
 		}
 		if _, err := f.svc.Approve(ctx, f.bea, small, ""); !errors.Is(err, review.ErrNotPending) {
 			t.Fatalf("approve again: %v", err)
 		}
-		if _, err := f.svc.Approve(ctx, f.bea, store.Selection{RunID: f.run, RuleID: "nope"}, ""); !errors.Is(err, store.ErrNotFound) {
+		if _, err := f.svc.Approve(ctx, f.bea, reviewdb.Selection{RunID: f.run, RuleID: "nope"}, ""); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("unknown batch: %v", err)
 		}
-		if _, err := f.svc.Approve(ctx, f.bea, store.Selection{ProposalID: 99999}, ""); !errors.Is(err, store.ErrNotFound) {
+		if _, err := f.svc.Approve(ctx, f.bea, reviewdb.Selection{ProposalID: 99999}, ""); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("unknown proposal: %v", err)
 		}
 		es := f.audit(t)
@@ -196,10 +190,10 @@ func TestBatchesAndDecisions(t *testing.T) {
 			t.Errorf("detail %s: %v", es[0].Detail, err)
 		}
 		// Only the big batch is left to decide; --all lists both.
-		if bs, _ := store.ListBatches(ctx, f.db, store.BatchFilter{}); len(bs) != 1 || bs[0].RuleID != "big" {
+		if bs, _ := reviewdb.ListBatches(ctx, f.db, reviewdb.BatchFilter{}); len(bs) != 1 || bs[0].RuleID != "big" {
 			t.Errorf("pending batches: %+v", bs)
 		}
-		if bs, _ := store.ListBatches(ctx, f.db, store.BatchFilter{All: true}); len(bs) != 2 || bs[1].Approved != 4 || bs[1].Rejected != 1 || bs[1].Pending != 0 {
+		if bs, _ := reviewdb.ListBatches(ctx, f.db, reviewdb.BatchFilter{All: true}); len(bs) != 2 || bs[1].Approved != 4 || bs[1].Rejected != 1 || bs[1].Pending != 0 {
 			t.Errorf("all batches: %+v", bs)
 		}
 	})
@@ -209,7 +203,7 @@ func TestSecondReviewer(t *testing.T) {
 	dbtest.Dialects(t, func(t *testing.T, dsn string) {
 		ctx := context.Background()
 		f := newFixture(t, dsn, 12, 0)
-		big := store.Selection{RunID: f.run, RuleID: "big"}
+		big := reviewdb.Selection{RunID: f.run, RuleID: "big"}
 		out, err := f.svc.Approve(ctx, f.ana, big, "first")
 		if err != nil || !out.Awaiting || out.Changed != 0 || out.Pending != 12 || !strings.Contains(out.String(), "awaiting a second reviewer") {
 			t.Fatalf("first approval: %v %+v", err, out)
@@ -217,7 +211,7 @@ func TestSecondReviewer(t *testing.T) {
 		if got := f.statuses(t, f.bigIDs); got["pending"] != 12 {
 			t.Fatalf("after first approval: %v", got)
 		}
-		as, err := store.BatchApprovals(ctx, f.db, f.run, "big")
+		as, err := reviewdb.BatchApprovals(ctx, f.db, f.run, "big")
 		if err != nil || len(as) != 1 || as[0].UserName != "ana" || as[0].Proposals != 12 {
 			t.Fatalf("approvals: %v %+v", err, as)
 		}
@@ -246,10 +240,10 @@ func TestSecondReviewerNotNeededForSmallBatchOrReject(t *testing.T) {
 	dbtest.Dialects(t, func(t *testing.T, dsn string) {
 		ctx := context.Background()
 		f := newFixture(t, dsn, 12, 10)
-		if out, err := f.svc.Approve(ctx, f.ana, store.Selection{RunID: f.run, RuleID: "small"}, ""); err != nil || out.Awaiting || out.Changed != 10 {
+		if out, err := f.svc.Approve(ctx, f.ana, reviewdb.Selection{RunID: f.run, RuleID: "small"}, ""); err != nil || out.Awaiting || out.Changed != 10 {
 			t.Fatalf("10 proposals need one reviewer: %v %+v", err, out)
 		}
-		if out, err := f.svc.Reject(ctx, f.ana, store.Selection{RunID: f.run, RuleID: "big"}, "stale prices"); err != nil || out.Changed != 12 {
+		if out, err := f.svc.Reject(ctx, f.ana, reviewdb.Selection{RunID: f.run, RuleID: "big"}, "stale prices"); err != nil || out.Changed != 12 {
 			t.Fatalf("reject big batch: %v %+v", err, out)
 		}
 	})
@@ -259,7 +253,7 @@ func TestExpire(t *testing.T) {
 	dbtest.Dialects(t, func(t *testing.T, dsn string) {
 		ctx := context.Background()
 		f := newFixture(t, dsn, 3, 2)
-		if _, err := f.svc.Approve(ctx, f.ana, store.Selection{ProposalID: f.bigIDs[0]}, ""); err != nil {
+		if _, err := f.svc.Approve(ctx, f.ana, reviewdb.Selection{ProposalID: f.bigIDs[0]}, ""); err != nil {
 			t.Fatal(err)
 		}
 		f.clock = day.Add(14*24*time.Hour - time.Second)
@@ -268,7 +262,7 @@ func TestExpire(t *testing.T) {
 		}
 		f.clock = day.Add(14*24*time.Hour + time.Second)
 		// Approving a stale proposal expires it first.
-		if _, err := f.svc.Approve(ctx, f.ana, store.Selection{ProposalID: f.bigIDs[1]}, ""); !errors.Is(err, review.ErrNotPending) ||
+		if _, err := f.svc.Approve(ctx, f.ana, reviewdb.Selection{ProposalID: f.bigIDs[1]}, ""); !errors.Is(err, review.ErrNotPending) ||
 			!strings.Contains(err.Error(), "expired by system") {
 			t.Fatalf("approve stale: %v", err)
 		}
@@ -290,20 +284,20 @@ func TestUsersAndSessions(t *testing.T) {
 	dbtest.Dialects(t, func(t *testing.T, dsn string) {
 		ctx := context.Background()
 		f := newFixture(t, dsn, 0, 0)
-		if _, err := f.svc.AddUser(ctx, "test", "ana", store.RoleViewer, "password-2"); !errors.Is(err, store.ErrExists) {
+		if _, err := f.svc.AddUser(ctx, "test", "ana", reviewdb.RoleViewer, "password-2"); !errors.Is(err, store.ErrExists) {
 			t.Fatalf("duplicate: %v", err)
 		}
 		if _, err := f.svc.AddUser(ctx, "test", "eve", "boss", "password-2"); err == nil {
 			t.Fatal("unknown role accepted")
 		}
-		if _, err := f.svc.AddUser(ctx, "test", "eve", store.RoleViewer, "short"); err == nil {
+		if _, err := f.svc.AddUser(ctx, "test", "eve", reviewdb.RoleViewer, "short"); err == nil {
 			t.Fatal("short password accepted")
 		}
-		if _, err := f.svc.AddUser(ctx, "test", "<b>", store.RoleViewer, "password-2"); err == nil {
+		if _, err := f.svc.AddUser(ctx, "test", "<b>", reviewdb.RoleViewer, "password-2"); err == nil {
 			t.Fatal("bad name accepted")
 		}
 		u, err := f.svc.Login(ctx, "ana", "password-1", "")
-		if err != nil || u.Name != "ana" || u.Role != store.RoleReviewer {
+		if err != nil || u.Name != "ana" || u.Role != reviewdb.RoleReviewer {
 			t.Fatalf("login: %v %+v", err, u)
 		}
 		for _, bad := range [][2]string{{"ana", "password-2"}, {"nobody", "password-1"}} {
@@ -347,7 +341,7 @@ func TestUsersAndSessions(t *testing.T) {
 		if err := f.svc.SetDisabled(ctx, "adm", "zed", true); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("disable unknown: %v", err)
 		}
-		users, err := store.ListUsers(ctx, f.db)
+		users, err := reviewdb.ListUsers(ctx, f.db)
 		if err != nil || len(users) != 4 || users[1].Name != "ana" || !users[1].Disabled {
 			t.Fatalf("users: %v %+v", err, users)
 		}
@@ -381,7 +375,7 @@ func TestPasswordHash(t *testing.T) {
 }
 
 func TestParseTarget(t *testing.T) {
-	for in, want := range map[string]store.Selection{"12": {ProposalID: 12}, "3/cheaper-plan": {RunID: 3, RuleID: "cheaper-plan"}} {
+	for in, want := range map[string]reviewdb.Selection{"12": {ProposalID: 12}, "3/cheaper-plan": {RunID: 3, RuleID: "cheaper-plan"}} {
 		if got, err := review.ParseTarget(in); err != nil || got != want {
 			t.Errorf("ParseTarget(%q) = %+v, %v", in, got, err)
 		}
@@ -399,13 +393,13 @@ func TestConcurrentDecisions(t *testing.T) {
 	dbtest.Dialects(t, func(t *testing.T, dsn string) {
 		ctx := context.Background()
 		f := newFixture(t, dsn, 0, 8)
-		small := store.Selection{RunID: f.run, RuleID: "small"}
+		small := reviewdb.Selection{RunID: f.run, RuleID: "small"}
 		type result struct {
 			out review.Outcome
 			err error
 		}
 		results := make(chan result, 4)
-		for i, u := range []*store.User{f.ana, f.bea, f.adm, f.ana} {
+		for i, u := range []*reviewdb.User{f.ana, f.bea, f.adm, f.ana} {
 			go func() {
 				var r result
 				if i%2 == 0 {
@@ -446,14 +440,14 @@ func TestProposalsOfARunningRunCannotBeDecided(t *testing.T) {
 		if _, err := f.db.Exec(f.db.Rebind(`UPDATE runs SET status = 'running' WHERE id = ?`), f.run); err != nil {
 			t.Fatal(err)
 		}
-		batches, err := store.ListBatches(ctx, f.db, store.BatchFilter{})
+		batches, err := reviewdb.ListBatches(ctx, f.db, reviewdb.BatchFilter{})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if len(batches) != 0 {
 			t.Errorf("batches of a running run offered for review: %+v", batches)
 		}
-		if _, err := f.svc.Approve(ctx, f.ana, store.Selection{RunID: f.run, RuleID: "big"}, ""); err == nil {
+		if _, err := f.svc.Approve(ctx, f.ana, reviewdb.Selection{RunID: f.run, RuleID: "big"}, ""); err == nil {
 			t.Error("approved the proposals of a running run")
 		}
 		if got := f.statuses(t, f.bigIDs); got["pending"] != 3 {
@@ -469,7 +463,7 @@ func TestTextThatCannotBeStored(t *testing.T) {
 	dbtest.Dialects(t, func(t *testing.T, dsn string) {
 		ctx := context.Background()
 		f := newFixture(t, dsn, 0, 2)
-		small := store.Selection{RunID: f.run, RuleID: "small"}
+		small := reviewdb.Selection{RunID: f.run, RuleID: "small"}
 		for _, comment := range []string{"a\x00b", "a\x9bb"} {
 			if _, err := f.svc.Reject(ctx, f.ana, small, comment); !errors.Is(err, review.ErrBadText) {
 				t.Errorf("reject with comment %q: %v, want ErrBadText", comment, err)
@@ -498,12 +492,12 @@ func TestSecondReviewerCountsEveryPath(t *testing.T) {
 		ctx := context.Background()
 		// Both batches are large: 12 proposals each, above 10.
 		f := newFixture(t, dsn, 12, 12)
-		big := store.Selection{RunID: f.run, RuleID: "big"}
+		big := reviewdb.Selection{RunID: f.run, RuleID: "big"}
 		if _, err := f.svc.Approve(ctx, f.ana, big, "first"); err != nil {
 			t.Fatal(err)
 		}
 		for _, id := range f.bigIDs {
-			if _, err := f.svc.Approve(ctx, f.ana, store.Selection{ProposalID: id}, ""); !errors.Is(err, review.ErrSameReviewer) {
+			if _, err := f.svc.Approve(ctx, f.ana, reviewdb.Selection{ProposalID: id}, ""); !errors.Is(err, review.ErrSameReviewer) {
 				t.Fatalf("ana approving proposal %d of the batch she approved: %v, want ErrSameReviewer", id, err)
 			}
 		}
@@ -511,7 +505,7 @@ func TestSecondReviewerCountsEveryPath(t *testing.T) {
 			t.Fatalf("one person approved proposals of a large batch: %v", got)
 		}
 		// A second person approves one proposal: only that one.
-		out, err := f.svc.Approve(ctx, f.bea, store.Selection{ProposalID: f.bigIDs[0]}, "")
+		out, err := f.svc.Approve(ctx, f.bea, reviewdb.Selection{ProposalID: f.bigIDs[0]}, "")
 		if err != nil || out.Changed != 1 || out.Awaiting {
 			t.Fatalf("second person on one proposal: %v %+v", err, out)
 		}
@@ -522,7 +516,7 @@ func TestSecondReviewerCountsEveryPath(t *testing.T) {
 		// Without a batch approval: bea approves the proposals of the other
 		// large batch one at a time.
 		for _, id := range f.smallIDs {
-			out, err := f.svc.Approve(ctx, f.bea, store.Selection{ProposalID: id}, "")
+			out, err := f.svc.Approve(ctx, f.bea, reviewdb.Selection{ProposalID: id}, "")
 			if err != nil || !out.Awaiting || out.Changed != 0 {
 				t.Fatalf("bea approving proposal %d alone: %v %+v", id, err, out)
 			}
@@ -531,7 +525,7 @@ func TestSecondReviewerCountsEveryPath(t *testing.T) {
 			t.Fatalf("one person approved a large batch one by one: %v", got)
 		}
 		// Then ana approves the batch: the second person for all of them.
-		out, err = f.svc.Approve(ctx, f.ana, store.Selection{RunID: f.run, RuleID: "small"}, "")
+		out, err = f.svc.Approve(ctx, f.ana, reviewdb.Selection{RunID: f.run, RuleID: "small"}, "")
 		if err != nil || out.Changed != 12 || out.Awaiting {
 			t.Fatalf("second person on the batch: %v %+v", err, out)
 		}
@@ -548,8 +542,8 @@ func TestSecondReviewerFromTheCommandLine(t *testing.T) {
 	dbtest.Dialects(t, func(t *testing.T, dsn string) {
 		ctx := context.Background()
 		f := newFixture(t, dsn, 12, 12)
-		big := store.Selection{RunID: f.run, RuleID: "big"}
-		cli := func(osUser string) review.Origin { return review.Origin{Source: store.SourceCLI, OSUser: osUser} }
+		big := reviewdb.Selection{RunID: f.run, RuleID: "big"}
+		cli := func(osUser string) review.Origin { return review.Origin{Source: reviewdb.SourceCLI, OSUser: osUser} }
 		if out, err := f.svc.Decide(ctx, f.ana, review.ActionApprove, big, "", cli("ops")); err != nil || !out.Awaiting {
 			t.Fatalf("first approval: %v %+v", err, out)
 		}
@@ -561,7 +555,7 @@ func TestSecondReviewerFromTheCommandLine(t *testing.T) {
 		if !errors.Is(err, review.ErrSameReviewer) || !strings.Contains(err.Error(), `operating system user "ops"`) {
 			t.Fatalf("second approval by the same OS user: %v, want ErrSameReviewer", err)
 		}
-		if _, err := f.svc.Decide(ctx, f.bea, review.ActionApprove, store.Selection{ProposalID: f.bigIDs[0]}, "", cli("ops")); !errors.Is(err, review.ErrSameReviewer) {
+		if _, err := f.svc.Decide(ctx, f.bea, review.ActionApprove, reviewdb.Selection{ProposalID: f.bigIDs[0]}, "", cli("ops")); !errors.Is(err, review.ErrSameReviewer) {
 			t.Fatalf("second approval of one proposal by the same OS user: %v, want ErrSameReviewer", err)
 		}
 		if _, err := f.svc.Decide(ctx, f.ana, review.ActionApprove, big, "", cli("ana-os")); !errors.Is(err, review.ErrSameReviewer) {
@@ -575,7 +569,7 @@ func TestSecondReviewerFromTheCommandLine(t *testing.T) {
 			t.Fatalf("second approval by another OS user: %v %+v", err, out)
 		}
 		// A command line approval seconded on the review page.
-		small := store.Selection{RunID: f.run, RuleID: "small"}
+		small := reviewdb.Selection{RunID: f.run, RuleID: "small"}
 		if _, err := f.svc.Decide(ctx, f.ana, review.ActionApprove, small, "", cli("ops")); err != nil {
 			t.Fatal(err)
 		}

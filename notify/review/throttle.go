@@ -8,7 +8,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/goodturn/goodturn/engine/database"
 	"github.com/goodturn/goodturn/engine/store"
+	"github.com/goodturn/goodturn/notify/review/reviewdb"
 )
 
 // Throttle is how failed logins of one key (an account name or a client
@@ -116,8 +118,8 @@ func auditName(name string) string {
 type attempt struct {
 	keys     []string
 	throttle []Throttle
-	before   []*store.LoginThrottle
-	wrote    []store.LoginThrottle
+	before   []*reviewdb.LoginThrottle
+	wrote    []reviewdb.LoginThrottle
 }
 
 // admit counts a login against its name and, when known, its address, as
@@ -151,30 +153,30 @@ func (s *Service) admit(ctx context.Context, name, addr string) (*attempt, error
 
 // refund takes back the count of key i: the row is put back as it was,
 // unless another login counted since, which only loses one failure.
-func (a *attempt) refund(ctx context.Context, q store.Querier, i int) error {
-	back := store.LoginThrottle{Key: a.keys[i], LastFailureAt: a.wrote[i].LastFailureAt}
+func (a *attempt) refund(ctx context.Context, q database.Querier, i int) error {
+	back := reviewdb.LoginThrottle{Key: a.keys[i], LastFailureAt: a.wrote[i].LastFailureAt}
 	if b := a.before[i]; b != nil {
 		back = *b
 	}
-	ok, err := store.SwapLoginThrottle(ctx, q, &a.wrote[i], back)
+	ok, err := reviewdb.SwapLoginThrottle(ctx, q, &a.wrote[i], back)
 	if err != nil || ok {
 		return err
 	}
-	return store.RefundLoginThrottle(ctx, q, a.keys[i])
+	return reviewdb.RefundLoginThrottle(ctx, q, a.keys[i])
 }
 
 // count adds a failure to key unless it must wait, and returns the row
 // before (nil if none) and the row it wrote.
-func (s *Service) count(ctx context.Context, key string, t Throttle) (*store.LoginThrottle, store.LoginThrottle, error) {
-	var none store.LoginThrottle
+func (s *Service) count(ctx context.Context, key string, t Throttle) (*reviewdb.LoginThrottle, reviewdb.LoginThrottle, error) {
+	var none reviewdb.LoginThrottle
 	// Another login of the same key counted at the same moment makes the
 	// swap fail; it is tried again, and a key that busy waits.
 	for range 3 {
 		now := s.now()
-		prev, err := store.GetLoginThrottle(ctx, s.DB, key)
+		prev, err := reviewdb.GetLoginThrottle(ctx, s.DB, key)
 		if errors.Is(err, store.ErrNotFound) {
 			prev, err = nil, nil
-			if err := store.DeleteStaleLoginThrottles(ctx, s.DB, now.Add(-max(AccountThrottle.Forget, AddressThrottle.Forget)), now); err != nil {
+			if err := reviewdb.DeleteStaleLoginThrottles(ctx, s.DB, now.Add(-max(AccountThrottle.Forget, AddressThrottle.Forget)), now); err != nil {
 				return nil, none, err
 			}
 		}
@@ -190,8 +192,8 @@ func (s *Service) count(ctx context.Context, key string, t Throttle) (*store.Log
 				n = prev.Failures + 1
 			}
 		}
-		wrote := store.LoginThrottle{Key: key, Failures: n, LastFailureAt: now, BlockedUntil: now.Add(t.wait(n))}
-		ok, err := store.SwapLoginThrottle(ctx, s.DB, prev, wrote)
+		wrote := reviewdb.LoginThrottle{Key: key, Failures: n, LastFailureAt: now, BlockedUntil: now.Add(t.wait(n))}
+		ok, err := reviewdb.SwapLoginThrottle(ctx, s.DB, prev, wrote)
 		if err != nil {
 			return nil, none, err
 		}
@@ -204,10 +206,10 @@ func (s *Service) count(ctx context.Context, key string, t Throttle) (*store.Log
 
 // succeeded forgets the name's failures and takes back the address's
 // count of this login.
-func (a *attempt) succeeded(ctx context.Context, q store.Querier) error {
+func (a *attempt) succeeded(ctx context.Context, q database.Querier) error {
 	for i, key := range a.keys {
 		if strings.HasPrefix(key, "user ") {
-			if _, err := store.DeleteLoginThrottle(ctx, q, key); err != nil {
+			if _, err := reviewdb.DeleteLoginThrottle(ctx, q, key); err != nil {
 				return err
 			}
 		} else if err := a.refund(ctx, q, i); err != nil {
@@ -233,11 +235,11 @@ func (a *attempt) locked(now time.Time) map[string]time.Time {
 // logins of that name), and records it in the audit log as done by actor
 // with how many failures it forgot. An unknown name is store.ErrNotFound.
 func (s *Service) Unlock(ctx context.Context, actor, name string) (failures int, err error) {
-	err = s.inTx(ctx, func(q store.Querier) error {
-		if _, err := store.GetUser(ctx, q, name); err != nil {
+	err = s.inTx(ctx, func(q database.Querier) error {
+		if _, err := reviewdb.GetUser(ctx, q, name); err != nil {
 			return err
 		}
-		failures, err = store.DeleteLoginThrottle(ctx, q, accountKey(name))
+		failures, err = reviewdb.DeleteLoginThrottle(ctx, q, accountKey(name))
 		if err != nil {
 			return err
 		}
@@ -249,7 +251,7 @@ func (s *Service) Unlock(ctx context.Context, actor, name string) (failures int,
 // LockedOut returns the end of a user's login lockout, or the zero time
 // when the name is not locked out (a short backoff is not a lockout).
 func (s *Service) LockedOut(ctx context.Context, name string) (time.Time, error) {
-	t, err := store.GetLoginThrottle(ctx, s.DB, accountKey(name))
+	t, err := reviewdb.GetLoginThrottle(ctx, s.DB, accountKey(name))
 	if errors.Is(err, store.ErrNotFound) {
 		return time.Time{}, nil
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/goodturn/goodturn/engine/store"
+	"github.com/goodturn/goodturn/notify/review/reviewdb"
 )
 
 const auditPageSize = 50
@@ -26,7 +27,7 @@ var auditActions = []string{"approve", "reject", "expire", "login", "login_faile
 // audit serves GET /audit: the audit log as sentences, newest first, 50
 // entries a page, filtered by actor, action and subject ("batch
 // 3/cheaper-plan", or just "3/cheaper-plan").
-func (s *Server) audit(w http.ResponseWriter, r *http.Request, u *store.User) {
+func (s *Server) audit(w http.ResponseWriter, r *http.Request, u *reviewdb.User) {
 	q := r.URL.Query()
 	d := auditData{Actor: strings.TrimSpace(q.Get("actor")), Action: q.Get("action"), Subject: strings.TrimSpace(q.Get("subject")), Actions: auditActions}
 	subject := d.Subject

@@ -7,14 +7,14 @@ import (
 	"net/url"
 	"strconv"
 
-	"github.com/goodturn/goodturn/engine/store"
+	"github.com/goodturn/goodturn/notify/review/reviewdb"
 )
 
 // statuses a batch page filters by.
 var statuses = []string{"pending", "approved", "rejected", "expired", "held", "all"}
 
 type batchRow struct {
-	store.ReviewedProposal
+	reviewdb.ReviewedProposal
 	Customer string
 	Segment  string
 	Back     string
@@ -36,7 +36,7 @@ type batchData struct {
 // batch serves GET /batches/{run}/{rule}: the batch's summary and a page
 // of its proposals, most valuable first, filtered by status, value (in
 // major units: ?min=50&max=120) and the customers' segment.
-func (s *Server) batch(w http.ResponseWriter, r *http.Request, u *store.User) {
+func (s *Server) batch(w http.ResponseWriter, r *http.Request, u *reviewdb.User) {
 	ctx := r.Context()
 	run, err := strconv.ParseInt(r.PathValue("run"), 10, 64)
 	if err != nil || run <= 0 {
@@ -44,7 +44,7 @@ func (s *Server) batch(w http.ResponseWriter, r *http.Request, u *store.User) {
 		return
 	}
 	rule := r.PathValue("rule")
-	b, err := store.GetBatch(ctx, s.cfg.DB, run, rule)
+	b, err := reviewdb.GetBatch(ctx, s.cfg.DB, run, rule)
 	if err != nil {
 		s.failErr(w, r, u, err)
 		return
@@ -62,7 +62,7 @@ func (s *Server) batch(w http.ResponseWriter, r *http.Request, u *store.User) {
 	q := r.URL.Query()
 	d := batchData{Card: card, Statuses: statuses, Status: q.Get("status"), Min: q.Get("min"), Max: q.Get("max"),
 		Segment: q.Get("segment"), Back: r.URL.RequestURI()}
-	pg := store.ProposalPage{Limit: s.cfg.PageSize}
+	pg := reviewdb.ProposalPage{Limit: s.cfg.PageSize}
 	if d.Status == "" {
 		// A decided batch lists what was decided.
 		d.Status = card.Status
@@ -102,7 +102,7 @@ func (s *Server) batch(w http.ResponseWriter, r *http.Request, u *store.User) {
 	pageNo, _ := strconv.Atoi(q.Get("page"))
 	pageNo = max(pageNo, 1)
 	pg.Offset = (pageNo - 1) * pg.Limit
-	ps, total, err := store.BatchProposals(ctx, s.cfg.DB, run, rule, pg)
+	ps, total, err := reviewdb.BatchProposals(ctx, s.cfg.DB, run, rule, pg)
 	if err != nil {
 		s.failErr(w, r, u, err)
 		return

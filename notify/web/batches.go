@@ -3,15 +3,15 @@ package web
 import (
 	"net/http"
 
-	"github.com/goodturn/goodturn/engine/store"
+	"github.com/goodturn/goodturn/notify/review/reviewdb"
 )
 
 // batchCard is one batch on the batches page.
 type batchCard struct {
-	store.Batch
+	reviewdb.Batch
 	Name, Description string
 	// Status is the proposals the card charts and samples, as
-	// store.ProposalPage.Status: the pending ones ("") while any are, then
+	// reviewdb.ProposalPage.Status: the pending ones ("") while any are, then
 	// the approved ones, or all when none was approved.
 	Status string
 	// Decided: nothing of the batch is pending any more.
@@ -31,7 +31,7 @@ type batchCard struct {
 	// (the batch page only).
 	HeldBack []heldReason
 	// Approvals are first approvals awaiting a second reviewer.
-	Approvals []store.Approval
+	Approvals []reviewdb.Approval
 	// NeedsTwo: approving takes two reviewers.
 	NeedsTwo bool
 	// SecondAbove is the batch size above which two reviewers approve.
@@ -43,7 +43,7 @@ type batchCard struct {
 }
 
 type sample struct {
-	store.ReviewedProposal
+	reviewdb.ReviewedProposal
 	Customer string
 	// Label says why this one was picked: "most valuable", …
 	Label   string
@@ -57,10 +57,10 @@ type batchesData struct {
 
 // batches serves GET /: every batch with something pending (all batches
 // with ?all=1), newest run first.
-func (s *Server) batches(w http.ResponseWriter, r *http.Request, u *store.User) {
+func (s *Server) batches(w http.ResponseWriter, r *http.Request, u *reviewdb.User) {
 	ctx := r.Context()
 	all := r.URL.Query().Get("all") == "1"
-	bs, err := store.ListBatches(ctx, s.cfg.DB, store.BatchFilter{All: all})
+	bs, err := reviewdb.ListBatches(ctx, s.cfg.DB, reviewdb.BatchFilter{All: all})
 	if err != nil {
 		s.failErr(w, r, u, err)
 		return

@@ -16,6 +16,7 @@ import (
 
 	"github.com/goodturn/goodturn/engine/database/dbtest"
 	"github.com/goodturn/goodturn/engine/store"
+	"github.com/goodturn/goodturn/notify/review/reviewdb"
 )
 
 // chromium is Debian's browser, which .ci/run installs.
@@ -144,7 +145,7 @@ func TestBrowser(t *testing.T) {
 	if err != nil || status != 403 {
 		t.Errorf("a viewer's approve: status %d (%v), want 403", status, err)
 	}
-	b, err := store.GetBatch(ctx, f.db, other.RunID, other.RuleID)
+	b, err := reviewdb.GetBatch(ctx, f.db, other.RunID, other.RuleID)
 	if err != nil || b.Pending != other.Pending {
 		t.Errorf("the viewer's approve changed batch %s: %+v %v", other.Key(), b, err)
 	}

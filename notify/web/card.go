@@ -12,6 +12,8 @@ import (
 
 	"github.com/goodturn/goodturn/engine/policy"
 	"github.com/goodturn/goodturn/engine/store"
+	"github.com/goodturn/goodturn/notify/outbox/outboxdb"
+	"github.com/goodturn/goodturn/notify/review/reviewdb"
 	"github.com/goodturn/goodturn/rules"
 )
 
@@ -22,7 +24,7 @@ const randomSamples = 2
 // batchCard gathers what the batches page and a batch page show of a
 // batch: the rule, the values' spread, sample messages, first approvals
 // and, once decided, who decided what and what has been sent since.
-func (s *Server) batchCard(r *http.Request, b store.Batch, rule *rules.Rule) (batchCard, error) {
+func (s *Server) batchCard(r *http.Request, b reviewdb.Batch, rule *rules.Rule) (batchCard, error) {
 	ctx := r.Context()
 	card := batchCard{Batch: b, Name: b.RuleID}
 	if rule != nil {
@@ -36,7 +38,7 @@ func (s *Server) batchCard(r *http.Request, b store.Batch, rule *rules.Rule) (ba
 			card.Status = store.ProposalApproved
 		}
 	}
-	values, err := store.BatchValues(ctx, s.cfg.DB, b.RunID, b.RuleID, card.Status)
+	values, err := reviewdb.BatchValues(ctx, s.cfg.DB, b.RunID, b.RuleID, card.Status)
 	if err != nil {
 		return card, err
 	}
@@ -47,7 +49,7 @@ func (s *Server) batchCard(r *http.Request, b store.Batch, rule *rules.Rule) (ba
 	if card.Samples, err = s.samples(ctx, b, rule, card.Status); err != nil {
 		return card, err
 	}
-	if card.Approvals, err = store.BatchApprovals(ctx, s.cfg.DB, b.RunID, b.RuleID); err != nil {
+	if card.Approvals, err = reviewdb.BatchApprovals(ctx, s.cfg.DB, b.RunID, b.RuleID); err != nil {
 		return card, err
 	}
 	if card.Decisions, err = s.decisions(ctx, b); err != nil {
@@ -65,11 +67,11 @@ func (s *Server) batchCard(r *http.Request, b store.Batch, rule *rules.Rule) (ba
 }
 
 // samples picks a batch's sample messages among its proposals of status
-// (as store.ProposalPage.Status):
+// (as reviewdb.ProposalPage.Status):
 // the most valuable, the least valuable and a few at random, the same few
 // every time the batch is shown.
-func (s *Server) samples(ctx context.Context, b store.Batch, rule *rules.Rule, status string) ([]sample, error) {
-	_, total, err := store.BatchProposals(ctx, s.cfg.DB, b.RunID, b.RuleID, store.ProposalPage{Status: status, Limit: 1})
+func (s *Server) samples(ctx context.Context, b reviewdb.Batch, rule *rules.Rule, status string) ([]sample, error) {
+	_, total, err := reviewdb.BatchProposals(ctx, s.cfg.DB, b.RunID, b.RuleID, reviewdb.ProposalPage{Status: status, Limit: 1})
 	if err != nil || total == 0 {
 		return nil, err
 	}
@@ -92,7 +94,7 @@ func (s *Server) samples(ctx context.Context, b store.Batch, rule *rules.Rule, s
 	}
 	var out []sample
 	for _, pk := range picks {
-		ps, _, err := store.BatchProposals(ctx, s.cfg.DB, b.RunID, b.RuleID, store.ProposalPage{Status: status, Limit: 1, Offset: int(pk.at)})
+		ps, _, err := reviewdb.BatchProposals(ctx, s.cfg.DB, b.RunID, b.RuleID, reviewdb.ProposalPage{Status: status, Limit: 1, Offset: int(pk.at)})
 		if err != nil {
 			return nil, err
 		}
@@ -116,7 +118,7 @@ type decision struct {
 
 // decisions lists who approved, rejected or let expire a batch's
 // proposals, the most first.
-func (s *Server) decisions(ctx context.Context, b store.Batch) ([]decision, error) {
+func (s *Server) decisions(ctx context.Context, b reviewdb.Batch) ([]decision, error) {
 	db := s.cfg.DB
 	rows, err := db.QueryContext(ctx, db.Rebind(`SELECT status, decided_by, COUNT(*), SUM(value), MAX(decided_at) FROM proposals
 		WHERE run_id = ? AND rule_id = ? AND status IN (?, ?, ?) GROUP BY status, decided_by ORDER BY COUNT(*) DESC, decided_by`),
@@ -165,7 +167,7 @@ type channelDelivery struct {
 // delivery counts the outbox messages of a batch's proposals, by channel
 // and status: what has been sent, delivered or given up on since it was
 // approved.
-func (s *Server) delivery(ctx context.Context, b store.Batch) ([]channelDelivery, error) {
+func (s *Server) delivery(ctx context.Context, b reviewdb.Batch) ([]channelDelivery, error) {
 	db := s.cfg.DB
 	rows, err := db.QueryContext(ctx, db.Rebind(`SELECT o.channel, o.status, COUNT(*) FROM outbox o
 		JOIN proposals p ON p.id = o.proposal_id WHERE p.run_id = ? AND p.rule_id = ? GROUP BY o.channel, o.status`), b.RunID, b.RuleID)
@@ -186,11 +188,11 @@ func (s *Server) delivery(ctx context.Context, b store.Batch) ([]channelDelivery
 			by[ch] = d
 		}
 		switch st {
-		case store.OutboxSent:
+		case outboxdb.Sent:
 			d.Sent += n
-		case store.OutboxDead:
+		case outboxdb.Dead:
 			d.Dead += n
-		case store.OutboxSkipped:
+		case outboxdb.Skipped:
 			d.Skipped += n
 		default:
 			d.Queued += n
@@ -237,7 +239,7 @@ var reasonText = map[string]string{
 
 // held says how many of a batch's rule's matches the run held back, and
 // why, in the order the reasons are checked.
-func (s *Server) held(ctx context.Context, b store.Batch) ([]heldReason, error) {
+func (s *Server) held(ctx context.Context, b reviewdb.Batch) ([]heldReason, error) {
 	all, err := store.Held(ctx, s.cfg.DB, b.RunID)
 	if err != nil {
 		return nil, err
@@ -267,10 +269,10 @@ func (s *Server) held(ctx context.Context, b store.Batch) ([]heldReason, error) 
 }
 
 // overdue counts the batch's pending proposals that would expire now.
-func (s *Server) overdue(ctx context.Context, b store.Batch) (int64, error) {
+func (s *Server) overdue(ctx context.Context, b reviewdb.Batch) (int64, error) {
 	if s.cfg.Review == nil {
 		return 0, nil
 	}
-	overdue, err := s.cfg.Review.Overdue(ctx, store.Selection{RunID: b.RunID, RuleID: b.RuleID})
+	overdue, err := s.cfg.Review.Overdue(ctx, reviewdb.Selection{RunID: b.RunID, RuleID: b.RuleID})
 	return overdue[b.Key()], err
 }

@@ -5,7 +5,8 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/goodturn/goodturn/engine/store"
+	"github.com/goodturn/goodturn/notify/outbox/outboxdb"
+	"github.com/goodturn/goodturn/notify/review/reviewdb"
 )
 
 type channelCount struct {
@@ -14,7 +15,7 @@ type channelCount struct {
 }
 
 type deadData struct {
-	Messages []store.OutboxMessage
+	Messages []outboxdb.Message
 	Channels []channelCount
 	Statuses []string
 	// Channel and Error filter the list: the channel, and words the last
@@ -31,12 +32,12 @@ const deadLimit = 500
 // the dead messages, newest first, with when they were queued, their
 // channel and their last error, filtered by channel and by words of the
 // error; an admin may retry each.
-func (s *Server) dead(w http.ResponseWriter, r *http.Request, u *store.User) {
+func (s *Server) dead(w http.ResponseWriter, r *http.Request, u *reviewdb.User) {
 	ctx := r.Context()
 	q := r.URL.Query()
 	d := deadData{Channel: q.Get("channel"), Error: strings.TrimSpace(q.Get("error")),
-		Statuses: []string{store.OutboxQueued, store.OutboxSending, store.OutboxSent, store.OutboxDead, store.OutboxSkipped}}
-	all, err := store.ListOutbox(ctx, s.cfg.DB, store.OutboxFilter{Status: store.OutboxDead, Limit: deadLimit})
+		Statuses: []string{outboxdb.Queued, outboxdb.Sending, outboxdb.Sent, outboxdb.Dead, outboxdb.Skipped}}
+	all, err := outboxdb.List(ctx, s.cfg.DB, outboxdb.Filter{Status: outboxdb.Dead, Limit: deadLimit})
 	if err != nil {
 		s.failErr(w, r, u, err)
 		return
@@ -47,7 +48,7 @@ func (s *Server) dead(w http.ResponseWriter, r *http.Request, u *store.User) {
 			d.Messages = append(d.Messages, m)
 		}
 	}
-	counts, err := store.OutboxCounts(ctx, s.cfg.DB)
+	counts, err := outboxdb.Counts(ctx, s.cfg.DB)
 	if err != nil {
 		s.failErr(w, r, u, err)
 		return

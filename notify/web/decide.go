@@ -6,6 +6,7 @@ import (
 
 	"github.com/goodturn/goodturn/engine/store"
 	"github.com/goodturn/goodturn/notify/review"
+	"github.com/goodturn/goodturn/notify/review/reviewdb"
 )
 
 // maxComment is the longest comment the review records, in bytes.
@@ -17,7 +18,7 @@ const maxComment = 4000
 // with what happened. A viewer is refused with 403; a decision the review
 // refuses (nothing pending, the same reviewer twice) is reported on the
 // page.
-func (s *Server) decide(w http.ResponseWriter, r *http.Request, u *store.User) {
+func (s *Server) decide(w http.ResponseWriter, r *http.Request, u *reviewdb.User) {
 	if !u.CanDecide() {
 		s.fail(w, r, u, http.StatusForbidden, u.Name+" is a "+u.Role+"; only reviewers and admins may approve or reject.")
 		return

@@ -13,9 +13,11 @@ import (
 	"github.com/goodturn/goodturn/engine"
 	"github.com/goodturn/goodturn/engine/billing"
 	"github.com/goodturn/goodturn/engine/database"
+	"github.com/goodturn/goodturn/engine/database/dbtest"
 	"github.com/goodturn/goodturn/engine/sample"
 	"github.com/goodturn/goodturn/engine/store"
 	"github.com/goodturn/goodturn/notify/review"
+	"github.com/goodturn/goodturn/notify/review/reviewdb"
 	"github.com/goodturn/goodturn/notify/web"
 	"github.com/goodturn/goodturn/rules"
 )
@@ -44,14 +46,7 @@ type fixture struct {
 func newFixture(t testing.TB, dsn string) *fixture {
 	t.Helper()
 	ctx := context.Background()
-	db, err := database.Open(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if _, err := store.Migrate(ctx, db); err != nil {
-		t.Fatal(err)
-	}
+	db := dbtest.MustOpenMigrated(t, dsn)
 	if err := billing.CreateSchema(ctx, db); err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +70,7 @@ func newFixture(t testing.TB, dsn string) *fixture {
 		}
 	}
 	run, rule, _ := store.ParseBatchKey(f.batch)
-	ps, _, err := store.BatchProposals(ctx, db, run, rule, store.ProposalPage{Limit: 1})
+	ps, _, err := reviewdb.BatchProposals(ctx, db, run, rule, reviewdb.ProposalPage{Limit: 1})
 	if err != nil || len(ps) == 0 {
 		t.Fatalf("no cheaper-plan proposal: %v", err)
 	}
@@ -86,7 +81,7 @@ func newFixture(t testing.TB, dsn string) *fixture {
 	// The review runs on the real clock (session cookies must not be born
 	// expired) and nothing expires: the data is of a fixed day.
 	f.svc = review.New(db, review.Config{ExpireAfter: -1})
-	for _, u := range [][2]string{{"ana", store.RoleReviewer}, {"bea", store.RoleReviewer}, {"vic", store.RoleViewer}, {"bob", store.RoleAdmin}} {
+	for _, u := range [][2]string{{"ana", reviewdb.RoleReviewer}, {"bea", reviewdb.RoleReviewer}, {"vic", reviewdb.RoleViewer}, {"bob", reviewdb.RoleAdmin}} {
 		if _, err := f.svc.AddUser(ctx, "test", u[0], u[1], password); err != nil {
 			t.Fatal(err)
 		}
@@ -143,7 +138,7 @@ func (f *fixture) login(t testing.TB, name string) *http.Cookie {
 func (f *fixture) pending(t testing.TB) int64 {
 	t.Helper()
 	run, rule, _ := store.ParseBatchKey(f.batch)
-	b, err := store.GetBatch(context.Background(), f.db, run, rule)
+	b, err := reviewdb.GetBatch(context.Background(), f.db, run, rule)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,9 +146,9 @@ func (f *fixture) pending(t testing.TB) int64 {
 }
 
 // otherBatch returns a batch other than the cheaper-plan one.
-func (f *fixture) otherBatch(t testing.TB) store.Batch {
+func (f *fixture) otherBatch(t testing.TB) reviewdb.Batch {
 	t.Helper()
-	bs, err := store.ListBatches(context.Background(), f.db, store.BatchFilter{})
+	bs, err := reviewdb.ListBatches(context.Background(), f.db, reviewdb.BatchFilter{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,5 +158,5 @@ func (f *fixture) otherBatch(t testing.TB) store.Batch {
 		}
 	}
 	t.Fatal("no second batch")
-	return store.Batch{}
+	return reviewdb.Batch{}
 }

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/goodturn/goodturn/engine/store"
+	"github.com/goodturn/goodturn/notify/review/reviewdb"
 	"github.com/goodturn/goodturn/rules"
 )
 
@@ -19,8 +19,8 @@ var funcs = template.FuncMap{
 	"money":   func(v int64, cur string) string { return rules.FormatMoney(int(v), cur) },
 	"date":    func(t time.Time) string { return t.UTC().Format("2 Jan 2006") },
 	"when":    func(t time.Time) string { return t.Local().Format("2006-01-02 15:04:05") },
-	"decides": func(u *store.User) bool { return u != nil && u.CanDecide() },
-	"isAdmin": func(u *store.User) bool { return u != nil && !u.Disabled && u.Role == store.RoleAdmin },
+	"decides": func(u *reviewdb.User) bool { return u != nil && u.CanDecide() },
+	"isAdmin": func(u *reviewdb.User) bool { return u != nil && !u.Disabled && u.Role == reviewdb.RoleAdmin },
 	"add":     func(a, b int) int { return a + b },
 	"f1":      func(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) },
 	"half":    func(x, w float64) float64 { return x + w/2 },

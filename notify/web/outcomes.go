@@ -9,6 +9,7 @@ import (
 
 	"github.com/goodturn/goodturn/engine/outcomes"
 	"github.com/goodturn/goodturn/engine/store"
+	"github.com/goodturn/goodturn/notify/review/reviewdb"
 )
 
 // outcomesData is what templates/outcomes.html shows.
@@ -26,7 +27,7 @@ type outcomeRule struct {
 
 // outcomesPage serves GET /outcomes: per rule and per batch, treated
 // against control, the same figures as `goodturn outcomes`.
-func (s *Server) outcomesPage(w http.ResponseWriter, r *http.Request, u *store.User) {
+func (s *Server) outcomesPage(w http.ResponseWriter, r *http.Request, u *reviewdb.User) {
 	ctx := r.Context()
 	units, err := store.OutcomeUnits(ctx, s.cfg.DB, "")
 	if err != nil {

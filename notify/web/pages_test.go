@@ -19,6 +19,8 @@ import (
 
 	"github.com/goodturn/goodturn/engine/database/dbtest"
 	"github.com/goodturn/goodturn/engine/store"
+	"github.com/goodturn/goodturn/notify/outbox/outboxdb"
+	"github.com/goodturn/goodturn/notify/review/reviewdb"
 )
 
 // axeSource is axe-core 4.14.1 (https://github.com/dequelabs/axe-core),
@@ -57,22 +59,22 @@ func TestEveryPageOnEveryScreen(t *testing.T) {
 		t.Fatalf("approve: %d", rec.Code)
 	}
 	run, rule, _ := store.ParseBatchKey(f.batch)
-	ps, _, err := store.BatchProposals(ctx, f.db, run, rule, store.ProposalPage{Status: store.ProposalApproved, Limit: 3})
+	ps, _, err := reviewdb.BatchProposals(ctx, f.db, run, rule, reviewdb.ProposalPage{Status: store.ProposalApproved, Limit: 3})
 	if err != nil || len(ps) < 3 {
 		t.Fatalf("approved proposals: %d %v", len(ps), err)
 	}
 	now := time.Now()
-	var out []store.OutboxMessage
-	for i, st := range []string{store.OutboxSent, store.OutboxSent, store.OutboxDead} {
-		m := store.OutboxMessage{Key: fmt.Sprintf("proposal-%d-email", ps[i].ID), ProposalID: ps[i].ID, CustomerID: ps[i].CustomerID,
+	var out []outboxdb.Message
+	for i, st := range []string{outboxdb.Sent, outboxdb.Sent, outboxdb.Dead} {
+		m := outboxdb.Message{Key: fmt.Sprintf("proposal-%d-email", ps[i].ID), ProposalID: ps[i].ID, CustomerID: ps[i].CustomerID,
 			Channel: "email", Recipient: fmt.Sprintf("c%d@example.com", ps[i].CustomerID), RecipientName: "A customer", Status: st,
 			NextAttemptAt: now, CreatedAt: now, Subject: "A cheaper plan", Text: "Hello"}
-		if st == store.OutboxDead {
+		if st == outboxdb.Dead {
 			m.Attempts, m.LastError = 8, "550 5.1.1 mailbox unavailable"
 		}
 		out = append(out, m)
 	}
-	if _, err := store.EnqueueOutbox(ctx, f.db, out); err != nil {
+	if _, err := outboxdb.Enqueue(ctx, f.db, out); err != nil {
 		t.Fatal(err)
 	}
 
@@ -154,10 +156,10 @@ func TestEveryPageOnEveryScreen(t *testing.T) {
 
 // heldBatch returns a pending batch whose rule had matches held back in
 // its run.
-func (f *fixture) heldBatch(t testing.TB) store.Batch {
+func (f *fixture) heldBatch(t testing.TB) reviewdb.Batch {
 	t.Helper()
 	ctx := context.Background()
-	bs, err := store.ListBatches(ctx, f.db, store.BatchFilter{})
+	bs, err := reviewdb.ListBatches(ctx, f.db, reviewdb.BatchFilter{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,7 +173,7 @@ func (f *fixture) heldBatch(t testing.TB) store.Batch {
 		}
 	}
 	t.Fatal("no other batch has matches held back")
-	return store.Batch{}
+	return reviewdb.Batch{}
 }
 
 // saveScreenshot saves the whole page as docs/screenshots/NAME when

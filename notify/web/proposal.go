@@ -9,11 +9,13 @@ import (
 	"github.com/goodturn/goodturn/engine"
 	"github.com/goodturn/goodturn/engine/store"
 	"github.com/goodturn/goodturn/notify"
+	"github.com/goodturn/goodturn/notify/outbox/outboxdb"
+	"github.com/goodturn/goodturn/notify/review/reviewdb"
 	"github.com/goodturn/goodturn/rules"
 )
 
 type proposalData struct {
-	P        *store.ReviewedProposal
+	P        *reviewdb.ReviewedProposal
 	BatchKey string
 	RuleName string
 	Customer rules.Customer
@@ -24,7 +26,7 @@ type proposalData struct {
 	Message  shownMessage
 	// Sent are the proposal's outbox rows once it was approved: what was
 	// (or will be) sent.
-	Sent []store.OutboxMessage
+	Sent []outboxdb.Message
 	// Usage charts, for plan changes.
 	Usage     []usageChart
 	UsageNote string
@@ -35,14 +37,14 @@ type proposalData struct {
 // be sent, the evidence (named values, each clause with its value, the
 // facts read) and, for a plan change, the customer's usage against the
 // allowances of the current and the proposed plan.
-func (s *Server) proposal(w http.ResponseWriter, r *http.Request, u *store.User) {
+func (s *Server) proposal(w http.ResponseWriter, r *http.Request, u *reviewdb.User) {
 	ctx := r.Context()
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 	if err != nil || id <= 0 {
 		s.fail(w, r, u, http.StatusNotFound, "There is no proposal "+r.PathValue("id")+".")
 		return
 	}
-	p, err := store.GetProposal(ctx, s.cfg.DB, id)
+	p, err := reviewdb.GetProposal(ctx, s.cfg.DB, id)
 	if err != nil {
 		s.failErr(w, r, u, err)
 		return
@@ -65,7 +67,7 @@ func (s *Server) proposal(w http.ResponseWriter, r *http.Request, u *store.User)
 		withDescriptions(d.Evidence.Values, rule.ValueDescription)
 	}
 	d.Message = s.showMessage(rule, p.Proposal, d.Customer)
-	if d.Sent, err = store.ListOutbox(ctx, s.cfg.DB, store.OutboxFilter{ProposalID: p.ID}); err != nil {
+	if d.Sent, err = outboxdb.List(ctx, s.cfg.DB, outboxdb.Filter{ProposalID: p.ID}); err != nil {
 		s.failErr(w, r, u, err)
 		return
 	}

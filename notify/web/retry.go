@@ -7,13 +7,15 @@ import (
 	"strconv"
 
 	"github.com/goodturn/goodturn/engine/store"
+	"github.com/goodturn/goodturn/notify/outbox/outboxdb"
+	"github.com/goodturn/goodturn/notify/review/reviewdb"
 )
 
 // retry serves POST /dead/{id}/retry: an admin queues a dead message
 // again with a fresh count of attempts, recorded in the audit log; the
 // sender delivers it on its next round.
-func (s *Server) retry(w http.ResponseWriter, r *http.Request, u *store.User) {
-	if u.Disabled || u.Role != store.RoleAdmin {
+func (s *Server) retry(w http.ResponseWriter, r *http.Request, u *reviewdb.User) {
+	if u.Disabled || u.Role != reviewdb.RoleAdmin {
 		s.fail(w, r, u, http.StatusForbidden, u.Name+" is a "+u.Role+"; only admins may retry a dead message.")
 		return
 	}
@@ -24,7 +26,7 @@ func (s *Server) retry(w http.ResponseWriter, r *http.Request, u *store.User) {
 	}
 	ctx := r.Context()
 	now := s.cfg.Review.Now().UTC()
-	if err := store.RetryOutbox(ctx, s.cfg.DB, id, now); err != nil {
+	if err := outboxdb.Retry(ctx, s.cfg.DB, id, now); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			s.fail(w, r, u, http.StatusNotFound, err.Error())
 			return

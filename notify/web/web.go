@@ -36,6 +36,7 @@ import (
 	"github.com/goodturn/goodturn/engine/store"
 	"github.com/goodturn/goodturn/notify"
 	"github.com/goodturn/goodturn/notify/review"
+	"github.com/goodturn/goodturn/notify/review/reviewdb"
 	"github.com/goodturn/goodturn/rules"
 )
 
@@ -132,7 +133,7 @@ func New(cfg Config) (*Server, error) {
 	mux.HandleFunc("GET /dead", s.auth(s.dead))
 	mux.HandleFunc("GET /outcomes", s.auth(s.outcomesPage))
 	mux.HandleFunc("POST /dead/{id}/retry", s.auth(s.retry))
-	mux.HandleFunc("/", s.auth(func(w http.ResponseWriter, r *http.Request, u *store.User) {
+	mux.HandleFunc("/", s.auth(func(w http.ResponseWriter, r *http.Request, u *reviewdb.User) {
 		s.fail(w, r, u, http.StatusNotFound, "There is no page "+r.URL.Path+".")
 	}))
 	s.h = securityHeaders(http.NewCrossOriginProtection().Handler(bounded(mux)))
@@ -181,7 +182,7 @@ func cacheFor(d time.Duration, h http.Handler) http.Handler {
 }
 
 // handler is a route that needs a logged-in user.
-type handler func(w http.ResponseWriter, r *http.Request, u *store.User)
+type handler func(w http.ResponseWriter, r *http.Request, u *reviewdb.User)
 
 // auth runs h for a request with a live session; others are sent to the
 // login page (GET) or refused with 401.
@@ -206,7 +207,7 @@ func (s *Server) auth(h handler) http.HandlerFunc {
 	}
 }
 
-func (s *Server) sessionUser(r *http.Request) (*store.User, error) {
+func (s *Server) sessionUser(r *http.Request) (*reviewdb.User, error) {
 	c, err := r.Cookie(SessionCookie)
 	if err != nil || c.Value == "" {
 		return nil, fmt.Errorf("no session: %w", store.ErrNotFound)
@@ -219,7 +220,7 @@ type page struct {
 	Title string
 	// Nav is the current section: batches, audit or dead.
 	Nav   string
-	User  *store.User
+	User  *reviewdb.User
 	Flash flash
 	// Data is the page's own data.
 	Data any
@@ -245,13 +246,13 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 }
 
 // fail shows an error page.
-func (s *Server) fail(w http.ResponseWriter, r *http.Request, u *store.User, status int, msg string) {
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, u *reviewdb.User, status int, msg string) {
 	s.render(w, r, status, "error", page{Title: http.StatusText(status), User: u, Data: msg})
 }
 
 // failErr shows an error page for err: not found is 404, a refusal 403,
 // anything else is logged and 500.
-func (s *Server) failErr(w http.ResponseWriter, r *http.Request, u *store.User, err error) {
+func (s *Server) failErr(w http.ResponseWriter, r *http.Request, u *reviewdb.User, err error) {
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		s.fail(w, r, u, http.StatusNotFound, err.Error())

@@ -12,6 +12,8 @@ import (
 
 	"github.com/goodturn/goodturn/engine/database/dbtest"
 	"github.com/goodturn/goodturn/engine/store"
+	"github.com/goodturn/goodturn/notify/outbox/outboxdb"
+	"github.com/goodturn/goodturn/notify/review/reviewdb"
 	"github.com/goodturn/goodturn/notify/web"
 )
 
@@ -226,7 +228,7 @@ func TestApproveBatchThroughForm(t *testing.T) {
 			t.Fatalf("second approval: %d, %d pending", rec.Code, f.pending(t))
 		}
 		run, rule, _ := store.ParseBatchKey(f.batch)
-		b, err := store.GetBatch(ctx, f.db, run, rule)
+		b, err := reviewdb.GetBatch(ctx, f.db, run, rule)
 		if err != nil || b.Approved != pending-1 || b.Rejected != 1 {
 			t.Fatalf("batch after approval: %+v %v", b, err)
 		}
@@ -290,12 +292,12 @@ func TestDeadLetterRetry(t *testing.T) {
 	f := newFixture(t, dbtest.SQLiteDSN(t))
 	ctx := context.Background()
 	now := time.Now()
-	if _, err := store.EnqueueOutbox(ctx, f.db, []store.OutboxMessage{{Key: "proposal-1-email", ProposalID: f.script, CustomerID: 1,
-		Channel: "email", Recipient: "x@example.com", RecipientName: scriptName, Status: store.OutboxDead, LastError: "550 mailbox unavailable",
+	if _, err := outboxdb.Enqueue(ctx, f.db, []outboxdb.Message{{Key: "proposal-1-email", ProposalID: f.script, CustomerID: 1,
+		Channel: "email", Recipient: "x@example.com", RecipientName: scriptName, Status: outboxdb.Dead, LastError: "550 mailbox unavailable",
 		NextAttemptAt: now, CreatedAt: now}}); err != nil {
 		t.Fatal(err)
 	}
-	ms, _ := store.ListOutbox(ctx, f.db, store.OutboxFilter{Status: store.OutboxDead})
+	ms, _ := outboxdb.List(ctx, f.db, outboxdb.Filter{Status: outboxdb.Dead})
 	id := ms[0].ID
 	ana, bob := f.login(t, "ana"), f.login(t, "bob")
 	body := f.request(t, http.MethodGet, "/dead", nil, ana).Body.String()
@@ -312,8 +314,8 @@ func TestDeadLetterRetry(t *testing.T) {
 	if rec := f.request(t, http.MethodPost, path, nil, bob); rec.Code != http.StatusSeeOther || !strings.Contains(mustFlash(t, rec), "queued again") {
 		t.Errorf("admin retry: %d", rec.Code)
 	}
-	m, err := store.GetOutbox(ctx, f.db, id)
-	if err != nil || m.Status != store.OutboxQueued || m.Attempts != 0 {
+	m, err := outboxdb.Get(ctx, f.db, id)
+	if err != nil || m.Status != outboxdb.Queued || m.Attempts != 0 {
 		t.Errorf("after retry: %+v %v", m, err)
 	}
 	if rec := f.request(t, http.MethodPost, path, nil, bob); !strings.Contains(mustFlash(t, rec), "not dead") {
@@ -366,12 +368,12 @@ func TestDecidedBatchTellsItsStory(t *testing.T) {
 func TestDeadLettersFilter(t *testing.T) {
 	f := newFixture(t, dbtest.SQLiteDSN(t))
 	now := time.Now()
-	var ms []store.OutboxMessage
+	var ms []outboxdb.Message
 	for i, m := range [][2]string{{"email", "550 mailbox unavailable"}, {"sms", "the SMS gateway said 503"}} {
-		ms = append(ms, store.OutboxMessage{Key: fmt.Sprintf("dead-%d", i), ProposalID: f.script, CustomerID: 1, Channel: m[0],
-			Recipient: "x", RecipientName: "someone", Status: store.OutboxDead, LastError: m[1], NextAttemptAt: now, CreatedAt: now})
+		ms = append(ms, outboxdb.Message{Key: fmt.Sprintf("dead-%d", i), ProposalID: f.script, CustomerID: 1, Channel: m[0],
+			Recipient: "x", RecipientName: "someone", Status: outboxdb.Dead, LastError: m[1], NextAttemptAt: now, CreatedAt: now})
 	}
-	if _, err := store.EnqueueOutbox(context.Background(), f.db, ms); err != nil {
+	if _, err := outboxdb.Enqueue(context.Background(), f.db, ms); err != nil {
 		t.Fatal(err)
 	}
 	ana := f.login(t, "ana")

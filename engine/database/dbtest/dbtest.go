@@ -1,6 +1,7 @@
 // Package dbtest opens throwaway databases for tests: an SQLite file in the
 // test's temporary folder always, and a fresh PostgreSQL schema when
-// GOODTURN_TEST_POSTGRES holds a DSN.
+// GOODTURN_TEST_POSTGRES holds a DSN; MustOpenMigrated also creates
+// goodturn's own tables.
 package dbtest
 
 import (
@@ -13,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/goodturn/goodturn/engine/database"
+	"github.com/goodturn/goodturn/engine/store"
 )
 
 // PostgresEnv names the environment variable that holds the PostgreSQL DSN
@@ -77,6 +79,23 @@ func MustOpenPostgres(tb testing.TB) *database.DB {
 func Dialects(t *testing.T, fn func(t *testing.T, dsn string)) {
 	t.Run("sqlite", func(t *testing.T) { fn(t, SQLiteDSN(t)) })
 	t.Run("postgres", func(t *testing.T) { fn(t, PostgresDSN(t)) })
+}
+
+// MustOpenMigrated opens the database at dsn (see SQLiteDSN, PostgresDSN)
+// and runs goodturn's migrations on it; it is closed when the test ends.
+func MustOpenMigrated(tb testing.TB, dsn string) *database.DB {
+	tb.Helper()
+	db := mustOpen(tb, dsn)
+	MustMigrate(tb, db)
+	return db
+}
+
+// MustMigrate runs goodturn's migrations on an open database.
+func MustMigrate(tb testing.TB, db *database.DB) {
+	tb.Helper()
+	if _, err := store.Migrate(context.Background(), db); err != nil {
+		tb.Fatalf("migrate test database: %v", err)
+	}
 }
 
 func mustOpen(tb testing.TB, dsn string) *database.DB {

@@ -1,4 +1,4 @@
-package store
+package reviewdb
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/goodturn/goodturn/engine/database"
+	"github.com/goodturn/goodturn/engine/store"
 )
 
 // LoginThrottle is the count of failed logins of one key: an account name
@@ -20,14 +21,14 @@ type LoginThrottle struct {
 	BlockedUntil time.Time
 }
 
-// GetLoginThrottle returns the throttle row of a key, or ErrNotFound.
-func GetLoginThrottle(ctx context.Context, q Querier, key string) (*LoginThrottle, error) {
+// GetLoginThrottle returns the throttle row of a key, or store.ErrNotFound.
+func GetLoginThrottle(ctx context.Context, q database.Querier, key string) (*LoginThrottle, error) {
 	t := &LoginThrottle{}
 	err := q.QueryRowxContext(ctx, q.Rebind(
 		`SELECT throttle_key, failures, last_failure_at, blocked_until FROM login_throttle WHERE throttle_key = ?`), key).
 		Scan(&t.Key, &t.Failures, database.Time(&t.LastFailureAt), database.Time(&t.BlockedUntil))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("login throttle %s: %w", key, ErrNotFound)
+		return nil, fmt.Errorf("login throttle %s: %w", key, store.ErrNotFound)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("get login throttle %s: %w", key, err)
@@ -39,7 +40,7 @@ func GetLoginThrottle(ctx context.Context, q Querier, key string) (*LoginThrottl
 // prev (no row when prev is nil) and reports whether it did: a
 // compare-and-swap, so that two logins counted at once cannot both be let
 // through on the same count.
-func SwapLoginThrottle(ctx context.Context, q Querier, prev *LoginThrottle, t LoginThrottle) (bool, error) {
+func SwapLoginThrottle(ctx context.Context, q database.Querier, prev *LoginThrottle, t LoginThrottle) (bool, error) {
 	var res sql.Result
 	var err error
 	if prev == nil {
@@ -65,7 +66,7 @@ func SwapLoginThrottle(ctx context.Context, q Querier, prev *LoginThrottle, t Lo
 
 // RefundLoginThrottle takes back one failure of a key: a login counted as
 // it started turned out not to be a failure.
-func RefundLoginThrottle(ctx context.Context, q Querier, key string) error {
+func RefundLoginThrottle(ctx context.Context, q database.Querier, key string) error {
 	if _, err := q.ExecContext(ctx, q.Rebind(
 		`UPDATE login_throttle SET failures = failures - 1 WHERE throttle_key = ? AND failures > 0`), key); err != nil {
 		return fmt.Errorf("refund login of %s: %w", key, err)
@@ -75,9 +76,9 @@ func RefundLoginThrottle(ctx context.Context, q Querier, key string) error {
 
 // DeleteLoginThrottle forgets a key's failures (a successful login, or an
 // admin lifting a lockout) and returns how many there were.
-func DeleteLoginThrottle(ctx context.Context, q Querier, key string) (int, error) {
+func DeleteLoginThrottle(ctx context.Context, q database.Querier, key string) (int, error) {
 	t, err := GetLoginThrottle(ctx, q, key)
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, store.ErrNotFound) {
 		return 0, nil
 	}
 	if err != nil {
@@ -92,7 +93,7 @@ func DeleteLoginThrottle(ctx context.Context, q Querier, key string) (int, error
 // DeleteStaleLoginThrottles removes the keys whose last failure was before
 // cutoff and that are not blocked at now, so that guessed names do not
 // pile up.
-func DeleteStaleLoginThrottles(ctx context.Context, q Querier, cutoff, now time.Time) error {
+func DeleteStaleLoginThrottles(ctx context.Context, q database.Querier, cutoff, now time.Time) error {
 	if _, err := q.ExecContext(ctx, q.Rebind(
 		`DELETE FROM login_throttle WHERE last_failure_at < ? AND blocked_until <= ?`), cutoff.UTC(), now.UTC()); err != nil {
 		return fmt.Errorf("delete stale login throttles: %w", err)

@@ -1,4 +1,4 @@
-package store
+package schedule
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/goodturn/goodturn/engine/database"
+	"github.com/goodturn/goodturn/engine/store"
 )
 
 // Slot statuses. A claimed slot is running until it finishes as succeeded,
@@ -24,8 +25,9 @@ const (
 	SlotMissed    = "missed"
 )
 
-// Slot is one scheduled run of a ruleset, as recorded in schedule_slots.
-type Slot struct {
+// SlotRecord is a Slot as recorded in schedule_slots: who claimed it, when,
+// and how it ended.
+type SlotRecord struct {
 	Ruleset string
 	// Nominal is the wall-clock time in Zone, as 2006-01-02 15:04.
 	Nominal    string
@@ -45,7 +47,7 @@ type Slot struct {
 // and every later one does nothing, in any number of processes. A running
 // claim may also take over a slot left cancelled by a shutdown. A claim
 // with another status (skipped, missed) is recorded finished.
-func ClaimSlot(ctx context.Context, db *database.DB, s *Slot) (bool, error) {
+func ClaimSlot(ctx context.Context, db database.Querier, s *SlotRecord) (bool, error) {
 	if s.Status == "" {
 		s.Status = SlotRunning
 	}
@@ -90,7 +92,7 @@ func ClaimSlot(ctx context.Context, db *database.DB, s *Slot) (bool, error) {
 // that is gone, as prev was read, and reports whether it did. The caller
 // must hold the ruleset's run lock: that is what shows the other process
 // is no longer running it.
-func TakeOverSlot(ctx context.Context, db *database.DB, s *Slot, prev Slot) (bool, error) {
+func TakeOverSlot(ctx context.Context, db database.Querier, s *SlotRecord, prev SlotRecord) (bool, error) {
 	res, err := db.ExecContext(ctx, db.Rebind(
 		`UPDATE schedule_slots SET claimed_at = ?, claimed_by = ?, finished_at = NULL, status = ?, error = '', run_id = NULL
 		 WHERE ruleset = ? AND nominal = ? AND status = ? AND claimed_by = ?`),
@@ -110,7 +112,7 @@ func TakeOverSlot(ctx context.Context, db *database.DB, s *Slot, prev Slot) (boo
 
 // FinishSlot records how a claimed slot ended: s.FinishedAt, s.Status,
 // s.Error and s.RunID. Only the claimer may finish it.
-func FinishSlot(ctx context.Context, db *database.DB, s *Slot) error {
+func FinishSlot(ctx context.Context, db database.Querier, s *SlotRecord) error {
 	res, err := db.ExecContext(ctx, db.Rebind(
 		`UPDATE schedule_slots SET finished_at = ?, status = ?, error = ?, run_id = ?
 		 WHERE ruleset = ? AND nominal = ? AND claimed_by = ?`),
@@ -131,11 +133,11 @@ func FinishSlot(ctx context.Context, db *database.DB, s *Slot) error {
 const slotColumns = `ruleset, nominal, zone, due_at, claimed_at, claimed_by, finished_at, status, error, run_id`
 
 // GetSlot returns the slot of a ruleset at a nominal time.
-func GetSlot(ctx context.Context, db *database.DB, ruleset, nominal string) (*Slot, error) {
+func GetSlot(ctx context.Context, db database.Querier, ruleset, nominal string) (*SlotRecord, error) {
 	row := db.QueryRowxContext(ctx, db.Rebind(`SELECT `+slotColumns+` FROM schedule_slots WHERE ruleset = ? AND nominal = ?`), ruleset, nominal)
 	s, err := scanSlot(row)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("slot %s %s: %w", ruleset, nominal, ErrNotFound)
+		return nil, fmt.Errorf("slot %s %s: %w", ruleset, nominal, store.ErrNotFound)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("get slot %s %s: %w", ruleset, nominal, err)
@@ -145,17 +147,17 @@ func GetSlot(ctx context.Context, db *database.DB, ruleset, nominal string) (*Sl
 
 // ListSlots returns the slots of a ruleset (of every ruleset when "") due
 // at or after since, oldest first.
-func ListSlots(ctx context.Context, db *database.DB, ruleset string, since time.Time) ([]Slot, error) {
+func ListSlots(ctx context.Context, db database.Querier, ruleset string, since time.Time) ([]SlotRecord, error) {
 	return listSlots(ctx, db, ruleset, "", since)
 }
 
 // RunningSlots returns the slots due at or after since that are recorded
 // as running, oldest first.
-func RunningSlots(ctx context.Context, db *database.DB, since time.Time) ([]Slot, error) {
+func RunningSlots(ctx context.Context, db database.Querier, since time.Time) ([]SlotRecord, error) {
 	return listSlots(ctx, db, "", SlotRunning, since)
 }
 
-func listSlots(ctx context.Context, db *database.DB, ruleset, status string, since time.Time) ([]Slot, error) {
+func listSlots(ctx context.Context, db database.Querier, ruleset, status string, since time.Time) ([]SlotRecord, error) {
 	q := `SELECT ` + slotColumns + ` FROM schedule_slots WHERE due_at >= ?`
 	args := []any{since.UTC()}
 	if ruleset != "" {
@@ -172,7 +174,7 @@ func listSlots(ctx context.Context, db *database.DB, ruleset, status string, sin
 		return nil, fmt.Errorf("list slots: %w", err)
 	}
 	defer rows.Close()
-	var out []Slot
+	var out []SlotRecord
 	for rows.Next() {
 		s, err := scanSlot(rows)
 		if err != nil {
@@ -186,8 +188,8 @@ func listSlots(ctx context.Context, db *database.DB, ruleset, status string, sin
 	return out, nil
 }
 
-func scanSlot(row interface{ Scan(...any) error }) (*Slot, error) {
-	var s Slot
+func scanSlot(row interface{ Scan(...any) error }) (*SlotRecord, error) {
+	var s SlotRecord
 	var runID sql.NullInt64
 	if err := row.Scan(&s.Ruleset, &s.Nominal, &s.Zone, database.Time(&s.DueAt), database.Time(&s.ClaimedAt), &s.ClaimedBy,
 		database.Time(&s.FinishedAt), &s.Status, &s.Error, &runID); err != nil {

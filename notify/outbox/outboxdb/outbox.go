@@ -1,4 +1,8 @@
-package store
+// Package outboxdb holds the outbox table and its SQL: the messages and
+// billing actions the outbox stage (notify/outbox) delivers, with their
+// idempotency keys, claims, attempts and dead letters. The table is
+// created by the one set of migrations in engine/store/migrations.
+package outboxdb
 
 import (
 	"context"
@@ -10,6 +14,7 @@ import (
 	"time"
 
 	"github.com/goodturn/goodturn/engine/database"
+	"github.com/goodturn/goodturn/engine/store"
 )
 
 // Outbox statuses. A row is queued until the sender marks it sending, with
@@ -18,18 +23,15 @@ import (
 // too many. A skipped row is never sent (no address, or the customer opted
 // out of contact after the proposal was made).
 const (
-	OutboxQueued  = "queued"
-	OutboxSending = "sending"
-	OutboxSent    = "sent"
-	OutboxDead    = "dead"
-	OutboxSkipped = "skipped"
+	Queued  = "queued"
+	Sending = "sending"
+	Sent    = "sent"
+	Dead    = "dead"
+	Skipped = "skipped"
 )
 
-// approvedStatus is the status of a proposal marketing approved.
-const approvedStatus = "approved"
-
-// OutboxMessage is one row of the outbox.
-type OutboxMessage struct {
+// Message is one row of the outbox.
+type Message struct {
 	ID         int64
 	Key        string
 	ProposalID int64
@@ -59,20 +61,20 @@ type OutboxMessage struct {
 const outboxColumns = `id, idempotency_key, proposal_id, customer_id, channel, recipient, recipient_name, timezone, status,
 	attempts, next_attempt_at, last_error, sent_at, subject, text_body, html_body, sms, payload, created_at, account_no`
 
-func scanOutbox(rows interface{ Scan(...any) error }) (OutboxMessage, error) {
-	var m OutboxMessage
+func scanOutbox(rows interface{ Scan(...any) error }) (Message, error) {
+	var m Message
 	err := rows.Scan(&m.ID, &m.Key, &m.ProposalID, &m.CustomerID, &m.Channel, &m.Recipient, &m.RecipientName, &m.Timezone,
 		&m.Status, &m.Attempts, database.Time(&m.NextAttemptAt), &m.LastError, database.Time(&m.SentAt), &m.Subject,
 		&m.Text, &m.HTML, &m.SMS, &m.Payload, database.Time(&m.CreatedAt), &m.AccountNo)
 	return m, err
 }
 
-func collectOutbox(rows *sql.Rows, err error, what string) ([]OutboxMessage, error) {
+func collectOutbox(rows *sql.Rows, err error, what string) ([]Message, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	defer rows.Close()
-	var out []OutboxMessage
+	var out []Message
 	for rows.Next() {
 		m, err := scanOutbox(rows)
 		if err != nil {
@@ -86,29 +88,29 @@ func collectOutbox(rows *sql.Rows, err error, what string) ([]OutboxMessage, err
 	return out, nil
 }
 
-// ApprovedWithoutOutbox returns up to limit approved proposals with ids
+// ApprovedWithoutMessage returns up to limit approved proposals with ids
 // above afterID that have no outbox row yet, in id order.
-func ApprovedWithoutOutbox(ctx context.Context, db *database.DB, afterID int64, limit int) ([]Proposal, error) {
-	q := `SELECT ` + storedProposalColumns + `
+func ApprovedWithoutMessage(ctx context.Context, db database.Querier, afterID int64, limit int) ([]store.Proposal, error) {
+	q := `SELECT ` + store.ProposalColumns + `
 		FROM proposals p WHERE status = ? AND id > ? AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.proposal_id = p.id) ORDER BY id`
 	if limit > 0 {
 		q += fmt.Sprintf(" LIMIT %d", limit)
 	}
-	rows, err := db.QueryContext(ctx, db.Rebind(q), approvedStatus, afterID)
+	rows, err := db.QueryContext(ctx, db.Rebind(q), store.ProposalApproved, afterID)
 	if err != nil {
 		return nil, fmt.Errorf("approved proposals: %w", err)
 	}
-	return scanProposals(rows, "approved proposals")
+	return store.ScanProposals(rows, "approved proposals")
 }
 
-// EnqueueOutbox inserts messages in one transaction, skipping any whose
+// Enqueue inserts messages in one transaction, skipping any whose
 // idempotency key is already in the outbox, and returns how many it
 // inserted. A message's Status defaults to queued.
-func EnqueueOutbox(ctx context.Context, db *database.DB, ms []OutboxMessage) (int, error) {
+func Enqueue(ctx context.Context, db database.Querier, ms []Message) (int, error) {
 	if len(ms) == 0 {
 		return 0, nil
 	}
-	tx, err := db.BeginTxx(ctx, nil)
+	tx, err := database.Begin(ctx, db)
 	if err != nil {
 		return 0, fmt.Errorf("enqueue: %w", err)
 	}
@@ -120,7 +122,7 @@ func EnqueueOutbox(ctx context.Context, db *database.DB, ms []OutboxMessage) (in
 	for _, m := range ms {
 		status := m.Status
 		if status == "" {
-			status = OutboxQueued
+			status = Queued
 		}
 		res, err := tx.ExecContext(ctx, q, m.Key, m.ProposalID, m.CustomerID, m.Channel, m.Recipient, m.RecipientName, m.Timezone,
 			status, m.NextAttemptAt.UTC(), m.LastError, m.Subject, m.Text, m.HTML, m.SMS, m.Payload, m.CreatedAt.UTC(), m.AccountNo)
@@ -139,18 +141,18 @@ func EnqueueOutbox(ctx context.Context, db *database.DB, ms []OutboxMessage) (in
 	return n, nil
 }
 
-// ClaimOutbox claims up to limit due rows of the given channels — queued or
+// Claim claims up to limit due rows of the given channels — queued or
 // sending rows whose next_attempt_at has come (a sending row whose lease
 // ran out was left by a process that stopped mid-send) — by moving their
 // next_attempt_at to leaseUntil, so that no other sender takes them
 // meanwhile. Statuses do not change: the caller sees which rows were left
 // sending. On PostgreSQL concurrent senders skip each other's rows (FOR
 // UPDATE SKIP LOCKED); SQLite has one writer at a time.
-func ClaimOutbox(ctx context.Context, db *database.DB, channels []string, now, leaseUntil time.Time, limit int) ([]OutboxMessage, error) {
+func Claim(ctx context.Context, db database.Querier, channels []string, now, leaseUntil time.Time, limit int) ([]Message, error) {
 	if len(channels) == 0 || limit <= 0 {
 		return nil, nil
 	}
-	args := []any{leaseUntil.UTC(), OutboxQueued, OutboxSending, now.UTC()}
+	args := []any{leaseUntil.UTC(), Queued, Sending, now.UTC()}
 	marks := make([]string, len(channels))
 	for i, c := range channels {
 		marks[i] = "?"
@@ -174,7 +176,7 @@ func ClaimOutbox(ctx context.Context, db *database.DB, channels []string, now, l
 	return out, nil
 }
 
-func sortOutbox(ms []OutboxMessage) {
+func sortOutbox(ms []Message) {
 	sort.Slice(ms, func(i, j int) bool { return ms[i].ID < ms[j].ID })
 }
 
@@ -182,49 +184,49 @@ func sortOutbox(ms []OutboxMessage) {
 // sender took it after the caller's claim ran out.
 var ErrLostClaim = errors.New("outbox row was claimed by another sender")
 
-// MarkOutboxSending records, before the message is handed to its channel,
+// MarkSending records, before the message is handed to its channel,
 // that attempt number attempts+1 is under way and holds the row until
 // leaseUntil. It returns ErrLostClaim when the row no longer has the given
 // attempts count or is no longer queued or sending.
-func MarkOutboxSending(ctx context.Context, db *database.DB, id int64, attempts int, leaseUntil time.Time) error {
+func MarkSending(ctx context.Context, db database.Querier, id int64, attempts int, leaseUntil time.Time) error {
 	return updateOutbox(ctx, db, id, "mark sending",
 		`UPDATE outbox SET status = ?, attempts = attempts + 1, next_attempt_at = ? WHERE id = ? AND attempts = ? AND status IN (?, ?)`,
-		OutboxSending, leaseUntil.UTC(), id, attempts, OutboxQueued, OutboxSending)
+		Sending, leaseUntil.UTC(), id, attempts, Queued, Sending)
 }
 
-// MarkOutboxSent records that attempt number attempt was delivered.
-func MarkOutboxSent(ctx context.Context, db *database.DB, id int64, attempt int, at time.Time) error {
+// MarkSent records that attempt number attempt was delivered.
+func MarkSent(ctx context.Context, db database.Querier, id int64, attempt int, at time.Time) error {
 	return updateOutbox(ctx, db, id, "mark sent",
 		`UPDATE outbox SET status = ?, sent_at = ?, last_error = '' WHERE id = ? AND attempts = ? AND status = ?`,
-		OutboxSent, at.UTC(), id, attempt, OutboxSending)
+		Sent, at.UTC(), id, attempt, Sending)
 }
 
-// MarkOutboxFailed records that attempt number attempt failed: the row is
+// MarkFailed records that attempt number attempt failed: the row is
 // queued again for retryAt, or dead when dead is true.
-func MarkOutboxFailed(ctx context.Context, db *database.DB, id int64, attempt int, lastError string, retryAt time.Time, dead bool) error {
-	status := OutboxQueued
+func MarkFailed(ctx context.Context, db database.Querier, id int64, attempt int, lastError string, retryAt time.Time, dead bool) error {
+	status := Queued
 	if dead {
-		status = OutboxDead
+		status = Dead
 	}
 	return updateOutbox(ctx, db, id, "mark failed",
 		`UPDATE outbox SET status = ?, next_attempt_at = ?, last_error = ? WHERE id = ? AND attempts = ? AND status = ?`,
-		status, retryAt.UTC(), lastError, id, attempt, OutboxSending)
+		status, retryAt.UTC(), lastError, id, attempt, Sending)
 }
 
-// DeferOutbox moves a claimed row's next attempt to at without counting an
+// Defer moves a claimed row's next attempt to at without counting an
 // attempt (quiet hours). A row left sending stays sending.
-func DeferOutbox(ctx context.Context, db *database.DB, id int64, attempts int, at time.Time) error {
+func Defer(ctx context.Context, db database.Querier, id int64, attempts int, at time.Time) error {
 	return updateOutbox(ctx, db, id, "defer",
 		`UPDATE outbox SET next_attempt_at = ? WHERE id = ? AND attempts = ? AND status IN (?, ?)`,
-		at.UTC(), id, attempts, OutboxQueued, OutboxSending)
+		at.UTC(), id, attempts, Queued, Sending)
 }
 
-// RetryOutbox queues a dead row again with a fresh count of attempts, due
+// Retry queues a dead row again with a fresh count of attempts, due
 // at now. It is an error if the row does not exist or is not dead.
-func RetryOutbox(ctx context.Context, db *database.DB, id int64, now time.Time) error {
+func Retry(ctx context.Context, db database.Querier, id int64, now time.Time) error {
 	res, err := db.ExecContext(ctx, db.Rebind(
 		`UPDATE outbox SET status = ?, attempts = 0, next_attempt_at = ? WHERE id = ? AND status = ?`),
-		OutboxQueued, now.UTC(), id, OutboxDead)
+		Queued, now.UTC(), id, Dead)
 	if err != nil {
 		return fmt.Errorf("retry message %d: %w", id, err)
 	}
@@ -233,7 +235,7 @@ func RetryOutbox(ctx context.Context, db *database.DB, id int64, now time.Time) 
 	} else if n == 1 {
 		return nil
 	}
-	m, err := GetOutbox(ctx, db, id)
+	m, err := Get(ctx, db, id)
 	if err != nil {
 		return fmt.Errorf("retry message %d: %w", id, err)
 	}
@@ -248,26 +250,25 @@ type DeadFilter struct {
 	ErrorContains string
 }
 
-// RetryDeadOutbox queues again, as RetryOutbox does, every dead message
+// RetryDead queues again, as Retry does, every dead message
 // the filter selects, and returns how many.
-func RetryDeadOutbox(ctx context.Context, q Querier, f DeadFilter, now time.Time) (int64, error) {
-	where := []string{"status = ?"}
-	args := []any{OutboxQueued, now.UTC(), OutboxDead}
-	if f.Channel != "" {
-		where, args = append(where, "channel = ?"), append(args, f.Channel)
-	}
+func RetryDead(ctx context.Context, q database.Querier, f DeadFilter, now time.Time) (int64, error) {
+	var where database.Where
+	where.And("status = ?", Dead)
+	where.AndIf(f.Channel != "", "channel = ?", f.Channel)
 	if f.ErrorContains != "" {
 		pattern := "%" + strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(strings.ToLower(f.ErrorContains)) + "%"
-		where, args = append(where, `LOWER(last_error) LIKE ? ESCAPE '\'`), append(args, pattern)
+		where.And(`LOWER(last_error) LIKE ? ESCAPE '\'`, pattern)
 	}
-	res, err := q.ExecContext(ctx, q.Rebind(`UPDATE outbox SET status = ?, attempts = 0, next_attempt_at = ? WHERE `+strings.Join(where, " AND ")), args...)
+	res, err := q.ExecContext(ctx, q.Rebind(`UPDATE outbox SET status = ?, attempts = 0, next_attempt_at = ?`+where.String()),
+		append([]any{Queued, now.UTC()}, where.Args...)...)
 	if err != nil {
 		return 0, fmt.Errorf("retry dead messages: %w", err)
 	}
 	return res.RowsAffected()
 }
 
-func updateOutbox(ctx context.Context, db *database.DB, id int64, what, q string, args ...any) error {
+func updateOutbox(ctx context.Context, db database.Querier, id int64, what, q string, args ...any) error {
 	res, err := db.ExecContext(ctx, db.Rebind(q), args...)
 	if err != nil {
 		return fmt.Errorf("outbox %d: %s: %w", id, what, err)
@@ -282,11 +283,11 @@ func updateOutbox(ctx context.Context, db *database.DB, id int64, what, q string
 	return nil
 }
 
-// GetOutbox returns one outbox row, or ErrNotFound.
-func GetOutbox(ctx context.Context, db *database.DB, id int64) (OutboxMessage, error) {
+// Get returns one outbox row, or ErrNotFound.
+func Get(ctx context.Context, db database.Querier, id int64) (Message, error) {
 	m, err := scanOutbox(db.QueryRowContext(ctx, db.Rebind(`SELECT `+outboxColumns+` FROM outbox WHERE id = ?`), id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return m, fmt.Errorf("message %d: %w", id, ErrNotFound)
+		return m, fmt.Errorf("message %d: %w", id, store.ErrNotFound)
 	}
 	if err != nil {
 		return m, fmt.Errorf("message %d: %w", id, err)
@@ -294,44 +295,31 @@ func GetOutbox(ctx context.Context, db *database.DB, id int64) (OutboxMessage, e
 	return m, nil
 }
 
-// OutboxFilter selects outbox rows to list; zero fields select all.
-type OutboxFilter struct {
+// Filter selects outbox rows to list; zero fields select all.
+type Filter struct {
 	Status     string
 	Channel    string
 	ProposalID int64
 	Limit      int
 }
 
-// ListOutbox returns the outbox rows matching the filter, newest first.
-func ListOutbox(ctx context.Context, db *database.DB, f OutboxFilter) ([]OutboxMessage, error) {
-	var (
-		where []string
-		args  []any
-	)
-	if f.Status != "" {
-		where, args = append(where, "status = ?"), append(args, f.Status)
-	}
-	if f.Channel != "" {
-		where, args = append(where, "channel = ?"), append(args, f.Channel)
-	}
-	if f.ProposalID != 0 {
-		where, args = append(where, "proposal_id = ?"), append(args, f.ProposalID)
-	}
-	q := `SELECT ` + outboxColumns + ` FROM outbox`
-	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
-	}
-	q += " ORDER BY id DESC"
+// List returns the outbox rows matching the filter, newest first.
+func List(ctx context.Context, db database.Querier, f Filter) ([]Message, error) {
+	var where database.Where
+	where.AndIf(f.Status != "", "status = ?", f.Status)
+	where.AndIf(f.Channel != "", "channel = ?", f.Channel)
+	where.AndIf(f.ProposalID != 0, "proposal_id = ?", f.ProposalID)
+	q := `SELECT ` + outboxColumns + ` FROM outbox` + where.String() + ` ORDER BY id DESC`
 	if f.Limit > 0 {
 		q += fmt.Sprintf(" LIMIT %d", f.Limit)
 	}
-	rows, err := db.QueryContext(ctx, db.Rebind(q), args...)
+	rows, err := db.QueryContext(ctx, db.Rebind(q), where.Args...)
 	return collectOutbox(rows, err, "list outbox")
 }
 
-// OutboxCounts returns how many rows each channel has in each status:
+// Counts returns how many rows each channel has in each status:
 // counts[channel][status].
-func OutboxCounts(ctx context.Context, db *database.DB) (map[string]map[string]int, error) {
+func Counts(ctx context.Context, db database.Querier) (map[string]map[string]int, error) {
 	rows, err := db.QueryContext(ctx, `SELECT channel, status, count(*) FROM outbox GROUP BY channel, status`)
 	if err != nil {
 		return nil, fmt.Errorf("count outbox: %w", err)

@@ -1,4 +1,4 @@
-package store
+package reviewdb
 
 import (
 	"context"
@@ -8,9 +8,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jmoiron/sqlx"
-
 	"github.com/goodturn/goodturn/engine/database"
+	"github.com/goodturn/goodturn/engine/store"
 )
 
 // User roles: a viewer reads, a reviewer also approves and rejects, an
@@ -51,16 +50,8 @@ func (u *User) CanDecide() bool {
 	return !u.Disabled && (u.Role == RoleReviewer || u.Role == RoleAdmin)
 }
 
-// ErrExists is returned when a row with the same key already exists.
-var ErrExists = errors.New("already exists")
-
-// Querier is what the store's statements run on: the database or a
-// transaction (*sqlx.DB, *sqlx.Tx), so that callers can put several
-// changes in one transaction.
-type Querier = sqlx.ExtContext
-
-// AddUser stores a new user and sets its ID; a taken name is ErrExists.
-func AddUser(ctx context.Context, q Querier, u *User) error {
+// AddUser stores a new user and sets its ID; a taken name is store.ErrExists.
+func AddUser(ctx context.Context, q database.Querier, u *User) error {
 	if u.Name == "" {
 		return errors.New("add user: a name is required")
 	}
@@ -75,7 +66,7 @@ func AddUser(ctx context.Context, q Querier, u *User) error {
 		 ON CONFLICT (name) DO NOTHING RETURNING id`),
 		u.Name, u.Role, u.PasswordHash, u.CreatedAt.UTC(), u.Disabled).Scan(&u.ID)
 	if errors.Is(err, sql.ErrNoRows) {
-		return fmt.Errorf("user %s: %w", u.Name, ErrExists)
+		return fmt.Errorf("user %s: %w", u.Name, store.ErrExists)
 	}
 	if err != nil {
 		return fmt.Errorf("add user %s: %w", u.Name, err)
@@ -91,11 +82,11 @@ func scanUser(row interface{ Scan(...any) error }) (*User, error) {
 	return u, err
 }
 
-// GetUser returns the user with a name, or ErrNotFound.
-func GetUser(ctx context.Context, q Querier, name string) (*User, error) {
+// GetUser returns the user with a name, or store.ErrNotFound.
+func GetUser(ctx context.Context, q database.Querier, name string) (*User, error) {
 	u, err := scanUser(q.QueryRowxContext(ctx, q.Rebind(`SELECT `+userColumns+` FROM users WHERE name = ?`), name))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("user %s: %w", name, ErrNotFound)
+		return nil, fmt.Errorf("user %s: %w", name, store.ErrNotFound)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("get user %s: %w", name, err)
@@ -103,11 +94,11 @@ func GetUser(ctx context.Context, q Querier, name string) (*User, error) {
 	return u, nil
 }
 
-// GetUserByID returns the user with an id, or ErrNotFound.
-func GetUserByID(ctx context.Context, q Querier, id int64) (*User, error) {
+// GetUserByID returns the user with an id, or store.ErrNotFound.
+func GetUserByID(ctx context.Context, q database.Querier, id int64) (*User, error) {
 	u, err := scanUser(q.QueryRowxContext(ctx, q.Rebind(`SELECT `+userColumns+` FROM users WHERE id = ?`), id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("user %d: %w", id, ErrNotFound)
+		return nil, fmt.Errorf("user %d: %w", id, store.ErrNotFound)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("get user %d: %w", id, err)
@@ -116,7 +107,7 @@ func GetUserByID(ctx context.Context, q Querier, id int64) (*User, error) {
 }
 
 // ListUsers returns every user, by name.
-func ListUsers(ctx context.Context, q Querier) ([]User, error) {
+func ListUsers(ctx context.Context, q database.Querier) ([]User, error) {
 	rows, err := q.QueryxContext(ctx, `SELECT `+userColumns+` FROM users ORDER BY name`)
 	if err != nil {
 		return nil, fmt.Errorf("list users: %w", err)
@@ -134,14 +125,14 @@ func ListUsers(ctx context.Context, q Querier) ([]User, error) {
 }
 
 // SetUserDisabled disables or enables a user; disabling also ends the
-// user's sessions. An unknown name is ErrNotFound.
-func SetUserDisabled(ctx context.Context, q Querier, name string, disabled bool) error {
+// user's sessions. An unknown name is store.ErrNotFound.
+func SetUserDisabled(ctx context.Context, q database.Querier, name string, disabled bool) error {
 	res, err := q.ExecContext(ctx, q.Rebind(`UPDATE users SET disabled = ? WHERE name = ?`), disabled, name)
 	if err != nil {
 		return fmt.Errorf("disable user %s: %w", name, err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return fmt.Errorf("user %s: %w", name, ErrNotFound)
+		return fmt.Errorf("user %s: %w", name, store.ErrNotFound)
 	}
 	if disabled {
 		if _, err := q.ExecContext(ctx, q.Rebind(`DELETE FROM sessions WHERE user_id IN (SELECT id FROM users WHERE name = ?)`), name); err != nil {
@@ -152,69 +143,17 @@ func SetUserDisabled(ctx context.Context, q Querier, name string, disabled bool)
 }
 
 // SetUserPassword replaces a user's password hash and ends the user's
-// sessions. An unknown name is ErrNotFound.
-func SetUserPassword(ctx context.Context, q Querier, name, hash string) error {
+// sessions. An unknown name is store.ErrNotFound.
+func SetUserPassword(ctx context.Context, q database.Querier, name, hash string) error {
 	res, err := q.ExecContext(ctx, q.Rebind(`UPDATE users SET password_hash = ? WHERE name = ?`), hash, name)
 	if err != nil {
 		return fmt.Errorf("set password of %s: %w", name, err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return fmt.Errorf("user %s: %w", name, ErrNotFound)
+		return fmt.Errorf("user %s: %w", name, store.ErrNotFound)
 	}
 	if _, err := q.ExecContext(ctx, q.Rebind(`DELETE FROM sessions WHERE user_id IN (SELECT id FROM users WHERE name = ?)`), name); err != nil {
 		return fmt.Errorf("set password of %s: end sessions: %w", name, err)
 	}
 	return nil
-}
-
-// Session is a login session, known by the hash of its token.
-type Session struct {
-	TokenHash string
-	UserID    int64
-	CreatedAt time.Time
-	ExpiresAt time.Time
-}
-
-// CreateSession stores a session.
-func CreateSession(ctx context.Context, q Querier, s Session) error {
-	if _, err := q.ExecContext(ctx, q.Rebind(
-		`INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)`),
-		s.TokenHash, s.UserID, s.CreatedAt.UTC(), s.ExpiresAt.UTC()); err != nil {
-		return fmt.Errorf("create session: %w", err)
-	}
-	return nil
-}
-
-// SessionUser returns the user of the session with a token hash that has
-// not expired at now, or ErrNotFound (also for a disabled user).
-func SessionUser(ctx context.Context, q Querier, tokenHash string, now time.Time) (*User, error) {
-	u, err := scanUser(q.QueryRowxContext(ctx, q.Rebind(
-		`SELECT u.id, u.name, u.role, u.password_hash, u.created_at, u.disabled
-		 FROM sessions s JOIN users u ON u.id = s.user_id
-		 WHERE s.token_hash = ? AND s.expires_at > ? AND u.disabled = ?`), tokenHash, now.UTC(), false))
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("session: %w", ErrNotFound)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("session: %w", err)
-	}
-	return u, nil
-}
-
-// DeleteSession ends a session; an unknown one is not an error.
-func DeleteSession(ctx context.Context, q Querier, tokenHash string) error {
-	if _, err := q.ExecContext(ctx, q.Rebind(`DELETE FROM sessions WHERE token_hash = ?`), tokenHash); err != nil {
-		return fmt.Errorf("delete session: %w", err)
-	}
-	return nil
-}
-
-// DeleteExpiredSessions removes the sessions expired at now and returns how
-// many.
-func DeleteExpiredSessions(ctx context.Context, q Querier, now time.Time) (int64, error) {
-	res, err := q.ExecContext(ctx, q.Rebind(`DELETE FROM sessions WHERE expires_at <= ?`), now.UTC())
-	if err != nil {
-		return 0, fmt.Errorf("delete expired sessions: %w", err)
-	}
-	return res.RowsAffected()
 }
