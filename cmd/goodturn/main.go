@@ -132,9 +132,10 @@ func usage(w io.Writer) {
 	for _, c := range commands {
 		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.usage)
 	}
-	fmt.Fprintln(w, "\nRun `goodturn <command> -h` for a command's flags. --db, --billing-db, --rulesets")
-	fmt.Fprintln(w, "and --now can also be set with GOODTURN_DB, GOODTURN_BILLING_DB, GOODTURN_RULESETS")
-	fmt.Fprintln(w, "and GOODTURN_NOW.")
+	fmt.Fprintln(w, "\nRun `goodturn <command> -h` for a command's flags. --db, --billing-db, --rulesets,")
+	fmt.Fprintln(w, "--now, --log-format (text, json) and --log-level (debug, info, warn, error) can also")
+	fmt.Fprintln(w, "be set with GOODTURN_DB, GOODTURN_BILLING_DB, GOODTURN_RULESETS, GOODTURN_NOW,")
+	fmt.Fprintln(w, "GOODTURN_LOG_FORMAT and GOODTURN_LOG_LEVEL.")
 }
 
 func isTerminal(f *os.File) bool {
