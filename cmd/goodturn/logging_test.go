@@ -67,20 +67,15 @@ func TestLogFormatJSON(t *testing.T) {
 			if code != 0 {
 				t.Fatalf("run exited %d\n%s\n%s", code, out, errOut)
 			}
-			var lines, started int
-			for line := range strings.Lines(errOut) {
-				var rec map[string]any
-				if err := json.Unmarshal([]byte(line), &rec); err != nil {
-					t.Errorf("not a JSON line: %q", line)
-					continue
-				}
-				lines++
+			recs := jsonLines(t, errOut)
+			started := 0
+			for _, rec := range recs {
 				if rec["msg"] == "run started" && rec["level"] == "INFO" && rec["ruleset"] == "mobile" {
 					started++
 				}
 			}
-			if lines == 0 || started != 1 {
-				t.Errorf("%d JSON lines, %d of them \"run started\":\n%s", lines, started, errOut)
+			if len(recs) == 0 || started != 1 {
+				t.Errorf("%d JSON lines, %d of them \"run started\":\n%s", len(recs), started, errOut)
 			}
 		})
 	}
@@ -93,4 +88,20 @@ func TestLogFormatJSON(t *testing.T) {
 	if code != 0 || !strings.Contains(errOut, "level=INFO msg=\"run started\"") {
 		t.Errorf("default log: exit %d\n%s", code, errOut)
 	}
+}
+
+// jsonLines parses a log of JSON lines, reporting every line that is not
+// a JSON object.
+func jsonLines(t *testing.T, log string) []map[string]any {
+	t.Helper()
+	var recs []map[string]any
+	for line := range strings.Lines(log) {
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Errorf("not a JSON line: %q", line)
+			continue
+		}
+		recs = append(recs, rec)
+	}
+	return recs
 }

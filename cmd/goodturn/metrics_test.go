@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"io"
 	"net/http"
 	"strings"
@@ -106,18 +105,13 @@ func proxyTo(t *testing.T, addr string) http.Handler {
 func checkAccessLog(t *testing.T, log string) {
 	t.Helper()
 	var scrape, login bool
-	for line := range strings.Lines(log) {
-		var rec map[string]any
-		if err := json.Unmarshal([]byte(line), &rec); err != nil {
-			t.Errorf("not a JSON line: %q", line)
-			continue
-		}
+	for _, rec := range jsonLines(t, log) {
 		if rec["msg"] != "http request" {
 			continue
 		}
 		for _, k := range []string{"time", "level", "method", "path", "status", "duration", "bytes"} {
 			if _, ok := rec[k]; !ok {
-				t.Errorf("access log line without %s: %s", k, line)
+				t.Errorf("access log line without %s: %v", k, rec)
 			}
 		}
 		switch rec["path"] {
