@@ -60,6 +60,7 @@ func (c *config) flagSet(env *Env, name, args string) *flag.FlagSet {
 	intVar(fs, &c.cap, "cap", policy.DefaultPolicy.Cap, 0, math.MaxInt, "promotional proposals a customer may get within --cap-window across all rules; 0 turns the cap off")
 	c.capWindow = policy.DefaultPolicy.CapWindow
 	fs.Var(&ruleDurationFlag{&c.capWindow}, "cap-window", "the window of the frequency cap, like 7d")
+	bindLogFlags(env, fs)
 	fs.Usage = func() {
 		fmt.Fprintf(env.Stderr, "Usage: goodturn %s %s\n\nFlags:\n", name, args)
 		fs.PrintDefaults()

@@ -61,6 +61,8 @@ type Env struct {
 	// OSUser is the operating system user running the command, recorded
 	// with its review decisions; "" means the process's own user.
 	OSUser string
+	// log is what --log-format and --log-level set.
+	log logSettings
 }
 
 // osUser returns the operating system user running the command: the
@@ -162,18 +164,10 @@ func usage(w io.Writer) {
 	for _, c := range commands {
 		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.usage)
 	}
-	fmt.Fprintln(w, "\nRun `goodturn <command> -h` for a command's flags. --db, --billing-db, --rulesets")
-	fmt.Fprintln(w, "and --now can also be set with GOODTURN_DB, GOODTURN_BILLING_DB, GOODTURN_RULESETS")
-	fmt.Fprintln(w, "and GOODTURN_NOW.")
-}
-
-func newLogger(env *Env) *slog.Logger {
-	level := slog.LevelInfo
-	if env.Interactive {
-		// On a terminal the commands print their own progress and results.
-		level = slog.LevelWarn
-	}
-	return slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: level}))
+	fmt.Fprintln(w, "\nRun `goodturn <command> -h` for a command's flags. --db, --billing-db, --rulesets,")
+	fmt.Fprintln(w, "--now, --log-format (text, json) and --log-level (debug, info, warn, error) can also")
+	fmt.Fprintln(w, "be set with GOODTURN_DB, GOODTURN_BILLING_DB, GOODTURN_RULESETS, GOODTURN_NOW,")
+	fmt.Fprintln(w, "GOODTURN_LOG_FORMAT and GOODTURN_LOG_LEVEL.")
 }
 
 func isTerminal(f *os.File) bool {

@@ -67,6 +67,9 @@ func (s *sendFlags) bind(env *Env, fs *flag.FlagSet) {
 	fs.BoolVar(&s.holdEmail, "hold-uncertain-email", false, "mark an email whose sender stopped mid-send dead for an admin, instead of sending it again with the same Message-ID")
 }
 
+// outboxChannels are the channels of outbox messages.
+var outboxChannels = []string{"email", "sms", "webhook", outbox.ActionChannel}
+
 // sender builds the sender the flags describe.
 func (s *sendFlags) sender(env *Env, c *config) (*outbox.Sender, []string, error) {
 	now, err := c.clock()
@@ -119,7 +122,7 @@ func (s *sendFlags) sender(env *Env, c *config) (*outbox.Sender, []string, error
 		}
 	}
 	var missing []string
-	for _, name := range []string{"email", "sms", "webhook", outbox.ActionChannel} {
+	for _, name := range outboxChannels {
 		if chans[name] != nil {
 			continue
 		}

@@ -4,27 +4,25 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"math"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
-	"sort"
 	"strconv"
-	"strings"
-	"sync"
 	"time"
 	_ "time/tzdata" // schedules' time zones even where the system has no zoneinfo
 
 	"github.com/goodturn/goodturn/engine"
 	"github.com/goodturn/goodturn/engine/billing"
 	"github.com/goodturn/goodturn/engine/database"
+	"github.com/goodturn/goodturn/engine/metrics"
 	"github.com/goodturn/goodturn/engine/schedule"
-	"github.com/goodturn/goodturn/engine/store"
 	"github.com/goodturn/goodturn/notify/outbox"
+	"github.com/goodturn/goodturn/notify/outbox/outboxdb"
 	"github.com/goodturn/goodturn/notify/review"
+	"github.com/goodturn/goodturn/notify/review/reviewdb"
 	"github.com/goodturn/goodturn/notify/web"
 	"github.com/goodturn/goodturn/rules"
 	"github.com/goodturn/goodturn/rules/rulefmt"
@@ -103,6 +101,7 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 		sets, _ := c.loadRulesetsPartly(nil)
 		snd.DB = sv.db
 		snd.Now = sv.now // serve runs on the real clock, --now or not
+		snd.Observe = func(o outbox.Outcome) { sv.metrics.Sent(o.Channel, o.Result) }
 		sv.sender = snd
 		sv.enqueuer = &outbox.Enqueuer{DB: sv.db, Customers: &billing.Reader{DB: sv.bdb}, Rulesets: sets, Now: sv.now}
 		sv.sendEvery = *sendEvery
@@ -156,7 +155,7 @@ type server struct {
 	health  []*database.DB
 	closeDB func()
 	sched   *schedule.Scheduler
-	metrics *metrics
+	metrics *metrics.Metrics
 	// review is the review page, served on every path but /healthz and
 	// /metrics.
 	review  *web.Server
@@ -176,7 +175,7 @@ func newServer(ctx context.Context, env *Env, c *config, opts serveOptions) (*se
 	if env.Interactive {
 		// The other commands print results on a terminal and log only
 		// warnings; serve has nothing else to say, so it logs its work.
-		log = slog.New(slog.NewTextHandler(env.Stderr, nil))
+		log = env.logger(slog.LevelInfo)
 	}
 	now := opts.now
 	if now == nil {
@@ -222,8 +221,20 @@ func newServer(ctx context.Context, env *Env, c *config, opts serveOptions) (*se
 		return nil, err
 	}
 	closeAll := func() { closeHealth(); closeDB() }
-	sv := &server{env: env, c: c, log: log, db: db, bdb: bdb, health: health, closeDB: closeAll, metrics: newMetrics(), workers: opts.workers, now: now,
+	sv := &server{env: env, c: c, log: log, db: db, bdb: bdb, health: health, closeDB: closeAll, workers: opts.workers, now: now,
 		timeouts: opts.timeouts}
+	// The scrape-time queries use the health check's connection: a run
+	// holding every connection of the main pool does not stall a scrape.
+	sv.metrics = metrics.New(metrics.Options{
+		Next: sv.nextSlots,
+		Outbox: func(ctx context.Context) (map[string]map[string]int, error) {
+			return outboxdb.Counts(ctx, health[0], outboxWaiting...)
+		},
+		OutboxStates: outboxWaiting,
+		Channels:     outboxChannels,
+		Pending:      func(ctx context.Context) (map[string]int64, error) { return reviewdb.PendingCounts(ctx, health[0]) },
+		Logger:       log,
+	})
 	if sv.timeouts == (httpTimeouts{}) {
 		sv.timeouts = defaultTimeouts
 	}
@@ -235,9 +246,9 @@ func newServer(ctx context.Context, env *Env, c *config, opts serveOptions) (*se
 		closeAll()
 		return nil, err
 	}
-	sv.sched = &schedule.Scheduler{DB: db, Entries: entries, Job: sv.job, Now: now, CatchUp: opts.catchUp, Logger: log, Observe: sv.metrics.observe}
+	sv.sched = &schedule.Scheduler{DB: db, Entries: entries, Job: sv.job, Now: now, CatchUp: opts.catchUp, Logger: log, Observe: sv.metrics.Observe}
 	for _, e := range entries {
-		sv.metrics.known(e.Ruleset)
+		sv.metrics.Known(e.Ruleset)
 	}
 	return sv, nil
 }
@@ -295,12 +306,11 @@ func (sv *server) job(ctx context.Context, sl schedule.Slot) (int64, error) {
 	eng := newEngine(sv.env, sv.db, sv.bdb, sv.c, sv.workers)
 	eng.Now = sv.now
 	eng.Logger = sv.log
-	sv.metrics.started(sl.Ruleset, +1)
-	defer sv.metrics.started(sl.Ruleset, -1)
+	defer sv.metrics.Started(sl.Ruleset)()
 	results, err := eng.RunAll(ctx, sets, engine.Options{})
 	var id int64
 	for _, res := range results {
-		sv.metrics.run(res, sv.now())
+		sv.metrics.Run(res, sv.now())
 		id = res.ID
 	}
 	return id, err
@@ -376,7 +386,7 @@ func (sv *server) serve(ctx context.Context, listen string) error {
 func (sv *server) handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", sv.healthz)
-	mux.HandleFunc("GET /metrics", sv.serveMetrics)
+	mux.Handle("GET /metrics", sv.metrics.Handler())
 	// Other methods on the endpoints stay theirs: 405, not the review
 	// page's login.
 	for _, path := range []string{"/healthz", "/metrics"} {
@@ -388,7 +398,7 @@ func (sv *server) handler() http.Handler {
 	// Every other path is the review page, which brings its own login,
 	// sessions and cross-origin protection.
 	mux.Handle("/", sv.review)
-	return mux
+	return accessLog(sv.log, mux)
 }
 
 // healthz answers 200 "ok" when the databases answer a query, else 503.
@@ -409,139 +419,18 @@ func (sv *server) healthz(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprintln(w, "ok")
 }
 
-func (sv *server) serveMetrics(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
-	next := map[string]float64{}
+// nextSlots gives when each scheduled ruleset's next slot is due.
+func (sv *server) nextSlots() map[string]time.Time {
+	next := map[string]time.Time{}
 	now := sv.now()
 	for _, e := range sv.sched.Entries {
 		if sl, ok := e.Next(now); ok {
-			next[e.Ruleset] = unixSeconds(sl.At)
+			next[e.Ruleset] = sl.At
 		}
 	}
-	sv.metrics.write(w, next)
+	return next
 }
 
-// metrics are serve's counters, written in the Prometheus text format.
-type metrics struct {
-	mu          sync.Mutex
-	runs        map[[2]string]float64 // ruleset, status
-	proposals   map[[2]string]float64 // ruleset, rule
-	ruleErrors  map[[2]string]float64 // ruleset, rule
-	slots       map[[2]string]float64 // ruleset, outcome
-	durSum      map[string]float64
-	durCount    map[string]float64
-	durLast     map[string]float64
-	lastSuccess map[string]float64
-	inProgress  map[string]float64
-}
-
-func newMetrics() *metrics {
-	return &metrics{
-		runs: map[[2]string]float64{}, proposals: map[[2]string]float64{}, ruleErrors: map[[2]string]float64{},
-		slots: map[[2]string]float64{}, durSum: map[string]float64{}, durCount: map[string]float64{},
-		durLast: map[string]float64{}, lastSuccess: map[string]float64{}, inProgress: map[string]float64{},
-	}
-}
-
-// known makes a scheduled ruleset's counters show from the start, at zero.
-func (m *metrics) known(ruleset string) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	for _, st := range []string{schedule.SlotSucceeded, schedule.SlotFailed} {
-		m.runs[[2]string{ruleset, st}] += 0
-	}
-	m.inProgress[ruleset] += 0
-}
-
-// observe counts a settled slot, and a run for each slot that ran.
-func (m *metrics) observe(ev schedule.Event) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.slots[[2]string{ev.Slot.Ruleset, ev.Outcome}]++
-	switch ev.Outcome {
-	case schedule.SlotSucceeded, schedule.SlotFailed, schedule.SlotCancelled:
-		m.runs[[2]string{ev.Slot.Ruleset, ev.Outcome}]++
-	}
-}
-
-func (m *metrics) started(ruleset string, d float64) {
-	m.mu.Lock()
-	m.inProgress[ruleset] += d
-	m.mu.Unlock()
-}
-
-// run counts what a run did.
-func (m *metrics) run(res *engine.Result, now time.Time) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	rs := res.Ruleset
-	for _, rr := range res.Rules {
-		k := [2]string{rs, rr.RuleID}
-		m.proposals[k] += float64(rr.Proposals)
-		m.ruleErrors[k] += float64(rr.Errors)
-	}
-	secs := res.Duration.Seconds()
-	m.durSum[rs] += secs
-	m.durCount[rs]++
-	m.durLast[rs] = secs
-	if res.Status == store.RunSucceeded {
-		m.lastSuccess[rs] = unixSeconds(now)
-	}
-}
-
-func (m *metrics) write(w io.Writer, nextSlot map[string]float64) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	pairs := func(name, help, typ, l1, l2 string, v map[[2]string]float64) {
-		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, typ)
-		keys := make([][2]string, 0, len(v))
-		for k := range v {
-			keys = append(keys, k)
-		}
-		sort.Slice(keys, func(i, j int) bool {
-			if keys[i][0] != keys[j][0] {
-				return keys[i][0] < keys[j][0]
-			}
-			return keys[i][1] < keys[j][1]
-		})
-		for _, k := range keys {
-			fmt.Fprintf(w, "%s{%s=%s,%s=%s} %s\n", name, l1, quoteLabel(k[0]), l2, quoteLabel(k[1]), formatValue(v[k]))
-		}
-	}
-	single := func(name, suffix string, v map[string]float64) {
-		keys := make([]string, 0, len(v))
-		for k := range v {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			fmt.Fprintf(w, "%s%s{ruleset=%s} %s\n", name, suffix, quoteLabel(k), formatValue(v[k]))
-		}
-	}
-	gauge := func(name, help string, v map[string]float64) {
-		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s gauge\n", name, help, name)
-		single(name, "", v)
-	}
-	pairs("goodturn_runs_total", "Scheduled runs finished, by ruleset and status (succeeded, failed, cancelled).", "counter", "ruleset", "status", m.runs)
-	pairs("goodturn_proposals_total", "Proposals recorded by scheduled runs, by ruleset and rule.", "counter", "ruleset", "rule", m.proposals)
-	pairs("goodturn_rule_errors_total", "Customers a rule failed on in scheduled runs, by ruleset and rule.", "counter", "ruleset", "rule", m.ruleErrors)
-	fmt.Fprintf(w, "# HELP goodturn_run_duration_seconds Wall time of scheduled runs.\n# TYPE goodturn_run_duration_seconds summary\n")
-	single("goodturn_run_duration_seconds", "_sum", m.durSum)
-	single("goodturn_run_duration_seconds", "_count", m.durCount)
-	gauge("goodturn_run_last_duration_seconds", "Wall time of the latest scheduled run.", m.durLast)
-	gauge("goodturn_run_last_success_timestamp_seconds", "When the latest successful scheduled run finished, in Unix seconds.", m.lastSuccess)
-	gauge("goodturn_runs_in_progress", "Scheduled runs going on in this process.", m.inProgress)
-	pairs("goodturn_slots_total", "Schedule slots this process settled, by ruleset and outcome (succeeded, failed, cancelled, skipped, missed, taken).", "counter", "ruleset", "outcome", m.slots)
-	gauge("goodturn_schedule_next_slot_timestamp_seconds", "When the ruleset's next slot is due, in Unix seconds.", nextSlot)
-}
-
-func unixSeconds(t time.Time) float64 { return float64(t.UnixNano()) / 1e9 }
-
-// quoteLabel writes a label value as the text format wants it.
-func quoteLabel(s string) string {
-	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`)
-	return `"` + r.Replace(s) + `"`
-}
-
-func formatValue(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
+// outboxWaiting are the outbox states /metrics counts: the messages not
+// yet settled, and the dead ones.
+var outboxWaiting = []string{outboxdb.Queued, outboxdb.Sending, outboxdb.Dead}

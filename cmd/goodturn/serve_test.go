@@ -22,6 +22,8 @@ import (
 	"github.com/goodturn/goodturn/engine/sample"
 	"github.com/goodturn/goodturn/engine/schedule"
 	"github.com/goodturn/goodturn/engine/store"
+	"github.com/goodturn/goodturn/notify/outbox"
+	dto "github.com/prometheus/client_model/go"
 )
 
 // sampleBilling fills a database with a sample operator of n customers.
@@ -147,40 +149,75 @@ func TestServeRunsScheduledRuleset(t *testing.T) {
 			t.Errorf("slots: %+v %v", list, err)
 		}
 
-		code, body := get(t, sv.handler(), "/metrics")
-		if code != http.StatusOK {
-			t.Fatalf("/metrics: %d", code)
-		}
-		want := []string{
-			"# TYPE goodturn_runs_total counter",
-			`goodturn_runs_total{ruleset="mobile",status="succeeded"} 1`,
-			`goodturn_runs_total{ruleset="mobile",status="failed"} 0`,
-			`goodturn_slots_total{ruleset="mobile",outcome="succeeded"} 1`,
-			"# TYPE goodturn_run_duration_seconds summary",
-			`goodturn_run_duration_seconds_count{ruleset="mobile"} 1`,
-			`goodturn_runs_in_progress{ruleset="mobile"} 0`,
-			"# TYPE goodturn_rule_errors_total counter",
+		body, fams := scrape(t, sv.handler())
+		checkExposition(t, body)
+		want := []series{
+			{"goodturn_runs_total", []string{"ruleset", "mobile", "status", "succeeded"}, 1},
+			{"goodturn_runs_total", []string{"ruleset", "mobile", "status", "failed"}, 0},
+			{"goodturn_slots_total", []string{"ruleset", "mobile", "outcome", "succeeded"}, 1},
+			{"goodturn_run_duration_seconds", []string{"ruleset", "mobile"}, 1}, // a histogram's count
+			{"goodturn_runs_in_progress", []string{"ruleset", "mobile"}, 0},
+			{"goodturn_run_customers_total", []string{"ruleset", "mobile"}, 50},
+			{"goodturn_run_refused_customers_total", []string{"ruleset", "mobile"}, 0},
+			// Next slot: 02:30 tomorrow, London time (GMT in November).
+			{"goodturn_schedule_next_slot_timestamp_seconds", []string{"ruleset", "mobile"}, float64(time.Date(2026, 11, 24, 2, 30, 0, 0, time.UTC).Unix())},
+			{"goodturn_run_last_success_timestamp_seconds", []string{"ruleset", "mobile"}, float64(day.Add(2*time.Hour + 31*time.Minute).Unix())}, // the step that ran it,
+			{"goodturn_proposals_pending", []string{"ruleset", "mobile"}, float64(run.Proposals)},
+			{"goodturn_outbox_messages", []string{"state", "queued"}, 0},
+			{"goodturn_outbox_dead_letters", []string{"channel", "email"}, 0},
+			{"goodturn_metrics_query_errors_total", []string{"query", "outbox"}, 0},
 		}
 		var total int64
 		for _, rr := range run.Rules {
 			total += rr.Proposals
-			want = append(want, fmt.Sprintf(`goodturn_proposals_total{ruleset="mobile",rule=%q} %d`, rr.RuleID, rr.Proposals),
-				fmt.Sprintf(`goodturn_rule_errors_total{ruleset="mobile",rule=%q} %d`, rr.RuleID, rr.Errors))
+			want = append(want, series{"goodturn_proposals_total", []string{"ruleset", "mobile", "rule", rr.RuleID}, float64(rr.Proposals)},
+				series{"goodturn_rule_errors_total", []string{"ruleset", "mobile", "rule", rr.RuleID}, float64(rr.Errors)})
 		}
-		for _, w := range want {
-			if !strings.Contains(body, w+"\n") {
-				t.Errorf("/metrics lacks %q:\n%s", w, body)
+		held, err := store.Held(ctx, sv.db, run.ID)
+		if err != nil || len(held) == 0 {
+			t.Fatalf("the run held nothing back (%v); the test wants holds to count", err)
+		}
+		for rule, reasons := range held {
+			for reason, n := range reasons {
+				want = append(want, series{"goodturn_held_total", []string{"ruleset", "mobile", "rule", rule, "reason", reason}, float64(n)})
 			}
 		}
+		checkSamples(t, fams, want)
 		if total != run.Proposals {
 			t.Errorf("proposals by rule add up to %d, run says %d", total, run.Proposals)
 		}
-		// Next slot: 02:30 tomorrow, London time (GMT in November).
-		next := time.Date(2026, 11, 24, 2, 30, 0, 0, time.UTC).Unix()
-		if !strings.Contains(body, fmt.Sprintf("goodturn_schedule_next_slot_timestamp_seconds{ruleset=\"mobile\"} %d\n", next)) {
-			t.Errorf("/metrics lacks the next slot %d:\n%s", next, body)
+		if typ := fams["goodturn_run_duration_seconds"].GetType(); typ != dto.MetricType_HISTOGRAM {
+			t.Errorf("goodturn_run_duration_seconds is a %v, want a histogram", typ)
 		}
-		checkExposition(t, body)
+		if n, ok := metricValue(fams, "go_goroutines"); !ok || n < 1 {
+			t.Errorf("go_goroutines %v %v", n, ok)
+		}
+		if n, ok := metricValue(fams, "process_start_time_seconds"); !ok || n < 1 {
+			t.Errorf("process_start_time_seconds %v %v", n, ok)
+		}
+
+		// Marketing approves a rule's batch and the sender enqueues it: the
+		// outbox has its messages queued, and fewer proposals wait.
+		res, err := sv.db.Exec(`UPDATE proposals SET status = 'approved' WHERE status = 'pending' AND rule_id = 'cheaper-plan'`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		approved, _ := res.RowsAffected()
+		sets, err := c.loadRulesets([]string{"mobile"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		enq := &outbox.Enqueuer{DB: sv.db, Customers: &billing.Reader{DB: sv.bdb}, Rulesets: sets, Now: clk.Now}
+		er, err := enq.Enqueue(ctx)
+		if err != nil || er.Proposals != int(approved) || er.Messages == 0 {
+			t.Fatalf("enqueue: %+v %v; %d approved", er, err, approved)
+		}
+		_, fams = scrape(t, sv.handler())
+		checkSamples(t, fams, []series{
+			{"goodturn_outbox_messages", []string{"state", "queued"}, float64(er.Messages + er.Actions - er.Skipped)},
+			{"goodturn_outbox_messages", []string{"state", "dead"}, 0},
+			{"goodturn_proposals_pending", []string{"ruleset", "mobile"}, float64(run.Proposals - approved)},
+		})
 	})
 }
 
@@ -225,7 +262,7 @@ func TestServeHealthz(t *testing.T) {
 	body, _ = io.ReadAll(resp.Body)
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/plain; version=0.0.4") ||
-		!strings.Contains(string(body), "# TYPE goodturn_slots_total counter\n") {
+		!strings.Contains(string(body), "# TYPE goodturn_outbox_messages gauge\n") || !strings.Contains(string(body), "go_goroutines ") {
 		t.Errorf("/metrics: %d %s\n%s", resp.StatusCode, resp.Header.Get("Content-Type"), body)
 	}
 	checkExposition(t, string(body))
@@ -404,7 +441,7 @@ func TestServeSendsApprovedProposals(t *testing.T) {
 	go func() {
 		exit <- Main(ctx, env, []string{"serve", "--db", dsn, "--rulesets", "../../rulesets", "--listen", addr,
 			"--catch-up", "0", "--schedule", writeSchedule(t, "mobile: \"CRON_TZ=UTC 0 0 1 1 *\"\n"),
-			"--log", "--send-hours", "always", "--send-every", "100ms"})
+			"--log", "--send-hours", "always", "--send-every", "100ms", "--log-format", "json", "--log-level", "debug"})
 	}()
 	// Each late fee waiver is an email and a billing action; without a
 	// billing webhook the action waits, and the emails go to the log.
@@ -421,10 +458,26 @@ func TestServeSendsApprovedProposals(t *testing.T) {
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+	// /metrics counts the deliveries by channel and result.
+	_, fams := scrape(t, proxyTo(t, addr))
+	checkSamples(t, fams, []series{
+		{"goodturn_sends_total", []string{"channel", "email", "result", "sent"}, float64(approved)},
+		{"goodturn_sends_total", []string{"channel", "email", "result", "dead"}, 0},
+		{"goodturn_outbox_messages", []string{"state", "dead"}, 0},
+	})
+	// The access log has the request without its query or cookie.
+	req, _ := http.NewRequest(http.MethodGet, "http://"+addr+"/login?next=/secret-next", nil)
+	req.AddCookie(&http.Cookie{Name: "goodturn_session", Value: "secret-cookie"})
+	if resp, err := http.DefaultClient.Do(req); err != nil {
+		t.Fatal(err)
+	} else {
+		resp.Body.Close()
+	}
 	cancel()
 	if code := <-exit; code != 0 {
 		t.Errorf("serve exited %d\n%s", code, errOut)
 	}
+	checkAccessLog(t, errOut.String())
 	if sent != approved {
 		t.Fatalf("%d emails sent, want one for each of the %d approved proposals\n%s\n%s", sent, approved, out, errOut)
 	}

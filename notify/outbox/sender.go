@@ -63,6 +63,9 @@ type Sender struct {
 	// Batch is how many rows a claim takes; 100 when zero.
 	Batch  int
 	Logger *slog.Logger
+	// Observe, when set, is told every outcome as its pass records it
+	// (serve counts them in its metrics).
+	Observe func(Outcome)
 
 	// crashAfterSend stops delivery right after a channel accepted a
 	// message, before it is recorded: what a kill -9 there does.
@@ -159,6 +162,11 @@ func (s *Sender) RunOnce(ctx context.Context) (Report, error) {
 		}
 		outs, err := s.deliverAll(ctx, fresh)
 		rep.Outcomes = append(rep.Outcomes, outs...)
+		if s.Observe != nil {
+			for _, o := range outs {
+				s.Observe(o)
+			}
+		}
 		if err != nil {
 			return rep, err
 		}

@@ -157,3 +157,22 @@ func ExpirePending(ctx context.Context, q database.Querier, cutoff, at time.Time
 	})
 	return out, nil
 }
+
+// PendingCounts returns how many proposals wait for review, by ruleset.
+func PendingCounts(ctx context.Context, q database.Querier) (map[string]int64, error) {
+	rows, err := q.QueryContext(ctx, q.Rebind(`SELECT ruleset, count(*) FROM proposals WHERE status = ? GROUP BY ruleset`), store.ProposalPending)
+	if err != nil {
+		return nil, fmt.Errorf("count pending proposals: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]int64{}
+	for rows.Next() {
+		var rs string
+		var n int64
+		if err := rows.Scan(&rs, &n); err != nil {
+			return nil, fmt.Errorf("count pending proposals: %w", err)
+		}
+		out[rs] = n
+	}
+	return out, rows.Err()
+}
