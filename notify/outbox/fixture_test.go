@@ -20,6 +20,7 @@ import (
 	"github.com/goodturn/goodturn/engine/database"
 	"github.com/goodturn/goodturn/engine/database/dbtest"
 	"github.com/goodturn/goodturn/engine/store"
+	"github.com/goodturn/goodturn/notify/channel"
 	"github.com/goodturn/goodturn/notify/outbox/outboxdb"
 	"github.com/goodturn/goodturn/rules"
 )
@@ -28,6 +29,7 @@ import (
 // mobile rules, the customers they are for, and an Enqueuer.
 type fixture struct {
 	t     *testing.T
+	dsn   string
 	db    *database.DB
 	run   int64
 	custs fakeCustomers
@@ -77,7 +79,7 @@ func newFixture(t *testing.T, dsn string) *fixture {
 	if err := store.CreateRun(ctx, db, run); err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{t: t, db: db, run: run.ID, custs: fakeCustomers{}, clock: &testClock{t: noon}}
+	f := &fixture{t: t, dsn: dsn, db: db, run: run.ID, custs: fakeCustomers{}, clock: &testClock{t: noon}}
 	f.enq = &Enqueuer{DB: db, Customers: f.custs, Rulesets: []*rules.Ruleset{rs}, Now: f.clock.Now}
 	return f
 }
@@ -305,4 +307,38 @@ func parseMail(raw []byte) (received, error) {
 		}
 	}
 	return r, nil
+}
+
+// crashAfterSend is a channel of a sender that dies right after a message
+// was accepted, before it is recorded — what a kill -9 there does: its
+// database connection is closed under it as soon as the channel has sent.
+type crashAfterSend struct {
+	channel.Channel
+	db *database.DB
+}
+
+func (c crashAfterSend) Send(ctx context.Context, m channel.Message) error {
+	err := c.Channel.Send(ctx, m)
+	if err == nil {
+		c.db.Close()
+	}
+	return err
+}
+
+// crashing returns a copy of s, on a connection of its own, whose process
+// dies right after its first send is accepted.
+func (f *fixture) crashing(s *Sender) *Sender {
+	f.t.Helper()
+	db, err := database.Open(context.Background(), f.dsn)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	f.t.Cleanup(func() { db.Close() })
+	c := *s
+	c.DB = db
+	c.Channels = map[string]channel.Channel{}
+	for name, ch := range s.Channels {
+		c.Channels[name] = crashAfterSend{Channel: ch, db: db}
+	}
+	return &c
 }

@@ -66,10 +66,6 @@ type Sender struct {
 	// Observe, when set, is told every outcome as its pass records it
 	// (serve counts them in its metrics).
 	Observe func(Outcome)
-
-	// crashAfterSend stops delivery right after a channel accepted a
-	// message, before it is recorded: what a kill -9 there does.
-	crashAfterSend bool
 }
 
 // Outcome is what happened to one row in a pass.
@@ -113,7 +109,7 @@ func (r Report) Count(result string) int {
 	return n
 }
 
-var errCrashed = errors.New("simulated crash after send")
+
 
 func (s *Sender) now() time.Time {
 	if s.Now != nil {
@@ -289,9 +285,6 @@ func (s *Sender) deliver(ctx context.Context, m outboxdb.Message) (Outcome, erro
 		msg.Payload = []byte(m.Payload)
 	}
 	sendErr := s.Channels[m.Channel].Send(ctx, msg)
-	if s.crashAfterSend && sendErr == nil {
-		return Outcome{}, errCrashed
-	}
 	now = s.now()
 	if sendErr == nil {
 		if err := outboxdb.MarkSent(rec, s.DB, m.ID, attempt, now); err != nil {
