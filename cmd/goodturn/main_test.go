@@ -267,7 +267,7 @@ func TestBench(t *testing.T) {
 	}
 	// bench runs the measured run as a child process of the goodturn binary.
 	bin := buildBinary(t)
-	for _, dsn := range []string{filepath.Join(t.TempDir(), "bench.db"), pgOrSkip(t)} {
+	for _, dsn := range []string{filepath.Join(t.TempDir(), "bench.db"), postgresIfSet(t)} {
 		if dsn == "" {
 			continue
 		}
@@ -290,8 +290,9 @@ func TestBench(t *testing.T) {
 	}
 }
 
-// pgOrSkip returns a fresh PostgreSQL DSN, or "" when there is none.
-func pgOrSkip(t *testing.T) string {
+// postgresIfSet returns a fresh PostgreSQL DSN, or "" when GOODTURN_TEST_POSTGRES
+// is unset or psql is missing: the caller then tests SQLite alone.
+func postgresIfSet(t *testing.T) string {
 	if os.Getenv(dbtest.PostgresEnv) == "" {
 		return ""
 	}
