@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"strings"
 )
@@ -9,6 +10,10 @@ import (
 // runCompletion prints a completion script for a shell: the commands of
 // goodturn, and for each the flags its -h lists.
 func runCompletion(ctx context.Context, env *Env, args []string) error {
+	if len(args) == 1 && asksHelp(args) {
+		fmt.Fprintln(env.Stderr, "Usage: goodturn completion bash|zsh|fish\n\nPrints a completion script for the shell; takes no flags.")
+		return flag.ErrHelp
+	}
 	if len(args) != 1 {
 		return fmt.Errorf("%w: want one shell: bash, zsh or fish", errUsage)
 	}

@@ -24,6 +24,7 @@ func TestCommandLineConventions(t *testing.T) {
 		{[]string{"review", "-h"}, "goodturn review approve"},
 		{[]string{"user", "add", "-h"}, "-role"},
 		{[]string{"completion", "fish"}, "complete -c goodturn"},
+		{[]string{"completion", "-h"}, "goodturn completion bash|zsh|fish"},
 	} {
 		code, out, errOut := run(t, tt.args...)
 		if code != 0 || !strings.Contains(out, tt.want) {
