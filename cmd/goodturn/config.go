@@ -100,6 +100,19 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
+// parseNoArgs parses a command's flags, refuses positional arguments, and
+// returns the command's clock (--now, or the real one).
+func (c *config) parseNoArgs(fs *flag.FlagSet, args []string) (func() time.Time, error) {
+	positional, err := parse(fs, args)
+	if err != nil {
+		return nil, err
+	}
+	if err := noArgs(positional); err != nil {
+		return nil, err
+	}
+	return c.clock()
+}
+
 // noArgs reports a usage error if there are positional arguments.
 func noArgs(args []string) error {
 	if len(args) > 0 {

@@ -25,14 +25,7 @@ func runDemo(ctx context.Context, env *Env, args []string) error {
 	customers := intIn(fs, "customers", 3000, 1, math.MaxInt, "how many sample customers to create")
 	seed := fs.Uint64("seed", 1, "the seed of the sample data")
 	withOutcomes := fs.Bool("outcomes", false, "run as of 120 days ago with a 25% control group per rule, approve everything, and generate what customers did since (see goodturn outcomes)")
-	positional, err := parse(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := noArgs(positional); err != nil {
-		return err
-	}
-	now, err := c.clock()
+	now, err := c.parseNoArgs(fs, args)
 	if err != nil {
 		return err
 	}

@@ -19,14 +19,7 @@ import (
 func runDoctor(ctx context.Context, env *Env, args []string) error {
 	var c config
 	fs := c.flagSet(env, "doctor", "[--billing-db DSN] [--now DATE] [--months N]")
-	positional, err := parse(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := noArgs(positional); err != nil {
-		return err
-	}
-	now, err := c.clock()
+	now, err := c.parseNoArgs(fs, args)
 	if err != nil {
 		return err
 	}

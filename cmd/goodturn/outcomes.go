@@ -43,14 +43,7 @@ func runOutcomes(ctx context.Context, env *Env, args []string) error {
 	fs := c.flagSet(env, "outcomes", "[--ruleset NAME] [--json]")
 	ruleset := fs.String("ruleset", "", "only this ruleset's rules")
 	asJSON := fs.Bool("json", false, "print the figures as JSON, for analysts")
-	positional, err := parse(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := noArgs(positional); err != nil {
-		return err
-	}
-	now, err := c.clock()
+	now, err := c.parseNoArgs(fs, args)
 	if err != nil {
 		return err
 	}

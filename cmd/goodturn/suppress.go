@@ -38,14 +38,7 @@ func suppressAdd(ctx context.Context, env *Env, args []string) error {
 	owner := fs.String("owner", "", "who asked for it (required)")
 	reason := fs.String("reason", "", "why (required)")
 	expires := fs.String("expires", "", "the first day it no longer applies (never by default)")
-	positional, err := parse(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := noArgs(positional); err != nil {
-		return err
-	}
-	now, err := c.clock()
+	now, err := c.parseNoArgs(fs, args)
 	if err != nil {
 		return err
 	}
@@ -85,14 +78,7 @@ func suppressList(ctx context.Context, env *Env, args []string) error {
 	var c config
 	fs := c.flagSet(env, "suppress list", "[--all]")
 	all := fs.Bool("all", false, "include expired suppressions")
-	positional, err := parse(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := noArgs(positional); err != nil {
-		return err
-	}
-	now, err := c.clock()
+	now, err := c.parseNoArgs(fs, args)
 	if err != nil {
 		return err
 	}
