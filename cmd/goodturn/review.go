@@ -67,6 +67,33 @@ func runReview(ctx context.Context, env *Env, args []string) error {
 		return fmt.Errorf("%w: unknown review command %q: want list, show, approve, reject, expire or audit", errUsage, sub)
 	}
 	var f reviewFlags
+	fs := f.reviewFlagSet(env, sub)
+	positional, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	target, expire, err := f.check(sub, positional)
+	if err != nil {
+		return err
+	}
+	now, err := f.clock()
+	if err != nil {
+		return err
+	}
+	db, bdb, closeAll, err := f.databases(ctx)
+	if err != nil {
+		return err
+	}
+	defer closeAll()
+	svc := review.New(db, review.Config{Now: now})
+	// Set after New, which reads 0 as "the default": here 0 means every
+	// batch needs two reviewers.
+	svc.SecondReviewerAbove, svc.ExpireAfter = f.secondAbove, expire
+	return f.run(ctx, env, sub, svc, db, bdb, target, expire)
+}
+
+// reviewFlagSet returns the flags of one review command, bound to f.
+func (f *reviewFlags) reviewFlagSet(env *Env, sub string) *flag.FlagSet {
 	fs := f.flagSet(env, "review "+sub, reviewUsage[sub])
 	intVar(fs, &f.secondAbove, "second-reviewer-above", review.DefaultSecondReviewerAbove, -1, math.MaxInt,
 		"approving a batch of more pending proposals than this takes two different reviewers; -1 never")
@@ -91,62 +118,58 @@ func runReview(ctx context.Context, env *Env, args []string) error {
 		fs.StringVar(&f.actor, "actor", "", "only this actor's entries")
 		fs.StringVar(&f.action, "action", "", "only this action's entries (approve, reject, expire, login, …)")
 	}
-	positional, err := parse(fs, args)
-	if err != nil {
-		return err
-	}
+	return fs
+}
+
+// check checks a review command's arguments and flags, and returns the
+// batch or proposal it names and how long proposals may wait (negative:
+// forever).
+func (f *reviewFlags) check(sub string, positional []string) (reviewdb.Selection, time.Duration, error) {
 	var target reviewdb.Selection
+	var err error
 	switch sub {
 	case "show", "approve", "reject":
 		if len(positional) != 1 {
-			return fmt.Errorf("%w: want `goodturn review %s %s`", errUsage, sub, reviewUsage[sub])
+			return target, 0, fmt.Errorf("%w: want `goodturn review %s %s`", errUsage, sub, reviewUsage[sub])
 		}
 		if target, err = review.ParseTarget(positional[0]); err != nil {
-			return fmt.Errorf("%w: %v", errUsage, err)
+			return target, 0, fmt.Errorf("%w: %v", errUsage, err)
 		}
 	default:
 		if err := noArgs(positional); err != nil {
-			return err
+			return target, 0, err
 		}
 	}
 	if (sub == "approve" || sub == "reject") && f.as == "" {
-		return fmt.Errorf("%w: --as NAME is required: the reviewer deciding", errUsage)
+		return target, 0, fmt.Errorf("%w: --as NAME is required: the reviewer deciding", errUsage)
 	}
 	if f.limit < 0 || f.offset < 0 {
-		return fmt.Errorf("%w: --limit and --offset want 0 or more", errUsage)
+		return target, 0, fmt.Errorf("%w: --limit and --offset want 0 or more", errUsage)
 	}
 	switch f.status {
 	case "all", "":
 	case store.ProposalPending, store.ProposalApproved, store.ProposalRejected, store.ProposalExpired, store.ProposalHeld:
 	default:
-		return fmt.Errorf("%w: --status %q: want pending, approved, rejected, expired, held or all", errUsage, f.status)
+		return target, 0, fmt.Errorf("%w: --status %q: want pending, approved, rejected, expired, held or all", errUsage, f.status)
 	}
 	expire, err := rulefmt.ParseDuration(f.expireAfter)
 	if err != nil {
-		return fmt.Errorf("%w: --expire-after: %v", errUsage, err)
+		return target, 0, fmt.Errorf("%w: --expire-after: %v", errUsage, err)
 	}
 	if expire == 0 {
 		expire = -1
 	}
-	now, err := f.clock()
-	if err != nil {
-		return err
-	}
-	db, bdb, closeAll, err := f.databases(ctx)
-	if err != nil {
-		return err
-	}
-	defer closeAll()
-	svc := review.New(db, review.Config{Now: now})
-	// Set after New, which reads 0 as "the default": here 0 means every
-	// batch needs two reviewers.
-	svc.SecondReviewerAbove, svc.ExpireAfter = f.secondAbove, expire
-	// Listing and showing change nothing: only `review expire`, `serve`
-	// and a decision (which expires what is overdue first, so that it
-	// cannot be approved) expire proposals.
+	return target, expire, nil
+}
+
+// run runs one review command. Listing and showing change nothing: only
+// `review expire`, `serve` and a decision (which expires what is overdue
+// first, so that it cannot be approved) expire proposals.
+func (f *reviewFlags) run(ctx context.Context, env *Env, sub string, svc *review.Service, db, bdb *database.DB,
+	target reviewdb.Selection, expire time.Duration) error {
 	switch sub {
 	case "list":
-		return reviewList(ctx, env.Stdout, svc, f)
+		return reviewList(ctx, env.Stdout, svc, *f)
 	case "show":
 		if target.ProposalID != 0 {
 			if err := reviewShowProposal(ctx, env.Stdout, db, bdb, target.ProposalID); err != nil {
@@ -154,7 +177,7 @@ func runReview(ctx context.Context, env *Env, args []string) error {
 			}
 			return reviewShowProposalOverdue(ctx, env.Stdout, svc, target.ProposalID, f.expireAfter)
 		}
-		if err := reviewShowBatch(ctx, env.Stdout, db, target, f); err != nil {
+		if err := reviewShowBatch(ctx, env.Stdout, db, target, *f); err != nil {
 			return err
 		}
 		return reviewShowOverdue(ctx, env.Stdout, svc, target, f.expireAfter)
@@ -183,7 +206,7 @@ func runReview(ctx context.Context, env *Env, args []string) error {
 		}
 		fmt.Fprintf(env.Stdout, "Expired %s pending for more than %s.\n", proposalCount(expired), rulefmt.FormatDuration(expire))
 	case "audit":
-		return reviewAudit(ctx, env.Stdout, db, f)
+		return reviewAudit(ctx, env.Stdout, db, *f)
 	}
 	return nil
 }

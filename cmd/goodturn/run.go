@@ -108,37 +108,16 @@ func runRun(ctx context.Context, env *Env, args []string) error {
 		return nil
 	}
 	if !*dryRun {
-		// One run of a ruleset at a time across processes: a scheduled run
-		// in `goodturn serve`, say, or another `goodturn run`.
-		var busy []string
-		for _, rs := range sets {
-			lock, ok, err := store.TryLockRuleset(ctx, db, rs.Name)
-			if err != nil {
-				return err
-			}
-			if !ok {
-				busy = append(busy, rs.Name)
-				continue
-			}
-			defer lock.Unlock()
+		unlock, err := lockRulesets(ctx, db, sets)
+		if err != nil {
+			return err
 		}
-		if len(busy) > 0 {
-			return fmt.Errorf("ruleset %s is being run by another process; try again when it has finished", strings.Join(busy, ", "))
-		}
+		defer unlock()
 	}
 	opts := engine.Options{DryRun: *dryRun, Samples: 3, IgnoreHeld: *diff, Collect: *diff || *output != "", CollectHeld: *output != ""}
 	results, err := runWithProgress(ctx, env, eng, sets, opts)
-	for i, res := range results {
-		rs := sets[i]
-		printResult(env.Stdout, rs, res)
-		if *dryRun {
-			printSamples(env.Stdout, rs, res)
-		}
-		if *diff && err == nil {
-			if derr := printDiff(ctx, env.Stdout, db, rs, res); derr != nil {
-				return derr
-			}
-		}
+	if perr := printResults(ctx, env, db, sets, results, *diff && err == nil); perr != nil {
+		return perr
 	}
 	if err != nil {
 		return err
@@ -152,6 +131,54 @@ func runRun(ctx context.Context, env *Env, args []string) error {
 	}
 	if loadErr != nil {
 		return errSilent
+	}
+	return nil
+}
+
+// lockRulesets takes each ruleset's run lock, so that one run of a ruleset
+// happens at a time across processes (a scheduled run in `goodturn
+// serve`, say, or another `goodturn run`), and returns what releases them.
+func lockRulesets(ctx context.Context, db *database.DB, sets []*rules.Ruleset) (func(), error) {
+	var locks []*store.RulesetLock
+	unlock := func() {
+		for _, l := range locks {
+			l.Unlock()
+		}
+	}
+	var busy []string
+	for _, rs := range sets {
+		lock, ok, err := store.TryLockRuleset(ctx, db, rs.Name)
+		if err != nil {
+			unlock()
+			return nil, err
+		}
+		if !ok {
+			busy = append(busy, rs.Name)
+			continue
+		}
+		locks = append(locks, lock)
+	}
+	if len(busy) > 0 {
+		unlock()
+		return nil, fmt.Errorf("ruleset %s is being run by another process; try again when it has finished", strings.Join(busy, ", "))
+	}
+	return unlock, nil
+}
+
+// printResults prints what each ruleset's run did, a dry run's samples,
+// and with diff how it differs from the latest day that proposed.
+func printResults(ctx context.Context, env *Env, db *database.DB, sets []*rules.Ruleset, results []*engine.Result, diff bool) error {
+	for i, res := range results {
+		rs := sets[i]
+		printResult(env.Stdout, rs, res)
+		if res.DryRun {
+			printSamples(env.Stdout, rs, res)
+		}
+		if diff {
+			if err := printDiff(ctx, env.Stdout, db, rs, res); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }
