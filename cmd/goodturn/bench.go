@@ -112,28 +112,10 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 	}
 
 	// 3. The run, in a process of its own so that its peak memory is its own.
-	exe, err := os.Executable()
+	fmt.Fprintf(w, "Running every ruleset over them…\n")
+	wall, rssKB, out, err := timeRun(ctx, &c, now(), *workers)
 	if err != nil {
 		return err
-	}
-	// The address goes through the environment, not the arguments that
-	// ps shows to every user.
-	runArgs := []string{"run", "--rulesets", c.rulesets, "--months", strconv.Itoa(c.months),
-		"--now", now().UTC().Format(time.RFC3339), "--workers", strconv.Itoa(*workers)}
-	cmd := exec.CommandContext(ctx, exe, runArgs...)
-	cmd.Env = append(os.Environ(), "GOODTURN_DB="+c.db, "GOODTURN_BILLING_DB=")
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	fmt.Fprintf(w, "Running every ruleset over them…\n")
-	start := time.Now()
-	runErr := cmd.Run()
-	wall := time.Since(start)
-	if runErr != nil {
-		return fmt.Errorf("run: %v\n%s", runErr, out.String())
-	}
-	var rssKB int64
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		rssKB = ru.Maxrss
 	}
 	var proposals, read int64
 	if err := db.QueryRowContext(ctx, `SELECT COALESCE(SUM(proposals), 0), COALESCE(MIN(customers), 0) FROM runs`).Scan(&proposals, &read); err != nil {
@@ -163,6 +145,34 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 		{"peak RSS of the run", fmt.Sprintf("%d MB", rssKB/1024)},
 	}, 1)
 	return nil
+}
+
+// timeRun runs `goodturn run` over the bench's database in a process of
+// its own and returns its wall time, its peak memory in kB and its output.
+func timeRun(ctx context.Context, c *config, now time.Time, workers int) (time.Duration, int64, bytes.Buffer, error) {
+	var out bytes.Buffer
+	exe, err := os.Executable()
+	if err != nil {
+		return 0, 0, out, err
+	}
+	// The address goes through the environment, not the arguments that
+	// ps shows to every user.
+	runArgs := []string{"run", "--rulesets", c.rulesets, "--months", strconv.Itoa(c.months),
+		"--now", now.UTC().Format(time.RFC3339), "--workers", strconv.Itoa(workers)}
+	cmd := exec.CommandContext(ctx, exe, runArgs...)
+	cmd.Env = append(os.Environ(), "GOODTURN_DB="+c.db, "GOODTURN_BILLING_DB=")
+	cmd.Stdout, cmd.Stderr = &out, &out
+	start := time.Now()
+	runErr := cmd.Run()
+	wall := time.Since(start)
+	if runErr != nil {
+		return 0, 0, out, fmt.Errorf("run: %v\n%s", runErr, out.String())
+	}
+	var rssKB int64
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		rssKB = ru.Maxrss
+	}
+	return wall, rssKB, out, nil
 }
 
 func durationOrReused(d time.Duration) string {

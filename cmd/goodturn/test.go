@@ -62,46 +62,11 @@ func runTest(ctx context.Context, env *Env, args []string) error {
 			all = append(all, r)
 			continue
 		}
-		files, err := ruletest.Files(dir)
+		results, loaded, err := testRuleset(env, rs, dir, filter, *verbose)
 		if err != nil {
 			return err
 		}
-		runner := ruletest.NewRunner(rs, filter)
-		var results []ruletest.Result
-		for _, f := range files {
-			res, err := runner.RunFile(f)
-			if err != nil {
-				// A file that does not load counts as one failed test.
-				broken = true
-				results = append(results, ruletest.Result{File: f, Name: "load " + filepath.Base(f), Failures: []string{err.Error()}})
-				continue
-			}
-			results = append(results, res...)
-		}
-		failed := 0
-		for _, r := range results {
-			where := r.File
-			if r.Line > 0 {
-				where = fmt.Sprintf("%s:%d", r.File, r.Line)
-			}
-			if !r.Passed() {
-				failed++
-				fmt.Fprintf(w, "--- FAIL: %s: %s\n", where, r.Name)
-				for _, f := range r.Failures {
-					fmt.Fprintf(w, "    %s\n", f)
-				}
-			} else if *verbose {
-				fmt.Fprintf(w, "--- PASS: %s: %s\n", where, r.Name)
-			}
-		}
-		if filter == nil {
-			printCoverage(env, runner.Coverage())
-		}
-		status := "ok  "
-		if failed > 0 {
-			status = "FAIL"
-		}
-		fmt.Fprintf(w, "%s  %s  %d tests in %d files\n", status, dir, len(results), len(files))
+		broken = broken || !loaded
 		all = append(all, results...)
 	}
 	if *junit != "" {
@@ -134,6 +99,54 @@ func runTest(ctx context.Context, env *Env, args []string) error {
 		return errSilent
 	}
 	return nil
+}
+
+// testRuleset runs the rule tests of one ruleset, prints the failures (and
+// with verbose the passes), its coverage and a summary line, and returns
+// the results; loaded is false when a test file did not load.
+func testRuleset(env *Env, rs *rules.Ruleset, dir string, filter *regexp.Regexp, verbose bool) (results []ruletest.Result, loaded bool, err error) {
+	w := env.Stdout
+	files, err := ruletest.Files(dir)
+	if err != nil {
+		return nil, false, err
+	}
+	loaded = true
+	runner := ruletest.NewRunner(rs, filter)
+	for _, f := range files {
+		res, err := runner.RunFile(f)
+		if err != nil {
+			// A file that does not load counts as one failed test.
+			loaded = false
+			results = append(results, ruletest.Result{File: f, Name: "load " + filepath.Base(f), Failures: []string{err.Error()}})
+			continue
+		}
+		results = append(results, res...)
+	}
+	failed := 0
+	for _, r := range results {
+		where := r.File
+		if r.Line > 0 {
+			where = fmt.Sprintf("%s:%d", r.File, r.Line)
+		}
+		if !r.Passed() {
+			failed++
+			fmt.Fprintf(w, "--- FAIL: %s: %s\n", where, r.Name)
+			for _, f := range r.Failures {
+				fmt.Fprintf(w, "    %s\n", f)
+			}
+		} else if verbose {
+			fmt.Fprintf(w, "--- PASS: %s: %s\n", where, r.Name)
+		}
+	}
+	if filter == nil {
+		printCoverage(env, runner.Coverage())
+	}
+	status := "ok  "
+	if failed > 0 {
+		status = "FAIL"
+	}
+	fmt.Fprintf(w, "%s  %s  %d tests in %d files\n", status, dir, len(results), len(files))
+	return results, loaded, nil
 }
 
 // printCoverage lists, per rule, whether tests made it fire and not fire,

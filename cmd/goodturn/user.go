@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/term"
 
+	"github.com/goodturn/goodturn/engine/database"
 	"github.com/goodturn/goodturn/notify/review"
 	"github.com/goodturn/goodturn/notify/review/reviewdb"
 )
@@ -116,31 +117,38 @@ func userCommand(ctx context.Context, env *Env, args []string, in io.Reader) err
 			fmt.Fprintf(env.Stdout, "Unlocked %s: forgot %d failed login(s); they may log in now.\n", name, n)
 		}
 	case "list":
-		users, err := reviewdb.ListUsers(ctx, db)
+		return listUsers(ctx, env, db, svc)
+	}
+	return nil
+}
+
+// listUsers prints the people who review, with their roles and whether
+// they are disabled or locked out.
+func listUsers(ctx context.Context, env *Env, db *database.DB, svc *review.Service) error {
+	users, err := reviewdb.ListUsers(ctx, db)
+	if err != nil {
+		return err
+	}
+	if len(users) == 0 {
+		fmt.Fprintln(env.Stdout, "No users. Add one with `goodturn user add NAME --role reviewer`.")
+		return nil
+	}
+	rows := [][]string{{"name", "role", "created", "status"}}
+	for _, u := range users {
+		status := "active"
+		until, err := svc.LockedOut(ctx, u.Name)
 		if err != nil {
 			return err
 		}
-		if len(users) == 0 {
-			fmt.Fprintln(env.Stdout, "No users. Add one with `goodturn user add NAME --role reviewer`.")
-			return nil
+		switch {
+		case u.Disabled:
+			status = "disabled"
+		case !until.IsZero():
+			status = "locked out until " + until.Local().Format("2006-01-02 15:04")
 		}
-		rows := [][]string{{"name", "role", "created", "status"}}
-		for _, u := range users {
-			status := "active"
-			until, err := svc.LockedOut(ctx, u.Name)
-			if err != nil {
-				return err
-			}
-			switch {
-			case u.Disabled:
-				status = "disabled"
-			case !until.IsZero():
-				status = "locked out until " + until.Local().Format("2006-01-02 15:04")
-			}
-			rows = append(rows, []string{u.Name, u.Role, u.CreatedAt.Local().Format("2006-01-02 15:04"), status})
-		}
-		printTable(env.Stdout, rows, 4)
+		rows = append(rows, []string{u.Name, u.Role, u.CreatedAt.Local().Format("2006-01-02 15:04"), status})
 	}
+	printTable(env.Stdout, rows, 4)
 	return nil
 }
 
