@@ -109,8 +109,6 @@ func (r Report) Count(result string) int {
 	return n
 }
 
-
-
 func (s *Sender) now() time.Time {
 	if s.Now != nil {
 		return s.Now()
