@@ -70,7 +70,7 @@ type Customer struct {
 type Plan struct {
 	ID           string `expr:"id" json:"id"`
 	Name         string `expr:"name" json:"name"`
-	MonthlyPrice int    `expr:"monthly_price" json:"monthly_price"`
+	MonthlyPrice int    `expr:"monthly_price" json:"monthly_price" money:"true"`
 	Currency     string `expr:"currency" json:"currency"`
 	// Available reports whether existing customers may move to the plan.
 	Available bool `expr:"available" json:"available"`
@@ -98,7 +98,7 @@ type Subscription struct {
 	// ContractEndsOn is the end of the minimum term; zero when there is none.
 	ContractEndsOn time.Time `expr:"contract_ends_on" json:"contract_ends_on"`
 	// DeviceMonthly is the handset instalment charged each month, or 0.
-	DeviceMonthly int `expr:"device_monthly" json:"device_monthly"`
+	DeviceMonthly int `expr:"device_monthly" json:"device_monthly" money:"true"`
 	// DevicePaidOffOn is when the handset was paid off; zero if never.
 	DevicePaidOffOn time.Time `expr:"device_paid_off_on" json:"device_paid_off_on"`
 }
@@ -107,7 +107,7 @@ type Subscription struct {
 type Addon struct {
 	ID           string    `expr:"id" json:"id"`
 	Name         string    `expr:"name" json:"name"`
-	MonthlyPrice int       `expr:"monthly_price" json:"monthly_price"`
+	MonthlyPrice int       `expr:"monthly_price" json:"monthly_price" money:"true"`
 	StartedOn    time.Time `expr:"started_on" json:"started_on"`
 	// LastUsedOn is zero when the add-on was never used.
 	LastUsedOn time.Time `expr:"last_used_on" json:"last_used_on"`
@@ -122,7 +122,7 @@ type Charge struct {
 	ID        int64     `expr:"id" json:"id"`
 	ChargedOn time.Time `expr:"charged_on" json:"charged_on"`
 	Kind      string    `expr:"kind" json:"kind"`
-	Amount    int       `expr:"amount" json:"amount"`
+	Amount    int       `expr:"amount" json:"amount" money:"true"`
 	Waived    bool      `expr:"waived" json:"waived"`
 }
 

@@ -105,3 +105,45 @@ func TestPromises(t *testing.T) {
 		})
 	}
 }
+
+// TestMoney checks which named values and offer fields a rule's
+// expressions show to be money, and what `money:` adds.
+func TestMoney(t *testing.T) {
+	rs, err := rules.Compile("test", "testdata", map[string][]byte{"m.yaml": []byte(`rules:
+  - id: m
+    name: M
+    description: Money and not.
+    owner: tests
+    kind: plan_tip
+    values:
+      best: cheapest_plan(3)
+      fees: filter(charges, .kind == "late_fee")
+      paid: sum(fees, .amount)
+      count_fees: len(fees)
+      saving: 'best != nil ? plan.monthly_price - best.plan.monthly_price : 0'
+      per_day: div(plan.monthly_price * 3, 30)
+      rate: 7500
+      declared: rate * 2
+    when: best != nil
+    value: saving * 12
+    offer:
+      price: best.plan.monthly_price
+      months: len(usage)
+      overage_paid: 'sum(usage[:3], overage(plan, #))'
+    money: [declared]
+    message: {template: m}
+`)}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Join(rs.Rule("m").Money(), ",")
+	if want := "declared,overage_paid,paid,per_day,price,saving"; got != want {
+		t.Errorf("Money() = %s, want %s", got, want)
+	}
+	r := rs.Rule("m")
+	for name, want := range map[string]bool{"plan.monthly_price": true, "months[0].new_cost": true, "count_fees": false, "rate": false, "usage[0].data_mb": false} {
+		if r.IsMoney(name) != want {
+			t.Errorf("IsMoney(%s) = %v, want %v", name, !want, want)
+		}
+	}
+}

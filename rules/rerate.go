@@ -14,26 +14,26 @@ type Quote struct {
 	// Months is the number of usage months the quote covers.
 	Months int `expr:"months" json:"months"`
 	// Costs holds the re-rated cost of each month on Plan, newest first.
-	Costs []int `expr:"costs" json:"costs"`
+	Costs []int `expr:"costs" json:"costs" money:"true"`
 	// Total is the sum of Costs.
-	Total int `expr:"total" json:"total"`
+	Total int `expr:"total" json:"total" money:"true"`
 	// CurrentCosts holds the re-rated cost of the same months on the
 	// customer's current plan.
-	CurrentCosts []int `expr:"current_costs" json:"current_costs"`
+	CurrentCosts []int `expr:"current_costs" json:"current_costs" money:"true"`
 	// CurrentTotal is the sum of CurrentCosts.
-	CurrentTotal int `expr:"current_total" json:"current_total"`
+	CurrentTotal int `expr:"current_total" json:"current_total" money:"true"`
 	// Saving is CurrentTotal minus Total: positive when Plan is cheaper.
-	Saving int `expr:"saving" json:"saving"`
+	Saving int `expr:"saving" json:"saving" money:"true"`
 	// MonthlySaving is Saving divided by Months, truncated toward zero: an
 	// average, which one expensive month can inflate. Quote what a customer
 	// will save with MinMonthlySaving and YearlySaving instead.
-	MonthlySaving int `expr:"monthly_saving" json:"monthly_saving"`
+	MonthlySaving int `expr:"monthly_saving" json:"monthly_saving" money:"true"`
 	// ByMonth compares the two plans month by month, newest first: the
 	// evidence behind every figure of the quote.
 	ByMonth []QuoteMonth `expr:"by_month" json:"by_month"`
 	// MinMonthlySaving is the smallest saving of any single month of the
 	// quote (negative when some month costs more on Plan).
-	MinMonthlySaving int `expr:"min_monthly_saving" json:"min_monthly_saving"`
+	MinMonthlySaving int `expr:"min_monthly_saving" json:"min_monthly_saving" money:"true"`
 	// SavesEveryMonth reports whether Plan costs less than the current plan
 	// in every month of the quote.
 	SavesEveryMonth bool `expr:"saves_every_month" json:"saves_every_month"`
@@ -41,7 +41,7 @@ type Quote struct {
 	// MinMonthlySaving × 12 when every month saves (never a spike month
 	// annualised), otherwise the quote's total Saving when it is positive
 	// (what those months alone would have saved, not annualised), else 0.
-	YearlySaving int `expr:"yearly_saving" json:"yearly_saving"`
+	YearlySaving int `expr:"yearly_saving" json:"yearly_saving" money:"true"`
 }
 
 // QuoteMonth is one usage month of a quote: what it cost on the current
@@ -52,16 +52,16 @@ type QuoteMonth struct {
 	Month time.Time `expr:"month" json:"month"`
 	// CurrentCost is the month re-rated on the current plan, overage
 	// included.
-	CurrentCost int `expr:"current_cost" json:"current_cost"`
+	CurrentCost int `expr:"current_cost" json:"current_cost" money:"true"`
 	// NewCost is the month re-rated on the quoted plan.
-	NewCost int `expr:"new_cost" json:"new_cost"`
+	NewCost int `expr:"new_cost" json:"new_cost" money:"true"`
 	// Saving is CurrentCost minus NewCost.
-	Saving int `expr:"saving" json:"saving"`
+	Saving int `expr:"saving" json:"saving" money:"true"`
 	// CurrentOverage is the part of CurrentCost beyond the current plan's
 	// price: what going over the allowances cost that month.
-	CurrentOverage int `expr:"current_overage" json:"current_overage"`
+	CurrentOverage int `expr:"current_overage" json:"current_overage" money:"true"`
 	// NewOverage is the part of NewCost beyond the quoted plan's price.
-	NewOverage int `expr:"new_overage" json:"new_overage"`
+	NewOverage int `expr:"new_overage" json:"new_overage" money:"true"`
 }
 
 // MarshalJSON writes the month as a date.

@@ -98,6 +98,9 @@ type Rule struct {
 	probes []probe
 	// promises are the rule's own and its kind's built-in promises.
 	promises []Promise
+	// money holds the names of the named values and offer fields that are
+	// amounts of money (see inferMoney).
+	money map[string]bool
 	// explain evaluates named values and each clause of when; see
 	// compileExplain.
 	explain *vm.Program
@@ -141,6 +144,9 @@ type Evidence struct {
 	Values  []NamedValue   `json:"values"`
 	Clauses []ClauseResult `json:"clauses"`
 	Facts   []NamedValue   `json:"facts"`
+	// Money names the values and offer fields that are amounts of money
+	// (Rule.Money); a fact is money when IsMoneyField says so.
+	Money []string `json:"money,omitempty"`
 }
 
 // TestFileSuffix marks rule test files, which are not rule files.
@@ -318,6 +324,9 @@ func (r *Rule) compile() rulefmt.Errors {
 	if len(errs) > 0 || r.When.Source == "" || r.Value.Source == "" {
 		return errs
 	}
+	if errs = r.checkMoney(); len(errs) > 0 {
+		return errs
+	}
 	if errs = r.compilePromises(valueTypes); len(errs) > 0 {
 		return errs
 	}
@@ -344,6 +353,7 @@ func (r *Rule) compile() rulefmt.Errors {
 		r.program = lazy
 	}
 	r.probes = factProbes(r)
+	r.inferMoney()
 	if err := r.compileExplain(pre); err != nil {
 		errs = append(errs, &rulefmt.Error{Path: r.Path, Pos: r.Pos, Rule: r.ID, Msg: "internal error compiling rule clauses: " + err.Error()})
 		return errs
@@ -520,7 +530,7 @@ func (r *Rule) eval(machine *vm.VM, program *vm.Program, env any) (Outcome, erro
 // Evidence evaluates the clauses of `when` and the facts the rule reads, for
 // a customer it matched.
 func (r *Rule) Evidence(machine *vm.VM, f Facts, o Outcome) Evidence {
-	ev := Evidence{Values: o.Values, Facts: r.facts(machine, f)}
+	ev := Evidence{Values: o.Values, Facts: r.facts(machine, f), Money: r.Money()}
 	if r.op == "and" || r.op == "" {
 		// The rule matched, so every clause of an `and` chain was true:
 		// no need to evaluate them again.

@@ -113,13 +113,13 @@ func explainRule(w io.Writer, machine *vm.VM, r *rules.Rule, f rules.Facts) {
 	if len(ex.Values) > 0 {
 		fmt.Fprintln(w, "  values:")
 		for _, v := range ex.Values {
-			fmt.Fprintf(w, "    %s = %s\n", v.Name, describe(v.Name, v.Value, f, cur, "      "))
+			fmt.Fprintf(w, "    %s = %s\n", v.Name, describe(v.Name, v.Value, f, cur, "      ", r.IsMoney))
 		}
 	}
 	if len(ex.Facts) > 0 {
 		fmt.Fprintln(w, "  facts read:")
 		for _, v := range ex.Facts {
-			fmt.Fprintf(w, "    %s = %s\n", v.Name, describe(v.Name, v.Value, f, cur, "      "))
+			fmt.Fprintf(w, "    %s = %s\n", v.Name, describe(v.Name, v.Value, f, cur, "      ", r.IsMoney))
 		}
 	}
 	join := map[string]string{"and": "all must hold", "or": "any may hold", "": "must hold"}[ex.Op]
@@ -128,7 +128,7 @@ func explainRule(w io.Writer, machine *vm.VM, r *rules.Rule, f rules.Facts) {
 		mark := "?"
 		val := "not evaluated: an earlier clause decided"
 		if c.Evaluated {
-			val = describe("", c.Value, f, cur, "")
+			val = describe("", c.Value, f, cur, "", r.IsMoney)
 			switch c.Value {
 			case true:
 				mark = "✓"
@@ -141,17 +141,14 @@ func explainRule(w io.Writer, machine *vm.VM, r *rules.Rule, f rules.Facts) {
 	if ex.Matched {
 		fmt.Fprintf(w, "  value: %s a year\n", rules.FormatMoney(ex.Value, cur))
 		for _, o := range ex.Offer {
-			fmt.Fprintf(w, "  offer %s = %s\n", o.Name, describe(o.Name, o.Value, f, cur, "    "))
+			fmt.Fprintf(w, "  offer %s = %s\n", o.Name, describe(o.Name, o.Value, f, cur, "    ", r.IsMoney))
 		}
 	}
 }
 
-// moneyWords mark names whose integer values are amounts of money.
-var moneyWords = []string{"price", "saving", "amount", "value", "fee", "refund", "cost", "total", "credit", "charge", "spend"}
-
 // describe formats a value for a person: amounts of money as money, quotes
 // as a month-by-month comparison, dates as dates.
-func describe(name string, v any, f rules.Facts, cur, indent string) string {
+func describe(name string, v any, f rules.Facts, cur, indent string, isMoney func(string) bool) string {
 	switch x := v.(type) {
 	case nil:
 		return "nil"
@@ -163,7 +160,7 @@ func describe(name string, v any, f rules.Facts, cur, indent string) string {
 		}
 		return describeQuote(x, f, cur, indent)
 	case int:
-		if isMoneyName(name) {
+		if isMoney(name) {
 			return fmt.Sprintf("%d (%s)", x, rules.FormatMoney(x, cur))
 		}
 		return fmt.Sprint(x)
@@ -188,18 +185,6 @@ func describe(name string, v any, f rules.Facts, cur, indent string) string {
 	return string(b)
 }
 
-// isMoneyName reports whether a name such as monthly_saving or
-// plan.monthly_price has a word that marks an amount of money.
-func isMoneyName(name string) bool {
-	for _, part := range strings.FieldsFunc(strings.ToLower(name), func(r rune) bool { return r == '_' || r == '.' }) {
-		for _, w := range moneyWords {
-			if part == w {
-				return true
-			}
-		}
-	}
-	return false
-}
 
 // describeQuote prints a quote as each month's cost on the quoted plan and
 // on the current one, with the totals and the saving.

@@ -327,7 +327,7 @@ func reviewShowBatch(ctx context.Context, w io.Writer, db *database.DB, t review
 		if f.status != store.ProposalPending {
 			row = append(row, p.Status)
 		}
-		rows = append(rows, append(row, describeOffer(p.Offer, p.Currency)))
+		rows = append(rows, append(row, describeOffer(p.Offer, p.Evidence, p.Currency)))
 	}
 	printTable(w, leftLast(rows), 0)
 	end := f.offset + len(ps)
@@ -344,7 +344,8 @@ func reviewShowBatch(ctx context.Context, w io.Writer, db *database.DB, t review
 }
 
 // describeOffer writes an offer's fields as name=value, sorted.
-func describeOffer(offer json.RawMessage, currency string) string {
+func describeOffer(offer, evidence json.RawMessage, currency string) string {
+	isMoney := rules.EvidenceMoney(evidence)
 	var m map[string]any
 	if err := json.Unmarshal(offer, &m); err != nil {
 		return string(offer)
@@ -356,17 +357,17 @@ func describeOffer(offer json.RawMessage, currency string) string {
 	sort.Strings(keys)
 	parts := make([]string, len(keys))
 	for i, k := range keys {
-		parts[i] = k + "=" + jsonValue(k, m[k], currency)
+		parts[i] = k + "=" + jsonValue(k, m[k], currency, isMoney)
 	}
 	return strings.Join(parts, " ")
 }
 
 // jsonValue writes one decoded JSON value for a person: whole amounts of
 // money as money, strings unquoted when they have no spaces.
-func jsonValue(name string, v any, currency string) string {
+func jsonValue(name string, v any, currency string, isMoney func(string) bool) string {
 	switch x := v.(type) {
 	case float64:
-		if x == float64(int64(x)) && moneyName(name) {
+		if x == float64(int64(x)) && isMoney(name) {
 			return rules.FormatMoney(int(x), currency)
 		}
 		return strconv.FormatFloat(x, 'f', -1, 64)
@@ -395,6 +396,7 @@ func reviewShowProposal(ctx context.Context, w io.Writer, db, bdb *database.DB, 
 	if p.DecidedBy != "" {
 		fmt.Fprintf(w, "%s by %s at %s.\n", strings.ToUpper(p.Status[:1])+p.Status[1:], termSafe(p.DecidedBy), p.DecidedAt.Local().Format("2006-01-02 15:04"))
 	}
+	isMoney := rules.EvidenceMoney(p.Evidence)
 	var offer map[string]any
 	if err := json.Unmarshal(p.Offer, &offer); err == nil && len(offer) > 0 {
 		fmt.Fprintln(w, "\nOffer:")
@@ -404,7 +406,7 @@ func reviewShowProposal(ctx context.Context, w io.Writer, db, bdb *database.DB, 
 		}
 		sort.Strings(keys)
 		for _, k := range keys {
-			fmt.Fprintf(w, "  %s =%s\n", k, spaced(evidenceValue(k, offer[k], p.Currency, "    ")))
+			fmt.Fprintf(w, "  %s =%s\n", k, spaced(evidenceValue(k, offer[k], p.Currency, "    ", isMoney)))
 		}
 	}
 	var ev struct {
@@ -419,13 +421,13 @@ func reviewShowProposal(ctx context.Context, w io.Writer, db, bdb *database.DB, 
 	if len(ev.Values) > 0 {
 		fmt.Fprintln(w, "\nValues:")
 		for _, v := range ev.Values {
-			fmt.Fprintf(w, "  %s =%s\n", v.Name, spaced(evidenceValue(v.Name, v.Value, p.Currency, "    ")))
+			fmt.Fprintf(w, "  %s =%s\n", v.Name, spaced(evidenceValue(v.Name, v.Value, p.Currency, "    ", isMoney)))
 		}
 	}
 	if len(ev.Clauses) > 0 {
 		fmt.Fprintln(w, "\nWhen (all must hold):")
 		for _, c := range ev.Clauses {
-			mark, val := "✗", evidenceValue("", c.Value, p.Currency, "    ")
+			mark, val := "✗", evidenceValue("", c.Value, p.Currency, "    ", isMoney)
 			switch {
 			case !c.Evaluated:
 				mark, val = "?", "not evaluated"
@@ -438,7 +440,7 @@ func reviewShowProposal(ctx context.Context, w io.Writer, db, bdb *database.DB, 
 	if len(ev.Facts) > 0 {
 		fmt.Fprintln(w, "\nFacts read:")
 		for _, v := range ev.Facts {
-			fmt.Fprintf(w, "  %s =%s\n", v.Name, spaced(evidenceValue(v.Name, v.Value, p.Currency, "    ")))
+			fmt.Fprintf(w, "  %s =%s\n", v.Name, spaced(evidenceValue(v.Name, v.Value, p.Currency, "    ", isMoney)))
 		}
 	}
 	if len(ev.Values)+len(ev.Clauses)+len(ev.Facts) == 0 {
@@ -450,11 +452,11 @@ func reviewShowProposal(ctx context.Context, w io.Writer, db, bdb *database.DB, 
 // evidenceValue writes a decoded JSON value of the evidence: amounts of
 // money with the money beside them, strings quoted, lists of plain values
 // on one line, objects as indented lines of name: value.
-func evidenceValue(name string, v any, currency, indent string) string {
+func evidenceValue(name string, v any, currency, indent string, isMoney func(string) bool) string {
 	switch x := v.(type) {
 	case float64:
 		s := strconv.FormatFloat(x, 'f', -1, 64)
-		if x == float64(int64(x)) && moneyName(name) {
+		if x == float64(int64(x)) && isMoney(name) {
 			s += " (" + rules.FormatMoney(int(x), currency) + ")"
 		}
 		return s
@@ -472,7 +474,7 @@ func evidenceValue(name string, v any, currency, indent string) string {
 				b, _ := json.Marshal(x)
 				return string(b)
 			}
-			parts[i] = evidenceValue("", e, currency, indent)
+			parts[i] = evidenceValue("", e, currency, indent, isMoney)
 		}
 		return "[" + strings.Join(parts, ", ") + "]"
 	case map[string]any:
@@ -483,7 +485,7 @@ func evidenceValue(name string, v any, currency, indent string) string {
 		sort.Strings(keys)
 		var b strings.Builder
 		for _, k := range keys {
-			b.WriteString("\n" + indent + k + ":" + spaced(evidenceValue(k, x[k], currency, indent+"  ")))
+			b.WriteString("\n" + indent + k + ":" + spaced(evidenceValue(k, x[k], currency, indent+"  ", isMoney)))
 		}
 		return b.String()
 	}
@@ -498,27 +500,6 @@ func spaced(v string) string {
 	return " " + v
 }
 
-// moneyName reports whether a field holds an amount of money: its name has
-// a money word (monthly_saving, current_costs) and no word of counting.
-func moneyName(name string) bool {
-	words := strings.FieldsFunc(strings.ToLower(name), func(r rune) bool { return r == '_' || r == '.' })
-	for _, w := range words {
-		switch w {
-		case "count", "id", "ids", "months", "days", "number", "in":
-			return false
-		}
-	}
-	if len(words) > 0 {
-		switch words[len(words)-1] {
-		case "years", "weeks":
-			return false // late_fees_in_two_years is a count
-		}
-	}
-	for i, w := range words {
-		words[i] = strings.TrimSuffix(w, "s")
-	}
-	return isMoneyName(strings.Join(words, "_"))
-}
 
 // reviewAudit prints the audit log, newest first.
 func reviewAudit(ctx context.Context, w io.Writer, db *database.DB, f reviewFlags) error {

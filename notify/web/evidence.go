@@ -58,7 +58,9 @@ func deciders(clause string, known map[string]field) []field {
 	return out
 }
 
-func decodeEvidence(raw []byte, currency string) (evidence, error) {
+// decodeEvidence reads a proposal's evidence and returns it written for
+// people, and what it says of amounts (which values are money).
+func decodeEvidence(raw []byte, currency string) (evidence, amounts, error) {
 	var ev struct {
 		Values []struct {
 			Name  string `json:"name"`
@@ -73,31 +75,36 @@ func decodeEvidence(raw []byte, currency string) (evidence, error) {
 			Name  string `json:"name"`
 			Value any    `json:"value"`
 		} `json:"facts"`
+		Money []string `json:"money"`
 	}
 	d := json.NewDecoder(bytes.NewReader(raw))
 	d.UseNumber()
+	a := amounts{currency: currency, money: map[string]bool{}}
 	if err := d.Decode(&ev); err != nil {
-		return evidence{}, err
+		return evidence{}, a, err
+	}
+	for _, name := range ev.Money {
+		a.money[name] = true
 	}
 	var out evidence
 	known := map[string]field{}
 	for _, v := range ev.Values {
-		f := describe(v.Name, v.Value, currency)
+		f := describe(v.Name, v.Value, a)
 		out.Values = append(out.Values, f)
 		known[v.Name] = f
 	}
 	for _, f := range ev.Facts {
-		d := describe(f.Name, f.Value, currency)
+		d := describe(f.Name, f.Value, a)
 		out.Facts = append(out.Facts, d)
 		if _, ok := known[f.Name]; !ok {
 			known[f.Name] = d
 		}
 	}
 	for _, c := range ev.Clauses {
-		out.Clauses = append(out.Clauses, clause{Clause: c.Clause, Value: describe("", c.Value, currency), Evaluated: c.Evaluated,
+		out.Clauses = append(out.Clauses, clause{Clause: c.Clause, Value: describe("", c.Value, a), Evaluated: c.Evaluated,
 			Holds: c.Value == true, Decided: deciders(c.Clause, known)})
 	}
-	return out, nil
+	return out, a, nil
 }
 
 // message is a proposal's message rendered exactly as the outbox would

@@ -106,35 +106,17 @@ func formatAmount(v int64, currency string) string {
 	return fmt.Sprintf("%d.%02d", v/100, v%100)
 }
 
-// moneyWords mark names whose whole numbers are amounts of money.
-var moneyWords = []string{"price", "saving", "amount", "value", "fee", "refund", "cost", "total", "credit", "charge", "spend", "pays", "paid", "average", "overage"}
-
-// moneyName reports whether a named value holds an amount of money: a money
-// word and no counting word.
-func moneyName(name string) bool {
-	words := strings.FieldsFunc(strings.ToLower(name), func(r rune) bool { return r == '_' || r == '.' || r == '[' || r == ']' })
-	for _, w := range words {
-		switch w {
-		case "count", "id", "ids", "months", "days", "number", "in", "mb", "minutes", "texts":
-			return false
-		}
-	}
-	if len(words) > 0 {
-		switch words[len(words)-1] {
-		case "years", "weeks", "on", "at":
-			return false
-		}
-	}
-	for _, w := range words {
-		w = strings.TrimSuffix(w, "s")
-		for _, m := range moneyWords {
-			if w == m || w+"s" == m {
-				return true
-			}
-		}
-	}
-	return false
+// amounts says how to write a proposal's amounts: in its currency, and
+// which of its values are money — those its evidence names (the rule's
+// values and offer fields that rules.Rule.Money found) and the money
+// fields of the facts (rules.IsMoneyField).
+type amounts struct {
+	currency string
+	money    map[string]bool
 }
+
+// isMoney reports whether a value of that name is an amount of money.
+func (a amounts) isMoney(name string) bool { return a.money[name] || rules.IsMoneyField(name) }
 
 // field is one line of evidence or offer: a name, its value written for
 // people (money as money, dates as dates, counts grouped, the zero date as
@@ -186,7 +168,7 @@ func asRows(list []field) *rows {
 }
 
 // fields writes a decoded JSON object's fields, sorted by name.
-func fields(m map[string]any, currency string) []field {
+func fields(m map[string]any, a amounts) []field {
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)
@@ -194,7 +176,7 @@ func fields(m map[string]any, currency string) []field {
 	sort.Strings(keys)
 	out := make([]field, 0, len(keys))
 	for _, k := range keys {
-		out = append(out, describe(k, m[k], currency))
+		out = append(out, describe(k, m[k], a))
 	}
 	return out
 }
@@ -213,17 +195,17 @@ func withDescriptions(fs []field, describe func(name string) string) {
 }
 
 // describe writes one value of the evidence for people. A whole number is
-// money when its name says so (moneyName, the one place that decides),
+// money when the proposal's evidence or the facts' fields say so (amounts.isMoney),
 // otherwise a count; a date is a date and the zero date "none".
-func describe(name string, v any, currency string) field {
+func describe(name string, v any, a amounts) field {
 	f := field{Name: name, Label: label(name)}
 	switch x := v.(type) {
 	case json.Number:
 		f.Raw = x.String()
 		n, err := x.Int64()
 		switch {
-		case err == nil && moneyName(name):
-			f.Value = rules.FormatMoney(int(n), currency)
+		case err == nil && a.isMoney(name):
+			f.Value = rules.FormatMoney(int(n), a.currency)
 		case err == nil:
 			f.Value = groupThousands(n)
 		default:
@@ -246,12 +228,12 @@ func describe(name string, v any, currency string) field {
 		}
 		parts := make([]string, len(x))
 		for i, e := range x {
-			d := describe(name, e, currency)
+			d := describe(name, e, a)
 			if d.Sub != nil {
 				// A list of objects: each is one numbered sub-field.
 				f.Sub = make([]field, len(x))
 				for j, e := range x {
-					f.Sub[j] = describe(strconv.Itoa(j+1), e, currency)
+					f.Sub[j] = describe(strconv.Itoa(j+1), e, a)
 					f.Sub[j].Label = "#" + strconv.Itoa(j+1)
 				}
 				f.Table = asRows(f.Sub)
@@ -263,7 +245,7 @@ func describe(name string, v any, currency string) field {
 	case map[string]any:
 		b, _ := json.Marshal(x)
 		f.Raw = string(b)
-		f.Sub = fields(x, currency)
+		f.Sub = fields(x, a)
 		if f.Sub == nil {
 			f.Sub = []field{}
 		}

@@ -40,7 +40,9 @@ func TestDescribe(t *testing.T) {
 	for _, tc := range []struct {
 		name, field, json, want string
 	}{
-		{"money by name", "min_monthly_saving", `1400`, "£14.00"},
+		{"money by the evidence", "price_saving", `1400`, "£14.00"},
+		{"money by the facts' fields", "plan.monthly_price", `1000`, "£10.00"},
+		{"a number the evidence does not call money", "tenure_years", `1400`, "1,400"},
 		{"a count", "months", `3`, "3"},
 		{"a large count", "data_mb", `1234567`, "1,234,567"},
 		{"the zero date", "contract_ends_on", `"0001-01-01T00:00:00Z"`, "none"},
@@ -59,7 +61,8 @@ func TestDescribe(t *testing.T) {
 			if err := d.Decode(&v); err != nil {
 				t.Fatal(err)
 			}
-			if got := describe(tc.field, v, "GBP"); got.Value != tc.want {
+			a := amounts{currency: "GBP", money: map[string]bool{"price_saving": true}}
+			if got := describe(tc.field, v, a); got.Value != tc.want {
 				t.Errorf("describe(%s, %s) = %q, want %q", tc.field, tc.json, got.Value, tc.want)
 			}
 		})
@@ -73,7 +76,7 @@ func TestDescribeListOfObjectsIsATable(t *testing.T) {
 	if err := d.Decode(&v); err != nil {
 		t.Fatal(err)
 	}
-	f := describe("months", v, "GBP")
+	f := describe("months", v, amounts{currency: "GBP"})
 	if f.Table == nil || strings.Join(f.Table.Cols, "|") != "month|new cost" || len(f.Table.Rows) != 2 ||
 		strings.Join(f.Table.Rows[1], "|") != "1 Sep 2026|£7.50" {
 		t.Errorf("months as a table: %+v", f.Table)

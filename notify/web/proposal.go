@@ -55,12 +55,13 @@ func (s *Server) proposal(w http.ResponseWriter, r *http.Request, u *reviewdb.Us
 		d.RuleName = rule.Name
 	}
 	d.Customer, d.Known = s.customer(ctx, p.CustomerID)
+	var a amounts
+	if d.Evidence, a, err = decodeEvidence(p.Evidence, p.Currency); err != nil {
+		d.EvErr = err.Error()
+	}
 	offer, err := notify.DecodeObject(p.Offer)
 	if err == nil {
-		d.Offer = fields(offer, p.Currency)
-	}
-	if d.Evidence, err = decodeEvidence(p.Evidence, p.Currency); err != nil {
-		d.EvErr = err.Error()
+		d.Offer = fields(offer, a)
 	}
 	if rule != nil {
 		withDescriptions(d.Offer, rule.OfferDescription)

@@ -72,6 +72,11 @@ type Rule struct {
 	// offer, value and named values that must all hold for a match to
 	// become a proposal.
 	Require []Expr
+	// Money names the named values and offer fields that hold amounts of
+	// money when their expressions do not show it.
+	Money []string
+	// MoneyPos is where Money is written.
+	MoneyPos Pos
 	Message Message
 	// Control is the share of the customers the rule proposes to that are
 	// kept as a control group, in basis points (hundredths of a percent):
@@ -349,7 +354,7 @@ var Channels = []string{"email", "sms", "webhook"}
 
 var (
 	fileFields    = []string{"rules", "language"}
-	ruleFields    = []string{"id", "name", "description", "owner", "kind", "enabled", "review", "purpose", "cooldown", "values", "when", "value", "offer", "require", "message", "control"}
+	ruleFields    = []string{"id", "name", "description", "owner", "kind", "enabled", "review", "purpose", "cooldown", "values", "when", "value", "offer", "require", "money", "message", "control"}
 	messageFields = []string{"template", "channels"}
 )
 
@@ -586,6 +591,17 @@ func (p *parser) rule(n *yaml.Node) *Rule {
 			r.Offer = p.named(v, r.ID, "offer", false)
 		case "require":
 			r.Require = p.exprList(v, r.ID, "require")
+		case "money":
+			r.MoneyPos = pos(v)
+			if v.Kind != yaml.SequenceNode {
+				p.errorf(pos(v), r.ID, "money must be a list of named values and offer fields, got %s", kindName(v))
+				break
+			}
+			for _, n := range v.Content {
+				if name, ok := p.str(n, r.ID, "money"); ok {
+					r.Money = append(r.Money, name)
+				}
+			}
 		case "message":
 			r.Message = p.message(v, r.ID)
 		case "control":
