@@ -185,7 +185,6 @@ func describe(name string, v any, f rules.Facts, cur, indent string, isMoney fun
 	return string(b)
 }
 
-
 // describeQuote prints a quote as each month's cost on the quoted plan and
 // on the current one, with the totals and the saving.
 func describeQuote(q *rules.Quote, f rules.Facts, cur, indent string) string {

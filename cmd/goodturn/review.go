@@ -500,7 +500,6 @@ func spaced(v string) string {
 	return " " + v
 }
 
-
 // reviewAudit prints the audit log, newest first.
 func reviewAudit(ctx context.Context, w io.Writer, db *database.DB, f reviewFlags) error {
 	es, err := store.ListAudit(ctx, db, store.AuditFilter{Actor: f.actor, Action: f.action, Limit: f.limit})

@@ -77,7 +77,7 @@ type Rule struct {
 	Money []string
 	// MoneyPos is where Money is written.
 	MoneyPos Pos
-	Message Message
+	Message  Message
 	// Control is the share of the customers the rule proposes to that are
 	// kept as a control group, in basis points (hundredths of a percent):
 	// `control: 5%` is 500. Zero means no control group.
