@@ -557,28 +557,7 @@ func orderedJSON(vs []rules.NamedValue) (json.RawMessage, error) {
 }
 
 // CustomerFacts assembles one customer's facts as a run at the engine's
-// clock would, for explaining a decision.
+// clock would, for explaining a decision (billing.Reader.CustomerFacts).
 func (e *Engine) CustomerFacts(ctx context.Context, id int64) (rules.Facts, error) {
-	catalogue, err := e.Billing.Catalogue(ctx)
-	if err != nil {
-		return rules.Facts{}, err
-	}
-	var (
-		facts rules.Facts
-		found bool
-	)
-	st, err := e.Billing.Read(ctx, billing.Range{From: id, To: id + 1}, e.now().UTC(), catalogue, func(f rules.Facts) error {
-		facts, found = f, true
-		return nil
-	})
-	if err != nil {
-		return rules.Facts{}, err
-	}
-	if len(st.Refusals) > 0 {
-		return rules.Facts{}, fmt.Errorf("customer %d is refused: %s", id, st.Refusals[0].Reason)
-	}
-	if !found {
-		return rules.Facts{}, fmt.Errorf("customer %d: %w", id, store.ErrNotFound)
-	}
-	return facts, nil
+	return e.Billing.CustomerFacts(ctx, id, e.now().UTC())
 }

@@ -740,3 +740,31 @@ func (r *Reader) CountCustomers(ctx context.Context, rng Range) (int64, error) {
 	}
 	return n, nil
 }
+
+// CustomerFacts assembles one customer's facts as a run at now would, for
+// explaining a decision or showing their usage; a customer whose rows break
+// the facts contract is an error saying why.
+func (r *Reader) CustomerFacts(ctx context.Context, id int64, now time.Time) (rules.Facts, error) {
+	catalogue, err := r.Catalogue(ctx)
+	if err != nil {
+		return rules.Facts{}, err
+	}
+	var (
+		facts rules.Facts
+		found bool
+	)
+	st, err := r.Read(ctx, Range{From: id, To: id + 1}, now, catalogue, func(f rules.Facts) error {
+		facts, found = f, true
+		return nil
+	})
+	if err != nil {
+		return rules.Facts{}, err
+	}
+	if len(st.Refusals) > 0 {
+		return rules.Facts{}, fmt.Errorf("customer %d is refused: %s", id, st.Refusals[0].Reason)
+	}
+	if !found {
+		return rules.Facts{}, fmt.Errorf("customer %d: %w", id, ErrNoCustomer)
+	}
+	return facts, nil
+}

@@ -1,12 +1,9 @@
 package web
 
 import (
-	"log/slog"
 	"net/http"
 	"strconv"
-	"time"
 
-	"github.com/goodturn/goodturn/engine"
 	"github.com/goodturn/goodturn/engine/store"
 	"github.com/goodturn/goodturn/notify"
 	"github.com/goodturn/goodturn/notify/outbox/outboxdb"
@@ -77,9 +74,7 @@ func (s *Server) proposal(w http.ResponseWriter, r *http.Request, u *reviewdb.Us
 		planID, _ = offer["best_plan_id"].(string)
 	}
 	if planID != "" && d.Known {
-		asOf := p.AsOf
-		eng := &engine.Engine{DB: s.cfg.DB, Billing: s.cfg.Billing, Now: func() time.Time { return asOf }, Logger: slog.New(slog.DiscardHandler)}
-		facts, err := eng.CustomerFacts(ctx, p.CustomerID)
+		facts, err := s.cfg.Billing.CustomerFacts(ctx, p.CustomerID, p.AsOf)
 		if err != nil {
 			s.log.Warn("review page: usage", "customer", p.CustomerID, "error", err)
 			d.UsageNote = "The customer's usage could not be read."
