@@ -12,8 +12,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/goodturn/goodturn/engine/billing"
 	"github.com/goodturn/goodturn/engine/database"
 	"github.com/goodturn/goodturn/engine/store"
+	"github.com/goodturn/goodturn/notify"
 	"github.com/goodturn/goodturn/notify/review"
 	"github.com/goodturn/goodturn/notify/review/reviewdb"
 	"github.com/goodturn/goodturn/rules"
@@ -173,6 +175,9 @@ func (f *reviewFlags) run(ctx context.Context, env *Env, sub string, svc *review
 	case "show":
 		if target.ProposalID != 0 {
 			if err := reviewShowProposal(ctx, env.Stdout, db, bdb, target.ProposalID); err != nil {
+				return err
+			}
+			if err := f.showMessage(ctx, env.Stdout, db, bdb, target.ProposalID); err != nil {
 				return err
 			}
 			return reviewShowProposalOverdue(ctx, env.Stdout, svc, target.ProposalID, f.expireAfter)
@@ -381,6 +386,56 @@ func jsonValue(name string, v any, currency string, isMoney func(string) bool) s
 	}
 	b, _ := json.Marshal(v)
 	return string(b)
+}
+
+// showMessage prints the message a proposal would send, exactly as the
+// review page and the outbox render it; a rule no longer among the
+// rulesets is said, not an error.
+func (f *reviewFlags) showMessage(ctx context.Context, w io.Writer, db, bdb *database.DB, id int64) error {
+	p, err := reviewdb.GetProposal(ctx, db, id)
+	if err != nil {
+		return err
+	}
+	var rule *rules.Rule
+	sets, _ := f.loadRulesets(nil)
+	for _, rs := range sets {
+		if rs.Name == p.Ruleset {
+			rule = rs.Rule(p.RuleID)
+		}
+	}
+	if rule == nil {
+		fmt.Fprintf(w, "\nMessage: rule %s/%s is not among the rulesets, so its message cannot be shown.\n", p.Ruleset, p.RuleID)
+		return nil
+	}
+	cust, err := (&billing.Reader{DB: bdb}).Customer(ctx, p.CustomerID)
+	if err != nil {
+		fmt.Fprintf(w, "\nMessage: the customer cannot be read: %s\n", termSafe(err.Error()))
+		return nil
+	}
+	tmpls, err := notify.LoadTemplates(rule)
+	if err != nil {
+		return err
+	}
+	m, err := tmpls.RenderProposal(notify.Proposal{Value: p.Value, Currency: p.Currency, Offer: p.Offer, Evidence: p.Evidence}, cust)
+	if err != nil {
+		fmt.Fprintf(w, "\nMessage: it cannot be rendered: %s\n", termSafe(err.Error()))
+		return nil
+	}
+	fmt.Fprintf(w, "\nMessage, on %s", strings.Join(m.Channels, " and "))
+	if m.Fallback {
+		fmt.Fprintf(w, " (in %s: no template in the language of %q)", notify.LanguageName(m.Language), cust.Locale)
+	}
+	fmt.Fprintln(w, ":")
+	if m.Subject != "" {
+		fmt.Fprintf(w, "  Subject: %s\n\n", termSafe(m.Subject))
+		for _, line := range strings.Split(m.Text, "\n") {
+			fmt.Fprintf(w, "  %s\n", termSafe(line))
+		}
+	}
+	if m.SMS != "" {
+		fmt.Fprintf(w, "\n  SMS: %s\n", termSafe(m.SMS))
+	}
+	return nil
 }
 
 // reviewShowProposal prints one proposal with its offer and evidence.

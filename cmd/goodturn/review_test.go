@@ -109,7 +109,7 @@ func TestReviewCommands(t *testing.T) {
 		}
 		id := first[1]
 		code, out, _ = review("show", id)
-		for _, want := range []string{"Proposal " + id + ": cheaper-plan (cheaper_plan) for customer", "— pending.", "Offer:", "plan_id = ", "Values:", "monthly_saving = ", "When (all must hold):", "✓ ", "Facts read:", "plan.monthly_price = "} {
+		for _, want := range []string{"Proposal " + id + ": cheaper-plan (cheaper_plan) for customer", "— pending.", "Offer:", "plan_id = ", "Values:", "monthly_saving = ", "When (all must hold):", "✓ ", "Facts read:", "plan.monthly_price = ", "Message, on email and sms:", "  Subject: You could pay ", "  SMS: Hi "} {
 			if !strings.Contains(out, want) {
 				t.Errorf("review show %s lacks %q:\n%s", id, want, out)
 			}
