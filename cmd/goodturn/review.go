@@ -38,6 +38,7 @@ var reviewUsage = map[string]string{
 // reviewFlags holds the flags of every review command.
 type reviewFlags struct {
 	config
+	json        bool
 	secondAbove int
 	expireAfter string
 	all         bool
@@ -103,10 +104,12 @@ func (f *reviewFlags) reviewFlagSet(env *Env, sub string) *flag.FlagSet {
 		"proposals pending longer than this expire, like 14d; 0 never")
 	switch sub {
 	case "list":
+		fs.BoolVar(&f.json, "json", false, "write the batches as JSON, amounts in minor units")
 		fs.BoolVar(&f.all, "all", false, "also list batches with nothing pending")
 		fs.StringVar(&f.ruleset, "ruleset", "", "list only this ruleset's batches")
 		intVar(fs, &f.limit, "limit", 0, 0, math.MaxInt, "list at most this many batches, newest run first; 0 lists all")
 	case "show":
+		fs.BoolVar(&f.json, "json", false, "write the batch and its proposals, or the proposal with its evidence, as JSON")
 		intVar(fs, &f.limit, "limit", reviewShowLimit, 0, math.MaxInt, "with RUN/RULE: proposals per page")
 		intVar(fs, &f.offset, "offset", 0, 0, math.MaxInt, "with RUN/RULE: proposals to skip")
 		fs.StringVar(&f.status, "status", "pending", "with RUN/RULE: pending, approved, rejected, expired, held or all")
@@ -171,8 +174,14 @@ func (f *reviewFlags) run(ctx context.Context, env *Env, sub string, svc *review
 	target reviewdb.Selection, expire time.Duration) error {
 	switch sub {
 	case "list":
+		if f.json {
+			return reviewListJSON(ctx, env.Stdout, svc, *f)
+		}
 		return reviewList(ctx, env.Stdout, svc, *f)
 	case "show":
+		if f.json {
+			return reviewShowJSON(ctx, env.Stdout, db, svc, target, *f)
+		}
 		if target.ProposalID != 0 {
 			if err := reviewShowProposal(ctx, env.Stdout, db, bdb, target.ProposalID); err != nil {
 				return err
