@@ -23,6 +23,11 @@ func runMigrate(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	defer db.Close()
+	if schema, err := store.EnsureSchema(ctx, db); err != nil {
+		return err
+	} else if schema != "" {
+		fmt.Fprintf(env.Stdout, "Created schema %s, which the address's search_path names.\n", schema)
+	}
 	n, err := store.Migrate(ctx, db)
 	if err != nil {
 		return err

@@ -75,6 +75,10 @@ func (r *Reader) Window(now time.Time) Window {
 func (r *Reader) Catalogue(ctx context.Context) ([]rules.Plan, error) {
 	rows, err := r.DB.QueryContext(ctx, `SELECT id, name, monthly_price, currency, available, attrs FROM plans ORDER BY id`)
 	if err != nil {
+		if missing := r.MissingRelations(ctx); len(missing) > 0 {
+			return nil, fmt.Errorf("read plans: the billing data has no %s (tables or views): map your billing data onto them "+
+				"as docs/billing-data.md describes, or point --billing-db at the database (and search_path) where they live", strings.Join(missing, ", "))
+		}
 		return nil, fmt.Errorf("read plans: %w", err)
 	}
 	defer rows.Close()
@@ -767,4 +771,22 @@ func (r *Reader) CustomerFacts(ctx context.Context, id int64, now time.Time) (ru
 		return rules.Facts{}, fmt.Errorf("customer %d: %w", id, ErrNoCustomer)
 	}
 	return facts, nil
+}
+
+// Relations are the billing relations of the facts contract a run reads.
+var Relations = []string{"customers", "plans", "plan_allowances", "subscriptions", "addons", "usage", "charges", "events"}
+
+// MissingRelations returns the billing relations the database does not
+// have, in the contract's order: one query each, read nothing.
+func (r *Reader) MissingRelations(ctx context.Context) []string {
+	var missing []string
+	for _, rel := range Relations {
+		rows, err := r.DB.QueryContext(ctx, `SELECT 1 FROM `+rel+` WHERE 1 = 0`)
+		if err != nil {
+			missing = append(missing, rel)
+			continue
+		}
+		rows.Close()
+	}
+	return missing
 }

@@ -20,6 +20,7 @@ package store
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"embed"
 	"fmt"
 	"io/fs"
@@ -29,6 +30,8 @@ import (
 	"strings"
 	"text/template"
 	"time"
+
+	"github.com/lib/pq"
 
 	"github.com/goodturn/goodturn/engine/database"
 )
@@ -173,4 +176,36 @@ func splitStatements(sql string) []string {
 		}
 	}
 	return out
+}
+
+// EnsureSchema creates, on PostgreSQL, the schema a DSN's search_path
+// names when none of its schemas exists yet (so that tables have
+// somewhere to go), and returns its name; "" when there was nothing to
+// create.
+func EnsureSchema(ctx context.Context, db *database.DB) (string, error) {
+	if !db.IsPostgres() {
+		return "", nil
+	}
+	var current sql.NullString
+	if err := db.QueryRowContext(ctx, `SELECT current_schema()`).Scan(&current); err != nil {
+		return "", fmt.Errorf("ensure schema: %w", err)
+	}
+	if current.Valid {
+		return "", nil
+	}
+	var path string
+	if err := db.QueryRowContext(ctx, `SHOW search_path`).Scan(&path); err != nil {
+		return "", fmt.Errorf("ensure schema: %w", err)
+	}
+	for _, s := range strings.Split(path, ",") {
+		name := strings.Trim(strings.TrimSpace(s), `"`)
+		if name == "" || name == "$user" {
+			continue
+		}
+		if _, err := db.ExecContext(ctx, `CREATE SCHEMA IF NOT EXISTS `+pq.QuoteIdentifier(name)); err != nil {
+			return "", fmt.Errorf("create schema %s: %w", name, err)
+		}
+		return name, nil
+	}
+	return "", nil
 }
