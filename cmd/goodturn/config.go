@@ -183,6 +183,32 @@ func (c *config) databases(ctx context.Context) (db, bdb *database.DB, closeAll 
 	return db, bdb, func() { bdb.Close(); db.Close() }, nil
 }
 
+// readDatabases opens goodturn's database and the billing database for a
+// command that only reads: neither is created nor migrated. A database
+// whose tables are older than this goodturn is an error saying to migrate.
+func (c *config) readDatabases(ctx context.Context) (db, bdb *database.DB, closeAll func(), err error) {
+	db, err = database.OpenExisting(ctx, c.db)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if n, err := store.Pending(ctx, db); err != nil || n > 0 {
+		db.Close()
+		if err == nil {
+			err = fmt.Errorf("%s has %d of goodturn's migrations to apply: run goodturn migrate --db first", db.DSN, n)
+		}
+		return nil, nil, nil, err
+	}
+	if c.billingDB == "" || c.billingDB == c.db {
+		return db, db, func() { db.Close() }, nil
+	}
+	bdb, err = database.OpenExisting(ctx, c.billingDB)
+	if err != nil {
+		db.Close()
+		return nil, nil, nil, err
+	}
+	return db, bdb, func() { bdb.Close(); db.Close() }, nil
+}
+
 // loadRulesets loads the named rulesets (all when none are named) and checks
 // their message templates. Any problem is an error.
 func (c *config) loadRulesets(names []string) ([]*rules.Ruleset, error) {

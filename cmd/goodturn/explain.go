@@ -47,7 +47,7 @@ func runExplain(ctx context.Context, env *Env, args []string) error {
 			return fmt.Errorf("%w: no rule %q in the rulesets", errUsage, *ruleID)
 		}
 	}
-	db, bdb, closeAll, err := c.databases(ctx)
+	db, bdb, closeAll, err := c.readDatabases(ctx)
 	if err != nil {
 		return err
 	}

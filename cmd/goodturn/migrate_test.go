@@ -56,3 +56,22 @@ func TestRunWithoutBillingDataSaysWhatIsMissing(t *testing.T) {
 		}
 	}
 }
+
+// TestReadingCommandsNeverCreateADatabase runs every command that only
+// reads against a database that does not exist: each says so and none
+// creates the file.
+func TestReadingCommandsNeverCreateADatabase(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "typo.db")
+	for _, args := range [][]string{
+		{"runs"}, {"runs", "show", "1"}, {"review", "list"}, {"review", "show", "1"}, {"review", "audit"},
+		{"explain", "--customer", "7"}, {"outcomes"}, {"suppress", "list"}, {"user", "list"}, {"send", "list"},
+	} {
+		code, _, errOut := run(t, append(args, "--db", db, "--rulesets", "../../rulesets")...)
+		if code != 1 || !strings.Contains(errOut, "no such database at "+db) {
+			t.Errorf("goodturn %s: exit %d, stderr %q", strings.Join(args, " "), code, errOut)
+		}
+		if _, err := os.Stat(db); err == nil {
+			t.Fatalf("goodturn %s created %s", strings.Join(args, " "), db)
+		}
+	}
+}

@@ -47,7 +47,7 @@ func runOutcomes(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	db, bdb, closeAll, err := c.databases(ctx)
+	db, bdb, closeAll, err := c.readDatabases(ctx)
 	if err != nil {
 		return err
 	}

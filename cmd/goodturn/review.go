@@ -83,7 +83,11 @@ func runReview(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	db, bdb, closeAll, err := f.databases(ctx)
+	open := f.databases
+	if sub == "list" || sub == "show" || sub == "audit" {
+		open = f.readDatabases // they only read
+	}
+	db, bdb, closeAll, err := open(ctx)
 	if err != nil {
 		return err
 	}

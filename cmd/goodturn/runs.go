@@ -48,14 +48,12 @@ func runRuns(ctx context.Context, env *Env, args []string) error {
 	if *limit < 0 {
 		return fmt.Errorf("%w: --limit %d: want 0 or more", errUsage, *limit)
 	}
-	db, err := database.Open(ctx, c.db)
+	// runs only reads: it neither creates nor migrates a database.
+	db, _, closeAll, err := c.readDatabases(ctx)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
-	if _, err := store.Migrate(ctx, db); err != nil {
-		return err
-	}
+	defer closeAll()
 	if show != 0 && *asJSON {
 		r, err := store.GetRun(ctx, db, show)
 		if err != nil {

@@ -275,7 +275,7 @@ func sendList(ctx context.Context, env *Env, args []string) error {
 	if err := noArgs(positional); err != nil {
 		return err
 	}
-	db, _, closeAll, err := c.databases(ctx)
+	db, _, closeAll, err := c.readDatabases(ctx)
 	if err != nil {
 		return err
 	}

@@ -82,7 +82,7 @@ func suppressList(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	db, _, closeAll, err := c.databases(ctx)
+	db, _, closeAll, err := c.readDatabases(ctx)
 	if err != nil {
 		return err
 	}

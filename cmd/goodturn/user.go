@@ -70,7 +70,11 @@ func userCommand(ctx context.Context, env *Env, args []string, in io.Reader) err
 	if err != nil {
 		return err
 	}
-	db, _, closeAll, err := c.databases(ctx)
+	open := c.databases
+	if sub == "list" {
+		open = c.readDatabases // it only reads
+	}
+	db, _, closeAll, err := open(ctx)
 	if err != nil {
 		return err
 	}

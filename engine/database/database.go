@@ -6,8 +6,10 @@ package database
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
+	"os"
 	"regexp"
 	"strings"
 
@@ -80,6 +82,28 @@ func OpenDriver(ctx context.Context, dsn, driver string) (*DB, error) {
 		return nil, fmt.Errorf("open database %s: %w", Redact(dsn), RedactError(err, dsn))
 	}
 	return &DB{DB: sdb, Dialect: dialect, DSN: Redact(dsn)}, nil
+}
+
+// ErrNoDatabase is OpenExisting's error for an SQLite file that is not
+// there.
+var ErrNoDatabase = errors.New("no such database")
+
+// OpenExisting opens a database that must exist already: for an SQLite
+// address, a missing file is ErrNoDatabase instead of a new, empty
+// database. Commands that only read open their databases with it.
+func OpenExisting(ctx context.Context, dsn string) (*DB, error) {
+	if dialect, _, err := address(dsn); err == nil && dialect == SQLite {
+		path := strings.TrimPrefix(strings.TrimPrefix(dsn, "sqlite://"), "sqlite:")
+		if i := strings.IndexByte(path, '?'); i >= 0 {
+			path = path[:i]
+		}
+		if path != ":memory:" && !strings.HasPrefix(path, "file::memory:") {
+			if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+				return nil, fmt.Errorf("%w at %s: create it with goodturn migrate, or goodturn demo for a sample", ErrNoDatabase, path)
+			}
+		}
+	}
+	return Open(ctx, dsn)
 }
 
 // sqliteDSN turns a path or sqlite: URL into a modernc.org/sqlite DSN with

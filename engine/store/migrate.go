@@ -209,3 +209,33 @@ func EnsureSchema(ctx context.Context, db *database.DB) (string, error) {
 	}
 	return "", nil
 }
+
+// Pending returns how many of goodturn's migrations the database has not
+// applied: a command that only reads refuses to work on older tables
+// rather than migrate them.
+func Pending(ctx context.Context, db *database.DB) (int, error) {
+	ms, err := Migrations(db.Dialect)
+	if err != nil {
+		return 0, err
+	}
+	rows, err := db.QueryContext(ctx, `SELECT version FROM schema_migrations`)
+	if err != nil {
+		return len(ms), nil // no migrations table: none applied
+	}
+	defer rows.Close()
+	applied := map[int]bool{}
+	for rows.Next() {
+		var v int
+		if err := rows.Scan(&v); err != nil {
+			return 0, fmt.Errorf("migrations: %w", err)
+		}
+		applied[v] = true
+	}
+	n := 0
+	for _, m := range ms {
+		if !applied[m.Version] {
+			n++
+		}
+	}
+	return n, rows.Err()
+}
