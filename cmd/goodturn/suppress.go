@@ -30,12 +30,13 @@ func runSuppress(ctx context.Context, env *Env, args []string) error {
 
 func suppressAdd(ctx context.Context, env *Env, args []string) error {
 	var c config
-	fs := c.flagSet(env, "suppress add", "(--customer (ID | ACCOUNT_NO) | --segment NAME) [--ruleset NAME] [--rule ID] --owner WHO --reason WHY [--expires 2006-01-02]")
+	fs := c.flagSet(env, "suppress add", "(--customer (ID | ACCOUNT_NO) | --segment NAME) [--ruleset NAME] [--rule ID] --as WHO --reason WHY [--expires 2006-01-02]")
 	customer := fs.String("customer", "", "the customer to suppress, by id or account number")
 	segment := fs.String("segment", "", "the segment to suppress")
 	ruleset := fs.String("ruleset", "", "only this ruleset's rules (all by default)")
 	rule := fs.String("rule", "", "only this rule (all by default)")
-	owner := fs.String("owner", "", "who asked for it (required)")
+	owner := fs.String("as", "", "who asks for it (required), as --as names the person acting in every command")
+	fs.StringVar(owner, "owner", "", "the former name of --as")
 	reason := fs.String("reason", "", "why (required)")
 	expires := fs.String("expires", "", "the first day it no longer applies (never by default)")
 	now, err := c.parseNoArgs(fs, args)
@@ -48,7 +49,7 @@ func suppressAdd(ctx context.Context, env *Env, args []string) error {
 		return fmt.Errorf("%w: give --customer or --segment", errUsage)
 	}
 	if *owner == "" || *reason == "" {
-		return fmt.Errorf("%w: --owner and --reason are required", errUsage)
+		return fmt.Errorf("%w: --as and --reason are required", errUsage)
 	}
 	if *expires != "" {
 		t, err := time.Parse(time.DateOnly, *expires)
