@@ -22,7 +22,7 @@ import (
 
 func runCheck(ctx context.Context, env *Env, args []string) error {
 	var c config
-	fs := c.flagSet(env, "check", "[--strict] [PATH]...")
+	fs := c.flagSet(env, "check", "[--strict] [PATH]...", flagRulesets)
 	strict := fs.Bool("strict", false, "fail on warnings too")
 	positional, err := parse(fs, args)
 	if err != nil {

@@ -33,9 +33,22 @@ type config struct {
 	stderr io.Writer
 }
 
-// flagSet returns a flag set for a command, with the shared flags bound to
-// c and defaulted from GOODTURN_* environment variables.
-func (c *config) flagSet(env *Env, name, args string) *flag.FlagSet {
+// The shared flags a command may take (see flagSet).
+const (
+	flagDB        = "db"
+	flagBillingDB = "billing-db"
+	flagRulesets  = "rulesets"
+	flagNow       = "now"
+	flagMonths    = "months"
+	flagCap       = "cap"
+)
+
+// flagSet returns a flag set for a command with the shared flags it names
+// (flagDB, flagCap for --cap and --cap-window, …; every one when it names
+// none), bound to c. Every shared setting is defaulted from its GOODTURN_*
+// environment variable whether or not the command takes its flag, so that
+// -h lists a command's own flags only and nothing reads an unset value.
+func (c *config) flagSet(env *Env, name, args string, shared ...string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(env.Stderr)
 	if env.Getenv != nil {
@@ -48,18 +61,39 @@ func (c *config) flagSet(env *Env, name, args string) *flag.FlagSet {
 		}
 		return fallback
 	}
-	fs.StringVar(&c.db, "db", def("GOODTURN_DB", "goodturn.db"),
-		"goodturn's database: an SQLite file path or sqlite: URL, or a postgres:// URL (GOODTURN_DB)")
-	fs.StringVar(&c.billingDB, "billing-db", def("GOODTURN_BILLING_DB", ""),
-		"the database holding the billing relations; defaults to --db (GOODTURN_BILLING_DB)")
-	fs.StringVar(&c.rulesets, "rulesets", def("GOODTURN_RULESETS", defaultRulesets),
-		"the folder of ruleset folders (GOODTURN_RULESETS)")
-	fs.StringVar(&c.now, "now", def("GOODTURN_NOW", ""),
-		"the run's clock as 2006-01-02 or RFC 3339, for reproducible runs; defaults to the current time (GOODTURN_NOW)")
-	intVar(fs, &c.months, "months", billing.DefaultMonths, 1, 120, "complete months of usage each customer's facts hold")
-	intVar(fs, &c.cap, "cap", policy.DefaultPolicy.Cap, 0, math.MaxInt, "promotional proposals a customer may get within --cap-window across all rules; 0 turns the cap off")
-	c.capWindow = policy.DefaultPolicy.CapWindow
-	fs.Var(&ruleDurationFlag{&c.capWindow}, "cap-window", "the window of the frequency cap, like 7d")
+	takes := func(flag string) bool {
+		if len(shared) == 0 {
+			return true
+		}
+		for _, f := range shared {
+			if f == flag {
+				return true
+			}
+		}
+		return false
+	}
+	c.db, c.billingDB, c.rulesets, c.now = def("GOODTURN_DB", "goodturn.db"), def("GOODTURN_BILLING_DB", ""),
+		def("GOODTURN_RULESETS", defaultRulesets), def("GOODTURN_NOW", "")
+	c.months, c.cap, c.capWindow = billing.DefaultMonths, policy.DefaultPolicy.Cap, policy.DefaultPolicy.CapWindow
+	if takes(flagDB) {
+		fs.StringVar(&c.db, "db", c.db, "goodturn's database: an SQLite file path or sqlite: URL, or a postgres:// URL (GOODTURN_DB)")
+	}
+	if takes(flagBillingDB) {
+		fs.StringVar(&c.billingDB, "billing-db", c.billingDB, "the database holding the billing relations; defaults to --db (GOODTURN_BILLING_DB)")
+	}
+	if takes(flagRulesets) {
+		fs.StringVar(&c.rulesets, "rulesets", c.rulesets, "the folder of ruleset folders (GOODTURN_RULESETS)")
+	}
+	if takes(flagNow) {
+		fs.StringVar(&c.now, "now", c.now, "the run's clock as 2006-01-02 or RFC 3339, for reproducible runs; defaults to the current time (GOODTURN_NOW)")
+	}
+	if takes(flagMonths) {
+		intVar(fs, &c.months, "months", billing.DefaultMonths, 1, 120, "complete months of usage each customer's facts hold")
+	}
+	if takes(flagCap) {
+		intVar(fs, &c.cap, "cap", policy.DefaultPolicy.Cap, 0, math.MaxInt, "promotional proposals a customer may get within --cap-window across all rules; 0 turns the cap off")
+		fs.Var(&ruleDurationFlag{&c.capWindow}, "cap-window", "the window of the frequency cap, like 7d")
+	}
 	bindLogFlags(env, fs)
 	fs.Usage = func() {
 		fmt.Fprintf(env.Stderr, "Usage: goodturn %s %s\n\nFlags:\n", name, args)

@@ -18,7 +18,7 @@ import (
 // reads it, and prints every problem. It only reads.
 func runDoctor(ctx context.Context, env *Env, args []string) error {
 	var c config
-	fs := c.flagSet(env, "doctor", "[--billing-db DSN] [--now DATE] [--months N]")
+	fs := c.flagSet(env, "doctor", "[--billing-db DSN] [--now DATE] [--months N]", flagDB, flagBillingDB, flagNow, flagMonths)
 	now, err := c.parseNoArgs(fs, args)
 	if err != nil {
 		return err

@@ -18,7 +18,7 @@ var starter embed.FS
 
 func runInit(ctx context.Context, env *Env, args []string) error {
 	var c config
-	fs := c.flagSet(env, "init", "[DIR]")
+	fs := c.flagSet(env, "init", "[DIR]", flagRulesets)
 	positional, err := parse(fs, args)
 	if err != nil {
 		return err

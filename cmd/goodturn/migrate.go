@@ -10,7 +10,7 @@ import (
 
 func runMigrate(ctx context.Context, env *Env, args []string) error {
 	var c config
-	fs := c.flagSet(env, "migrate", "[--db DSN]")
+	fs := c.flagSet(env, "migrate", "[--db DSN]", flagDB)
 	positional, err := parse(fs, args)
 	if err != nil {
 		return err

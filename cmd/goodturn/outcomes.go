@@ -40,7 +40,7 @@ func withControl(note string, control int64) string {
 
 func runOutcomes(ctx context.Context, env *Env, args []string) error {
 	var c config
-	fs := c.flagSet(env, "outcomes", "[--ruleset NAME] [--json]")
+	fs := c.flagSet(env, "outcomes", "[--ruleset NAME] [--json]", flagDB, flagBillingDB, flagNow)
 	ruleset := fs.String("ruleset", "", "only this ruleset's rules")
 	asJSON := fs.Bool("json", false, "print the figures as JSON, for analysts")
 	now, err := c.parseNoArgs(fs, args)

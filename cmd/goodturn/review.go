@@ -101,7 +101,7 @@ func runReview(ctx context.Context, env *Env, args []string) error {
 
 // reviewFlagSet returns the flags of one review command, bound to f.
 func (f *reviewFlags) reviewFlagSet(env *Env, sub string) *flag.FlagSet {
-	fs := f.flagSet(env, "review "+sub, reviewUsage[sub])
+	fs := f.flagSet(env, "review "+sub, reviewUsage[sub], flagDB, flagBillingDB, flagRulesets, flagNow)
 	intVar(fs, &f.secondAbove, "second-reviewer-above", review.DefaultSecondReviewerAbove, -1, math.MaxInt,
 		"approving a batch of more pending proposals than this takes two different reviewers; -1 never")
 	fs.StringVar(&f.expireAfter, "expire-after", rulefmt.FormatDuration(review.DefaultExpireAfter),

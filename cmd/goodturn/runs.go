@@ -21,7 +21,7 @@ const runsLimit = 20
 
 func runRuns(ctx context.Context, env *Env, args []string) error {
 	var c config
-	fs := c.flagSet(env, "runs", "[--ruleset NAME] [--limit N] [--json] | show [--max-error-share PCT] [--json] ID")
+	fs := c.flagSet(env, "runs", "[--ruleset NAME] [--limit N] [--json] | show [--max-error-share PCT] [--json] ID", flagDB)
 	ruleset := fs.String("ruleset", "", "list only this ruleset's runs")
 	limit := intIn(fs, "limit", runsLimit, 0, math.MaxInt, "list at most this many runs, newest first; 0 lists all")
 	maxShare := percent(1)

@@ -264,7 +264,7 @@ func printSendReport(env *Env, rep outbox.Report) {
 
 func sendList(ctx context.Context, env *Env, args []string) error {
 	var c config
-	fs := c.flagSet(env, "send list", "[--status queued|sending|sent|dead|skipped] [--channel NAME] [--limit N]")
+	fs := c.flagSet(env, "send list", "[--status queued|sending|sent|dead|skipped] [--channel NAME] [--limit N]", flagDB)
 	status := fs.String("status", "", "only messages with this status")
 	ch := fs.String("channel", "", "only messages of this channel")
 	limit := intIn(fs, "limit", 50, 0, math.MaxInt, "at most this many, newest first")
@@ -308,7 +308,7 @@ func sendList(ctx context.Context, env *Env, args []string) error {
 
 func sendRetry(ctx context.Context, env *Env, args []string) error {
 	var c config
-	fs := c.flagSet(env, "send retry", "(ID | --all [--channel NAME] [--error TEXT])")
+	fs := c.flagSet(env, "send retry", "(ID | --all [--channel NAME] [--error TEXT])", flagDB, flagNow)
 	all := fs.Bool("all", false, "queue again every dead message (that --channel and --error select)")
 	ch := fs.String("channel", "", "with --all: only messages of this channel (email, sms, webhook, billing-action)")
 	errText := fs.String("error", "", "with --all: only messages whose last error contains this text, ignoring case")

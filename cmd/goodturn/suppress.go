@@ -30,7 +30,7 @@ func runSuppress(ctx context.Context, env *Env, args []string) error {
 
 func suppressAdd(ctx context.Context, env *Env, args []string) error {
 	var c config
-	fs := c.flagSet(env, "suppress add", "(--customer (ID | ACCOUNT_NO) | --segment NAME) [--ruleset NAME] [--rule ID] --as WHO --reason WHY [--expires 2006-01-02]")
+	fs := c.flagSet(env, "suppress add", "(--customer (ID | ACCOUNT_NO) | --segment NAME) [--ruleset NAME] [--rule ID] --as WHO --reason WHY [--expires 2006-01-02]", flagDB, flagBillingDB, flagNow)
 	customer := fs.String("customer", "", "the customer to suppress, by id or account number")
 	segment := fs.String("segment", "", "the segment to suppress")
 	ruleset := fs.String("ruleset", "", "only this ruleset's rules (all by default)")
@@ -77,7 +77,7 @@ func suppressAdd(ctx context.Context, env *Env, args []string) error {
 
 func suppressList(ctx context.Context, env *Env, args []string) error {
 	var c config
-	fs := c.flagSet(env, "suppress list", "[--all]")
+	fs := c.flagSet(env, "suppress list", "[--all]", flagDB, flagNow)
 	all := fs.Bool("all", false, "include expired suppressions")
 	now, err := c.parseNoArgs(fs, args)
 	if err != nil {
@@ -115,7 +115,7 @@ func suppressList(ctx context.Context, env *Env, args []string) error {
 
 func suppressRemove(ctx context.Context, env *Env, args []string) error {
 	var c config
-	fs := c.flagSet(env, "suppress remove", "ID")
+	fs := c.flagSet(env, "suppress remove", "ID", flagDB, flagNow)
 	positional, err := parse(fs, args)
 	if err != nil {
 		return err

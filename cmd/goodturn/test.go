@@ -16,7 +16,7 @@ import (
 
 func runTest(ctx context.Context, env *Env, args []string) error {
 	var c config
-	fs := c.flagSet(env, "test", "[--run REGEX] [--junit FILE] [-v] [PATH]...")
+	fs := c.flagSet(env, "test", "[--run REGEX] [--junit FILE] [-v] [PATH]...", flagRulesets)
 	runFlag := fs.String("run", "", "run only the tests whose names match this regular expression")
 	junit := fs.String("junit", "", "write the results as JUnit XML to this file")
 	verbose := fs.Bool("v", false, "list every test, not only the failures")

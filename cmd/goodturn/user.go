@@ -35,7 +35,7 @@ func userCommand(ctx context.Context, env *Env, args []string, in io.Reader) err
 		return flag.ErrHelp
 	}
 	var c config
-	var fs = c.flagSet(env, "user "+sub, userUsage[sub])
+	var fs = c.flagSet(env, "user "+sub, userUsage[sub], flagDB, flagNow)
 	role := ""
 	if sub == "add" {
 		fs.StringVar(&role, "role", "", "the user's role: viewer, reviewer or admin (required)")
