@@ -238,7 +238,10 @@ func newServer(ctx context.Context, env *Env, c *config, opts serveOptions) (*se
 	if sv.timeouts == (httpTimeouts{}) {
 		sv.timeouts = defaultTimeouts
 	}
-	svc := review.New(db, review.Config{SecondReviewerAbove: opts.secondAbove, ExpireAfter: opts.expireAfter, Now: now})
+	svc := review.New(db, review.Config{ExpireAfter: opts.expireAfter, Now: now})
+	// Set after New, which reads 0 as "the default": as with `review
+	// approve`, 0 means every batch needs two reviewers.
+	svc.SecondReviewerAbove = opts.secondAbove
 	sv.expirer = svc
 	sv.review, err = web.New(web.Config{DB: db, Billing: &billing.Reader{DB: bdb, Months: c.months}, Review: svc, Logger: log,
 		TrustProxy: opts.trustProxy, From: opts.from, Rulesets: func() ([]*rules.Ruleset, error) { return c.loadRulesetsPartly(nil) }})
