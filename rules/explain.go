@@ -36,6 +36,8 @@ type Explanation struct {
 	// Value and Offer are set when Matched.
 	Value int
 	Offer []NamedValue
+	// Broken lists the promises a match breaks: such a match is held back.
+	Broken []string
 	// Facts holds the facts the rule reads.
 	Facts []NamedValue
 }
@@ -133,7 +135,7 @@ func (r *Rule) Explain(machine *vm.VM, f Facts) (Explanation, error) {
 	if err != nil {
 		return ex, err
 	}
-	ex.Matched, ex.Value, ex.Offer = o.Matched, o.Value, o.Offer
+	ex.Matched, ex.Value, ex.Offer, ex.Broken = o.Matched, o.Value, o.Offer, o.Broken
 	ex.Facts = r.facts(machine, f)
 	return ex, nil
 }

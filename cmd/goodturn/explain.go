@@ -143,6 +143,14 @@ func explainRule(w io.Writer, machine *vm.VM, r *rules.Rule, f rules.Facts) {
 		for _, o := range ex.Offer {
 			fmt.Fprintf(w, "  offer %s = %s\n", o.Name, describe(o.Name, o.Value, f, cur, "    ", r.IsMoney))
 		}
+		if len(ex.Broken) > 0 {
+			fmt.Fprintln(w, "  promises broken, so the match is held back:")
+			for _, p := range ex.Broken {
+				fmt.Fprintf(w, "    ✗ %s\n", p)
+			}
+		} else if n := len(r.Promises()); n > 0 {
+			fmt.Fprintf(w, "  promises: all %d kept\n", n)
+		}
 	}
 }
 

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -91,6 +93,37 @@ func TestRunHoldsBackBrokenPromises(t *testing.T) {
 		if o.NewPrice >= o.CurrentPrice {
 			t.Errorf("proposal %d breaks its promise: %s", p.ID, p.Offer)
 		}
+	}
+
+	// The dry run's matches name the customers who broke the promise, and
+	// explain says which promise, clause by clause.
+	out2 := filepath.Join(dir, "matches.json")
+	if code, o, e := run(t, "run", "--dry-run", "--output", out2, "--db", db, "--rulesets", root, "--now", "2026-11-23"); code != 0 {
+		t.Fatalf("dry run exited %d\n%s%s", code, o, e)
+	}
+	raw, err := os.ReadFile(out2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var matches []struct {
+		Customer int64  `json:"customer"`
+		Reason   string `json:"reason"`
+	}
+	if err := json.Unmarshal(raw, &matches); err != nil {
+		t.Fatal(err)
+	}
+	var brokeIt int64
+	for _, m := range matches {
+		if m.Reason == "broken_promise" {
+			brokeIt = m.Customer
+		}
+	}
+	if brokeIt == 0 {
+		t.Fatalf("no broken_promise match in %s", raw)
+	}
+	code, out3, errOut := run(t, "explain", "--customer", strconv.FormatInt(brokeIt, 10), "--rule", "best-any", "--db", db, "--rulesets", root, "--now", "2026-11-23")
+	if code != 0 || !strings.Contains(out3, "promises broken, so the match is held back:\n    ✗ offer.new_price < offer.current_price") {
+		t.Errorf("explain of customer %d exited %d:\n%s%s", brokeIt, code, out3, errOut)
 	}
 
 	// runs show tells the same.
