@@ -412,14 +412,10 @@ type tally struct {
 }
 
 // hold counts a match held back for a reason.
-func (t *tally) hold(reason string) { t.add(&t.held, reason, 1) }
+func (t *tally) hold(reason string) { addCount(&t.held, reason, 1) }
 
-// count adds one to a key of one of the tally's maps.
-func (t *tally) count(m *map[string]int64, key string) { t.add(m, key, 1) }
-
-// add adds n to a key of one of the tally's maps, making the map if need
-// be.
-func (*tally) add(m *map[string]int64, key string, n int64) {
+// addCount adds n to a key of a map of counts, making the map if need be.
+func addCount(m *map[string]int64, key string, n int64) {
 	if *m == nil {
 		*m = map[string]int64{}
 	}

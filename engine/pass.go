@@ -233,7 +233,7 @@ func (w *worker) propose(si int, f rules.Facts, o rules.Outcome) (store.Proposal
 	if InControl(p.Ruleset, p.RuleID, p.CustomerID, sl.rule.Control) {
 		p.Status = store.ProposalControl // kept back to measure
 	} else if _, _, covered := sl.rule.TemplateFor(f.Customer.Locale); !covered {
-		w.t[si].count(&w.t[si].uncovered, f.Customer.Locale)
+		addCount(&w.t[si].uncovered, f.Customer.Locale, 1)
 	}
 	return p, true
 }
@@ -367,10 +367,10 @@ func sumTallies(perWorker [][]tally, slots int) []tally {
 			sum.errSamples = append(sum.errSamples, t[i].errSamples...)
 			sum.kept = append(sum.kept, t[i].kept...)
 			for reason, n := range t[i].held {
-				sum.add(&sum.held, reason, n)
+				addCount(&sum.held, reason, n)
 			}
 			for locale, n := range t[i].uncovered {
-				sum.add(&sum.uncovered, locale, n)
+				addCount(&sum.uncovered, locale, n)
 			}
 		}
 	}

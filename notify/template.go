@@ -219,6 +219,8 @@ type Rendered struct {
 	// Fallback reports that the customer's locale has no template of its
 	// own, so they get the rule's language.
 	Fallback bool
+	// Offer is the proposal's offer as the template read it.
+	Offer map[string]any
 }
 
 // Templates are a rule's message templates: its own, in the rule file's
@@ -278,7 +280,7 @@ func (ts *Templates) RenderProposal(p Proposal, cust rules.Customer) (Rendered, 
 	if err != nil {
 		return Rendered{}, err
 	}
-	out := Rendered{Message: msg, Channels: cust.Reachable(r.Message.Channels), Language: lang, Fallback: !covered}
+	out := Rendered{Message: msg, Channels: cust.Reachable(r.Message.Channels), Language: lang, Fallback: !covered, Offer: offer}
 	reaches := map[string]bool{}
 	for _, ch := range out.Channels {
 		reaches[ch] = true

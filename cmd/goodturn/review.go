@@ -187,13 +187,16 @@ func (f *reviewFlags) run(ctx context.Context, env *Env, sub string, svc *review
 			return reviewShowJSON(ctx, env.Stdout, db, svc, target, *f)
 		}
 		if target.ProposalID != 0 {
-			if err := reviewShowProposal(ctx, env.Stdout, db, bdb, target.ProposalID); err != nil {
+			p, err := reviewdb.GetProposal(ctx, db, target.ProposalID)
+			if err != nil {
 				return err
 			}
-			if err := f.showMessage(ctx, env.Stdout, db, bdb, target.ProposalID); err != nil {
+			reviewShowProposal(ctx, env.Stdout, bdb, p)
+			if err := f.showMessage(ctx, env.Stdout, bdb, p); err != nil {
 				return err
 			}
-			return reviewShowProposalOverdue(ctx, env.Stdout, svc, target.ProposalID, f.expireAfter)
+			reviewShowProposalOverdue(env.Stdout, svc, p, f.expireAfter)
+			return nil
 		}
 		if err := reviewShowBatch(ctx, env.Stdout, db, target, *f); err != nil {
 			return err
@@ -404,11 +407,7 @@ func jsonValue(name string, v any, currency string, isMoney func(string) bool) s
 // showMessage prints the message a proposal would send, exactly as the
 // review page and the outbox render it; a rule no longer among the
 // rulesets is said, not an error.
-func (f *reviewFlags) showMessage(ctx context.Context, w io.Writer, db, bdb *database.DB, id int64) error {
-	p, err := reviewdb.GetProposal(ctx, db, id)
-	if err != nil {
-		return err
-	}
+func (f *reviewFlags) showMessage(ctx context.Context, w io.Writer, bdb *database.DB, p *reviewdb.ReviewedProposal) error {
 	var rule *rules.Rule
 	sets, _ := f.loadRulesets(nil)
 	for _, rs := range sets {
@@ -452,11 +451,7 @@ func (f *reviewFlags) showMessage(ctx context.Context, w io.Writer, db, bdb *dat
 }
 
 // reviewShowProposal prints one proposal with its offer and evidence.
-func reviewShowProposal(ctx context.Context, w io.Writer, db, bdb *database.DB, id int64) error {
-	p, err := reviewdb.GetProposal(ctx, db, id)
-	if err != nil {
-		return err
-	}
+func reviewShowProposal(ctx context.Context, w io.Writer, bdb *database.DB, p *reviewdb.ReviewedProposal) {
 	fmt.Fprintf(w, "Proposal %d: %s (%s) for %s, worth %s a year — %s.\n",
 		p.ID, p.RuleID, p.Kind, customerLabel(p.CustomerID, accountNo(ctx, bdb, p.CustomerID)), formatMoney(p.Value, p.Currency), p.Status)
 	fmt.Fprintf(w, "Batch %s of ruleset %s, as of %s; rule version %s.\n",
@@ -484,7 +479,7 @@ func reviewShowProposal(ctx context.Context, w io.Writer, db, bdb *database.DB, 
 	}
 	if err := json.Unmarshal(p.Evidence, &ev); err != nil {
 		fmt.Fprintf(w, "\nEvidence (unreadable: %v):\n%s\n", err, p.Evidence)
-		return nil
+		return
 	}
 	if len(ev.Values) > 0 {
 		fmt.Fprintln(w, "\nValues:")
@@ -514,7 +509,7 @@ func reviewShowProposal(ctx context.Context, w io.Writer, db, bdb *database.DB, 
 	if len(ev.Values)+len(ev.Clauses)+len(ev.Facts) == 0 {
 		fmt.Fprintln(w, "\nNo evidence recorded.")
 	}
-	return nil
+
 }
 
 // evidenceValue writes a decoded JSON value of the evidence: amounts of

@@ -49,13 +49,9 @@ func reviewShowOverdue(ctx context.Context, w io.Writer, svc *review.Service, t 
 }
 
 // reviewShowProposalOverdue says whether a pending proposal would expire.
-func reviewShowProposalOverdue(ctx context.Context, w io.Writer, svc *review.Service, id int64, after string) error {
-	p, err := reviewdb.GetProposal(ctx, svc.DB, id)
-	if err != nil {
-		return err
-	}
+func reviewShowProposalOverdue(w io.Writer, svc *review.Service, p *reviewdb.ReviewedProposal, after string) {
 	if svc.IsOverdue(p.Status, p.CreatedAt) {
 		fmt.Fprintf(w, "\nPending for more than %s: it would expire; `goodturn review expire` (or `goodturn serve`) expires it.\n", after)
 	}
-	return nil
+
 }

@@ -196,11 +196,7 @@ func (e *Enqueuer) messages(ctx context.Context, p store.Proposal) ([]outboxdb.M
 		}
 		out = append(out, m)
 	}
-	var offer struct {
-		Action string `json:"action"`
-	}
-	_ = json.Unmarshal(p.Offer, &offer) // rendering above read it already
-	if action := offer.Action; action != "" {
+	if action, _ := rendered.Offer["action"].(string); action != "" {
 		payload, err := json.Marshal(map[string]any{
 			"key": Key(p.ID, ActionChannel), "action": action, "proposal_id": p.ID, "customer_id": p.CustomerID, "account_no": cust.AccountNo,
 			"ruleset": p.Ruleset, "rule": p.RuleID, "kind": p.Kind, "value": p.Value, "currency": p.Currency,
