@@ -81,6 +81,9 @@ type Options struct {
 	// CollectHeld keeps every match held back, with its reason, in
 	// Result.HeldMatches (for `run --dry-run --output`).
 	CollectHeld bool
+	// ReadEverything reads every billing relation whole instead of only
+	// what the enabled rules can read (rules.ReadsOf).
+	ReadEverything bool
 }
 
 // Result is what a run did.

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"fmt"
 	"runtime"
 	"sort"
 	"sync"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/expr-lang/expr/vm"
 
+	"github.com/goodturn/goodturn/engine/billing"
 	"github.com/goodturn/goodturn/engine/policy"
 	"github.com/goodturn/goodturn/engine/store"
 	"github.com/goodturn/goodturn/rules"
@@ -100,7 +102,7 @@ func (p *pass) read(ctx context.Context, batches chan<- []rules.Facts) (int64, e
 			return context.Cause(ctx)
 		}
 	}
-	st, err := p.e.Billing.Read(ctx, p.opts.Range, p.now, p.plans, func(f rules.Facts) error {
+	st, err := p.e.Billing.ReadWith(ctx, p.opts.Range, p.now, p.plans, p.readOptions(), func(f rules.Facts) error {
 		batch = append(batch, f)
 		if len(batch) == batchSize {
 			return send()
@@ -117,6 +119,25 @@ func (p *pass) read(ctx context.Context, batches chan<- []rules.Facts) (int64, e
 		}
 	}
 	return int64(st.Customers), err
+}
+
+// readOptions narrow the pass's read to what its rules can read (unless
+// Options.ReadEverything) and log each query at info.
+func (p *pass) readOptions() billing.ReadOptions {
+	var ro billing.ReadOptions
+	if !p.opts.ReadEverything {
+		rs := make([]*rules.Rule, len(p.slots))
+		for i, sl := range p.slots {
+			rs[i] = sl.rule
+		}
+		need := rules.ReadsOf(rs)
+		ro.Need = &need
+	}
+	log := p.e.logger()
+	ro.OnQuery = func(relation, query string, args []any) {
+		log.Info("billing query", "relation", relation, "query", query, "args", fmt.Sprint(args...))
+	}
+	return ro
 }
 
 // worker evaluates every rule of the pass for the customers of the batches

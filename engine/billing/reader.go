@@ -497,7 +497,7 @@ func usageRel(agg string) *relation[usageRow] {
 var chargesRel = relation[rules.Charge]{
 	name: "charges",
 	query: `SELECT customer_id, id, CAST(charged_on AS TEXT), kind, amount, waived
-		 FROM charges WHERE customer_id >= ? AND customer_id < ? AND charged_on >= ?
+		 FROM charges WHERE customer_id >= ? AND customer_id < ? AND charged_on >= ?` + kindsMark + `
 		 ORDER BY customer_id, charged_on DESC, id DESC`,
 	scan: func(rows *sql.Rows, id *int64, c *rules.Charge) error {
 		return rows.Scan(id, &c.ID, date(&c.ChargedOn), &c.Kind, &c.Amount, &c.Waived)
@@ -517,7 +517,7 @@ var chargesRel = relation[rules.Charge]{
 var eventsRel = relation[rules.Event]{
 	name: "events",
 	query: `SELECT customer_id, id, occurred_at, kind, attrs
-		 FROM events WHERE customer_id >= ? AND customer_id < ? AND occurred_at >= ?
+		 FROM events WHERE customer_id >= ? AND customer_id < ? AND occurred_at >= ?` + kindsMark + `
 		 ORDER BY customer_id, occurred_at DESC, id DESC`,
 	scan: func(rows *sql.Rows, id *int64, e *rules.Event) error {
 		return rows.Scan(id, &e.ID, date(&e.OccurredAt), &e.Kind, attrs{&e.Attrs})
@@ -532,20 +532,40 @@ var eventsRel = relation[rules.Event]{
 	},
 }
 
-// Read streams the facts of every customer in rng, in id order, to fn. The
-// catalogue is shared by every customer's facts and must not be modified.
-// It issues one ordered query per relation, whatever the number of
-// customers.
+// Read streams the facts of every customer in rng, in id order, to fn,
+// reading every relation whole; see ReadWith.
+func (r *Reader) Read(ctx context.Context, rng Range, now time.Time, catalogue []rules.Plan, fn func(rules.Facts) error) (Stats, error) {
+	return r.ReadWith(ctx, rng, now, catalogue, ReadOptions{}, fn)
+}
+
+// ReadOptions narrow a read to what the rules can read, and report the
+// queries it runs.
+type ReadOptions struct {
+	// Need is what the rules can read of a customer's facts; nil reads
+	// everything. A relation no rule reads is not queried and its facts
+	// stay empty; charges and events are read only of the kinds listed;
+	// only the newest UsageMonths months of usage are kept. The rows not
+	// read are not validated either.
+	Need *rules.Reads
+	// OnQuery, when set, is called with each relation's query and its
+	// arguments before the query is run.
+	OnQuery func(relation, query string, args []any)
+}
+
+// ReadWith streams the facts of every customer in rng, in id order, to fn.
+// The catalogue is shared by every customer's facts and must not be
+// modified. It issues one ordered query per relation read, whatever the
+// number of customers.
 //
 // A customer any of whose rows breaks the facts contract (a NULL where a
 // value is required, an impossible negative, a duplicated row, a bad date
 // or JSON) is refused: fn does not see them, the read goes on, and Stats
 // counts them with a few samples; OnRefuse, when set, sees every one.
-func (r *Reader) Read(ctx context.Context, rng Range, now time.Time, catalogue []rules.Plan, fn func(rules.Facts) error) (Stats, error) {
+func (r *Reader) ReadWith(ctx context.Context, rng Range, now time.Time, catalogue []rules.Plan, opts ReadOptions, fn func(rules.Facts) error) (Stats, error) {
 	var st Stats
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	rs, err := r.openStreams(ctx, rng, now)
+	rs, err := r.openStreams(ctx, rng, now, opts)
 	if err != nil {
 		return st, err
 	}
@@ -584,11 +604,40 @@ type streams struct {
 	usage     *stream[usageRow]
 	charges   *stream[rules.Charge]
 	events    *stream[rules.Event]
+	// months is how many of the newest usage months are kept; 0 keeps
+	// them all.
+	months int
 }
 
-// openStreams opens one query per relation over the customers of rng and
-// the months and history the window of now covers.
-func (r *Reader) openStreams(ctx context.Context, rng Range, now time.Time) (*streams, error) {
+// kindsMark stands, in the charges and events queries, where a filter on
+// the kinds read goes.
+const kindsMark = "/*kinds*/"
+
+// ofKinds returns how to read a relation with kinds, only of the kinds
+// listed (nil: every kind), and its arguments: args, then the kinds.
+func (rel *relation[T]) ofKinds(kinds []string, args []any) (*relation[T], []any) {
+	if kinds == nil {
+		return rel, args
+	}
+	narrow := *rel
+	marks := strings.TrimSuffix(strings.Repeat("?, ", len(kinds)), ", ")
+	narrow.query = strings.Replace(rel.query, kindsMark, " AND kind IN ("+marks+")", 1)
+	for _, k := range kinds {
+		args = append(args, k)
+	}
+	return &narrow, args
+}
+
+// closed returns a stream with no rows: a relation that is not read.
+func closed[T any]() *stream[T] { return &stream[T]{} }
+
+// openStreams opens one query per relation read over the customers of rng
+// and the months and history the window of now covers.
+func (r *Reader) openStreams(ctx context.Context, rng Range, now time.Time, opts ReadOptions) (*streams, error) {
+	need := rules.ReadEverything
+	if opts.Need != nil {
+		need = *opts.Need
+	}
 	w := r.Window(now)
 	to := rng.To
 	if to <= 0 {
@@ -600,35 +649,58 @@ func (r *Reader) openStreams(ctx context.Context, rng Range, now time.Time) (*st
 	if err != nil {
 		return nil, err
 	}
-	var rs streams
-	if rs.customers, err = open(ctx, r.DB, crel, ids); err != nil {
+	rs := streams{addons: closed[rules.Addon](), usage: closed[usageRow](), charges: closed[rules.Charge](),
+		events: closed[rules.Event](), months: need.UsageMonths}
+	if rs.customers, err = openLogged(ctx, r.DB, crel, ids, opts); err != nil {
 		return nil, err
 	}
-	if rs.subs, err = open(ctx, r.DB, &subscriptionsRel, ids); err != nil {
+	if rs.subs, err = openLogged(ctx, r.DB, &subscriptionsRel, ids, opts); err != nil {
 		return nil, err
 	}
-	if rs.addons, err = open(ctx, r.DB, &addonsRel, ids); err != nil {
-		return nil, err
+	if need.Addons {
+		if rs.addons, err = openLogged(ctx, r.DB, &addonsRel, ids, opts); err != nil {
+			return nil, err
+		}
 	}
-	// One row per customer and month, its meters joined as
-	// "data_mb=2048,minutes=300": a third of the rows to send and scan. The
-	// months come oldest first, in the primary key's order, and are turned
-	// newest first below. A NULL meter or quantity is joined as empty, so
-	// that it is refused rather than dropped.
-	agg := "string_agg(COALESCE(meter, '') || '=' || COALESCE(CAST(quantity AS TEXT), ''), ',')"
-	if !r.DB.IsPostgres() {
-		agg = "group_concat(COALESCE(meter, '') || '=' || COALESCE(CAST(quantity AS TEXT), ''), ',')"
+	if need.Usage {
+		// One row per customer and month, its meters joined as
+		// "data_mb=2048,minutes=300": a third of the rows to send and
+		// scan. The months come oldest first, in the primary key's order,
+		// and are turned newest first below. A NULL meter or quantity is
+		// joined as empty, so that it is refused rather than dropped.
+		agg := "string_agg(COALESCE(meter, '') || '=' || COALESCE(CAST(quantity AS TEXT), ''), ',')"
+		if !r.DB.IsPostgres() {
+			agg = "group_concat(COALESCE(meter, '') || '=' || COALESCE(CAST(quantity AS TEXT), ''), ',')"
+		}
+		if rs.usage, err = openLogged(ctx, r.DB, usageRel(agg), []any{rng.From, to, day(w.UsageFrom), day(w.UsageTo)}, opts); err != nil {
+			return nil, err
+		}
 	}
-	if rs.usage, err = open(ctx, r.DB, usageRel(agg), []any{rng.From, to, day(w.UsageFrom), day(w.UsageTo)}); err != nil {
-		return nil, err
+	history := []any{rng.From, to, day(w.HistoryFrom)}
+	if need.Charges && (need.ChargeKinds == nil || len(need.ChargeKinds) > 0) {
+		rel, args := chargesRel.ofKinds(need.ChargeKinds, history)
+		if rs.charges, err = openLogged(ctx, r.DB, rel, args, opts); err != nil {
+			return nil, err
+		}
 	}
-	if rs.charges, err = open(ctx, r.DB, &chargesRel, []any{rng.From, to, day(w.HistoryFrom)}); err != nil {
-		return nil, err
-	}
-	if rs.events, err = open(ctx, r.DB, &eventsRel, []any{rng.From, to, day(w.HistoryFrom)}); err != nil {
-		return nil, err
+	if need.Events && (need.EventKinds == nil || len(need.EventKinds) > 0) {
+		rel, args := eventsRel.ofKinds(need.EventKinds, history)
+		if rs.events, err = openLogged(ctx, r.DB, rel, args, opts); err != nil {
+			return nil, err
+		}
 	}
 	return &rs, nil
+}
+
+// openLogged reports a relation's query to opts.OnQuery, then opens it.
+func openLogged[T any](ctx context.Context, db *database.DB, rel *relation[T], args []any, opts ReadOptions) (*stream[T], error) {
+	q := strings.Replace(rel.query, kindsMark, "", 1)
+	if opts.OnQuery != nil {
+		opts.OnQuery(rel.name, strings.Join(strings.Fields(q), " "), args)
+	}
+	narrow := *rel
+	narrow.query = q
+	return open(ctx, db, &narrow, args)
 }
 
 // assemble reads the current customer's rows of every relation into f and
@@ -679,6 +751,9 @@ func (rs *streams) assemble(f *rules.Facts, plans map[string]*rules.Plan) (id in
 	}
 	slices.Reverse(f.Months)
 	slices.Reverse(f.Usage)
+	if n := rs.months; n > 0 && len(f.Usage) > n {
+		f.Months, f.Usage = f.Months[:n], f.Usage[:n]
+	}
 	if err := note(rs.charges.take(id, func(ch *rules.Charge) { f.Charges = append(f.Charges, *ch) })); err != nil {
 		return id, bad, err
 	}
