@@ -135,7 +135,7 @@ func (p *pass) readOptions() billing.ReadOptions {
 	}
 	log := p.e.logger()
 	ro.OnQuery = func(relation, query string, args []any) {
-		log.Info("billing query", "relation", relation, "query", query, "args", fmt.Sprint(args...))
+		log.Info("billing query", "relation", relation, "query", query, "args", fmt.Sprintf("%v", args))
 	}
 	return ro
 }

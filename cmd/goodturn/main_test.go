@@ -271,7 +271,7 @@ func TestBench(t *testing.T) {
 		if dsn == "" {
 			continue
 		}
-		cmd := exec.Command(bin, "bench", "--db", dsn, "--customers", "400", "--rulesets", "../../rulesets", "--now", "2026-11-23")
+		cmd := exec.Command(bin, "bench", "--db", dsn, "--customers", "400", "--rulesets", "../../rulesets", "--now", "2026-11-23", "--rounds", "2")
 		out, err := cmd.CombinedOutput()
 		if err != nil {
 			t.Fatalf("bench on %s: %v\n%s", dsn, err, out)
@@ -279,7 +279,15 @@ func TestBench(t *testing.T) {
 		if !regexp.MustCompile(`(?m)^  customers\s+400$`).Match(out) {
 			t.Errorf("bench output lacks the customer count:\n%s", out)
 		}
-		for _, want := range []string{"copy out (", "run, end to end", "run / copy out", "customers/s", "rule evaluations/s", "proposals written", "peak RSS of the run"} {
+		wants := []string{"ordered read-out (", "unordered read-out", "dry run", "run, end to end", "run / ordered read-out",
+			"run / unordered read-out", "customers/s", "rule evaluations/s", "proposals written", "peak RSS of a run"}
+		if strings.HasPrefix(dsn, "postgres") {
+			wants = append(wants, "SQL peer / run", "run agrees with the SQL peer")
+			if !regexp.MustCompile(`run agrees with the SQL peer\s+yes: the same [1-9]`).Match(out) {
+				t.Errorf("bench does not say the run agrees with the SQL peer:\n%s", out)
+			}
+		}
+		for _, want := range wants {
 			if !strings.Contains(string(out), want) {
 				t.Errorf("bench output lacks %q:\n%s", want, out)
 			}
