@@ -21,10 +21,12 @@ import (
 // workers evaluate every rule on them and decide what to propose, and the
 // writer stores the proposals (or, in a dry run, only counts them).
 type pass struct {
-	e       *Engine
-	sets    []*rules.Ruleset
-	slots   []slot
-	plans   []rules.Plan
+	e     *Engine
+	sets  []*rules.Ruleset
+	slots []slot
+	plans []rules.Plan
+	// rater re-rates usage on the catalogue's slots for every worker.
+	rater   *rules.Rater
 	earlier map[earlierKey]earlier
 	// contacts is what the contact policy knows before the pass.
 	contacts   policyState
@@ -42,6 +44,9 @@ func (p *pass) evaluate(ctx context.Context) ([]tally, int64, error) {
 	workers := p.e.Workers
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
+	}
+	if p.rater == nil {
+		p.rater = rules.NewRater(p.plans)
 	}
 	batches := make(chan []rules.Facts, workers*2)
 	found := make(chan []store.Proposal, workers*2)
@@ -62,7 +67,7 @@ func (p *pass) evaluate(ctx context.Context) ([]tally, int64, error) {
 	perWorker := make([][]tally, workers)
 	var workWG sync.WaitGroup
 	for i := range perWorker {
-		w := &worker{pass: p, limiter: rules.NewLimiter(ctx, p.e.Budget), t: make([]tally, len(p.slots))}
+		w := &worker{pass: p, limiter: rules.NewLimiter(ctx, p.e.Budget), rating: p.rater.NewRating(), t: make([]tally, len(p.slots))}
 		perWorker[i] = w.t
 		workWG.Add(1)
 		go func() {
@@ -146,6 +151,7 @@ type worker struct {
 	*pass
 	machine vm.VM
 	limiter *rules.Limiter
+	rating  *rules.Rating
 	t       []tally
 	// The matches of the customer at hand that the contact policy weighs.
 	cands     []policy.Candidate
@@ -179,6 +185,7 @@ func (w *worker) work(ctx context.Context, batches <-chan []rules.Facts, found c
 // appends the proposals to out.
 func (w *worker) customer(f rules.Facts, out []store.Proposal) []store.Proposal {
 	f.Limit(w.limiter)
+	f.Rate(w.rating)
 	var env any = f // boxed once for all the rules
 	w.cands, w.candSlots, w.outcomes = w.cands[:0], w.candSlots[:0], w.outcomes[:0]
 	for si, sl := range w.slots {

@@ -165,6 +165,14 @@ func Fits(p Plan, m UsageMonth) bool {
 // months on a plan. It uses fewer months when fewer are known.
 func Rerate(f *Facts, p Plan, n int) int {
 	total := 0
+	if rt := ratingOf(f); rt != nil {
+		if j := rt.planIndex(&p); j >= 0 {
+			for i := range lastMonths(f, n) {
+				total += rt.cost(i, j)
+			}
+			return total
+		}
+	}
 	for _, m := range lastMonths(f, n) {
 		total += Cost(p, m)
 	}
@@ -207,10 +215,14 @@ func cheapestFitting(f *Facts, n int, priced func(*Plan) bool) *Quote {
 		return nil
 	}
 	months := f.Usage[:n]
+	rt := ratingOf(f)
 	var best *Plan
 	for i := range f.Plans {
 		p := &f.Plans[i]
-		if !movable(f, p) || !priced(p) || !fitsAll(p, months) {
+		if !movable(f, p) || !priced(p) {
+			continue
+		}
+		if rt != nil && !rt.fitsAll(i, n) || rt == nil && !fitsAll(p, months) {
 			continue
 		}
 		if best == nil || p.MonthlyPrice < best.MonthlyPrice || (p.MonthlyPrice == best.MonthlyPrice && p.ID < best.ID) {
@@ -236,9 +248,13 @@ func BestPlan(f *Facts, n int) *Quote {
 		return nil
 	}
 	best := NewQuote(f, f.Plan, n)
+	rt := ratingOf(f)
 	for i := range f.Plans {
 		p := &f.Plans[i]
-		if !movable(f, p) || !coversAll(p, f.Usage[:n]) {
+		if !movable(f, p) {
+			continue
+		}
+		if rt != nil && !rt.coversAll(i, n) || rt == nil && !coversAll(p, f.Usage[:n]) {
 			continue
 		}
 		total := Rerate(f, *p, n)
@@ -288,9 +304,10 @@ func NewQuote(f *Facts, p Plan, n int) *Quote {
 		ByMonth:      make([]QuoteMonth, len(months)),
 	}
 	q.SavesEveryMonth = len(months) > 0
-	for i, m := range months {
-		q.Costs[i] = Cost(p, m)
-		q.CurrentCosts[i] = Cost(f.Plan, m)
+	newCost, currentCost := monthCosts(f, &p)
+	for i := range months {
+		q.Costs[i] = newCost(i)
+		q.CurrentCosts[i] = currentCost(i)
 		q.Total += q.Costs[i]
 		q.CurrentTotal += q.CurrentCosts[i]
 		qm := QuoteMonth{CurrentCost: q.CurrentCosts[i], NewCost: q.Costs[i], Saving: q.CurrentCosts[i] - q.Costs[i],
@@ -317,6 +334,18 @@ func NewQuote(f *Facts, p Plan, n int) *Quote {
 		q.YearlySaving = q.Saving
 	}
 	return q
+}
+
+// monthCosts returns how to re-rate each usage month on p and on the
+// customer's current plan: on the facts' rating when they have one and it
+// knows both plans, else from the plans' maps.
+func monthCosts(f *Facts, p *Plan) (onPlan, onCurrent func(i int) int) {
+	if rt := ratingOf(f); rt != nil && rt.current >= 0 {
+		if j := rt.planIndex(p); j >= 0 {
+			return func(i int) int { return rt.cost(i, j) }, func(i int) int { return rt.cost(i, rt.current) }
+		}
+	}
+	return func(i int) int { return Cost(*p, f.Usage[i]) }, func(i int) int { return Cost(f.Plan, f.Usage[i]) }
 }
 
 func lastMonths(f *Facts, n int) []UsageMonth {
