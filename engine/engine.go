@@ -6,7 +6,6 @@
 package engine
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -497,7 +496,7 @@ func proposal(machine *vm.VM, rs *rules.Ruleset, r *rules.Rule, f rules.Facts, o
 	evidence := json.RawMessage("{}")
 	if withEvidence {
 		ev := r.Evidence(machine, f, o)
-		evidence, err = json.Marshal(ev)
+		evidence, err = ev.AppendJSON(make([]byte, 0, 1024))
 		if err != nil {
 			evidence, err = json.Marshal(jsonSafe(ev))
 		}
@@ -532,27 +531,26 @@ func jsonSafe(ev rules.Evidence) rules.Evidence {
 
 // orderedJSON writes named values as a JSON object in their declared order.
 func orderedJSON(vs []rules.NamedValue) (json.RawMessage, error) {
-	var b bytes.Buffer
-	b.WriteByte('{')
+	b := make([]byte, 0, 64*len(vs)+2)
+	b = append(b, '{')
+	var err error
 	for i, v := range vs {
 		if i > 0 {
-			b.WriteByte(',')
+			b = append(b, ',')
 		}
-		k, _ := json.Marshal(v.Name)
-		b.Write(k)
-		b.WriteByte(':')
+		if b, err = rules.AppendJSONValue(b, v.Name); err != nil {
+			return nil, fmt.Errorf("%s: %w", v.Name, err)
+		}
+		b = append(b, ':')
 		value := v.Value
 		if t, ok := value.(time.Time); ok && t.Equal(t.Truncate(24*time.Hour)) {
 			value = t.Format(time.DateOnly) // a date, not an instant
 		}
-		val, err := json.Marshal(value)
-		if err != nil {
+		if b, err = rules.AppendJSONValue(b, value); err != nil {
 			return nil, fmt.Errorf("%s: %w", v.Name, err)
 		}
-		b.Write(val)
 	}
-	b.WriteByte('}')
-	return b.Bytes(), nil
+	return append(b, '}'), nil
 }
 
 // CustomerFacts assembles one customer's facts as a run at the engine's
