@@ -1,8 +1,11 @@
 package billing
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
+	"database/sql/driver"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -232,38 +235,38 @@ func (s *stream[T]) take(id int64, add func(*T)) (bad string, err error) {
 	return bad, s.err
 }
 
-// relation is how one per-customer relation is read: a fast typed scan for
-// every row, and a column-by-column check for the rare row the scan fails
-// on or flags (returning errLook), which says what is wrong with it.
+// relation is how one per-customer relation is read: a fast decode of
+// every row's driver values (rows.go), and a column-by-column check for the
+// rare row the decode fails on or flags, which says what is wrong with it.
 type relation[T any] struct {
 	name  string
 	query string
-	// scan reads a row into the customer id and v.
-	scan func(rows *sql.Rows, id *int64, v *T) error
+	// decode reads a row's values into the customer id and v; errDecode
+	// when one of them does not decode or breaks the contract.
+	decode func(v []driver.Value, id *int64, out *T) error
 	// check reads the row's raw values into the customer id and v,
 	// recording what breaks the contract, and returns the row's key.
 	check func(c *rowCheck, id *int64, v *T) string
 }
 
-// read scans the current row; a row that breaks the contract comes back
+// read decodes a row's values; a row that breaks the contract comes back
 // with bad set. Only a row whose customer id cannot be read is an error.
-func (rel *relation[T]) read(rows *sql.Rows, it *item[T]) error {
-	scanErr := rel.scan(rows, &it.id, &it.v)
-	if scanErr == nil {
+func (rel *relation[T]) read(vals []driver.Value, it *item[T]) error {
+	if rel.decode(vals, &it.id, &it.v) == nil {
 		return nil
 	}
-	c, err := scanRaw(rows)
-	if err != nil {
-		return err
+	c := &rowCheck{raw: make([]any, len(vals))}
+	for i, v := range vals {
+		if b, ok := v.([]byte); ok {
+			v = bytes.Clone(b) // the driver's buffer is reused
+		}
+		c.raw[i] = v
 	}
 	var v T
 	key := rel.check(c, &it.id, &v)
 	it.v = v
 	if c.raw[0] == nil {
-		return fmt.Errorf("customer id is NULL: %w", scanErr)
-	}
-	if len(c.problems) == 0 && scanErr != errLook {
-		c.problems = append(c.problems, scanErr.Error())
+		return errors.New("customer id is NULL")
 	}
 	if len(c.problems) > 0 {
 		it.bad = c.reason(rel.name, key)
@@ -271,55 +274,64 @@ func (rel *relation[T]) read(rows *sql.Rows, it *item[T]) error {
 	return nil
 }
 
-// open starts a query and the goroutine that scans its rows. The goroutine
-// stops when ctx is cancelled.
+// open starts a query and the goroutine that reads its rows. The
+// goroutine stops when ctx is cancelled.
 func open[T any](ctx context.Context, db *database.DB, rel *relation[T], args []any) (*stream[T], error) {
 	name := rel.name
-	rows, err := db.QueryContext(ctx, db.Rebind(rel.query), args...)
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", name, err)
-	}
 	s := &stream[T]{name: name, ch: make(chan []item[T], 4), pos: -1}
 	go func() {
 		defer close(s.ch)
-		defer rows.Close()
-		send := func(b []item[T]) bool {
-			select {
-			case s.ch <- b:
-				return true
-			case <-ctx.Done():
-				s.readErr = fmt.Errorf("read %s: %w", name, ctx.Err())
-				return false
-			}
+		err := query(ctx, db, db.Rebind(rel.query), args, func(rows rowSource) error { return rel.stream(ctx, rows, s.ch) })
+		if err == nil {
+			err = ctx.Err()
 		}
-		batch := make([]item[T], 0, streamBatch)
-		for rows.Next() {
-			batch = batch[:len(batch)+1]
-			if err := rel.read(rows, &batch[len(batch)-1]); err != nil {
-				s.readErr = fmt.Errorf("read %s: %w", name, err)
-				return
-			}
-			if len(batch) == streamBatch {
-				if !send(batch) {
-					return
-				}
-				batch = make([]item[T], 0, streamBatch)
-			}
-		}
-		if err := rows.Err(); err != nil {
+		if err != nil {
 			s.readErr = fmt.Errorf("read %s: %w", name, err)
-			return
-		}
-		if err := ctx.Err(); err != nil {
-			s.readErr = fmt.Errorf("read %s: %w", name, err)
-			return
-		}
-		if len(batch) > 0 {
-			send(batch)
 		}
 	}()
 	s.next()
+	if !s.ok && s.err != nil {
+		return nil, s.err
+	}
 	return s, nil
+}
+
+// stream reads every row into batches sent to ch, until the rows end or
+// ctx is cancelled.
+func (rel *relation[T]) stream(ctx context.Context, rows rowSource, ch chan<- []item[T]) error {
+	send := func(b []item[T]) error {
+		select {
+		case ch <- b:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	vals := make([]driver.Value, rows.columns())
+	batch := make([]item[T], 0, streamBatch)
+	for {
+		more, err := rows.next(vals)
+		if err != nil {
+			return err
+		}
+		if !more {
+			break
+		}
+		batch = batch[:len(batch)+1]
+		if err := rel.read(vals, &batch[len(batch)-1]); err != nil {
+			return err
+		}
+		if len(batch) == streamBatch {
+			if err := send(batch); err != nil {
+				return err
+			}
+			batch = make([]item[T], 0, streamBatch)
+		}
+	}
+	if len(batch) > 0 {
+		return send(batch)
+	}
+	return nil
 }
 
 type usageRow struct {
@@ -380,14 +392,17 @@ func customersRelation(accountNo bool) *relation[rules.Customer] {
 	return &relation[rules.Customer]{
 		name:  "customers",
 		query: customerQuery(accountNo) + `WHERE id >= ? AND id < ? ORDER BY id`,
-		scan: func(rows *sql.Rows, id *int64, c *rules.Customer) error {
-			err := rows.Scan(&c.ID, &c.Name, &c.Email, &c.Phone, &c.Locale, &c.Timezone, date(&c.JoinedOn),
-				&c.Segment, &c.MarketingOptIn, &c.ContactOptOut, attrs{&c.Attrs}, &c.AccountNo)
+		decode: func(v []driver.Value, id *int64, c *rules.Customer) error {
+			d := decoder{v: v}
+			c.ID = d.int(0)
 			*id = c.ID
-			if err == nil && c.JoinedOn.IsZero() {
-				return errLook
-			}
-			return err
+			c.Name, c.Email, c.Phone, c.Locale, c.Timezone = d.text(1), d.text(2), d.text(3), d.text(4), d.text(5)
+			c.JoinedOn = d.date(6, true)
+			c.Segment = d.text(7)
+			c.MarketingOptIn, c.ContactOptOut = d.boolean(8), d.boolean(9)
+			c.Attrs = d.attrs(10)
+			c.AccountNo = d.text(11)
+			return d.err()
 		},
 		check: func(r *rowCheck, id *int64, c *rules.Customer) string {
 			*id, _ = r.integer(0, "id", false, false)
@@ -427,12 +442,14 @@ var subscriptionsRel = relation[subRow]{
 	name: "subscriptions",
 	query: `SELECT customer_id, plan_id, CAST(started_on AS TEXT), CAST(contract_ends_on AS TEXT), device_monthly, CAST(device_paid_off_on AS TEXT)
 		 FROM subscriptions WHERE customer_id >= ? AND customer_id < ? ORDER BY customer_id, started_on DESC`,
-	scan: func(rows *sql.Rows, id *int64, s *subRow) error {
-		err := rows.Scan(id, &s.PlanID, date(&s.StartedOn), date(&s.ContractEndsOn), &s.DeviceMonthly, date(&s.DevicePaidOffOn))
-		if err == nil && (s.StartedOn.IsZero() || s.DeviceMonthly < 0) {
-			return errLook
-		}
-		return err
+	decode: func(v []driver.Value, id *int64, s *subRow) error {
+		d := decoder{v: v}
+		*id = d.int(0)
+		s.PlanID = d.text(1)
+		s.StartedOn, s.ContractEndsOn = d.date(2, true), d.date(3, false)
+		s.DeviceMonthly = d.nonNegative(4)
+		s.DevicePaidOffOn = d.date(5, false)
+		return d.err()
 	},
 	check: func(r *rowCheck, id *int64, s *subRow) string {
 		*id, _ = r.integer(0, "customer_id", false, false)
@@ -450,12 +467,13 @@ var addonsRel = relation[rules.Addon]{
 	name: "addons",
 	query: `SELECT customer_id, addon_id, name, monthly_price, CAST(started_on AS TEXT), CAST(last_used_on AS TEXT)
 		 FROM addons WHERE customer_id >= ? AND customer_id < ? ORDER BY customer_id, addon_id`,
-	scan: func(rows *sql.Rows, id *int64, a *rules.Addon) error {
-		err := rows.Scan(id, &a.ID, &a.Name, &a.MonthlyPrice, date(&a.StartedOn), date(&a.LastUsedOn))
-		if err == nil && (a.StartedOn.IsZero() || a.MonthlyPrice < 0) {
-			return errLook
-		}
-		return err
+	decode: func(v []driver.Value, id *int64, a *rules.Addon) error {
+		d := decoder{v: v}
+		*id = d.int(0)
+		a.ID, a.Name = d.text(1), d.text(2)
+		a.MonthlyPrice = d.nonNegative(3)
+		a.StartedOn, a.LastUsedOn = d.date(4, true), d.date(5, false)
+		return d.err()
 	},
 	check: func(r *rowCheck, id *int64, a *rules.Addon) string {
 		*id, _ = r.integer(0, "customer_id", false, false)
@@ -478,8 +496,12 @@ func usageRel(agg string) *relation[usageRow] {
 		 FROM usage WHERE customer_id >= ? AND customer_id < ? AND month >= ? AND month < ?
 		 GROUP BY customer_id, month
 		 ORDER BY customer_id, month`,
-		scan: func(rows *sql.Rows, id *int64, u *usageRow) error {
-			return rows.Scan(id, date(&u.month), &u.meters)
+		decode: func(v []driver.Value, id *int64, u *usageRow) error {
+			d := decoder{v: v}
+			*id = d.int(0)
+			u.month = d.date(1, false)
+			u.meters = d.text(2)
+			return d.err()
 		},
 		check: func(r *rowCheck, id *int64, u *usageRow) string {
 			*id, _ = r.integer(0, "customer_id", false, false)
@@ -499,8 +521,15 @@ var chargesRel = relation[rules.Charge]{
 	query: `SELECT customer_id, id, CAST(charged_on AS TEXT), kind, amount, waived
 		 FROM charges WHERE customer_id >= ? AND customer_id < ? AND charged_on >= ?` + kindsMark + `
 		 ORDER BY customer_id, charged_on DESC, id DESC`,
-	scan: func(rows *sql.Rows, id *int64, c *rules.Charge) error {
-		return rows.Scan(id, &c.ID, date(&c.ChargedOn), &c.Kind, &c.Amount, &c.Waived)
+	decode: func(v []driver.Value, id *int64, c *rules.Charge) error {
+		d := decoder{v: v}
+		*id = d.int(0)
+		c.ID = d.int(1)
+		c.ChargedOn = d.date(2, false)
+		c.Kind = d.text(3)
+		c.Amount = int(d.int(4))
+		c.Waived = d.boolean(5)
+		return d.err()
 	},
 	check: func(r *rowCheck, id *int64, c *rules.Charge) string {
 		*id, _ = r.integer(0, "customer_id", false, false)
@@ -519,8 +548,14 @@ var eventsRel = relation[rules.Event]{
 	query: `SELECT customer_id, id, occurred_at, kind, attrs
 		 FROM events WHERE customer_id >= ? AND customer_id < ? AND occurred_at >= ?` + kindsMark + `
 		 ORDER BY customer_id, occurred_at DESC, id DESC`,
-	scan: func(rows *sql.Rows, id *int64, e *rules.Event) error {
-		return rows.Scan(id, &e.ID, date(&e.OccurredAt), &e.Kind, attrs{&e.Attrs})
+	decode: func(v []driver.Value, id *int64, e *rules.Event) error {
+		d := decoder{v: v}
+		*id = d.int(0)
+		e.ID = d.int(1)
+		e.OccurredAt = d.date(2, false)
+		e.Kind = d.text(3)
+		e.Attrs = d.attrs(4)
+		return d.err()
 	},
 	check: func(r *rowCheck, id *int64, e *rules.Event) string {
 		*id, _ = r.integer(0, "customer_id", false, false)
@@ -796,7 +831,18 @@ func (r *Reader) Customer(ctx context.Context, id int64) (rules.Customer, error)
 		}
 		return it.v, fmt.Errorf("read customer %d: %w", id, err)
 	}
-	if err := crel.read(rows, &it); err != nil {
+	src, err := newSQLRows(rows)
+	if err != nil {
+		return it.v, fmt.Errorf("read customer %d: %w", id, err)
+	}
+	vals := make([]driver.Value, src.columns())
+	for i := range vals {
+		src.ptrs[i] = (*any)(&vals[i])
+	}
+	if err := rows.Scan(src.ptrs...); err != nil {
+		return it.v, fmt.Errorf("read customer %d: %w", id, err)
+	}
+	if err := crel.read(vals, &it); err != nil {
 		return it.v, fmt.Errorf("read customer %d: %w", id, err)
 	}
 	if it.bad != "" {
