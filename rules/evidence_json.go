@@ -26,10 +26,7 @@ func (ev Evidence) AppendJSON(b []byte) ([]byte, error) {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = append(b, `{"clause":`...)
-			b = appendString(b, c.Clause)
-			b = append(b, `,"value":`...)
-			if b, err = AppendJSONValue(b, c.Value); err != nil {
+			if b, err = appendPair(b, "clause", c.Clause, c.Value); err != nil {
 				return b, err
 			}
 			b = append(b, `,"evaluated":`...)
@@ -66,15 +63,23 @@ func appendNamed(b []byte, vs []NamedValue) ([]byte, error) {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = append(b, `{"name":`...)
-		b = appendString(b, v.Name)
-		b = append(b, `,"value":`...)
-		if b, err = AppendJSONValue(b, v.Value); err != nil {
+		if b, err = appendPair(b, "name", v.Name, v.Value); err != nil {
 			return b, err
 		}
 		b = append(b, '}')
 	}
 	return append(b, ']'), nil
+}
+
+// appendPair opens an object with a name under key and a value:
+// {"key":"name","value":v, left open.
+func appendPair(b []byte, key, name string, v any) ([]byte, error) {
+	b = append(b, `{"`...)
+	b = append(b, key...)
+	b = append(b, `":`...)
+	b = appendString(b, name)
+	b = append(b, `,"value":`...)
+	return AppendJSONValue(b, v)
 }
 
 // AppendJSONValue appends v as JSON to b, as json.Marshal writes it.
