@@ -6,6 +6,7 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -500,8 +501,11 @@ func proposal(machine *vm.VM, rs *rules.Ruleset, r *rules.Rule, f rules.Facts, o
 	evidence := json.RawMessage("{}")
 	if withEvidence {
 		ev := r.Evidence(machine, f, o)
-		evidence, err = ev.AppendJSON(make([]byte, 0, 1024))
-		if err != nil {
+		var buf []byte
+		if buf, err = ev.AppendJSON(make([]byte, 0, 2048)); err == nil {
+			// Exactly its size: proposals wait in memory to be written.
+			evidence = bytes.Clone(buf)
+		} else {
 			evidence, err = json.Marshal(jsonSafe(ev))
 		}
 		if err != nil {
@@ -554,7 +558,7 @@ func orderedJSON(vs []rules.NamedValue) (json.RawMessage, error) {
 			return nil, fmt.Errorf("%s: %w", v.Name, err)
 		}
 	}
-	return append(b, '}'), nil
+	return bytes.Clone(append(b, '}')), nil
 }
 
 // CustomerFacts assembles one customer's facts as a run at the engine's
