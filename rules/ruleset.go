@@ -98,6 +98,8 @@ type Rule struct {
 	probes []probe
 	// promises are the rule's own and its kind's built-in promises.
 	promises []Promise
+	// promiseFacts are the Facts fields, by index, the promises name.
+	promiseFacts []int
 	// money holds the names of the named values and offer fields that are
 	// amounts of money (see inferMoney).
 	money map[string]bool
