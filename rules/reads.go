@@ -19,6 +19,8 @@ import (
 // that relation, so that the rules see exactly the facts they would see
 // had everything been read.
 type Reads struct {
+	// CustomerAttrs reports whether the customers' attrs are read.
+	CustomerAttrs bool
 	// Addons reports whether the addons relation is read.
 	Addons bool
 	// Usage reports whether usage months (usage and months) are read.
@@ -40,7 +42,7 @@ type Reads struct {
 
 // ReadEverything reads every relation whole: what a run without rules to
 // bound it, an explanation or a message reads.
-var ReadEverything = Reads{Addons: true, Usage: true, Charges: true, Events: true}
+var ReadEverything = Reads{CustomerAttrs: true, Addons: true, Usage: true, Charges: true, Events: true}
 
 // Reads returns what the rule can read of a customer's facts.
 func (r *Rule) Reads() Reads { return r.reads }
@@ -56,7 +58,8 @@ func ReadsOf(rs []*Rule) Reads {
 
 // Union returns what either r or o reads.
 func (r Reads) Union(o Reads) Reads {
-	out := Reads{Addons: r.Addons || o.Addons, Usage: r.Usage || o.Usage, Charges: r.Charges || o.Charges, Events: r.Events || o.Events}
+	out := Reads{CustomerAttrs: r.CustomerAttrs || o.CustomerAttrs, Addons: r.Addons || o.Addons, Usage: r.Usage || o.Usage,
+		Charges: r.Charges || o.Charges, Events: r.Events || o.Events}
 	switch {
 	case !r.Usage:
 		out.UsageMonths = o.UsageMonths
@@ -103,9 +106,10 @@ var kindFilters = map[string]bool{"filter": true, "find": true, "findLast": true
 
 // access accumulates what expressions read.
 type access struct {
-	everything bool
-	addons     bool
-	usage      bool
+	everything    bool
+	customerAttrs bool
+	addons        bool
+	usage         bool
 	// months is the most usage months read; -1 when every month is.
 	months          int
 	charges, events relationAccess
@@ -160,7 +164,7 @@ func readsOf(sources []string) Reads {
 	if a.everything {
 		return ReadEverything
 	}
-	out := Reads{Addons: a.addons, Usage: a.usage, Charges: a.charges.read, Events: a.events.read,
+	out := Reads{CustomerAttrs: a.customerAttrs, Addons: a.addons, Usage: a.usage, Charges: a.charges.read, Events: a.events.read,
 		ChargeKinds: a.charges.list(), EventKinds: a.events.list()}
 	if a.usage && a.months > 0 {
 		out.UsageMonths = a.months
@@ -195,6 +199,13 @@ func (a *access) identifier(n *ast.IdentifierNode, parent ast.Node) {
 	switch n.Value {
 	case "$env":
 		a.everything = true // any fact, by a name known only when run
+	case "customer":
+		// customer.name reads no attrs; customer.attrs, or the customer
+		// whole, does.
+		m, ok := parent.(*ast.MemberNode)
+		if p, named := propertyName(m); !ok || m.Node != n || !named || p == "attrs" {
+			a.customerAttrs = true
+		}
 	case "addons":
 		a.addons = true
 	case "usage", "months":
@@ -204,6 +215,18 @@ func (a *access) identifier(n *ast.IdentifierNode, parent ast.Node) {
 	case "events":
 		a.events.add(kindsRead(n, parent))
 	}
+}
+
+// propertyName returns the constant name a member access reads.
+func propertyName(m *ast.MemberNode) (string, bool) {
+	if m == nil || m.Method {
+		return "", false
+	}
+	s, ok := m.Property.(*ast.StringNode)
+	if !ok {
+		return "", false
+	}
+	return s.Value, true
 }
 
 // readMonths records reading the newest n usage months; n <= 0 is every

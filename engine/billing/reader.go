@@ -377,21 +377,27 @@ type subRow struct {
 
 // customerQuery reads customers; NULL email, phone, segment and account_no
 // mean none. accountNo says whether the relation has the optional
-// account_no column; without it every account number reads as ”.
-func customerQuery(accountNo bool) string {
+// account_no column; without it every account number reads as ”. attrs
+// says whether to read attrs; without them every customer's are none.
+func customerQuery(accountNo, attrs bool) string {
 	acct := "''"
 	if accountNo {
 		acct = "COALESCE(CAST(account_no AS TEXT), '')"
 	}
+	attrsCol := "NULL"
+	if attrs {
+		attrsCol = "attrs"
+	}
 	return `SELECT id, name, COALESCE(email, ''), COALESCE(phone, ''), locale, timezone, CAST(joined_on AS TEXT),
-	COALESCE(segment, ''), marketing_opt_in, contact_opt_out, attrs, ` + acct + ` FROM customers `
+	COALESCE(segment, ''), marketing_opt_in, contact_opt_out, ` + attrsCol + `, ` + acct + ` FROM customers `
 }
 
-// customersRelation reads customers, with or without the account_no column.
-func customersRelation(accountNo bool) *relation[rules.Customer] {
+// customersRelation reads customers, with or without the account_no column
+// and the attrs.
+func customersRelation(accountNo, attrs bool) *relation[rules.Customer] {
 	return &relation[rules.Customer]{
 		name:  "customers",
-		query: customerQuery(accountNo) + `WHERE id >= ? AND id < ? ORDER BY id`,
+		query: customerQuery(accountNo, attrs) + `WHERE id >= ? AND id < ? ORDER BY id`,
 		decode: func(v []driver.Value, id *int64, c *rules.Customer) error {
 			d := decoder{v: v}
 			c.ID = d.int(0)
@@ -419,23 +425,14 @@ func customersRelation(accountNo bool) *relation[rules.Customer] {
 	}
 }
 
-// The customers relation as read with and without account_no.
-var (
-	customersRel     = customersRelation(false)
-	customersAcctRel = customersRelation(true)
-)
-
-// customers returns how to read the customers relation: with account_no
-// when it has that optional column.
-func (r *Reader) customers(ctx context.Context) (*relation[rules.Customer], error) {
+// customers returns how to read the customers relation, with or without
+// their attrs: with account_no when it has that optional column.
+func (r *Reader) customers(ctx context.Context, attrs bool) (*relation[rules.Customer], bool, error) {
 	ok, err := r.HasAccountNo(ctx)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	if ok {
-		return customersAcctRel, nil
-	}
-	return customersRel, nil
+	return customersRelation(ok, attrs), ok, nil
 }
 
 var subscriptionsRel = relation[subRow]{
@@ -680,7 +677,7 @@ func (r *Reader) openStreams(ctx context.Context, rng Range, now time.Time, opts
 	}
 	ids := []any{rng.From, to}
 	day := func(t time.Time) string { return t.Format(time.DateOnly) }
-	crel, err := r.customers(ctx)
+	crel, _, err := r.customers(ctx, need.CustomerAttrs)
 	if err != nil {
 		return nil, err
 	}
@@ -815,11 +812,11 @@ func (st *Stats) refuse(rf Refusal, report func(Refusal)) {
 // error naming what is wrong.
 func (r *Reader) Customer(ctx context.Context, id int64) (rules.Customer, error) {
 	var it item[rules.Customer]
-	crel, err := r.customers(ctx)
+	crel, acct, err := r.customers(ctx, true)
 	if err != nil {
 		return it.v, fmt.Errorf("read customer %d: %w", id, err)
 	}
-	rows, err := r.DB.QueryContext(ctx, r.DB.Rebind(customerQuery(crel == customersAcctRel)+`WHERE id = ?`), id)
+	rows, err := r.DB.QueryContext(ctx, r.DB.Rebind(customerQuery(acct, true)+`WHERE id = ?`), id)
 	if err != nil {
 		return it.v, fmt.Errorf("read customer %d: %w", id, err)
 	}
