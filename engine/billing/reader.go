@@ -438,7 +438,7 @@ func (r *Reader) customers(ctx context.Context, attrs bool) (*relation[rules.Cus
 var subscriptionsRel = relation[subRow]{
 	name: "subscriptions",
 	query: `SELECT customer_id, plan_id, CAST(started_on AS TEXT), CAST(contract_ends_on AS TEXT), device_monthly, CAST(device_paid_off_on AS TEXT)
-		 FROM subscriptions WHERE customer_id >= ? AND customer_id < ? ORDER BY customer_id, started_on DESC`,
+		 FROM subscriptions WHERE customer_id >= ? AND customer_id < ? ORDER BY customer_id, subscriptions.started_on DESC`,
 	decode: func(v []driver.Value, id *int64, s *subRow) error {
 		d := decoder{v: v}
 		*id = d.int(0)
@@ -492,7 +492,7 @@ func usageRel(agg string) *relation[usageRow] {
 		query: `SELECT customer_id, CAST(month AS TEXT), ` + agg + `
 		 FROM usage WHERE customer_id >= ? AND customer_id < ? AND month >= ? AND month < ?
 		 GROUP BY customer_id, month
-		 ORDER BY customer_id, month`,
+		 ORDER BY customer_id, usage.month`,
 		decode: func(v []driver.Value, id *int64, u *usageRow) error {
 			d := decoder{v: v}
 			*id = d.int(0)
@@ -517,7 +517,7 @@ var chargesRel = relation[rules.Charge]{
 	name: "charges",
 	query: `SELECT customer_id, id, CAST(charged_on AS TEXT), kind, amount, waived
 		 FROM charges WHERE customer_id >= ? AND customer_id < ? AND charged_on >= ?` + kindsMark + `
-		 ORDER BY customer_id, charged_on DESC, id DESC`,
+		 ORDER BY customer_id, charges.charged_on DESC, id DESC`,
 	decode: func(v []driver.Value, id *int64, c *rules.Charge) error {
 		d := decoder{v: v}
 		*id = d.int(0)
