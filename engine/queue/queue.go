@@ -41,7 +41,9 @@ type Config struct {
 	// Queues are the queues this client works and how many jobs of each
 	// at once; nil makes an insert-only client, which is never started.
 	Queues map[string]river.QueueConfig
-	// Logger receives River's logs; nil discards all but warnings.
+	// Logger receives River's warnings and errors, and its routine lines
+	// when it logs at debug level; nil writes warnings and errors to
+	// standard error.
 	Logger *slog.Logger
 	// Now, when set, is River's clock (tests stub time with it).
 	Now func() time.Time
@@ -112,12 +114,32 @@ func quiet() *slog.Logger {
 	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 }
 
+// warnUnlessDebug passes River's warnings and errors to a handler, and
+// River's routine lines (a producer's job counts every few seconds) only
+// when the handler logs at debug level.
+type warnUnlessDebug struct{ slog.Handler }
+
+func (h warnUnlessDebug) Enabled(ctx context.Context, l slog.Level) bool {
+	if l < slog.LevelWarn && !h.Handler.Enabled(ctx, slog.LevelDebug) {
+		return false
+	}
+	return h.Handler.Enabled(ctx, l)
+}
+
+func (h warnUnlessDebug) WithAttrs(as []slog.Attr) slog.Handler {
+	return warnUnlessDebug{h.Handler.WithAttrs(as)}
+}
+
+func (h warnUnlessDebug) WithGroup(name string) slog.Handler {
+	return warnUnlessDebug{h.Handler.WithGroup(name)}
+}
+
 // NewClient returns a River client on the database. It works jobs once
 // started when cfg names queues; otherwise it only inserts.
 func NewClient(db *database.DB, cfg Config) (*Client, error) {
-	logger := cfg.Logger
-	if logger == nil {
-		logger = quiet()
+	logger := quiet()
+	if cfg.Logger != nil {
+		logger = slog.New(warnUnlessDebug{cfg.Logger.Handler()})
 	}
 	rc := &river.Config{
 		ID:                   cfg.ID,
@@ -171,4 +193,49 @@ func InsertManyTx(ctx context.Context, c *Client, tx *database.Tx, params []rive
 		return nil, fmt.Errorf("insert %d jobs: %w", len(params), err)
 	}
 	return res, nil
+}
+
+// CompleteTx marks a job its worker is working completed in a goodturn
+// transaction, with whatever output the worker recorded
+// (river.RecordOutput): the job is done exactly when the work the
+// transaction writes is. It must be called from the job's Work. A job that
+// is no longer running (River rescued it and another attempt completed
+// it) is rivertype.ErrNotFound.
+func CompleteTx[T river.JobArgs](ctx context.Context, tx *database.Tx, job *river.Job[T]) error {
+	// The driver type only names the transaction type, *sql.Tx, which
+	// both of River's database/sql drivers share.
+	if _, err := river.JobCompleteTx[*riverdatabasesql.Driver](ctx, tx.Tx.Tx, job); err != nil {
+		return fmt.Errorf("complete %s job %d: %w", job.Kind, job.ID, err)
+	}
+	return nil
+}
+
+// Unfinished are the job states River has not finalized: the job will
+// still run, or is running.
+var Unfinished = []rivertype.JobState{rivertype.JobStateAvailable, rivertype.JobStatePending,
+	rivertype.JobStateRetryable, rivertype.JobStateRunning, rivertype.JobStateScheduled}
+
+// List returns every job params selects, page after page, read in tx when
+// it is not nil (so that the transaction's own changes count).
+func List(ctx context.Context, c *Client, tx *database.Tx, params *river.JobListParams) ([]*rivertype.JobRow, error) {
+	const page = 1000
+	params = params.First(page)
+	var out []*rivertype.JobRow
+	for {
+		var res *river.JobListResult
+		var err error
+		if tx != nil {
+			res, err = c.JobListTx(ctx, tx.Tx.Tx, params)
+		} else {
+			res, err = c.JobList(ctx, params)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("list jobs: %w", err)
+		}
+		out = append(out, res.Jobs...)
+		if len(res.Jobs) < page {
+			return out, nil
+		}
+		params = params.After(res.LastCursor)
+	}
 }

@@ -1,7 +1,7 @@
 // Package store keeps the engine's tables, with plain SQL one file per
 // entity: runs and their per-rule results (runs.go), why matches were held
 // back (held.go), proposals and the proposals of failed runs (proposals.go,
-// recover.go), suppressions (suppressions.go), sharded jobs (jobs.go),
+// recover.go), suppressions (suppressions.go), the shards of sharded runs (shards.go),
 // outcome units (outcomes.go), the audit log every stage writes (audit.go),
 // run locks (locks.go) and the meta table (meta.go).
 //
