@@ -357,7 +357,7 @@ func reviewShowBatch(ctx context.Context, w io.Writer, db *database.DB, t review
 
 // describeOffer writes an offer's fields as name=value, sorted.
 func describeOffer(offer, evidence json.RawMessage, currency string) string {
-	isMoney := rules.EvidenceMoney(evidence)
+	isMoney := rules.EvidenceMoney(evidence, offer)
 	var m map[string]any
 	if err := json.Unmarshal(offer, &m); err != nil {
 		return string(offer)
@@ -450,7 +450,7 @@ func reviewShowProposal(ctx context.Context, w io.Writer, bdb *database.DB, p *r
 	if p.DecidedBy != "" {
 		fmt.Fprintf(w, "%s by %s at %s.\n", strings.ToUpper(p.Status[:1])+p.Status[1:], termSafe(p.DecidedBy), p.DecidedAt.Local().Format("2006-01-02 15:04"))
 	}
-	isMoney := rules.EvidenceMoney(p.Evidence)
+	isMoney := rules.EvidenceMoney(p.Evidence, p.Offer)
 	var offer map[string]any
 	if err := json.Unmarshal(p.Offer, &offer); err == nil && len(offer) > 0 {
 		fmt.Fprintln(w, "\nOffer:")
