@@ -17,14 +17,13 @@ import (
 	"github.com/goodturn/goodturn/rules"
 )
 
-func runWorker(ctx context.Context, env *Env, args []string) error {
-	var c config
-	fs := c.flagSet(env, "worker", "[--rescue-after 1h] [--poll 1s] [--exit-when-idle]")
+func runWorker(ctx context.Context, x *call) error {
+	env, c, fs := x.Env, &x.config, x.Flags
 	rescue := durationIn(fs, "rescue-after", engine.DefaultRescueAfter, time.Nanosecond, "how long a shard may run: then it is cancelled and retried, and a dead worker's shard goes to another worker; longer than the longest shard")
 	poll := durationIn(fs, "poll", time.Second, time.Nanosecond, "how often to look for work when there is none")
 	idleExit := fs.Bool("exit-when-idle", false, "exit once no shard is left unfinished instead of waiting for more")
 	workers := intIn(fs, "workers", 0, 0, maxWorkers, "evaluating goroutines; the number of CPUs by default")
-	positional, err := parse(fs, args)
+	positional, err := x.Parse()
 	if err != nil {
 		return err
 	}
@@ -38,16 +37,15 @@ func runWorker(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("load rulesets: %w", err)
 	}
-	db, bdb, closeAll, err := c.databases(ctx)
+	db, bdb, err := x.Databases(ctx)
 	if err != nil {
 		return err
 	}
-	defer closeAll()
 	if !db.IsPostgres() {
 		return errors.New("goodturn worker needs PostgreSQL: on SQLite, which serves one process, run --shards works its shards itself")
 	}
 	tuneGC(env)
-	eng := newEngine(env, db, bdb, &c, *workers)
+	eng := newEngine(env, db, bdb, c, *workers)
 	client, err := eng.ShardClient(byName(sets), queue.Config{ID: workerID(), RescueStuckJobsAfter: *rescue, FetchPollInterval: *poll})
 	if err != nil {
 		return err
