@@ -20,8 +20,10 @@ import (
 const SlotQueue = "schedule"
 
 // DefaultRescueAfter is how long a slot's run may take when the scheduler
-// does not say (see Scheduler.RescueAfter): longer than a nightly run.
-const DefaultRescueAfter = 6 * time.Hour
+// does not say (see Scheduler.RescueAfter): longer than a nightly run, and
+// how long the slot of a process killed outright waits for River to rescue
+// it.
+const DefaultRescueAfter = time.Hour
 
 // SlotArgs is the River job of one scheduled slot: unique by ruleset and
 // nominal time, so that however many schedulers insert it, it is one job
