@@ -18,6 +18,7 @@ import (
 	"github.com/goodturn/goodturn/engine/billing"
 	"github.com/goodturn/goodturn/engine/database"
 	"github.com/goodturn/goodturn/engine/metrics"
+	"github.com/goodturn/goodturn/engine/queue"
 	"github.com/goodturn/goodturn/engine/schedule"
 	"github.com/goodturn/goodturn/notify/outbox"
 	"github.com/goodturn/goodturn/notify/outbox/outboxdb"
@@ -234,6 +235,9 @@ func newServer(ctx context.Context, x *call, opts serveOptions) (*server, error)
 		OutboxStates: outboxWaiting,
 		Channels:     outboxChannels,
 		Pending:      func(ctx context.Context) (map[string]int64, error) { return reviewdb.PendingCounts(ctx, health[0]) },
+		Jobs:         func(ctx context.Context) (map[string]map[string]int, error) { return queue.Counts(ctx, health[0]) },
+		JobQueues:    []string{engine.ShardQueue, schedule.SlotQueue},
+		JobStates:    queue.States,
 		Logger:       log,
 	})
 	if sv.timeouts == (httpTimeouts{}) {
@@ -257,7 +261,10 @@ func newServer(ctx context.Context, x *call, opts serveOptions) (*server, error)
 	return sv, nil
 }
 
-func (sv *server) close() { sv.closeDB() }
+func (sv *server) close() {
+	sv.sched.Stop() // its job queue's client, before the database it works on
+	sv.closeDB()
+}
 
 // healthDatabases opens a one-connection pool on goodturn's database and,
 // if it is another, on the billing database.

@@ -239,3 +239,36 @@ func List(ctx context.Context, c *Client, tx *database.Tx, params *river.JobList
 		params = params.After(res.LastCursor)
 	}
 }
+
+// States names River's job states, in the order of a job's life.
+var States = []string{string(rivertype.JobStatePending), string(rivertype.JobStateScheduled), string(rivertype.JobStateAvailable),
+	string(rivertype.JobStateRunning), string(rivertype.JobStateRetryable), string(rivertype.JobStateCompleted),
+	string(rivertype.JobStateCancelled), string(rivertype.JobStateDiscarded)}
+
+// Counts counts River's jobs by queue and state, in one query: what
+// /metrics shows of the queue. Completed, cancelled and discarded jobs
+// count until River's cleaner deletes them (a day for completed ones, a
+// week for discarded ones, by default).
+func Counts(ctx context.Context, q database.Querier) (map[string]map[string]int, error) {
+	rows, err := q.QueryContext(ctx, `SELECT queue, state, count(*) FROM river_job GROUP BY queue, state`)
+	if err != nil {
+		return nil, fmt.Errorf("count jobs: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]map[string]int{}
+	for rows.Next() {
+		var queue, state string
+		var n int
+		if err := rows.Scan(&queue, &state, &n); err != nil {
+			return nil, fmt.Errorf("count jobs: %w", err)
+		}
+		if out[queue] == nil {
+			out[queue] = map[string]int{}
+		}
+		out[queue][state] = n
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("count jobs: %w", err)
+	}
+	return out, nil
+}

@@ -184,5 +184,9 @@ func TestClientWorksAJob(t *testing.T) {
 		if err != nil || job.State != rivertype.JobStateCompleted {
 			t.Errorf("job %d: %+v %v", res.Job.ID, job, err)
 		}
+		counts, err := queue.Counts(ctx, db)
+		if err != nil || len(counts) != 1 || len(counts[river.QueueDefault]) != 1 || counts[river.QueueDefault]["completed"] != 1 {
+			t.Errorf("job counts %v %v, want one completed in the default queue", counts, err)
+		}
 	})
 }

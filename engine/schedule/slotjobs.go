@@ -178,9 +178,10 @@ func (s *Scheduler) Wait() {
 }
 
 // Stop stops the scheduler's River client after its running jobs have
-// recorded their end.
+// recorded their end. A nil scheduler, or one never stepped, has nothing
+// to stop.
 func (s *Scheduler) Stop() {
-	if s.queue.client != nil {
+	if s != nil && s.queue.client != nil {
 		s.queue.client.Stop(context.Background())
 	}
 }
