@@ -14,6 +14,8 @@ import (
 	"time"
 	_ "time/tzdata" // schedules' time zones even where the system has no zoneinfo
 
+	"riverqueue.com/riverui"
+
 	"github.com/goodturn/goodturn/engine"
 	"github.com/goodturn/goodturn/engine/billing"
 	"github.com/goodturn/goodturn/engine/database"
@@ -158,7 +160,9 @@ type server struct {
 	metrics *metrics.Metrics
 	// review is the review page, served on every path but /healthz and
 	// /metrics.
-	review  *web.Server
+	review *web.Server
+	// jobsUI is River's UI, for admins, on jobsUIPath.
+	jobsUI  *riverui.Handler
 	workers int
 	now     func() time.Time
 	// sender delivers approved proposals every sendEvery; nil sends none.
@@ -251,6 +255,10 @@ func newServer(ctx context.Context, x *call, opts serveOptions) (*server, error)
 	sv.review, err = web.New(web.Config{DB: db, Billing: &billing.Reader{DB: bdb, Months: c.months}, Review: svc, Logger: log,
 		TrustProxy: opts.trustProxy, From: opts.from, Rulesets: func() ([]*rules.Ruleset, error) { return c.loadRulesetsPartly(nil) }})
 	if err != nil {
+		closeAll()
+		return nil, err
+	}
+	if sv.jobsUI, err = newJobsUI(db, log); err != nil {
 		closeAll()
 		return nil, err
 	}
@@ -352,6 +360,9 @@ func (sv *server) serve(ctx context.Context, listen string) error {
 
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	if err := sv.jobsUI.Start(runCtx); err != nil {
+		return fmt.Errorf("start river's ui: %w", err)
+	}
 	schedDone := make(chan struct{})
 	go func() {
 		defer close(schedDone)
@@ -406,6 +417,8 @@ func (sv *server) handler() http.Handler {
 			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		})
 	}
+	// River's UI, for admins behind the review page's login.
+	mux.Handle(jobsUIPath, sv.review.Admin(sv.jobsUI))
 	// Every other path is the review page, which brings its own login,
 	// sessions and cross-origin protection.
 	mux.Handle("/", sv.review)
