@@ -347,3 +347,6 @@ func Contacts(units []store.OutcomeUnit) []sample.Contact {
 	}
 	return out
 }
+
+// PercentWhole writes a proportion as a whole percentage: "30%".
+func PercentWhole(p float64) string { return fmt.Sprintf("%.0f%%", math.Round(p*100)) }

@@ -165,7 +165,7 @@ func revenueVerdict(r Revenue, billed bool, currencies map[string]bool) string {
 	case r.Treated.N < MinGroup || r.Control.N < MinGroup:
 		return "too few customers yet to tell"
 	case r.Diff.Lo <= 0 && 0 <= r.Diff.Hi:
-		return fmt.Sprintf("too few customers yet to tell: each contacted customer was billed anything from %s to %s %s",
+		return fmt.Sprintf("too few customers yet to tell: the difference could be anything from %s to %s a customer %s",
 			SignedMoney(r.Diff.Lo, r.Currency), SignedMoney(r.Diff.Hi, r.Currency), over)
 	case r.Diff.D < 0:
 		return fmt.Sprintf("revenue given: contacted customers were billed %s less each %s (%s to %s less)",

@@ -87,7 +87,7 @@ func TestRevenueVerdicts(t *testing.T) {
 		want   string
 	}{
 		{AmountDiff{D: -410, Lo: -500, Hi: -320}, true, "revenue given: contacted customers were billed £4.10 less each over 3 months (£3.20 to £5.00 less)"},
-		{AmountDiff{D: -10, Lo: -120, Hi: 80}, true, "too few customers yet to tell: each contacted customer was billed anything from -£1.20 to +£0.80 over 3 months"},
+		{AmountDiff{D: -10, Lo: -120, Hi: 80}, true, "too few customers yet to tell: the difference could be anything from -£1.20 to +£0.80 a customer over 3 months"},
 		{AmountDiff{D: -10, Lo: -120, Hi: 80}, false, "no bills in the 3 months after the run: the billing data has none yet"},
 	}
 	for _, tt := range tests {
