@@ -13,8 +13,8 @@ import (
 
 // TestOutcomesOnTheDemo builds the demo with outcomes and checks that
 // `goodturn outcomes` prints, for every shipped rule that proposed
-// anything, uptake and churn for treated and control with intervals, and
-// the same as JSON.
+// anything, uptake, churn and revenue for treated and control with
+// intervals, and the same as JSON with the curves the page charts.
 func TestOutcomesOnTheDemo(t *testing.T) {
 	dsn := dbtest.SQLiteDSN(t)
 	code, out, errOut := run(t, "demo", "--db", dsn, "--rulesets", "../../rulesets", "--customers", "2000", "--now", "2026-11-23", "--outcomes")
@@ -38,6 +38,10 @@ func TestOutcomesOnTheDemo(t *testing.T) {
 	row := func(figure string) *regexp.Regexp {
 		return regexp.MustCompile(figure + `\s+[\d.]+% of \d+ \([\d.]+%–[\d.]+%\)\s+[\d.]+% of \d+ \([\d.]+%–[\d.]+%\)\s+[+-][\d.]+ \([+-][\d.]+ to [+-][\d.]+\)`)
 	}
+	// "revenue 3m  £41.82 each of 231 (£39.83–£43.81)  £43.99 each of 93 (£40.28–£47.70)  -£2.17 (-£6.36 to +£2.02)"
+	money := `-?£[\d,]+\.\d\d`
+	each := money + ` each of \d+ \(` + money + `–` + money + `\)`
+	revenueRow := regexp.MustCompile(`revenue 3m\s+` + each + `\s+` + each + `\s+[+-]?£[\d,]+\.\d\d \([+-]?£[\d,.]+ to [+-]?£[\d,.]+\)`)
 	sections := strings.Split(out, "\n\n")
 	rulesSeen := 0
 	for _, rs := range sets {
@@ -60,6 +64,9 @@ func TestOutcomesOnTheDemo(t *testing.T) {
 					t.Errorf("rule %s: no %s row with treated, control and intervals:\n%s", r.ID, figure, section)
 				}
 			}
+			if !revenueRow.MatchString(section) {
+				t.Errorf("rule %s: no revenue row with treated, control and intervals in pounds:\n%s", r.ID, section)
+			}
 		}
 	}
 	if rulesSeen < 5 {
@@ -79,6 +86,15 @@ func TestOutcomesOnTheDemo(t *testing.T) {
 	}
 	if !rep.PlanChanges || !rep.LeftOn || len(rep.Rules) != rulesSeen || len(rep.Batches) == 0 {
 		t.Errorf("JSON report: plan changes %v, left_on %v, %d rules (text %d), %d batches", rep.PlanChanges, rep.LeftOn, len(rep.Rules), rulesSeen, len(rep.Batches))
+	}
+	for _, g := range rep.Rules {
+		rev := g.Revenue
+		if rev.Currency != "GBP" || rev.Treated.N == 0 || rev.Treated.Total == 0 || rev.Verdict == "" {
+			t.Errorf("JSON rule %s: revenue %+v", g.RuleID, rev)
+		}
+		if len(g.Curves) != 2 || len(g.Curves[0].Points) != outcomes.CurveWeeks || g.Curves[1].Name != "churn" {
+			t.Errorf("JSON rule %s: curves %+v, want uptake and churn over %d weeks", g.RuleID, g.Curves, outcomes.CurveWeeks)
+		}
 	}
 }
 
