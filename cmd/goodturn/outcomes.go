@@ -183,6 +183,14 @@ const demoControl = 2500
 // demoOutcomesClock keeps a control group for every rule that declares
 // none and returns the clock of a run demoOutcomesDays before today.
 func demoOutcomesClock(sets []*rules.Ruleset, today func() time.Time) func() time.Time {
+	withDemoControl(sets)
+	then := today().AddDate(0, 0, -demoOutcomesDays)
+	return func() time.Time { return then }
+}
+
+// withDemoControl gives every rule that declares no control share the
+// demo's.
+func withDemoControl(sets []*rules.Ruleset) {
 	for _, rs := range sets {
 		for _, r := range rs.Rules {
 			if r.Control == 0 {
@@ -190,31 +198,36 @@ func demoOutcomesClock(sets []*rules.Ruleset, today func() time.Time) func() tim
 			}
 		}
 	}
-	then := today().AddDate(0, 0, -demoOutcomesDays)
-	return func() time.Time { return then }
 }
 
 // demoOutcomes approves every pending batch as the demo and writes what the
 // customers did up to today, with sample.DemoEffect planted.
 func demoOutcomes(ctx context.Context, env *Env, db, bdb *database.DB, seed uint64, today time.Time) error {
-	bs, err := reviewdb.ListBatches(ctx, db, reviewdb.BatchFilter{})
-	if err != nil {
-		return err
-	}
-	for _, b := range bs {
-		if _, err := reviewdb.DecidePending(ctx, db, reviewdb.Selection{RunID: b.RunID, RuleID: b.RuleID}, store.ProposalApproved, "demo", today); err != nil {
-			return err
-		}
-	}
-	units, err := store.OutcomeUnits(ctx, db, "")
-	if err != nil {
-		return err
-	}
-	st, err := sample.GenerateOutcomes(ctx, bdb, outcomes.Contacts(units), sample.DemoEffect, seed, today)
+	st, err := approveAndPlant(ctx, db, bdb, seed, today)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(env.Stdout, "The demo approved every batch as of %d days ago and wrote what customers did since: %s plan changes, %s departures, %s monthly bills.\n\n",
 		demoOutcomesDays, count(int64(st.PlanChanges)), count(int64(st.Departures)), count(int64(st.Bills)))
 	return nil
+}
+
+// approveAndPlant approves every pending batch as the demo and writes what
+// the customers of the approved and control proposals did up to until,
+// with sample.DemoEffect planted.
+func approveAndPlant(ctx context.Context, db, bdb *database.DB, seed uint64, until time.Time) (sample.OutcomeStats, error) {
+	bs, err := reviewdb.ListBatches(ctx, db, reviewdb.BatchFilter{})
+	if err != nil {
+		return sample.OutcomeStats{}, err
+	}
+	for _, b := range bs {
+		if _, err := reviewdb.DecidePending(ctx, db, reviewdb.Selection{RunID: b.RunID, RuleID: b.RuleID}, store.ProposalApproved, "demo", until); err != nil {
+			return sample.OutcomeStats{}, err
+		}
+	}
+	units, err := store.OutcomeUnits(ctx, db, "")
+	if err != nil {
+		return sample.OutcomeStats{}, err
+	}
+	return sample.GenerateOutcomes(ctx, bdb, outcomes.Contacts(units), sample.DemoEffect, seed, until)
 }
