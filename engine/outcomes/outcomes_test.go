@@ -78,6 +78,18 @@ func report(t *testing.T, db *database.DB, units []store.OutcomeUnit, effect sam
 	return outcomes.Build(units, facts, until)
 }
 
+// effectCase is a named effect to plant.
+type effectCase struct {
+	name   string
+	effect sample.Effect
+}
+
+// plantedAndNone are the two cases every estimate is tested on: an effect
+// planted, and none (the same chances whatever the group).
+func plantedAndNone(planted sample.Effect) []effectCase {
+	return []effectCase{{"planted", planted}, {"none", sample.Effect{Uptake: 0.10, Churn: 0.15}}}
+}
+
 // largest returns the rule with the most customers.
 func largest(rep *outcomes.Report) outcomes.Group {
 	var best outcomes.Group
@@ -97,14 +109,7 @@ func TestRecoversPlantedEffect(t *testing.T) {
 		t.Skip("runs the sample operator")
 	}
 	db, units := approvedSample(t, dbtest.SQLiteDSN(t), 6000, 3000)
-	tests := []struct {
-		name   string
-		effect sample.Effect
-	}{
-		{"planted", sample.Effect{Uptake: 0.10, Lift: 0.25, Churn: 0.15, ChurnCut: 0.10}},
-		{"none", sample.Effect{Uptake: 0.10, Churn: 0.15}},
-	}
-	for _, tt := range tests {
+	for _, tt := range plantedAndNone(sample.Effect{Uptake: 0.10, Lift: 0.25, Churn: 0.15, ChurnCut: 0.10}) {
 		t.Run(tt.name, func(t *testing.T) {
 			rep := report(t, db, units, tt.effect)
 			if !rep.PlanChanges || !rep.LeftOn {
@@ -210,14 +215,7 @@ func recoversPlantedRevenue(t *testing.T, dsn string) {
 		}
 		return float64(r.Treated.Total) / float64(r.Treated.N)
 	}
-	tests := []struct {
-		name   string
-		effect sample.Effect
-	}{
-		{"planted", sample.Effect{Uptake: 0.05, Lift: 0.75, Churn: 0.15, ChurnCut: 0.02}},
-		{"none", sample.Effect{Uptake: 0.10, Churn: 0.15}},
-	}
-	for _, tt := range tests {
+	for _, tt := range plantedAndNone(sample.Effect{Uptake: 0.05, Lift: 0.75, Churn: 0.15, ChurnCut: 0.02}) {
 		t.Run(tt.name, func(t *testing.T) {
 			truth := mean(tt.effect, true) - mean(tt.effect, false)
 			r := billed(outcomes.Contacts(units), tt.effect, units)
