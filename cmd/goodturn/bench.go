@@ -37,15 +37,14 @@ var benchInputs = []struct{ table, order string }{
 	{"events", "customer_id, occurred_at DESC, id DESC"},
 }
 
-func runBench(ctx context.Context, env *Env, args []string) error {
-	var c config
-	fs := c.flagSet(env, "bench", "[--db DSN] [--customers N] [--reuse]")
+func runBench(ctx context.Context, x *call) error {
+	env, c, fs := x.Env, &x.config, x.Flags
 	customers := intIn(fs, "customers", 1_000_000, 1, math.MaxInt, "how many sample customers to generate")
 	seed := fs.Uint64("seed", 1, "the seed of the sample data")
 	reuse := fs.Bool("reuse", false, "keep the data of an earlier bench with the same customers and seed instead of generating it again")
 	workers := intIn(fs, "workers", 0, 0, maxWorkers, "evaluating goroutines of the run; the number of CPUs by default")
 	withOutcomes := fs.Bool("outcomes", false, "after timing, run again with a 25% control group per rule, approve everything and write what customers did in the 120 days after (see goodturn outcomes)")
-	positional, err := parse(fs, args)
+	positional, err := x.Parse()
 	if err != nil {
 		return err
 	}
@@ -55,19 +54,15 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 	if c.billingDB != "" && c.billingDB != c.db {
 		return fmt.Errorf("%w: bench uses one database for everything; drop --billing-db", errUsage)
 	}
-	now, err := c.clock()
-	if err != nil {
-		return err
-	}
+	now := x.Now
 	sets, err := c.loadRulesets(nil)
 	if err != nil {
 		return fmt.Errorf("load rulesets: %w", err)
 	}
-	db, _, closeAll, err := c.databases(ctx)
+	db, err := x.DB(ctx)
 	if err != nil {
 		return err
 	}
-	defer closeAll()
 	w := env.Stdout
 	mark := fmt.Sprintf("%d %d", *customers, *seed)
 
@@ -114,7 +109,7 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 
 	// 3. The run, in a process of its own so that its peak memory is its own.
 	fmt.Fprintf(w, "Running every ruleset over them…\n")
-	wall, rssKB, out, err := timeRun(ctx, &c, now(), *workers)
+	wall, rssKB, out, err := timeRun(ctx, c, now(), *workers)
 	if err != nil {
 		return err
 	}
@@ -146,7 +141,7 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 		{"peak RSS of the run", fmt.Sprintf("%d MB", rssKB/1024)},
 	}, 1)
 	if *withOutcomes {
-		return benchOutcomes(ctx, env, &c, db, sets, now(), *seed, mark)
+		return benchOutcomes(ctx, env, c, db, sets, now(), *seed, mark)
 	}
 	return nil
 }

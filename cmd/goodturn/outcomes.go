@@ -38,20 +38,18 @@ func withControl(note string, control int64) string {
 	return note + "; " + c
 }
 
-func runOutcomes(ctx context.Context, env *Env, args []string) error {
-	var c config
-	fs := c.flagSet(env, "outcomes", "[--ruleset NAME] [--json]", flagDB, flagBillingDB, flagNow)
+func runOutcomes(ctx context.Context, x *call) error {
+	env, fs := x.Env, x.Flags
 	ruleset := fs.String("ruleset", "", "only this ruleset's rules")
 	asJSON := fs.Bool("json", false, "print the figures as JSON, for analysts")
-	now, err := c.parseNoArgs(fs, args)
+	if _, err := x.Parse(); err != nil {
+		return err
+	}
+	now := x.Now
+	db, bdb, err := x.Databases(ctx)
 	if err != nil {
 		return err
 	}
-	db, bdb, closeAll, err := c.readDatabases(ctx)
-	if err != nil {
-		return err
-	}
-	defer closeAll()
 	rep, err := buildOutcomes(ctx, db, bdb, *ruleset, now())
 	if err != nil {
 		return err

@@ -28,9 +28,8 @@ import (
 	"github.com/goodturn/goodturn/rules/rulefmt"
 )
 
-func runServe(ctx context.Context, env *Env, args []string) error {
-	var c config
-	fs := c.flagSet(env, "serve", "[--listen ADDR] [--trust-proxy] [--schedule FILE] [--catch-up DURATION] [shared flags]")
+func runServe(ctx context.Context, x *call) error {
+	env, c, fs := x.Env, &x.config, x.Flags
 	def := func(key, fallback string) string {
 		if v := env.Getenv(key); v != "" {
 			return v
@@ -61,7 +60,7 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	sendEvery := durationIn(fs, "send-every", time.Minute, 0, "how often the sender turns approved proposals into messages and delivers what is due; 0 sends nothing")
 	var sf sendFlags
 	sf.bind(env, fs)
-	positional, err := parse(fs, args)
+	positional, err := x.Parse()
 	if err != nil {
 		return err
 	}
@@ -82,14 +81,14 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	tuneGC(env)
-	sv, err := newServer(ctx, env, &c, serveOptions{schedule: *schedulePath, catchUp: *catchUp, workers: *workers,
+	sv, err := newServer(ctx, x, serveOptions{schedule: *schedulePath, catchUp: *catchUp, workers: *workers,
 		secondAbove: *secondAbove, expireAfter: expire, trustProxy: *trustProxy, from: sf.smtpFrom})
 	if err != nil {
 		return err
 	}
 	defer sv.close()
 	if *sendEvery > 0 {
-		snd, missing, err := sf.sender(env, &c)
+		snd, missing, err := sf.sender(env, c)
 		if err != nil {
 			return err
 		}
@@ -170,7 +169,10 @@ type server struct {
 	expirer *review.Service
 }
 
-func newServer(ctx context.Context, env *Env, c *config, opts serveOptions) (*server, error) {
+// newServer opens what serve needs through x, the serve command's call,
+// and returns the server; closing it closes x's databases.
+func newServer(ctx context.Context, x *call, opts serveOptions) (*server, error) {
+	env, c := x.Env, &x.config
 	log := env.Logger
 	if env.Interactive {
 		// The other commands print results on a terminal and log only
@@ -209,7 +211,7 @@ func newServer(ctx context.Context, env *Env, c *config, opts serveOptions) (*se
 			fmt.Fprintf(env.Stderr, "goodturn serve: ruleset %s has errors and will not run until they are fixed:\n%v\n", e.Ruleset, err)
 		}
 	}
-	db, bdb, closeDB, err := c.databases(ctx)
+	db, bdb, err := x.Databases(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -217,10 +219,9 @@ func newServer(ctx context.Context, env *Env, c *config, opts serveOptions) (*se
 	// connection of the main pools, and a busy database is not a dead one.
 	health, closeHealth, err := c.healthDatabases(ctx)
 	if err != nil {
-		closeDB()
 		return nil, err
 	}
-	closeAll := func() { closeHealth(); closeDB() }
+	closeAll := func() { closeHealth(); x.close() }
 	sv := &server{env: env, c: c, log: log, db: db, bdb: bdb, health: health, closeDB: closeAll, workers: opts.workers, now: now,
 		timeouts: opts.timeouts}
 	// The scrape-time queries use the health check's connection: a run

@@ -134,8 +134,8 @@ func runEnv(t *testing.T, getenv func(string) string, args ...string) (int, stri
 func TestServeTimeouts(t *testing.T) {
 	env, _, _ := testEnv()
 	env.Logger = newLogger(&Env{Stderr: io.Discard})
-	c := testConfig(t, env, dbtest.SQLiteDSN(t))
-	sv, err := newServer(context.Background(), env, c, serveOptions{schedule: writeSchedule(t, "# nothing\n"), catchUp: -1,
+	x := serveCall(t, env, dbtest.SQLiteDSN(t), "../../rulesets")
+	sv, err := newServer(context.Background(), x, serveOptions{schedule: writeSchedule(t, "# nothing\n"), catchUp: -1,
 		timeouts: httpTimeouts{readHeader: 300 * time.Millisecond, read: 500 * time.Millisecond, write: time.Second, idle: 500 * time.Millisecond}})
 	if err != nil {
 		t.Fatal(err)

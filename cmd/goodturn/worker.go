@@ -11,14 +11,13 @@ import (
 	"github.com/goodturn/goodturn/rules"
 )
 
-func runWorker(ctx context.Context, env *Env, args []string) error {
-	var c config
-	fs := c.flagSet(env, "worker", "[--lease 30s] [--poll 2s] [--exit-when-idle]")
+func runWorker(ctx context.Context, x *call) error {
+	env, c, fs := x.Env, &x.config, x.Flags
 	lease := durationIn(fs, "lease", engine.DefaultLease, time.Nanosecond, "how long a shard stays claimed without the worker renewing it")
 	poll := durationIn(fs, "poll", 2*time.Second, time.Nanosecond, "how often to look for work when there is none")
 	idleExit := fs.Bool("exit-when-idle", false, "exit once every job is done instead of waiting for more")
 	workers := intIn(fs, "workers", 0, 0, maxWorkers, "evaluating goroutines; the number of CPUs by default")
-	positional, err := parse(fs, args)
+	positional, err := x.Parse()
 	if err != nil {
 		return err
 	}
@@ -32,16 +31,15 @@ func runWorker(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("load rulesets: %w", err)
 	}
-	db, bdb, closeAll, err := c.databases(ctx)
+	db, bdb, err := x.Databases(ctx)
 	if err != nil {
 		return err
 	}
-	defer closeAll()
 	if !db.IsPostgres() {
 		return store.ErrNeedsPostgres
 	}
 	tuneGC(env)
-	eng := newEngine(env, db, bdb, &c, *workers)
+	eng := newEngine(env, db, bdb, c, *workers)
 	byName := map[string]*rules.Ruleset{}
 	for _, rs := range sets {
 		byName[rs.Name] = rs
