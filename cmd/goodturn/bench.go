@@ -43,6 +43,7 @@ func runBench(ctx context.Context, x *call) error {
 	seed := fs.Uint64("seed", 1, "the seed of the sample data")
 	reuse := fs.Bool("reuse", false, "keep the data of an earlier bench with the same customers and seed instead of generating it again")
 	workers := intIn(fs, "workers", 0, 0, maxWorkers, "evaluating goroutines of the run; the number of CPUs by default")
+	withOutcomes := fs.Bool("outcomes", false, "after timing, run again with a 25% control group per rule, approve everything and write what customers did in the 120 days after (see goodturn outcomes)")
 	positional, err := x.Parse()
 	if err != nil {
 		return err
@@ -139,6 +140,9 @@ func runBench(ctx context.Context, x *call) error {
 		{"proposals written", count(proposals)},
 		{"peak RSS of the run", fmt.Sprintf("%d MB", rssKB/1024)},
 	}, 1)
+	if *withOutcomes {
+		return benchOutcomes(ctx, env, c, db, sets, now(), *seed, mark)
+	}
 	return nil
 }
 

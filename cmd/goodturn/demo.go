@@ -100,7 +100,7 @@ func runDemo(ctx context.Context, x *call) error {
 	}
 	next := [][]string{
 		{"goodturn review list" + flags, "the batches waiting for review"},
-		{"goodturn outcomes" + flags, "uptake and churn of contacted customers against each rule's control group"},
+		{"goodturn outcomes" + flags, "uptake, churn and revenue of contacted customers against each rule's control group"},
 		{"goodturn user add NAME --role reviewer" + flags, "a reviewer, to approve with review approve --as NAME"},
 	}
 	if sample != "" {

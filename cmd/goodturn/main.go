@@ -75,7 +75,7 @@ func init() {
 			{name: "retry", summary: "queue dead messages again", synopsis: "(ID | --all [--channel NAME] [--error TEXT])",
 				needs: writes | needClock, args: optPositional, run: sendRetry},
 		}},
-		{name: "outcomes", summary: "measure uptake and churn of contacted customers against each rule's control group",
+		{name: "outcomes", summary: "measure uptake, churn and revenue of contacted customers against each rule's control group",
 			synopsis: "[--ruleset NAME] [--json]", needs: reads | needBilling | needClock, args: noPositional, run: runOutcomes},
 		{name: "user", summary: "add, list, disable or enable the people who review", subs: userCommands()},
 		{name: "completion", summary: "print a shell completion script: completion bash|zsh|fish",
