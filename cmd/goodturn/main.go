@@ -36,8 +36,8 @@ func init() {
 			synopsis: "[--db DSN]", needs: writes, args: noPositional, run: runMigrate},
 		{name: "run", summary: "evaluate rulesets against the billing data and record proposals",
 			synopsis: "[--ruleset NAME]... [--dry-run]", needs: writes | runs, args: noPositional, run: runRun},
-		{name: "worker", summary: "claim shards of sharded runs from PostgreSQL and evaluate them",
-			synopsis: "[--lease 30s] [--poll 2s] [--exit-when-idle]", needs: writes | runs&^needClock, args: noPositional, run: runWorker},
+		{name: "worker", summary: "work the shards of sharded runs, River jobs in PostgreSQL",
+			synopsis: "[--rescue-after 1h] [--poll 1s] [--exit-when-idle]", needs: writes | runs&^needClock, args: noPositional, run: runWorker},
 		{name: "runs", summary: "list recent runs, or show one run's per-rule health", def: "list", subs: []*command{
 			{name: "list", summary: "list recent runs, newest first", synopsis: "[--ruleset NAME] [--limit N] [--json]",
 				needs: reads, args: noPositional, run: runsList},

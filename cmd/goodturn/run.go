@@ -40,8 +40,8 @@ func runRun(ctx context.Context, x *call) error {
 	format := fs.String("format", "", "the format of --output: csv or json; by default the file's extension")
 	workers := intIn(fs, "workers", 0, 0, maxWorkers, "evaluating goroutines; the number of CPUs by default")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
-	shards := intIn(fs, "shards", 0, 0, maxShards, "split the run into this many shards of customers that 'goodturn worker' processes help with (PostgreSQL)")
-	lease := durationIn(fs, "lease", engine.DefaultLease, time.Nanosecond, "with --shards: how long a shard stays claimed without renewal")
+	shards := intIn(fs, "shards", 0, 0, maxShards, "split the run into this many shards of customers, River jobs that this process and any 'goodturn worker' processes (PostgreSQL) work")
+	rescue := durationIn(fs, "rescue-after", engine.DefaultRescueAfter, time.Nanosecond, "with --shards: how long a shard may run before it is retried, or a dead worker's shard goes to another worker")
 	positional, err := x.Parse()
 	if err != nil {
 		return err
@@ -94,7 +94,7 @@ func runRun(ctx context.Context, x *call) error {
 		if *dryRun {
 			return fmt.Errorf("%w: --shards and --dry-run do not go together", errUsage)
 		}
-		if err := runSharded(ctx, env, eng, sets, *shards, *lease); err != nil {
+		if err := runSharded(ctx, env, eng, sets, *shards, *rescue); err != nil {
 			return err
 		}
 		if loadErr != nil {

@@ -14,10 +14,13 @@ import (
 	"time"
 	_ "time/tzdata" // schedules' time zones even where the system has no zoneinfo
 
+	"riverqueue.com/riverui"
+
 	"github.com/goodturn/goodturn/engine"
 	"github.com/goodturn/goodturn/engine/billing"
 	"github.com/goodturn/goodturn/engine/database"
 	"github.com/goodturn/goodturn/engine/metrics"
+	"github.com/goodturn/goodturn/engine/queue"
 	"github.com/goodturn/goodturn/engine/schedule"
 	"github.com/goodturn/goodturn/notify/outbox"
 	"github.com/goodturn/goodturn/notify/outbox/outboxdb"
@@ -157,7 +160,9 @@ type server struct {
 	metrics *metrics.Metrics
 	// review is the review page, served on every path but /healthz and
 	// /metrics.
-	review  *web.Server
+	review *web.Server
+	// jobsUI is River's UI, for admins, on jobsUIPath.
+	jobsUI  *riverui.Handler
 	workers int
 	now     func() time.Time
 	// sender delivers approved proposals every sendEvery; nil sends none.
@@ -234,6 +239,9 @@ func newServer(ctx context.Context, x *call, opts serveOptions) (*server, error)
 		OutboxStates: outboxWaiting,
 		Channels:     outboxChannels,
 		Pending:      func(ctx context.Context) (map[string]int64, error) { return reviewdb.PendingCounts(ctx, health[0]) },
+		Jobs:         func(ctx context.Context) (map[string]map[string]int, error) { return queue.Counts(ctx, health[0]) },
+		JobQueues:    []string{engine.ShardQueue, schedule.SlotQueue},
+		JobStates:    queue.States,
 		Logger:       log,
 	})
 	if sv.timeouts == (httpTimeouts{}) {
@@ -250,6 +258,10 @@ func newServer(ctx context.Context, x *call, opts serveOptions) (*server, error)
 		closeAll()
 		return nil, err
 	}
+	if sv.jobsUI, err = newJobsUI(db, log); err != nil {
+		closeAll()
+		return nil, err
+	}
 	sv.sched = &schedule.Scheduler{DB: db, Entries: entries, Job: sv.job, Now: now, CatchUp: opts.catchUp, Logger: log, Observe: sv.metrics.Observe}
 	for _, e := range entries {
 		sv.metrics.Known(e.Ruleset)
@@ -257,7 +269,10 @@ func newServer(ctx context.Context, x *call, opts serveOptions) (*server, error)
 	return sv, nil
 }
 
-func (sv *server) close() { sv.closeDB() }
+func (sv *server) close() {
+	sv.sched.Stop() // its job queue's client, before the database it works on
+	sv.closeDB()
+}
 
 // healthDatabases opens a one-connection pool on goodturn's database and,
 // if it is another, on the billing database.
@@ -345,6 +360,9 @@ func (sv *server) serve(ctx context.Context, listen string) error {
 
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	if err := sv.jobsUI.Start(runCtx); err != nil {
+		return fmt.Errorf("start river's ui: %w", err)
+	}
 	schedDone := make(chan struct{})
 	go func() {
 		defer close(schedDone)
@@ -399,6 +417,8 @@ func (sv *server) handler() http.Handler {
 			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		})
 	}
+	// River's UI, for admins behind the review page's login.
+	mux.Handle(jobsUIPath, sv.review.Admin(sv.jobsUI))
 	// Every other path is the review page, which brings its own login,
 	// sessions and cross-origin protection.
 	mux.Handle("/", sv.review)

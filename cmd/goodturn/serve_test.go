@@ -165,6 +165,9 @@ func TestServeRunsScheduledRuleset(t *testing.T) {
 			{"goodturn_runs_total", []string{"ruleset", "mobile", "status", "succeeded"}, 1},
 			{"goodturn_runs_total", []string{"ruleset", "mobile", "status", "failed"}, 0},
 			{"goodturn_slots_total", []string{"ruleset", "mobile", "outcome", "succeeded"}, 1},
+			{"goodturn_jobs", []string{"queue", "schedule", "state", "completed"}, 1},
+			{"goodturn_jobs", []string{"queue", "schedule", "state", "available"}, 0},
+			{"goodturn_jobs", []string{"queue", "shards", "state", "running"}, 0},
 			{"goodturn_run_duration_seconds", []string{"ruleset", "mobile"}, 1}, // a histogram's count
 			{"goodturn_runs_in_progress", []string{"ruleset", "mobile"}, 0},
 			{"goodturn_run_customers_total", []string{"ruleset", "mobile"}, 50},

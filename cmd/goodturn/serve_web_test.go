@@ -33,12 +33,24 @@ func freeAddr(t *testing.T) string {
 func startServe(t *testing.T, getenv func(string) string, args ...string) string {
 	t.Helper()
 	dsn := dbtest.SQLiteDSN(t)
-	ctx := context.Background()
 	db := dbtest.MustOpenMigrated(t, dsn)
-	if _, err := review.New(db, review.Config{}).AddUser(ctx, "test", "ana", reviewdb.RoleReviewer, "password-1"); err != nil {
+	if _, err := review.New(db, review.Config{}).AddUser(context.Background(), "test", "ana", reviewdb.RoleReviewer, "password-1"); err != nil {
 		t.Fatal(err)
 	}
 	db.Close()
+	return startServeEnv(t, dsn, getenv, args...)
+}
+
+// startServeOn runs `goodturn serve` as startServe does, on the database
+// at dsn as it is.
+func startServeOn(t *testing.T, dsn string) string {
+	t.Helper()
+	return startServeEnv(t, dsn, func(string) string { return "" })
+}
+
+func startServeEnv(t *testing.T, dsn string, getenv func(string) string, args ...string) string {
+	t.Helper()
+	ctx := context.Background()
 	env, out, errOut := testEnv()
 	env.Getenv = getenv
 	env.Logger = newLogger(env)
