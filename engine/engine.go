@@ -1,8 +1,8 @@
 // Package engine runs rulesets over the billing data: it reads customers'
 // facts in bulk, evaluates each compiled rule for each customer on a pool of
 // workers, applies the contact policy (policy.go), and records the runs and
-// their proposals — in one process, or split into shards that worker
-// processes claim from PostgreSQL (shard.go).
+// their proposals — in one process, or split into shards, River jobs that
+// any number of worker processes work (shard.go, shardjobs.go).
 package engine
 
 import (

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
 	"modernc.org/sqlite"
 
 	"github.com/goodturn/goodturn/engine"
@@ -18,6 +20,7 @@ import (
 	"github.com/goodturn/goodturn/engine/database"
 	"github.com/goodturn/goodturn/engine/database/dbtest"
 	"github.com/goodturn/goodturn/engine/policy"
+	"github.com/goodturn/goodturn/engine/queue"
 	"github.com/goodturn/goodturn/engine/sample"
 	"github.com/goodturn/goodturn/engine/store"
 	"github.com/goodturn/goodturn/rules"
@@ -442,36 +445,65 @@ func TestOnePassOverSeveralRulesetsEqualsSeparateRuns(t *testing.T) {
 	}
 }
 
-func TestAJobWhoseFinisherDiedIsFinishedByAnotherWorker(t *testing.T) {
-	ctx := context.Background()
-	db := mustOpen(t, dbtest.PostgresDSN(t)) // skips without PostgreSQL
-	eng := mustSetup(t, db, 300)
-	sets := []*rules.Ruleset{mustLoad(t, "../rulesets/mobile")}
-	job, err := eng.StartJob(ctx, sets, 3)
-	if err != nil {
-		t.Fatal(err)
-	}
-	byName := map[string]*rules.Ruleset{"mobile": sets[0]}
-	// Every shard is done, but the worker that claimed the finish died
-	// before recording the runs: its claim has expired.
-	if _, err := db.Exec(`UPDATE job_shards SET status = 'done', result = '{"customers":100,"slots":[]}' WHERE job_id = $1`, job.ID); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.Exec(`UPDATE jobs SET status = 'finishing', finish_until = now() - interval '1 second' WHERE id = $1`, job.ID); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := eng.Work(ctx, byName, "rescuer", time.Minute); err != nil {
-		t.Fatal(err)
-	}
-	got, err := store.GetJob(ctx, db, job.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	run, err := store.GetRun(ctx, db, job.RunIDs[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got.Status != store.JobDone || run.Status != store.RunSucceeded || run.Customers != 300 {
-		t.Errorf("job %s, run %s with %d customers; want done, succeeded, 300", got.Status, run.Status, run.Customers)
-	}
+// TestShardedRunInOneProcessEqualsARun: a run split into shards, worked as
+// River jobs by a worker in this process, proposes and counts exactly what
+// one pass does, on SQLite (which serves one process) and PostgreSQL; the
+// job that finishes the runs is inserted once.
+func TestShardedRunInOneProcessEqualsARun(t *testing.T) {
+	dbtest.Dialects(t, func(t *testing.T, dsn string) {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		sets := []*rules.Ruleset{mustLoad(t, "../rulesets/mobile")}
+		ref := mustOpen(t, dbtest.SQLiteDSN(t))
+		want, err := mustSetup(t, ref, 400).Run(ctx, sets[0], engine.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		db := mustOpen(t, dsn)
+		eng := mustSetup(t, db, 400)
+		sr, err := eng.StartSharded(ctx, sets, 4)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := eng.WorkSharded(ctx, sr, map[string]*rules.Ruleset{"mobile": sets[0]}, queue.Config{FetchPollInterval: 50 * time.Millisecond}); err != nil {
+			t.Fatal(err)
+		}
+		run, err := store.GetRun(ctx, db, sr.RunIDs[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if run.Status != store.RunSucceeded || run.Customers != want.Customers || run.Proposals != want.Proposals || run.Proposals == 0 {
+			t.Errorf("sharded run %s with %d customers, %d proposals; one pass %d, %d", run.Status, run.Customers, run.Proposals, want.Customers, want.Proposals)
+		}
+		for k, rr := range run.Rules {
+			w := want.Rules[k]
+			if rr.RuleID != w.RuleID || rr.Matched != w.Matched || rr.Proposals != w.Proposals || rr.Skipped != w.Skipped || rr.Value != w.Value {
+				t.Errorf("rule %s: sharded %+v, one pass %+v", rr.RuleID, rr, w)
+			}
+		}
+		got, exp := mustProposals(t, db, run.ID), mustProposals(t, ref, want.ID)
+		if len(got) != len(exp) {
+			t.Fatalf("%d proposals sharded, %d in one pass", len(got), len(exp))
+		}
+		for i := range got {
+			if got[i] != exp[i] {
+				t.Fatalf("proposal %d differs:\n%+v\n%+v", i, got[i], exp[i])
+			}
+		}
+		client, err := queue.NewClient(db, queue.Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		jobs, err := queue.List(ctx, client, nil, river.NewJobListParams().TagsAny(store.RunTag(run.ID)).States(rivertype.JobStateCompleted))
+		if err != nil {
+			t.Fatal(err)
+		}
+		kinds := map[string]int{}
+		for _, j := range jobs {
+			kinds[j.Kind]++
+		}
+		if kinds[engine.ShardArgs{}.Kind()] != 4 || kinds[engine.FinishArgs{}.Kind()] != 1 || len(kinds) != 2 {
+			t.Errorf("completed jobs by kind: %v, want 4 shards and 1 finish", kinds)
+		}
+	})
 }

@@ -8,77 +8,124 @@ import (
 	"sort"
 	"time"
 
+	"github.com/riverqueue/river"
+
 	"github.com/goodturn/goodturn/engine/billing"
+	"github.com/goodturn/goodturn/engine/database"
+	"github.com/goodturn/goodturn/engine/queue"
 	"github.com/goodturn/goodturn/engine/store"
 	"github.com/goodturn/goodturn/rules"
 )
 
-// DefaultLease is how long a worker holds a shard without renewing it.
-const DefaultLease = 30 * time.Second
+// ShardQueue is the River queue of sharded runs: their shards and the jobs
+// that finish them. `goodturn worker` works it.
+const ShardQueue = "shards"
 
-// StartJob starts a sharded run of the rulesets: it records a run for each
-// and splits the customers into shards of about the same number of
-// customers (quantiles of the ids present) that any number of
-// worker processes claim from PostgreSQL (see Work). The result is the same
-// as a single-process RunAll at the same clock.
-func (e *Engine) StartJob(ctx context.Context, sets []*rules.Ruleset, shards int) (*store.Job, error) {
+// DefaultRescueAfter is how long a shard may run: after it, its work is
+// cancelled and retried, and a shard whose worker died is rescued by River
+// and given to another worker. It must be longer than the longest shard
+// takes: a shard cut short is worked again from the start (which proposes
+// nothing twice, but spends the time again).
+const DefaultRescueAfter = time.Hour
+
+// ShardedRun is a run of one or more rulesets split into shards of
+// customers, each a River job on ShardQueue that any worker process takes.
+type ShardedRun struct {
+	// RunIDs holds the run of each ruleset, in the order of Rulesets.
+	RunIDs   []int64  `json:"runs"`
+	Rulesets []string `json:"rulesets"`
+	// Clock is the run's clock: every shard evaluates as of it.
+	Clock time.Time `json:"clock"`
+	// Started is when the sharded run was started, on the wall clock.
+	Started time.Time `json:"started"`
+	Shards  int       `json:"shards"`
+}
+
+// tags are the River tags of the sharded run's jobs: one per run (see
+// store.RunTag), which keeps the runs from being taken for dead while the
+// jobs are unfinished.
+func (sr *ShardedRun) tags() []string {
+	out := make([]string, len(sr.RunIDs))
+	for i, id := range sr.RunIDs {
+		out[i] = store.RunTag(id)
+	}
+	return out
+}
+
+// ShardArgs is the River job of one shard of a sharded run: the customers
+// whose ids are in [From, To).
+type ShardArgs struct {
+	ShardedRun
+	Shard int   `json:"shard"`
+	From  int64 `json:"from"`
+	To    int64 `json:"to"`
+}
+
+// Kind names shard jobs in River.
+func (ShardArgs) Kind() string { return "goodturn_shard" }
+
+// FinishArgs is the River job that records the runs of a sharded run once
+// every shard is done. The shard that finds itself the last one done
+// inserts it; it is unique by its arguments, so a sharded run is finished
+// once.
+type FinishArgs struct {
+	ShardedRun
+}
+
+// Kind names the jobs that finish sharded runs in River.
+func (FinishArgs) Kind() string { return "goodturn_finish_sharded_run" }
+
+// StartSharded starts a sharded run of the rulesets: in one transaction it
+// records a run for each and inserts one River job per shard of customers
+// (quantiles of the ids present, so that shards hold about the same number
+// of customers), which any number of worker processes take (see
+// ShardWorkers). The result is the same as a single-process RunAll at the
+// same clock.
+func (e *Engine) StartSharded(ctx context.Context, sets []*rules.Ruleset, shards int) (*ShardedRun, error) {
 	if shards < 1 {
-		return nil, fmt.Errorf("start job: %d shards", shards)
+		return nil, fmt.Errorf("start sharded run: %d shards", shards)
 	}
 	now := e.now().UTC()
 	today := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
 	ranges, err := store.CustomerShards(ctx, e.Billing.DB, shards)
 	if err != nil {
-		return nil, fmt.Errorf("start job: %w", err)
+		return nil, fmt.Errorf("start sharded run: %w", err)
 	}
-	job := &store.Job{Clock: now, CreatedAt: time.Now().UTC()}
-	if !e.DB.IsPostgres() {
-		return nil, fmt.Errorf("start job: %w", store.ErrNeedsPostgres)
+	client, err := queue.NewClient(e.DB, queue.Config{Workers: e.ShardWorkers(nil)})
+	if err != nil {
+		return nil, fmt.Errorf("start sharded run: %w", err)
 	}
+	tx, err := database.Begin(ctx, e.DB)
+	if err != nil {
+		return nil, fmt.Errorf("start sharded run: %w", err)
+	}
+	defer tx.Rollback()
+	sr := &ShardedRun{Clock: now, Started: time.Now().UTC(), Shards: len(ranges)}
 	for _, rs := range sets {
-		run := store.Run{Ruleset: rs.Name, AsOf: today, StartedAt: now}
-		if err := store.CreateRun(ctx, e.DB, &run); err != nil {
-			return nil, fmt.Errorf("start job: %w", err)
+		run := store.Run{Ruleset: rs.Name, AsOf: today, StartedAt: now, HeartbeatAt: e.wall()}
+		if err := store.CreateRun(ctx, tx, &run); err != nil {
+			return nil, fmt.Errorf("start sharded run: %w", err)
 		}
-		job.Rulesets = append(job.Rulesets, rs.Name)
-		job.RunIDs = append(job.RunIDs, run.ID)
+		sr.Rulesets = append(sr.Rulesets, rs.Name)
+		sr.RunIDs = append(sr.RunIDs, run.ID)
 	}
-	if err := store.CreateJob(ctx, e.DB, job, ranges); err != nil {
-		return nil, fmt.Errorf("start job: %w", err)
+	params := make([]river.InsertManyParams, len(ranges))
+	for i, r := range ranges {
+		params[i] = river.InsertManyParams{Args: ShardArgs{ShardedRun: *sr, Shard: i, From: r[0], To: r[1]},
+			InsertOpts: &river.InsertOpts{Queue: ShardQueue, Tags: sr.tags()}}
 	}
-	e.logger().Info("job started", "job", job.ID, "rulesets", job.Rulesets, "runs", job.RunIDs, "shards", shards)
-	return job, nil
+	if _, err := queue.InsertManyTx(ctx, client, tx, params); err != nil {
+		return nil, fmt.Errorf("start sharded run: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("start sharded run: %w", err)
+	}
+	e.logger().Info("sharded run started", "rulesets", sr.Rulesets, "runs", sr.RunIDs, "shards", sr.Shards)
+	return sr, nil
 }
 
-// Work claims shards of running jobs and evaluates them until none is left
-// to claim, and returns how many it finished. The worker that finishes a
-// job's last shard records its runs. A worker that dies loses its lease;
-// its shard is claimed again when the lease runs out, and since proposals
-// are written idempotently, evaluating a shard twice proposes nothing twice.
-func (e *Engine) Work(ctx context.Context, sets map[string]*rules.Ruleset, owner string, lease time.Duration) (int, error) {
-	if lease <= 0 {
-		lease = DefaultLease
-	}
-	done := 0
-	for ctx.Err() == nil {
-		sh, err := store.ClaimShard(ctx, e.DB, owner, lease)
-		if err != nil {
-			return done, err
-		}
-		if sh == nil {
-			// Nothing to claim; record any job whose last worker died
-			// while recording it.
-			return done, e.finishOrphans(ctx, sets, lease)
-		}
-		if err := e.workShard(ctx, sets, sh, owner, lease); err != nil {
-			return done, err
-		}
-		done++
-	}
-	return done, ctx.Err()
-}
-
-// shardResult is what a pass over a shard counted, by slot.
+// shardResult is what a pass over a shard counted, by slot: the output
+// River keeps with the shard's job.
 type shardResult struct {
 	Customers int64               `json:"customers"`
 	Slots     []slotResult        `json:"slots"`
@@ -96,157 +143,76 @@ type slotResult struct {
 	Samples []store.ErrorSample `json:"samples,omitempty"`
 }
 
-func (e *Engine) jobSets(job *store.Job, sets map[string]*rules.Ruleset) ([]*rules.Ruleset, error) {
+// shardSets returns the rulesets of a sharded run from those a worker has
+// loaded.
+func shardSets(sr *ShardedRun, sets map[string]*rules.Ruleset) ([]*rules.Ruleset, error) {
 	var out []*rules.Ruleset
-	for _, name := range job.Rulesets {
+	for _, name := range sr.Rulesets {
 		rs, ok := sets[name]
 		if !ok {
-			return nil, fmt.Errorf("job %d needs ruleset %q, which this worker has not loaded", job.ID, name)
+			return nil, fmt.Errorf("sharded run %v needs ruleset %q, which this worker has not loaded", sr.RunIDs, name)
 		}
 		out = append(out, rs)
 	}
 	return out, nil
 }
 
-func (e *Engine) workShard(ctx context.Context, all map[string]*rules.Ruleset, sh *store.Shard, owner string, lease time.Duration) error {
-	log := e.logger().With("job", sh.JobID, "shard", sh.Shard, "owner", owner)
-	job, err := store.GetJob(ctx, e.DB, sh.JobID)
-	if err != nil {
-		return err
-	}
-	sets, err := e.jobSets(job, all)
-	if err != nil {
-		return err
-	}
-	// Keep the lease while the shard is evaluated.
-	wctx, stop := context.WithCancelCause(ctx)
-	defer stop(nil)
-	go func() {
-		t := time.NewTicker(lease / 3)
-		defer t.Stop()
-		for {
-			select {
-			case <-wctx.Done():
-				return
-			case <-t.C:
-				ok, err := store.ExtendLease(wctx, e.DB, sh, owner, lease)
-				if err == nil && !ok {
-					stop(errors.New("lost the lease"))
-					return
-				}
-			}
-		}
-	}()
-
-	now := job.Clock.UTC()
+// evaluateShard evaluates every rule of the sharded run for the customers
+// of one shard, writing their proposals as a run in one process would, and
+// returns what it counted.
+func (e *Engine) evaluateShard(ctx context.Context, sets []*rules.Ruleset, sh *ShardArgs) (*shardResult, error) {
+	now := sh.Clock.UTC()
 	today := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
-	catalogue, err := e.Billing.Catalogue(wctx)
+	catalogue, err := e.Billing.Catalogue(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	found := map[earlierKey]earlier{}
 	results := make([]*Result, len(sets))
 	var slots []slot
 	for i, rs := range sets {
-		results[i] = &Result{Run: store.Run{ID: job.RunIDs[i], Ruleset: rs.Name, AsOf: today, StartedAt: now},
+		results[i] = &Result{Run: store.Run{ID: sh.RunIDs[i], Ruleset: rs.Name, AsOf: today, StartedAt: now},
 			Samples: map[string][]store.Proposal{}}
-		if err := e.earlierProposals(wctx, i, rs, today, found, job.RunIDs...); err != nil {
-			return err
+		if err := e.earlierProposals(ctx, i, rs, today, found, sh.RunIDs...); err != nil {
+			return nil, err
 		}
 		for _, r := range rs.Enabled() {
 			slots = append(slots, slot{set: i, rule: r})
 		}
 	}
-	contacts, err := e.policyState(wctx, sets, today, job.RunIDs...)
+	contacts, err := e.policyState(ctx, sets, today, sh.RunIDs...)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	p := &pass{e: e, sets: sets, slots: slots, plans: catalogue, earlier: found, contacts: contacts, policy: e.policy(),
 		now: now, today: today, opts: Options{Range: billing.Range{From: sh.From, To: sh.To}}, results: results}
-	tallies, customers, err := p.evaluate(wctx)
+	tallies, customers, err := p.evaluate(ctx)
 	if err != nil {
-		if cause := context.Cause(wctx); cause != nil && ctx.Err() == nil {
-			log.Warn("shard abandoned", "reason", cause)
-			return nil // another worker has it now
-		}
-		return fmt.Errorf("job %d shard %d: %w", sh.JobID, sh.Shard, err)
+		return nil, fmt.Errorf("runs %v shard %d: %w", sh.RunIDs, sh.Shard, err)
 	}
-	sr := shardResult{Customers: customers, Refused: results[0].Refused, Refusals: results[0].Refusals}
+	sr := &shardResult{Customers: customers, Refused: results[0].Refused, Refusals: results[0].Refusals}
 	for i, sl := range slots {
 		t := tallies[i]
 		sr.Slots = append(sr.Slots, slotResult{Ruleset: sets[sl.set].Name, Rule: sl.rule.ID, Matched: t.matched,
 			Skipped: t.skipped, Errors: t.errors, Held: t.held, Samples: t.errSamples})
 	}
-	b, err := json.Marshal(sr)
-	if err != nil {
-		return err
-	}
-	ok, err := store.FinishShard(ctx, e.DB, sh, owner, b)
-	if err != nil {
-		return err
-	}
-	if !ok {
-		log.Warn("shard finished after its lease ran out; another worker's pass counts")
-		return nil
-	}
-	log.Info("shard done", "customers", customers, "from", sh.From, "to", sh.To, "attempt", sh.Attempts)
-	last, err := store.ClaimJobFinish(ctx, e.DB, job.ID, lease)
-	if err != nil || !last {
-		return err
-	}
-	return e.finishJob(ctx, job, sets)
+	return sr, nil
 }
 
-// finishOrphans records the runs of jobs whose shards are all done but that
-// no live worker is recording.
-func (e *Engine) finishOrphans(ctx context.Context, all map[string]*rules.Ruleset, lease time.Duration) error {
-	ids, err := store.UnfinishedDoneJobs(ctx, e.DB)
-	if err != nil {
-		return err
-	}
-	for _, id := range ids {
-		ok, err := store.ClaimJobFinish(ctx, e.DB, id, lease)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			continue
-		}
-		job, err := store.GetJob(ctx, e.DB, id)
-		if err != nil {
-			return err
-		}
-		sets, err := e.jobSets(job, all)
-		if err != nil {
-			return err
-		}
-		if err := e.finishJob(ctx, job, sets); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// finishJob records the runs of a job whose shards are all done.
-func (e *Engine) finishJob(ctx context.Context, job *store.Job, sets []*rules.Ruleset) error {
-	raw, err := store.ShardResults(ctx, e.DB, job.ID)
-	if err != nil {
-		return err
-	}
-	type key struct{ ruleset, rule string }
-	sum := map[key]*slotResult{}
-	var customers, refused int64
-	var refusals []store.ErrorSample
-	for _, b := range raw {
+// sumShards adds up what the shards of a sharded run counted, by ruleset
+// and rule.
+func sumShards(outputs [][]byte) (sum map[[2]string]*slotResult, customers, refused int64, refusals []store.ErrorSample, err error) {
+	sum = map[[2]string]*slotResult{}
+	for _, b := range outputs {
 		var sr shardResult
 		if err := json.Unmarshal(b, &sr); err != nil {
-			return fmt.Errorf("job %d: shard result: %w", job.ID, err)
+			return nil, 0, 0, nil, fmt.Errorf("shard result: %w", err)
 		}
 		customers += sr.Customers
 		refused += sr.Refused
 		refusals = append(refusals, sr.Refusals...)
 		for _, s := range sr.Slots {
-			k := key{s.Ruleset, s.Rule}
+			k := [2]string{s.Ruleset, s.Rule}
 			t := sum[k]
 			if t == nil {
 				t = &slotResult{Held: map[string]int64{}}
@@ -261,19 +227,35 @@ func (e *Engine) finishJob(ctx context.Context, job *store.Job, sets []*rules.Ru
 			t.Samples = append(t.Samples, s.Samples...)
 		}
 	}
-	elapsed := time.Since(job.CreatedAt)
+	return sum, customers, refused, refusals, nil
+}
+
+// finishSharded records the runs of a sharded run whose shards are all
+// done, from the shards' outputs. A run recorded already (by an earlier
+// attempt of the finishing job) is left as it is.
+func (e *Engine) finishSharded(ctx context.Context, sr *ShardedRun, sets []*rules.Ruleset, outputs [][]byte) error {
+	sum, customers, refused, refusals, err := sumShards(outputs)
+	if err != nil {
+		return fmt.Errorf("finish runs %v: %w", sr.RunIDs, err)
+	}
+	elapsed := time.Since(sr.Started)
+	today := time.Date(sr.Clock.Year(), sr.Clock.Month(), sr.Clock.Day(), 0, 0, 0, 0, time.UTC)
 	var errs []error
 	for i, rs := range sets {
-		totals, err := store.RunTotals(ctx, e.DB, job.RunIDs[i])
+		if run, err := store.GetRun(ctx, e.DB, sr.RunIDs[i]); err != nil {
+			return err
+		} else if run.Status != store.RunRunning {
+			continue
+		}
+		totals, err := store.RunTotals(ctx, e.DB, sr.RunIDs[i])
 		if err != nil {
 			return err
 		}
-		today := time.Date(job.Clock.Year(), job.Clock.Month(), job.Clock.Day(), 0, 0, 0, 0, time.UTC)
-		res := &Result{Run: store.Run{ID: job.RunIDs[i], Ruleset: rs.Name, AsOf: today, StartedAt: job.Clock,
-			FinishedAt: job.Clock.Add(elapsed), Status: store.RunSucceeded, Customers: customers,
+		res := &Result{Run: store.Run{ID: sr.RunIDs[i], Ruleset: rs.Name, AsOf: today, StartedAt: sr.Clock,
+			FinishedAt: sr.Clock.Add(elapsed), Status: store.RunSucceeded, Customers: customers,
 			Refused: refused, Refusals: firstRefusals(refusals)}, Duration: elapsed}
 		for _, r := range rs.Enabled() {
-			t := sum[key{rs.Name, r.ID}]
+			t := sum[[2]string{rs.Name, r.ID}]
 			if t == nil {
 				t = &slotResult{}
 			}
@@ -301,12 +283,9 @@ func (e *Engine) finishJob(ctx context.Context, job *store.Job, sets []*rules.Ru
 		} else if err := store.SaveHeld(ctx, e.DB, res.ID, res.Held); err != nil {
 			errs = append(errs, err)
 		}
-		e.logger().Info("run finished", "ruleset", rs.Name, "run", res.ID, "job", job.ID, "customers", customers, "proposals", res.Proposals)
+		e.logger().Info("run finished", "ruleset", rs.Name, "run", res.ID, "shards", sr.Shards, "customers", customers, "proposals", res.Proposals)
 	}
-	if err := errors.Join(errs...); err != nil {
-		return err
-	}
-	return store.CompleteJob(ctx, e.DB, job.ID, time.Now())
+	return errors.Join(errs...)
 }
 
 // firstRefusals keeps the refusals of the lowest customer ids, as a run in

@@ -161,21 +161,46 @@ func (r *Rule) Money() []string {
 }
 
 // IsMoney reports whether a value of the rule of that name is an amount of
-// money: a named value or offer field Money lists, or a money field of the
-// facts (a fact path such as plan.monthly_price, or a quote's field).
-func (r *Rule) IsMoney(name string) bool { return r.money[name] || IsMoneyField(name) }
+// money. A named value or offer field of the rule is money when Money lists
+// it, whatever its name: a count called monthly_price is a count. Any other
+// name is money when it is a money field of the facts (a fact path such as
+// plan.monthly_price, or a quote's field).
+func (r *Rule) IsMoney(name string) bool {
+	if hasNamed(r.Values, name) || hasNamed(r.Offer, name) {
+		return r.money[name]
+	}
+	return IsMoneyField(name)
+}
 
-// EvidenceMoney returns what a proposal's stored evidence says of money:
-// whether a value of that name is an amount of money (listed in the
-// evidence, or a money field of the facts).
-func EvidenceMoney(evidence []byte) func(name string) bool {
+// EvidenceMoney returns what a proposal's stored evidence and offer say of
+// money, as Rule.IsMoney does for the rule: a named value (in the
+// evidence's values) or offer field is money when the evidence lists it,
+// and any other name when it is a money field of the facts.
+func EvidenceMoney(evidence, offer []byte) func(name string) bool {
 	var ev struct {
-		Money []string `json:"money"`
+		Money  []string `json:"money"`
+		Values []struct {
+			Name string `json:"name"`
+		} `json:"values"`
 	}
 	_ = json.Unmarshal(evidence, &ev) // unreadable evidence names no money
-	set := make(map[string]bool, len(ev.Money))
+	money := make(map[string]bool, len(ev.Money))
 	for _, n := range ev.Money {
-		set[n] = true
+		money[n] = true
 	}
-	return func(name string) bool { return set[name] || IsMoneyField(name) }
+	own := make(map[string]bool, len(ev.Values))
+	for _, v := range ev.Values {
+		own[v.Name] = true
+	}
+	var fields map[string]json.RawMessage
+	_ = json.Unmarshal(offer, &fields) // an unreadable offer has no fields
+	for name := range fields {
+		own[name] = true
+	}
+	return func(name string) bool {
+		if own[name] {
+			return money[name]
+		}
+		return IsMoneyField(name)
+	}
 }

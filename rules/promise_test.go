@@ -147,3 +147,41 @@ func TestMoney(t *testing.T) {
 		}
 	}
 }
+
+// TestOwnNamesAreMoneyOnlyWhenTheRuleSaysSo checks that a rule's value
+// named like a money field of the facts is not money for its name: a count
+// called monthly_price is a count, in the rule and in a proposal's stored
+// evidence alike.
+func TestOwnNamesAreMoneyOnlyWhenTheRuleSaysSo(t *testing.T) {
+	rs, err := rules.Compile("test", "testdata", map[string][]byte{"m.yaml": []byte(`rules:
+  - id: m
+    name: M
+    description: Money named like facts.
+    owner: tests
+    kind: plan_tip
+    when: customer.id > 0
+    value: 0
+    values:
+      monthly_price: len(charges)
+      amount: plan.monthly_price
+    offer:
+      value: plan.monthly_price
+      fee: len(events)
+    message: {template: m}
+`)}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rs.Rule("m")
+	evidence := []byte(`{"values": [{"name": "monthly_price", "value": 3}, {"name": "amount", "value": 1000}], "money": ["amount", "value"]}`)
+	offer := []byte(`{"value": 1000, "fee": 2}`)
+	stored := rules.EvidenceMoney(evidence, offer)
+	for name, want := range map[string]bool{"monthly_price": false, "amount": true, "value": true, "fee": false, "plan.monthly_price": true} {
+		if got := r.IsMoney(name); got != want {
+			t.Errorf("rule: IsMoney(%s) = %v, want %v", name, got, want)
+		}
+		if got := stored(name); got != want {
+			t.Errorf("evidence: money(%s) = %v, want %v", name, got, want)
+		}
+	}
+}

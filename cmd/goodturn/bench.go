@@ -42,15 +42,15 @@ var benchInputs = []struct{ table, order string }{
 	{"events", "customer_id, occurred_at DESC, id DESC"},
 }
 
-func runBench(ctx context.Context, env *Env, args []string) error {
-	var c config
-	fs := c.flagSet(env, "bench", "[--db DSN] [--customers N] [--reuse] [--rounds N]")
+func runBench(ctx context.Context, x *call) error {
+	env, c, fs := x.Env, &x.config, x.Flags
 	customers := intIn(fs, "customers", 1_000_000, 1, math.MaxInt, "how many sample customers to generate")
 	seed := fs.Uint64("seed", 1, "the seed of the sample data")
 	reuse := fs.Bool("reuse", false, "keep the data of an earlier bench with the same customers and seed instead of generating it again")
 	workers := intIn(fs, "workers", 0, 0, maxWorkers, "evaluating goroutines of the run; the number of CPUs by default")
 	rounds := intIn(fs, "rounds", 3, 1, 100, "rounds of the interleaved measurements; medians and spreads are over them")
-	positional, err := parse(fs, args)
+	withOutcomes := fs.Bool("outcomes", false, "after timing, run again with a 25% control group per rule, approve everything and write what customers did in the 120 days after (see goodturn outcomes)")
+	positional, err := x.Parse()
 	if err != nil {
 		return err
 	}
@@ -60,19 +60,15 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 	if c.billingDB != "" && c.billingDB != c.db {
 		return fmt.Errorf("%w: bench uses one database for everything; drop --billing-db", errUsage)
 	}
-	now, err := c.clock()
-	if err != nil {
-		return err
-	}
+	now := x.Now
 	sets, err := c.loadRulesets(nil)
 	if err != nil {
 		return fmt.Errorf("load rulesets: %w", err)
 	}
-	db, _, closeAll, err := c.databases(ctx)
+	db, err := x.DB(ctx)
 	if err != nil {
 		return err
 	}
-	defer closeAll()
 	w := env.Stdout
 	genTime, err := benchInput(ctx, w, db, *customers, *seed, *reuse, now(), c.months)
 	if err != nil {
@@ -82,7 +78,7 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	b := &bench{c: &c, db: db, now: now(), workers: *workers}
+	b := &bench{c: c, db: db, now: now(), workers: *workers}
 	fmt.Fprintf(w, "Measuring, %d rounds of: ordered and unordered read-out, the SQL peer, a dry run and a run of every ruleset…\n", *rounds)
 	for i := 0; i < *rounds; i++ {
 		if err := b.round(ctx); err != nil {
@@ -115,6 +111,9 @@ func runBench(ctx context.Context, env *Env, args []string) error {
 	}, 1)
 	fmt.Fprintln(w)
 	b.print(w, int64(*customers), evaluations, proposals, agree)
+	if *withOutcomes {
+		return benchOutcomes(ctx, env, c, db, sets, now(), *seed, fmt.Sprintf("%d %d", *customers, *seed))
+	}
 	return nil
 }
 

@@ -20,11 +20,10 @@ import (
 	"github.com/goodturn/goodturn/rules/rulefmt"
 )
 
-func runCheck(ctx context.Context, env *Env, args []string) error {
-	var c config
-	fs := c.flagSet(env, "check", "[--strict] [PATH]...", flagRulesets)
+func runCheck(ctx context.Context, x *call) error {
+	env, c, fs := x.Env, &x.config, x.Flags
 	strict := fs.Bool("strict", false, "fail on warnings too")
-	positional, err := parse(fs, args)
+	positional, err := x.Parse()
 	if err != nil {
 		return err
 	}
@@ -49,7 +48,7 @@ func runCheck(ctx context.Context, env *Env, args []string) error {
 		printProblems(w, "  WARNING: ", warns)
 		fmt.Fprintln(w)
 	}
-	if !checkSchedule(w, &c, positional) {
+	if !checkSchedule(w, c, positional) {
 		failed = true
 	}
 	if failed {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -12,9 +11,7 @@ import (
 	"time"
 
 	"github.com/goodturn/goodturn/engine/billing"
-	"github.com/goodturn/goodturn/engine/database"
 	"github.com/goodturn/goodturn/engine/policy"
-	"github.com/goodturn/goodturn/engine/store"
 	"github.com/goodturn/goodturn/notify"
 	"github.com/goodturn/goodturn/rules"
 	"github.com/goodturn/goodturn/rules/rulefmt"
@@ -44,8 +41,7 @@ const (
 )
 
 // flagSet returns a flag set for a command with the shared flags it names
-// (flagDB, flagCap for --cap and --cap-window, …; every one when it names
-// none), bound to c. Every shared setting is defaulted from its GOODTURN_*
+// (flagDB, flagCap for --cap and --cap-window, …), bound to c. Every shared setting is defaulted from its GOODTURN_*
 // environment variable whether or not the command takes its flag, so that
 // -h lists a command's own flags only and nothing reads an unset value.
 func (c *config) flagSet(env *Env, name, args string, shared ...string) *flag.FlagSet {
@@ -62,9 +58,6 @@ func (c *config) flagSet(env *Env, name, args string, shared ...string) *flag.Fl
 		return fallback
 	}
 	takes := func(flag string) bool {
-		if len(shared) == 0 {
-			return true
-		}
 		for _, f := range shared {
 			if f == flag {
 				return true
@@ -134,19 +127,6 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
-// parseNoArgs parses a command's flags, refuses positional arguments, and
-// returns the command's clock (--now, or the real one).
-func (c *config) parseNoArgs(fs *flag.FlagSet, args []string) (func() time.Time, error) {
-	positional, err := parse(fs, args)
-	if err != nil {
-		return nil, err
-	}
-	if err := noArgs(positional); err != nil {
-		return nil, err
-	}
-	return c.clock()
-}
-
 // noArgs reports a usage error if there are positional arguments.
 func noArgs(args []string) error {
 	if len(args) > 0 {
@@ -192,55 +172,6 @@ func (c *config) clock() (func() time.Time, error) {
 		}
 	}
 	return nil, fmt.Errorf("%w: --now %q: want 2006-01-02 or 2006-01-02T15:04:05Z", errUsage, c.now)
-}
-
-// databases opens goodturn's database, applies its migrations, and opens the
-// billing database (the same one unless --billing-db names another). The
-// returned function closes them.
-func (c *config) databases(ctx context.Context) (db, bdb *database.DB, closeAll func(), err error) {
-	db, err = database.Open(ctx, c.db)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	if _, err := store.Migrate(ctx, db); err != nil {
-		db.Close()
-		return nil, nil, nil, err
-	}
-	if c.billingDB == "" || c.billingDB == c.db {
-		return db, db, func() { db.Close() }, nil
-	}
-	bdb, err = database.Open(ctx, c.billingDB)
-	if err != nil {
-		db.Close()
-		return nil, nil, nil, err
-	}
-	return db, bdb, func() { bdb.Close(); db.Close() }, nil
-}
-
-// readDatabases opens goodturn's database and the billing database for a
-// command that only reads: neither is created nor migrated. A database
-// whose tables are older than this goodturn is an error saying to migrate.
-func (c *config) readDatabases(ctx context.Context) (db, bdb *database.DB, closeAll func(), err error) {
-	db, err = database.OpenExisting(ctx, c.db)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	if n, err := store.Pending(ctx, db); err != nil || n > 0 {
-		db.Close()
-		if err == nil {
-			err = fmt.Errorf("%s has %d of goodturn's migrations to apply: run goodturn migrate --db first", db.DSN, n)
-		}
-		return nil, nil, nil, err
-	}
-	if c.billingDB == "" || c.billingDB == c.db {
-		return db, db, func() { db.Close() }, nil
-	}
-	bdb, err = database.OpenExisting(ctx, c.billingDB)
-	if err != nil {
-		db.Close()
-		return nil, nil, nil, err
-	}
-	return db, bdb, func() { bdb.Close(); db.Close() }, nil
 }
 
 // loadRulesets loads the named rulesets (all when none are named) and checks

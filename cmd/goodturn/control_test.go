@@ -12,6 +12,7 @@ import (
 	"github.com/goodturn/goodturn/engine"
 	"github.com/goodturn/goodturn/engine/billing"
 	"github.com/goodturn/goodturn/engine/database/dbtest"
+	"github.com/goodturn/goodturn/engine/queue"
 	"github.com/goodturn/goodturn/engine/store"
 	"github.com/goodturn/goodturn/notify/outbox"
 	"github.com/goodturn/goodturn/notify/review/reviewdb"
@@ -134,21 +135,18 @@ func TestControlGroupIsStable(t *testing.T) {
 	}
 
 	eng := sampleEngine(t, sharded, customers)
-	job, err := eng.StartJob(ctx, sets, 6)
+	job, err := eng.StartSharded(ctx, sets, 6)
 	if err != nil {
 		t.Fatal(err)
 	}
-	byName := map[string]*rules.Ruleset{}
-	for _, rs := range sets {
-		byName[rs.Name] = rs
-	}
+	// Two River clients in this process share the shards.
 	var wg sync.WaitGroup
 	errs := make([]error, 2)
-	for i, owner := range []string{"worker-a", "worker-b"} {
+	for i := range errs {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, errs[i] = eng.Work(ctx, byName, owner, 10*time.Second)
+			errs[i] = eng.WorkSharded(ctx, job, byName(sets), queue.Config{FetchPollInterval: 50 * time.Millisecond})
 		}()
 	}
 	wg.Wait()

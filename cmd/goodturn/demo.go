@@ -19,16 +19,15 @@ import (
 // made, so that a second demo may replace it.
 const demoKey = "demo"
 
-func runDemo(ctx context.Context, env *Env, args []string) error {
-	var c config
-	fs := c.flagSet(env, "demo", "[--db DSN] [--customers N]")
+func runDemo(ctx context.Context, x *call) error {
+	env, c, fs := x.Env, &x.config, x.Flags
 	customers := intIn(fs, "customers", 3000, 1, math.MaxInt, "how many sample customers to create")
 	seed := fs.Uint64("seed", 1, "the seed of the sample data")
 	withOutcomes := fs.Bool("outcomes", false, "run as of 120 days ago with a 25% control group per rule, approve everything, and generate what customers did since (see goodturn outcomes)")
-	now, err := c.parseNoArgs(fs, args)
-	if err != nil {
+	if _, err := x.Parse(); err != nil {
 		return err
 	}
+	now := x.Now
 	if _, err := c.policy(); err != nil {
 		return err
 	}
@@ -40,11 +39,10 @@ func runDemo(ctx context.Context, env *Env, args []string) error {
 	if *withOutcomes {
 		now = demoOutcomesClock(sets, today)
 	}
-	db, bdb, closeAll, err := c.databases(ctx)
+	db, bdb, err := x.Databases(ctx)
 	if err != nil {
 		return err
 	}
-	defer closeAll()
 	if err := prepareDemo(ctx, env, db, bdb); err != nil {
 		return err
 	}
@@ -59,7 +57,7 @@ func runDemo(ctx context.Context, env *Env, args []string) error {
 		bdb.DSN, count(int64(st.Customers)), st.Plans, count(int64(st.UsageRows)), count(int64(st.Charges)), count(int64(st.Events)),
 		time.Since(start).Round(time.Millisecond))
 
-	eng := newEngine(env, db, bdb, &c, 0)
+	eng := newEngine(env, db, bdb, c, 0)
 	eng.Now = now
 	results, err := runWithProgress(ctx, env, eng, sets, engine.Options{Samples: 1})
 	for i, res := range results {
@@ -102,7 +100,7 @@ func runDemo(ctx context.Context, env *Env, args []string) error {
 	}
 	next := [][]string{
 		{"goodturn review list" + flags, "the batches waiting for review"},
-		{"goodturn outcomes" + flags, "uptake and churn of contacted customers against each rule's control group"},
+		{"goodturn outcomes" + flags, "uptake, churn and revenue of contacted customers against each rule's control group"},
 		{"goodturn user add NAME --role reviewer" + flags, "a reviewer, to approve with review approve --as NAME"},
 	}
 	if sample != "" {

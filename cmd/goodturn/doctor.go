@@ -5,41 +5,23 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"strings"
 	"time"
 
 	"github.com/goodturn/goodturn/engine/billing"
-	"github.com/goodturn/goodturn/engine/database"
 	"github.com/goodturn/goodturn/rules"
 )
 
 // runDoctor checks the billing data against the facts contract, as a run
 // reads it, and prints every problem. It only reads.
-func runDoctor(ctx context.Context, env *Env, args []string) error {
-	var c config
-	fs := c.flagSet(env, "doctor", "[--billing-db DSN] [--now DATE] [--months N]", flagDB, flagBillingDB, flagNow, flagMonths)
-	now, err := c.parseNoArgs(fs, args)
+func runDoctor(ctx context.Context, x *call) error {
+	if _, err := x.Parse(); err != nil {
+		return err
+	}
+	bdb, err := x.BillingDB(ctx)
 	if err != nil {
 		return err
 	}
-	dsn := c.billingDB
-	if dsn == "" {
-		dsn = c.db
-	}
-	if !strings.HasPrefix(dsn, "postgres") {
-		// Opening an SQLite file that is not there would create it.
-		path, _, _ := strings.Cut(strings.TrimPrefix(strings.TrimPrefix(dsn, "sqlite://"), "sqlite:"), "?")
-		if _, err := os.Stat(path); err != nil {
-			return fmt.Errorf("billing database: %w", err)
-		}
-	}
-	bdb, err := database.Open(ctx, dsn)
-	if err != nil {
-		return err
-	}
-	defer bdb.Close()
-	n, err := checkBillingData(ctx, env.Stdout, &billing.Reader{DB: bdb, Months: c.months}, now())
+	n, err := checkBillingData(ctx, x.Stdout, &billing.Reader{DB: bdb, Months: x.months}, x.Now())
 	if err != nil {
 		return err
 	}

@@ -47,7 +47,7 @@ func TestDoctorAndRunNameBadBillingRows(t *testing.T) {
 		if id == nil {
 			t.Fatalf("no run of mobile in:\n%s", out)
 		}
-		code, out, _ = run(t, "runs", "--db", dsn, "show", id[1])
+		code, out, _ = run(t, "runs", "show", id[1], "--db", dsn)
 		if code != 0 || !strings.Contains(out, "refused 1 customer") || !strings.Contains(out, usageProblem) {
 			t.Errorf("runs show %s exited %d without the refusal:\n%s", id[1], code, out)
 		}
@@ -73,7 +73,7 @@ func TestDoctorAndRunNameBadBillingRows(t *testing.T) {
 
 func TestDoctorDoesNotCreateADatabase(t *testing.T) {
 	code, _, errOut := run(t, "doctor", "--db", t.TempDir()+"/missing.db")
-	if code != 1 || !strings.Contains(errOut, "no such file") {
+	if code != 1 || !strings.Contains(errOut, "no such database") {
 		t.Errorf("doctor of a missing file exited %d: %s", code, errOut)
 	}
 }

@@ -13,14 +13,13 @@ import (
 	"github.com/goodturn/goodturn/rules"
 )
 
-func runExplain(ctx context.Context, env *Env, args []string) error {
-	var c config
-	fs := c.flagSet(env, "explain", "--customer (ID | ACCOUNT_NO) [--rule ID] [--ruleset NAME]")
+func runExplain(ctx context.Context, x *call) error {
+	env, c, fs := x.Env, &x.config, x.Flags
 	customer := fs.String("customer", "", "the customer to explain, by id or account number (required)")
 	ruleID := fs.String("rule", "", "explain only this rule")
 	var names stringList
 	fs.Var(&names, "ruleset", "explain only this ruleset's rules (repeatable)")
-	positional, err := parse(fs, args)
+	positional, err := x.Parse()
 	if err != nil {
 		return err
 	}
@@ -30,10 +29,7 @@ func runExplain(ctx context.Context, env *Env, args []string) error {
 	if *customer == "" {
 		return fmt.Errorf("%w: --customer is required", errUsage)
 	}
-	now, err := c.clock()
-	if err != nil {
-		return err
-	}
+	now := x.Now
 	sets, err := c.loadRulesets(names)
 	if err != nil {
 		return fmt.Errorf("load rulesets: %w", err)
@@ -47,12 +43,11 @@ func runExplain(ctx context.Context, env *Env, args []string) error {
 			return fmt.Errorf("%w: no rule %q in the rulesets", errUsage, *ruleID)
 		}
 	}
-	db, bdb, closeAll, err := c.readDatabases(ctx)
+	db, bdb, err := x.Databases(ctx)
 	if err != nil {
 		return err
 	}
-	defer closeAll()
-	eng := newEngine(env, db, bdb, &c, 1)
+	eng := newEngine(env, db, bdb, c, 1)
 	eng.Now = now
 	id, err := findCustomer(ctx, bdb, *customer, false)
 	if err != nil {

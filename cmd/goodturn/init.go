@@ -16,20 +16,15 @@ import (
 //go:embed starter
 var starter embed.FS
 
-func runInit(ctx context.Context, env *Env, args []string) error {
-	var c config
-	fs := c.flagSet(env, "init", "[DIR]", flagRulesets)
-	positional, err := parse(fs, args)
+func runInit(ctx context.Context, x *call) error {
+	env := x.Env
+	positional, err := x.Parse()
 	if err != nil {
 		return err
 	}
 	dir := "."
-	switch len(positional) {
-	case 0:
-	case 1:
+	if len(positional) == 1 {
 		dir = positional[0]
-	default:
-		return fmt.Errorf("%w: want at most one folder", errUsage)
 	}
 	files, err := starterFiles()
 	if err != nil {

@@ -14,16 +14,21 @@ import (
 // environment, and refuses a bad one with exit 2 before it opens anything.
 func TestLogFlagsOnEveryCommand(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "never.db")
-	argsOf := map[string][]string{"review": {"review", "list"}, "suppress": {"suppress", "list"}, "user": {"user", "list"}}
+	var leaves [][]string // every command and subcommand, as its words
 	for _, c := range commands {
 		if c.name == "version" || c.name == "completion" {
 			continue // they take no flags
 		}
-		args, ok := argsOf[c.name]
-		if !ok {
-			args = []string{c.name}
+		if len(c.subs) == 0 {
+			leaves = append(leaves, []string{c.name})
 		}
-		t.Run(c.name, func(t *testing.T) {
+		for _, s := range c.subs {
+			leaves = append(leaves, []string{c.name, s.name})
+		}
+	}
+	for _, args := range leaves {
+		name := strings.Join(args, " ")
+		t.Run(name, func(t *testing.T) {
 			for _, bad := range []struct {
 				env  map[string]string
 				args []string
@@ -42,7 +47,7 @@ func TestLogFlagsOnEveryCommand(t *testing.T) {
 			}
 			code, out, errOut := run(t, append(args, "-h")...)
 			if help := out + errOut; code != 0 || !strings.Contains(help, "-log-format") || !strings.Contains(help, "-log-level") {
-				t.Errorf("goodturn %s -h exited %d without the log flags:\n%s", c.name, code, help)
+				t.Errorf("goodturn %s -h exited %d without the log flags:\n%s", name, code, help)
 			}
 		})
 	}

@@ -16,46 +16,81 @@ import (
 	"syscall"
 )
 
-// command is one subcommand.
-type command struct {
-	name  string
-	usage string
-	run   func(ctx context.Context, env *Env, args []string) error
-}
-
-// commands are goodturn's commands, in the order help lists them. They are
-// set in init because completion reads them.
-var commands []command
+// commands are goodturn's commands, in the order help lists them, each
+// declaring what it needs (see needs) and how many arguments it takes. They
+// are set in init because completion reads them.
+var commands []*command
 
 func init() {
-	commands = []command{
-		{"init", "start a project: a ruleset with a rule, its test and template, a schedule, billing views", runInit},
-		{"demo", "build a sample operator, run the shipped rules and show the proposals", runDemo},
-		{"migrate", "create or update goodturn's tables", runMigrate},
-		{"run", "evaluate rulesets against the billing data and record proposals", runRun},
-		{"worker", "claim shards of sharded runs from PostgreSQL and evaluate them", runWorker},
-		{"runs", "list recent runs, or show one run's per-rule health", runRuns},
-		{"check", "check rule files and report every problem", runCheck},
-		{"doctor", "check the billing data against the facts contract and report every problem", runDoctor},
-		{"test", "run the rule tests beside the rules", runTest},
-		{"suppress", "add, list or remove suppressions of customers or segments", runSuppress},
-		{"explain", "show why a customer did or did not match each rule, clause by clause", runExplain},
-		{"serve", "run the rulesets on their schedules and serve /healthz and /metrics", runServe},
-		{"bench", "measure a run over generated customers against the database's own COPY", runBench},
-		{"review", "list, show, approve or reject batches of proposals; show the audit log", runReview},
-		{"send", "enqueue approved proposals and deliver due messages once; list or retry messages", runSend},
-		{"outcomes", "measure uptake and churn of contacted customers against each rule's control group", runOutcomes},
-		{"user", "add, list, disable or enable the people who review", runUser},
-		{"completion", "print a shell completion script: completion bash|zsh|fish", runCompletion},
-		{"version", "print the version", runVersion},
+	const (
+		reads  = needDB                                                           // goodturn's database, as it is
+		writes = needDBWrite                                                      // goodturn's database, migrated
+		runs   = needBilling | needRulesets | needClock | needMonths | needPolicy // what evaluating rules needs
+	)
+	commands = []*command{
+		{name: "init", summary: "start a project: a ruleset with a rule, its test and template, a schedule, billing views",
+			synopsis: "[DIR]", args: optPositional, run: runInit},
+		{name: "demo", summary: "build a sample operator, run the shipped rules and show the proposals",
+			synopsis: "[--customers N] [--outcomes]", needs: writes | runs, args: noPositional, run: runDemo},
+		{name: "migrate", summary: "create or update goodturn's tables",
+			synopsis: "[--db DSN]", needs: writes, args: noPositional, run: runMigrate},
+		{name: "run", summary: "evaluate rulesets against the billing data and record proposals",
+			synopsis: "[--ruleset NAME]... [--dry-run]", needs: writes | runs, args: noPositional, run: runRun},
+		{name: "worker", summary: "work the shards of sharded runs, River jobs in PostgreSQL",
+			synopsis: "[--rescue-after 1h] [--poll 1s] [--exit-when-idle]", needs: writes | runs&^needClock, args: noPositional, run: runWorker},
+		{name: "runs", summary: "list recent runs, or show one run's per-rule health", def: "list", subs: []*command{
+			{name: "list", summary: "list recent runs, newest first", synopsis: "[--ruleset NAME] [--limit N] [--json]",
+				needs: reads, args: noPositional, run: runsList},
+			{name: "show", summary: "show one run's per-rule health", synopsis: "[--max-error-share PCT] [--json] ID",
+				needs: reads, args: onePositional, run: runsShow},
+		}},
+		{name: "check", summary: "check rule files and report every problem",
+			synopsis: "[--strict] [PATH]...", needs: needRulesets, args: anyPositional, run: runCheck},
+		{name: "doctor", summary: "check the billing data against the facts contract and report every problem",
+			synopsis: "[--billing-db DSN] [--now DATE] [--months N]", needs: needBilling | needClock | needMonths, args: noPositional, run: runDoctor},
+		{name: "test", summary: "run the rule tests beside the rules",
+			synopsis: "[--run REGEX] [--junit FILE] [-v] [PATH]...", needs: needRulesets, args: anyPositional, run: runTest},
+		{name: "suppress", summary: "add, list or remove suppressions of customers or segments", subs: []*command{
+			{name: "add", summary: "stop proposals to a customer or a segment",
+				synopsis: "(--customer (ID | ACCOUNT_NO) | --segment NAME) [--ruleset NAME] [--rule ID] --as WHO --reason WHY [--expires 2006-01-02]",
+				needs:    writes | needBilling | needClock, args: noPositional, run: suppressAdd},
+			{name: "list", summary: "list the suppressions in force", synopsis: "[--all]",
+				needs: reads | needClock, args: noPositional, run: suppressList},
+			{name: "remove", summary: "remove a suppression", synopsis: "ID",
+				needs: writes | needClock, args: onePositional, run: suppressRemove},
+		}},
+		{name: "explain", summary: "show why a customer did or did not match each rule, clause by clause",
+			synopsis: "--customer (ID | ACCOUNT_NO) [--rule ID] [--ruleset NAME]", needs: reads | runs, args: noPositional, run: runExplain},
+		{name: "serve", summary: "run the rulesets on their schedules, serve the review page, /healthz and /metrics, and send",
+			synopsis: "[--listen ADDR] [--trust-proxy] [--schedule FILE] [--catch-up DURATION]", needs: writes | runs, args: noPositional, run: runServe},
+		{name: "bench", summary: "measure a run over generated customers against the database's own COPY and a SQL peer",
+			synopsis: "[--db DSN] [--customers N] [--reuse] [--rounds N]", needs: writes | runs&^needBilling, args: noPositional, run: runBench},
+		{name: "review", summary: "list, show, approve or reject batches of proposals; show the audit log", subs: reviewCommands()},
+		{name: "send", summary: "deliver approved proposals' messages; list or retry messages", def: "deliver", subs: []*command{
+			{name: "deliver", summary: "enqueue approved proposals and deliver the messages that are due, once",
+				synopsis: "[--smtp-host HOST --smtp-from ADDR] [--sms-webhook-url URL] [--billing-webhook-url URL] [--log]",
+				needs:    writes | needBilling | needRulesets | needClock, args: noPositional, run: sendOnce},
+			{name: "list", summary: "list messages, newest first", synopsis: "[--status queued|sending|sent|dead|skipped] [--channel NAME] [--limit N]",
+				needs: reads, args: noPositional, run: sendList},
+			{name: "retry", summary: "queue dead messages again", synopsis: "(ID | --all [--channel NAME] [--error TEXT])",
+				needs: writes | needClock, args: optPositional, run: sendRetry},
+		}},
+		{name: "outcomes", summary: "measure uptake, churn and revenue of contacted customers against each rule's control group",
+			synopsis: "[--ruleset NAME] [--json]", needs: reads | needBilling | needClock, args: noPositional, run: runOutcomes},
+		{name: "user", summary: "add, list, disable or enable the people who review", subs: userCommands()},
+		{name: "completion", summary: "print a shell completion script: completion bash|zsh|fish",
+			synopsis: "bash|zsh|fish", args: onePositional, run: runCompletion},
+		{name: "version", summary: "print the version", args: noPositional, run: runVersion},
 	}
 }
 
 // Env is what a command talks to: its output streams and environment.
 type Env struct {
 	Stdout, Stderr io.Writer
-	Getenv         func(string) string
-	Logger         *slog.Logger
+	// Stdin is where commands read what they ask for, such as passwords.
+	Stdin  io.Reader
+	Getenv func(string) string
+	Logger *slog.Logger
 	// Interactive reports whether Stderr is a terminal, for progress lines.
 	Interactive bool
 	// OSUser is the operating system user running the command, recorded
@@ -80,7 +115,7 @@ func osUser(env *Env) string {
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	env := &Env{Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv, Interactive: isTerminal(os.Stderr)}
+	env := &Env{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv, Interactive: isTerminal(os.Stderr)}
 	env.Logger = newLogger(env)
 	os.Exit(Main(ctx, env, os.Args[1:]))
 }
@@ -95,8 +130,8 @@ func Main(ctx context.Context, env *Env, args []string) int {
 		usage(env.Stderr)
 		return 2
 	case args[0] == "help" && len(args) > 1:
-		// goodturn help run is goodturn run -h.
-		return Main(ctx, env, []string{args[1], "-h"})
+		// goodturn help review approve is goodturn review approve -h.
+		return Main(ctx, env, append(args[1:len(args):len(args)], "-h"))
 	case args[0] == "help" || args[0] == "-h" || args[0] == "--help":
 		usage(env.Stdout)
 		return 0
@@ -111,7 +146,7 @@ func Main(ctx context.Context, env *Env, args []string) int {
 				e.Stderr = env.Stdout
 				env = &e
 			}
-			err := c.run(ctx, env, args[1:])
+			err := c.invoke(ctx, env, c.name, args[1:])
 			switch {
 			case err == nil:
 				return 0
@@ -162,7 +197,7 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w, "or a fee waiver, and prepares one honest message each for review.")
 	fmt.Fprintln(w, "\nUsage: goodturn <command> [flags]\n\nCommands:")
 	for _, c := range commands {
-		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.usage)
+		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintln(w, "\nRun `goodturn <command> -h` for a command's flags. --db, --billing-db, --rulesets,")
 	fmt.Fprintln(w, "--now, --log-format (text, json) and --log-level (debug, info, warn, error) can also")

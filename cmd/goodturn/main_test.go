@@ -267,10 +267,7 @@ func TestBench(t *testing.T) {
 	}
 	// bench runs the measured run as a child process of the goodturn binary.
 	bin := buildBinary(t)
-	for _, dsn := range []string{filepath.Join(t.TempDir(), "bench.db"), postgresIfSet(t)} {
-		if dsn == "" {
-			continue
-		}
+	for _, dsn := range benchDatabases(t) {
 		cmd := exec.Command(bin, "bench", "--db", dsn, "--customers", "400", "--rulesets", "../../rulesets", "--now", "2026-11-23", "--rounds", "2")
 		out, err := cmd.CombinedOutput()
 		if err != nil {

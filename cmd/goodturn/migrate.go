@@ -3,39 +3,25 @@ package main
 import (
 	"context"
 	"fmt"
-
-	"github.com/goodturn/goodturn/engine/database"
-	"github.com/goodturn/goodturn/engine/store"
 )
 
-func runMigrate(ctx context.Context, env *Env, args []string) error {
-	var c config
-	fs := c.flagSet(env, "migrate", "[--db DSN]", flagDB)
-	positional, err := parse(fs, args)
+// runMigrate creates or updates goodturn's tables: opening the database the
+// way the command declares (needDBWrite) does the work; this reports it.
+func runMigrate(ctx context.Context, x *call) error {
+	if _, err := x.Parse(); err != nil {
+		return err
+	}
+	db, err := x.DB(ctx)
 	if err != nil {
 		return err
 	}
-	if err := noArgs(positional); err != nil {
-		return err
+	if x.schema != "" {
+		fmt.Fprintf(x.Stdout, "Created schema %s, which the address's search_path names.\n", x.schema)
 	}
-	db, err := database.Open(ctx, c.db)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	if schema, err := store.EnsureSchema(ctx, db); err != nil {
-		return err
-	} else if schema != "" {
-		fmt.Fprintf(env.Stdout, "Created schema %s, which the address's search_path names.\n", schema)
-	}
-	n, err := store.Migrate(ctx, db)
-	if err != nil {
-		return err
-	}
-	if n == 0 {
-		fmt.Fprintf(env.Stdout, "%s is up to date.\n", db.DSN)
+	if x.migrated == 0 {
+		fmt.Fprintf(x.Stdout, "%s is up to date.\n", db.DSN)
 	} else {
-		fmt.Fprintf(env.Stdout, "Applied %d migration(s) to %s.\n", n, db.DSN)
+		fmt.Fprintf(x.Stdout, "Applied %d migration(s) to %s.\n", x.migrated, db.DSN)
 	}
 	return nil
 }

@@ -38,20 +38,18 @@ func withControl(note string, control int64) string {
 	return note + "; " + c
 }
 
-func runOutcomes(ctx context.Context, env *Env, args []string) error {
-	var c config
-	fs := c.flagSet(env, "outcomes", "[--ruleset NAME] [--json]", flagDB, flagBillingDB, flagNow)
+func runOutcomes(ctx context.Context, x *call) error {
+	env, fs := x.Env, x.Flags
 	ruleset := fs.String("ruleset", "", "only this ruleset's rules")
 	asJSON := fs.Bool("json", false, "print the figures as JSON, for analysts")
-	now, err := c.parseNoArgs(fs, args)
+	if _, err := x.Parse(); err != nil {
+		return err
+	}
+	now := x.Now
+	db, bdb, err := x.Databases(ctx)
 	if err != nil {
 		return err
 	}
-	db, bdb, closeAll, err := c.readDatabases(ctx)
-	if err != nil {
-		return err
-	}
-	defer closeAll()
 	rep, err := buildOutcomes(ctx, db, bdb, *ruleset, now())
 	if err != nil {
 		return err
@@ -72,18 +70,7 @@ func buildOutcomes(ctx context.Context, db, bdb *database.DB, ruleset string, no
 	if err != nil {
 		return nil, err
 	}
-	since := now
-	for _, u := range units {
-		if u.AsOf.Before(since) {
-			since = u.AsOf
-		}
-	}
-	facts, err := outcomes.ReadFacts(ctx, bdb, since)
-	if err != nil {
-		return nil, err
-	}
-	today := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
-	return outcomes.Build(units, facts, today), nil
+	return outcomes.Load(ctx, bdb, units, now)
 }
 
 // printOutcomes prints a report: each rule's figures, then each batch's.
@@ -106,16 +93,54 @@ func printOutcomes(w io.Writer, rep *outcomes.Report) {
 		for _, m := range append(append([]outcomes.Measure{}, g.Uptake...), g.Churn) {
 			rows = append(rows, measureRow(m))
 		}
+		rows = append(rows, revenueRow(g.Revenue))
 		printTable(w, leftLast(rows), 1)
 	}
+	fmt.Fprintf(w, "\nRevenue is what each customer was billed in the %d months after the run (charges not waived, credits taken off),\n"+
+		"a customer who left counting as billed nothing since: a cheaper plan lowers it by design, fewer departures raise it.\n", outcomes.RevenueMonths)
 	fmt.Fprintln(w, "\nBatches:")
-	rows := [][]string{{"batch", "as of", "treated", "control", "uptake 90d", "churn 90d", "verdict (uptake 90d)"}}
+	rows := [][]string{{"batch", "as of", "treated", "control", "uptake 90d", "churn 90d", "revenue 3m", "verdict (uptake 90d)"}}
 	for _, g := range rep.Batches {
 		up := g.Uptake[len(g.Uptake)-1]
 		rows = append(rows, []string{g.Batch, g.AsOf.Format(time.DateOnly), count(int64(g.Treated)), count(int64(g.Control)),
-			diffCell(up), diffCell(g.Churn), up.Verdict})
+			diffCell(up), diffCell(g.Churn), revenueDiffCell(g.Revenue), up.Verdict})
 	}
 	printTable(w, leftLast(rows), 2)
+}
+
+// revenueRow is a rule's revenue figure as a table row.
+func revenueRow(r outcomes.Revenue) []string {
+	name := fmt.Sprintf("revenue %dm", r.Months)
+	if r.Currency == "" || r.Treated.N == 0 || r.Control.N == 0 {
+		return []string{name, "-", "-", "-", r.Verdict}
+	}
+	verdict := r.Verdict
+	if r.Refused > 0 {
+		verdict += fmt.Sprintf(" (%s customers left out: a charge with no amount or waived)", count(int64(r.Refused)))
+	}
+	return []string{name, amountCell(r.Treated, r.Currency), amountCell(r.Control, r.Currency), revenueDiffCell(r), verdict}
+}
+
+// amountCell writes a group's mean billed: "£33.94 each of 477 (£32.10–£35.80)".
+func amountCell(a outcomes.Amount, currency string) string {
+	s := fmt.Sprintf("%s each of %s", outcomes.Money(a.Mean, currency), count(int64(a.N)))
+	if a.N > 1 {
+		s += fmt.Sprintf(" (%s–%s)", outcomes.Money(a.Lo, currency), outcomes.Money(a.Hi, currency))
+	}
+	return s
+}
+
+// revenueDiffCell writes the revenue difference with its interval:
+// "-£8.44 (-£11.37 to -£5.52)".
+func revenueDiffCell(r outcomes.Revenue) string {
+	if r.Currency == "" || r.Treated.N == 0 || r.Control.N == 0 {
+		return "-"
+	}
+	s := outcomes.SignedMoney(r.Diff.D, r.Currency)
+	if r.Diff.DF > 0 {
+		s += fmt.Sprintf(" (%s to %s)", outcomes.SignedMoney(r.Diff.Lo, r.Currency), outcomes.SignedMoney(r.Diff.Hi, r.Currency))
+	}
+	return s
 }
 
 // measureRow is one figure of a rule as a table row.
@@ -156,6 +181,14 @@ const demoControl = 2500
 // demoOutcomesClock keeps a control group for every rule that declares
 // none and returns the clock of a run demoOutcomesDays before today.
 func demoOutcomesClock(sets []*rules.Ruleset, today func() time.Time) func() time.Time {
+	withDemoControl(sets)
+	then := today().AddDate(0, 0, -demoOutcomesDays)
+	return func() time.Time { return then }
+}
+
+// withDemoControl gives every rule that declares no control share the
+// demo's.
+func withDemoControl(sets []*rules.Ruleset) {
 	for _, rs := range sets {
 		for _, r := range rs.Rules {
 			if r.Control == 0 {
@@ -163,31 +196,36 @@ func demoOutcomesClock(sets []*rules.Ruleset, today func() time.Time) func() tim
 			}
 		}
 	}
-	then := today().AddDate(0, 0, -demoOutcomesDays)
-	return func() time.Time { return then }
 }
 
 // demoOutcomes approves every pending batch as the demo and writes what the
 // customers did up to today, with sample.DemoEffect planted.
 func demoOutcomes(ctx context.Context, env *Env, db, bdb *database.DB, seed uint64, today time.Time) error {
-	bs, err := reviewdb.ListBatches(ctx, db, reviewdb.BatchFilter{})
+	st, err := approveAndPlant(ctx, db, bdb, seed, today)
 	if err != nil {
 		return err
 	}
+	fmt.Fprintf(env.Stdout, "The demo approved every batch as of %d days ago and wrote what customers did since: %s plan changes, %s departures, %s monthly bills.\n\n",
+		demoOutcomesDays, count(int64(st.PlanChanges)), count(int64(st.Departures)), count(int64(st.Bills)))
+	return nil
+}
+
+// approveAndPlant approves every pending batch as the demo and writes what
+// the customers of the approved and control proposals did up to until,
+// with sample.DemoEffect planted.
+func approveAndPlant(ctx context.Context, db, bdb *database.DB, seed uint64, until time.Time) (sample.OutcomeStats, error) {
+	bs, err := reviewdb.ListBatches(ctx, db, reviewdb.BatchFilter{})
+	if err != nil {
+		return sample.OutcomeStats{}, err
+	}
 	for _, b := range bs {
-		if _, err := reviewdb.DecidePending(ctx, db, reviewdb.Selection{RunID: b.RunID, RuleID: b.RuleID}, store.ProposalApproved, "demo", today); err != nil {
-			return err
+		if _, err := reviewdb.DecidePending(ctx, db, reviewdb.Selection{RunID: b.RunID, RuleID: b.RuleID}, store.ProposalApproved, "demo", until); err != nil {
+			return sample.OutcomeStats{}, err
 		}
 	}
 	units, err := store.OutcomeUnits(ctx, db, "")
 	if err != nil {
-		return err
+		return sample.OutcomeStats{}, err
 	}
-	st, err := sample.GenerateOutcomes(ctx, bdb, outcomes.Contacts(units), sample.DemoEffect, seed, today)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(env.Stdout, "The demo approved every batch as of %d days ago and wrote what customers did since: %s plan changes, %s departures.\n\n",
-		demoOutcomesDays, count(int64(st.PlanChanges)), count(int64(st.Departures)))
-	return nil
+	return sample.GenerateOutcomes(ctx, bdb, outcomes.Contacts(units), sample.DemoEffect, seed, until)
 }

@@ -26,18 +26,32 @@ import (
 // default.
 const reviewShowLimit = 20
 
-var reviewUsage = map[string]string{
-	"list":    "[--all] [--ruleset NAME] [--limit N]",
-	"show":    "(RUN/RULE [--limit N] [--offset N] [--status S] [--min-value N] [--max-value N] | ID)",
-	"approve": "(RUN/RULE | ID) --as NAME [--comment TEXT]",
-	"reject":  "(RUN/RULE | ID) --as NAME [--comment TEXT]",
-	"expire":  "",
-	"audit":   "[--limit N] [--actor NAME] [--action ACTION]",
+// reviewCommands are the subcommands of `goodturn review`. Listing and
+// showing only read; deciding and expiring write.
+func reviewCommands() []*command {
+	sub := func(name, summary, synopsis string, n needs, args argc) *command {
+		return &command{name: name, summary: summary, synopsis: synopsis, needs: n, args: args, run: reviewRun(name)}
+	}
+	return []*command{
+		sub("list", "list the batches waiting for review", "[--all] [--ruleset NAME] [--limit N] [--json]",
+			needDB|needClock, noPositional),
+		sub("show", "show a batch's proposals, or one proposal with its evidence and message",
+			"(RUN/RULE [--limit N] [--offset N] [--status S] [--min-value N] [--max-value N] | ID) [--json]",
+			needDB|needBilling|needRulesets|needClock, onePositional),
+		sub("approve", "approve a batch or one proposal", "(RUN/RULE | ID) --as NAME [--comment TEXT]",
+			needDBWrite|needClock, onePositional),
+		sub("reject", "reject a batch or one proposal", "(RUN/RULE | ID) --as NAME [--comment TEXT]",
+			needDBWrite|needClock, onePositional),
+		sub("expire", "expire the proposals pending longer than --expire-after", "[--expire-after 14d]",
+			needDBWrite|needClock, noPositional),
+		sub("audit", "show the audit log, newest first", "[--limit N] [--actor NAME] [--action ACTION]",
+			needDB, noPositional),
+	}
 }
 
 // reviewFlags holds the flags of every review command.
 type reviewFlags struct {
-	config
+	*config
 	json        bool
 	secondAbove int
 	expireAfter string
@@ -54,54 +68,39 @@ type reviewFlags struct {
 	action      string
 }
 
-func runReview(ctx context.Context, env *Env, args []string) error {
-	if len(args) == 0 {
-		return fmt.Errorf("%w: want list, show, approve, reject, expire or audit", errUsage)
-	}
-	sub, args := args[0], args[1:]
-	if sub == "-h" || sub == "--help" || sub == "help" {
-		for _, name := range []string{"list", "show", "approve", "reject", "expire", "audit"} {
-			fmt.Fprintln(env.Stderr, strings.TrimSpace("Usage: goodturn review "+name+" "+reviewUsage[name]))
+// reviewRun returns the run of the review command sub.
+func reviewRun(sub string) func(context.Context, *call) error {
+	return func(ctx context.Context, x *call) error {
+		f := reviewFlags{config: &x.config}
+		f.bind(x.Flags, sub)
+		positional, err := x.Parse()
+		if err != nil {
+			return err
 		}
-		fmt.Fprintln(env.Stderr, "\nRun `goodturn review <command> -h` for its flags; docs/review.md explains review.")
-		return flag.ErrHelp
+		target, expire, err := f.check(sub, positional)
+		if err != nil {
+			return err
+		}
+		db, err := x.DB(ctx)
+		if err != nil {
+			return err
+		}
+		var bdb *database.DB
+		if x.cmd.needs&needBilling != 0 {
+			if bdb, err = x.BillingDB(ctx); err != nil {
+				return err
+			}
+		}
+		svc := review.New(db, review.Config{Now: x.Now})
+		// Set after New, which reads 0 as "the default": here 0 means every
+		// batch needs two reviewers.
+		svc.SecondReviewerAbove, svc.ExpireAfter = f.secondAbove, expire
+		return f.run(ctx, x.Env, sub, svc, db, bdb, target, expire)
 	}
-	if _, ok := reviewUsage[sub]; !ok {
-		return fmt.Errorf("%w: unknown review command %q: want list, show, approve, reject, expire or audit", errUsage, sub)
-	}
-	var f reviewFlags
-	fs := f.reviewFlagSet(env, sub)
-	positional, err := parse(fs, args)
-	if err != nil {
-		return err
-	}
-	target, expire, err := f.check(sub, positional)
-	if err != nil {
-		return err
-	}
-	now, err := f.clock()
-	if err != nil {
-		return err
-	}
-	open := f.databases
-	if sub == "list" || sub == "show" || sub == "audit" {
-		open = f.readDatabases // they only read
-	}
-	db, bdb, closeAll, err := open(ctx)
-	if err != nil {
-		return err
-	}
-	defer closeAll()
-	svc := review.New(db, review.Config{Now: now})
-	// Set after New, which reads 0 as "the default": here 0 means every
-	// batch needs two reviewers.
-	svc.SecondReviewerAbove, svc.ExpireAfter = f.secondAbove, expire
-	return f.run(ctx, env, sub, svc, db, bdb, target, expire)
 }
 
-// reviewFlagSet returns the flags of one review command, bound to f.
-func (f *reviewFlags) reviewFlagSet(env *Env, sub string) *flag.FlagSet {
-	fs := f.flagSet(env, "review "+sub, reviewUsage[sub], flagDB, flagBillingDB, flagRulesets, flagNow)
+// bind declares the flags of the review command sub on fs, bound to f.
+func (f *reviewFlags) bind(fs *flag.FlagSet, sub string) {
 	intVar(fs, &f.secondAbove, "second-reviewer-above", review.DefaultSecondReviewerAbove, -1, math.MaxInt,
 		"approving a batch of more pending proposals than this takes two different reviewers; -1 never")
 	fs.StringVar(&f.expireAfter, "expire-after", rulefmt.FormatDuration(review.DefaultExpireAfter),
@@ -127,7 +126,6 @@ func (f *reviewFlags) reviewFlagSet(env *Env, sub string) *flag.FlagSet {
 		fs.StringVar(&f.actor, "actor", "", "only this actor's entries")
 		fs.StringVar(&f.action, "action", "", "only this action's entries (approve, reject, expire, login, …)")
 	}
-	return fs
 }
 
 // check checks a review command's arguments and flags, and returns the
@@ -138,15 +136,8 @@ func (f *reviewFlags) check(sub string, positional []string) (reviewdb.Selection
 	var err error
 	switch sub {
 	case "show", "approve", "reject":
-		if len(positional) != 1 {
-			return target, 0, fmt.Errorf("%w: want `goodturn review %s %s`", errUsage, sub, reviewUsage[sub])
-		}
 		if target, err = review.ParseTarget(positional[0]); err != nil {
 			return target, 0, fmt.Errorf("%w: %v", errUsage, err)
-		}
-	default:
-		if err := noArgs(positional); err != nil {
-			return target, 0, err
 		}
 	}
 	if (sub == "approve" || sub == "reject") && f.as == "" {
@@ -366,7 +357,7 @@ func reviewShowBatch(ctx context.Context, w io.Writer, db *database.DB, t review
 
 // describeOffer writes an offer's fields as name=value, sorted.
 func describeOffer(offer, evidence json.RawMessage, currency string) string {
-	isMoney := rules.EvidenceMoney(evidence)
+	isMoney := rules.EvidenceMoney(evidence, offer)
 	var m map[string]any
 	if err := json.Unmarshal(offer, &m); err != nil {
 		return string(offer)
@@ -459,7 +450,7 @@ func reviewShowProposal(ctx context.Context, w io.Writer, bdb *database.DB, p *r
 	if p.DecidedBy != "" {
 		fmt.Fprintf(w, "%s by %s at %s.\n", strings.ToUpper(p.Status[:1])+p.Status[1:], termSafe(p.DecidedBy), p.DecidedAt.Local().Format("2006-01-02 15:04"))
 	}
-	isMoney := rules.EvidenceMoney(p.Evidence)
+	isMoney := rules.EvidenceMoney(p.Evidence, p.Offer)
 	var offer map[string]any
 	if err := json.Unmarshal(p.Offer, &offer); err == nil && len(offer) > 0 {
 		fmt.Fprintln(w, "\nOffer:")

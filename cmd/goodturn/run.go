@@ -30,9 +30,8 @@ type stringList []string
 func (s *stringList) String() string     { return strings.Join(*s, ",") }
 func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
 
-func runRun(ctx context.Context, env *Env, args []string) error {
-	var c config
-	fs := c.flagSet(env, "run", "[--ruleset NAME]... [--dry-run]")
+func runRun(ctx context.Context, x *call) error {
+	env, c, fs := x.Env, &x.config, x.Flags
 	var names stringList
 	fs.Var(&names, "ruleset", "run only this ruleset (repeatable); all rulesets by default")
 	dryRun := fs.Bool("dry-run", false, "evaluate and report, but record nothing")
@@ -41,9 +40,9 @@ func runRun(ctx context.Context, env *Env, args []string) error {
 	format := fs.String("format", "", "the format of --output: csv or json; by default the file's extension")
 	workers := intIn(fs, "workers", 0, 0, maxWorkers, "evaluating goroutines; the number of CPUs by default")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
-	shards := intIn(fs, "shards", 0, 0, maxShards, "split the run into this many shards of customers that 'goodturn worker' processes help with (PostgreSQL)")
-	lease := durationIn(fs, "lease", engine.DefaultLease, time.Nanosecond, "with --shards: how long a shard stays claimed without renewal")
-	positional, err := parse(fs, args)
+	shards := intIn(fs, "shards", 0, 0, maxShards, "split the run into this many shards of customers, River jobs that this process and any 'goodturn worker' processes (PostgreSQL) work")
+	rescue := durationIn(fs, "rescue-after", engine.DefaultRescueAfter, time.Nanosecond, "with --shards: how long a shard may run before it is retried, or a dead worker's shard goes to another worker")
+	positional, err := x.Parse()
 	if err != nil {
 		return err
 	}
@@ -62,10 +61,7 @@ func runRun(ctx context.Context, env *Env, args []string) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	now, err := c.clock()
-	if err != nil {
-		return err
-	}
+	now := x.Now
 	if _, err := c.policy(); err != nil {
 		return err
 	}
@@ -77,12 +73,11 @@ func runRun(ctx context.Context, env *Env, args []string) error {
 			return errSilent
 		}
 	}
-	db, bdb, closeAll, err := c.databases(ctx)
+	db, bdb, err := x.Databases(ctx)
 	if err != nil {
 		return err
 	}
-	defer closeAll()
-	eng := newEngine(env, db, bdb, &c, *workers)
+	eng := newEngine(env, db, bdb, c, *workers)
 	eng.Now = now
 	if *diff && !*dryRun {
 		return fmt.Errorf("%w: --diff needs --dry-run", errUsage)
@@ -99,7 +94,7 @@ func runRun(ctx context.Context, env *Env, args []string) error {
 		if *dryRun {
 			return fmt.Errorf("%w: --shards and --dry-run do not go together", errUsage)
 		}
-		if err := runSharded(ctx, env, eng, sets, *shards, *lease); err != nil {
+		if err := runSharded(ctx, env, eng, sets, *shards, *rescue); err != nil {
 			return err
 		}
 		if loadErr != nil {

@@ -19,58 +19,18 @@ import (
 // runsLimit is how many runs `goodturn runs` lists by default.
 const runsLimit = 20
 
-func runRuns(ctx context.Context, env *Env, args []string) error {
-	var c config
-	fs := c.flagSet(env, "runs", "[--ruleset NAME] [--limit N] [--json] | show [--max-error-share PCT] [--json] ID", flagDB)
-	ruleset := fs.String("ruleset", "", "list only this ruleset's runs")
-	limit := intIn(fs, "limit", runsLimit, 0, math.MaxInt, "list at most this many runs, newest first; 0 lists all")
-	maxShare := percent(1)
-	asJSON := fs.Bool("json", false, "write the runs (or the run) as JSON")
-	fs.Var(&maxShare, "max-error-share", "with show: a rule is UNHEALTHY when it failed for more than this percentage of the customers")
-	positional, err := parse(fs, args)
-	if err != nil {
+// runsList lists recent runs, newest first. Like every runs command it only
+// reads: it neither creates nor migrates a database.
+func runsList(ctx context.Context, x *call) error {
+	ruleset := x.Flags.String("ruleset", "", "list only this ruleset's runs")
+	limit := intIn(x.Flags, "limit", runsLimit, 0, math.MaxInt, "list at most this many runs, newest first; 0 lists all")
+	asJSON := x.Flags.Bool("json", false, "write the runs as JSON")
+	if _, err := x.Parse(); err != nil {
 		return err
 	}
-	var show int64
-	switch {
-	case len(positional) == 0:
-	case positional[0] == "show":
-		if len(positional) != 2 {
-			return fmt.Errorf("%w: want `goodturn runs show ID`", errUsage)
-		}
-		show, err = strconv.ParseInt(positional[1], 10, 64)
-		if err != nil || show <= 0 {
-			return fmt.Errorf("%w: run ID %q: want a positive whole number", errUsage, positional[1])
-		}
-	default:
-		return fmt.Errorf("%w: unexpected argument %q (want `show ID` or nothing)", errUsage, positional[0])
-	}
-	if *limit < 0 {
-		return fmt.Errorf("%w: --limit %d: want 0 or more", errUsage, *limit)
-	}
-	// runs only reads: it neither creates nor migrates a database.
-	db, _, closeAll, err := c.readDatabases(ctx)
+	db, err := x.DB(ctx)
 	if err != nil {
 		return err
-	}
-	defer closeAll()
-	if show != 0 && *asJSON {
-		r, err := store.GetRun(ctx, db, show)
-		if err != nil {
-			return err
-		}
-		runs := []store.Run{*r}
-		if err := markAbandoned(ctx, db, runs); err != nil {
-			return err
-		}
-		held, err := store.Held(ctx, db, show)
-		if err != nil {
-			return err
-		}
-		return writeJSON(env.Stdout, toJSONRun(runs[0], held))
-	}
-	if show != 0 {
-		return showRun(ctx, env.Stdout, db, show, float64(maxShare))
 	}
 	runs, err := store.ListRuns(ctx, db, store.RunFilter{Ruleset: *ruleset, Limit: *limit})
 	if err != nil {
@@ -80,18 +40,63 @@ func runRuns(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	if *asJSON {
-		return writeRunsJSON(ctx, env.Stdout, db, runs)
+		return writeRunsJSON(ctx, x.Stdout, db, runs)
 	}
 	if len(runs) == 0 {
 		if *ruleset != "" {
-			fmt.Fprintf(env.Stdout, "No runs of ruleset %s in %s.\n", *ruleset, db.DSN)
+			fmt.Fprintf(x.Stdout, "No runs of ruleset %s in %s.\n", *ruleset, db.DSN)
 		} else {
-			fmt.Fprintf(env.Stdout, "No runs in %s.\n", db.DSN)
+			fmt.Fprintf(x.Stdout, "No runs in %s.\n", db.DSN)
 		}
 		return nil
 	}
-	printRuns(env.Stdout, runs)
+	printRuns(x.Stdout, runs)
 	return nil
+}
+
+// runsShow shows one run's per-rule health.
+func runsShow(ctx context.Context, x *call) error {
+	maxShare := percent(1)
+	x.Flags.Var(&maxShare, "max-error-share", "a rule is UNHEALTHY when it failed for more than this percentage of the customers")
+	asJSON := x.Flags.Bool("json", false, "write the run as JSON")
+	positional, err := x.Parse()
+	if err != nil {
+		return err
+	}
+	id, err := strconv.ParseInt(positional[0], 10, 64)
+	if err != nil || id <= 0 {
+		return fmt.Errorf("%w: run ID %q: want a positive whole number", errUsage, positional[0])
+	}
+	db, err := x.DB(ctx)
+	if err != nil {
+		return err
+	}
+	if !*asJSON {
+		return showRun(ctx, x.Stdout, db, id, float64(maxShare))
+	}
+	r, err := getRun(ctx, db, id)
+	if err != nil {
+		return err
+	}
+	held, err := store.Held(ctx, db, id)
+	if err != nil {
+		return err
+	}
+	return writeJSON(x.Stdout, toJSONRun(*r, held))
+}
+
+// getRun reads one run, shown as abandoned when its process is gone.
+func getRun(ctx context.Context, db *database.DB, id int64) (*store.Run, error) {
+	r, err := store.GetRun(ctx, db, id)
+	if err != nil {
+		return nil, err
+	}
+	runs := []store.Run{*r}
+	if err := markAbandoned(ctx, db, runs); err != nil {
+		return nil, err
+	}
+	r.Status = runs[0].Status
+	return r, nil
 }
 
 // statusAbandoned is what `goodturn runs` shows as the status of a run
@@ -183,15 +188,10 @@ func proposalsByRule(rules []store.RunRule) string {
 
 // showRun prints one run and the health of each of its rules.
 func showRun(ctx context.Context, w io.Writer, db *database.DB, id int64, maxShare float64) error {
-	r, err := store.GetRun(ctx, db, id)
+	r, err := getRun(ctx, db, id)
 	if err != nil {
 		return err
 	}
-	runs := []store.Run{*r}
-	if err := markAbandoned(ctx, db, runs); err != nil {
-		return err
-	}
-	r.Status = runs[0].Status
 	withdrawn, reason, err := store.WithdrawnProposals(ctx, db, r.ID)
 	if err != nil {
 		return err

@@ -20,18 +20,6 @@ import (
 	"github.com/goodturn/goodturn/notify/outbox/outboxdb"
 )
 
-func runSend(ctx context.Context, env *Env, args []string) error {
-	if len(args) > 0 {
-		switch args[0] {
-		case "list":
-			return sendList(ctx, env, args[1:])
-		case "retry":
-			return sendRetry(ctx, env, args[1:])
-		}
-	}
-	return sendOnce(ctx, env, args)
-}
-
 // sendFlags are the sender's flags: its channels and its manners.
 type sendFlags struct {
 	smtpHost, smtpTLS, smtpUser, smtpFrom string
@@ -136,19 +124,18 @@ func (s *sendFlags) sender(env *Env, c *config) (*outbox.Sender, []string, error
 		Limits: limits, HoldUncertainEmail: s.holdEmail, Logger: env.Logger}, missing, nil
 }
 
-func sendOnce(ctx context.Context, env *Env, args []string) error {
-	var c config
+func sendOnce(ctx context.Context, x *call) error {
+	env, c, fs := x.Env, &x.config, x.Flags
 	var sf sendFlags
-	fs := c.flagSet(env, "send", "[--smtp-host HOST --smtp-from ADDR] [--sms-webhook-url URL] [--billing-webhook-url URL] [--log]\n       goodturn send list [--status dead]\n       goodturn send retry (ID | --all [--channel NAME] [--error TEXT])")
 	sf.bind(env, fs)
-	positional, err := parse(fs, args)
+	positional, err := x.Parse()
 	if err != nil {
 		return err
 	}
 	if len(positional) > 0 {
 		return fmt.Errorf("%w: unknown send command %q: want list or retry, or flags", errUsage, positional[0])
 	}
-	snd, missing, err := sf.sender(env, &c)
+	snd, missing, err := sf.sender(env, c)
 	if err != nil {
 		return err
 	}
@@ -156,11 +143,10 @@ func sendOnce(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("load rulesets: %w", err)
 	}
-	db, bdb, closeAll, err := c.databases(ctx)
+	db, bdb, err := x.Databases(ctx)
 	if err != nil {
 		return err
 	}
-	defer closeAll()
 	snd.DB = db
 	enq := &outbox.Enqueuer{DB: db, Customers: &billing.Reader{DB: bdb}, Rulesets: sets, Now: snd.Now}
 	res, err := enq.Enqueue(ctx)
@@ -262,24 +248,22 @@ func printSendReport(env *Env, rep outbox.Report) {
 	}
 }
 
-func sendList(ctx context.Context, env *Env, args []string) error {
-	var c config
-	fs := c.flagSet(env, "send list", "[--status queued|sending|sent|dead|skipped] [--channel NAME] [--limit N]", flagDB)
+func sendList(ctx context.Context, x *call) error {
+	env, fs := x.Env, x.Flags
 	status := fs.String("status", "", "only messages with this status")
 	ch := fs.String("channel", "", "only messages of this channel")
 	limit := intIn(fs, "limit", 50, 0, math.MaxInt, "at most this many, newest first")
-	positional, err := parse(fs, args)
+	positional, err := x.Parse()
 	if err != nil {
 		return err
 	}
 	if err := noArgs(positional); err != nil {
 		return err
 	}
-	db, _, closeAll, err := c.readDatabases(ctx)
+	db, err := x.DB(ctx)
 	if err != nil {
 		return err
 	}
-	defer closeAll()
 	ms, err := outboxdb.List(ctx, db, outboxdb.Filter{Status: *status, Channel: *ch, Limit: *limit})
 	if err != nil {
 		return err
@@ -306,13 +290,12 @@ func sendList(ctx context.Context, env *Env, args []string) error {
 	return nil
 }
 
-func sendRetry(ctx context.Context, env *Env, args []string) error {
-	var c config
-	fs := c.flagSet(env, "send retry", "(ID | --all [--channel NAME] [--error TEXT])", flagDB, flagNow)
+func sendRetry(ctx context.Context, x *call) error {
+	env, fs := x.Env, x.Flags
 	all := fs.Bool("all", false, "queue again every dead message (that --channel and --error select)")
 	ch := fs.String("channel", "", "with --all: only messages of this channel (email, sms, webhook, billing-action)")
 	errText := fs.String("error", "", "with --all: only messages whose last error contains this text, ignoring case")
-	positional, err := parse(fs, args)
+	positional, err := x.Parse()
 	if err != nil {
 		return err
 	}
@@ -328,15 +311,11 @@ func sendRetry(ctx context.Context, env *Env, args []string) error {
 			return err
 		}
 	}
-	now, err := c.clock()
+	now := x.Now
+	db, err := x.DB(ctx)
 	if err != nil {
 		return err
 	}
-	db, _, closeAll, err := c.databases(ctx)
-	if err != nil {
-		return err
-	}
-	defer closeAll()
 	entry := &store.AuditEntry{At: now(), Actor: "cli:" + osUser(env), Action: "outbox_retry", Detail: json.RawMessage("{}")}
 	if !*all {
 		if err := outboxdb.Retry(ctx, db, id, now()); err != nil {

@@ -14,10 +14,13 @@ import (
 	"time"
 	_ "time/tzdata" // schedules' time zones even where the system has no zoneinfo
 
+	"riverqueue.com/riverui"
+
 	"github.com/goodturn/goodturn/engine"
 	"github.com/goodturn/goodturn/engine/billing"
 	"github.com/goodturn/goodturn/engine/database"
 	"github.com/goodturn/goodturn/engine/metrics"
+	"github.com/goodturn/goodturn/engine/queue"
 	"github.com/goodturn/goodturn/engine/schedule"
 	"github.com/goodturn/goodturn/notify/outbox"
 	"github.com/goodturn/goodturn/notify/outbox/outboxdb"
@@ -28,9 +31,8 @@ import (
 	"github.com/goodturn/goodturn/rules/rulefmt"
 )
 
-func runServe(ctx context.Context, env *Env, args []string) error {
-	var c config
-	fs := c.flagSet(env, "serve", "[--listen ADDR] [--trust-proxy] [--schedule FILE] [--catch-up DURATION] [shared flags]")
+func runServe(ctx context.Context, x *call) error {
+	env, c, fs := x.Env, &x.config, x.Flags
 	def := func(key, fallback string) string {
 		if v := env.Getenv(key); v != "" {
 			return v
@@ -61,7 +63,7 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	sendEvery := durationIn(fs, "send-every", time.Minute, 0, "how often the sender turns approved proposals into messages and delivers what is due; 0 sends nothing")
 	var sf sendFlags
 	sf.bind(env, fs)
-	positional, err := parse(fs, args)
+	positional, err := x.Parse()
 	if err != nil {
 		return err
 	}
@@ -82,14 +84,14 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	tuneGC(env)
-	sv, err := newServer(ctx, env, &c, serveOptions{schedule: *schedulePath, catchUp: *catchUp, workers: *workers,
+	sv, err := newServer(ctx, x, serveOptions{schedule: *schedulePath, catchUp: *catchUp, workers: *workers,
 		secondAbove: *secondAbove, expireAfter: expire, trustProxy: *trustProxy, from: sf.smtpFrom})
 	if err != nil {
 		return err
 	}
 	defer sv.close()
 	if *sendEvery > 0 {
-		snd, missing, err := sf.sender(env, &c)
+		snd, missing, err := sf.sender(env, c)
 		if err != nil {
 			return err
 		}
@@ -158,7 +160,9 @@ type server struct {
 	metrics *metrics.Metrics
 	// review is the review page, served on every path but /healthz and
 	// /metrics.
-	review  *web.Server
+	review *web.Server
+	// jobsUI is River's UI, for admins, on jobsUIPath.
+	jobsUI  *riverui.Handler
 	workers int
 	now     func() time.Time
 	// sender delivers approved proposals every sendEvery; nil sends none.
@@ -170,7 +174,10 @@ type server struct {
 	expirer *review.Service
 }
 
-func newServer(ctx context.Context, env *Env, c *config, opts serveOptions) (*server, error) {
+// newServer opens what serve needs through x, the serve command's call,
+// and returns the server; closing it closes x's databases.
+func newServer(ctx context.Context, x *call, opts serveOptions) (*server, error) {
+	env, c := x.Env, &x.config
 	log := env.Logger
 	if env.Interactive {
 		// The other commands print results on a terminal and log only
@@ -209,7 +216,7 @@ func newServer(ctx context.Context, env *Env, c *config, opts serveOptions) (*se
 			fmt.Fprintf(env.Stderr, "goodturn serve: ruleset %s has errors and will not run until they are fixed:\n%v\n", e.Ruleset, err)
 		}
 	}
-	db, bdb, closeDB, err := c.databases(ctx)
+	db, bdb, err := x.Databases(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -217,10 +224,9 @@ func newServer(ctx context.Context, env *Env, c *config, opts serveOptions) (*se
 	// connection of the main pools, and a busy database is not a dead one.
 	health, closeHealth, err := c.healthDatabases(ctx)
 	if err != nil {
-		closeDB()
 		return nil, err
 	}
-	closeAll := func() { closeHealth(); closeDB() }
+	closeAll := func() { closeHealth(); x.close() }
 	sv := &server{env: env, c: c, log: log, db: db, bdb: bdb, health: health, closeDB: closeAll, workers: opts.workers, now: now,
 		timeouts: opts.timeouts}
 	// The scrape-time queries use the health check's connection: a run
@@ -233,6 +239,9 @@ func newServer(ctx context.Context, env *Env, c *config, opts serveOptions) (*se
 		OutboxStates: outboxWaiting,
 		Channels:     outboxChannels,
 		Pending:      func(ctx context.Context) (map[string]int64, error) { return reviewdb.PendingCounts(ctx, health[0]) },
+		Jobs:         func(ctx context.Context) (map[string]map[string]int, error) { return queue.Counts(ctx, health[0]) },
+		JobQueues:    []string{engine.ShardQueue, schedule.SlotQueue},
+		JobStates:    queue.States,
 		Logger:       log,
 	})
 	if sv.timeouts == (httpTimeouts{}) {
@@ -249,6 +258,10 @@ func newServer(ctx context.Context, env *Env, c *config, opts serveOptions) (*se
 		closeAll()
 		return nil, err
 	}
+	if sv.jobsUI, err = newJobsUI(db, log); err != nil {
+		closeAll()
+		return nil, err
+	}
 	sv.sched = &schedule.Scheduler{DB: db, Entries: entries, Job: sv.job, Now: now, CatchUp: opts.catchUp, Logger: log, Observe: sv.metrics.Observe}
 	for _, e := range entries {
 		sv.metrics.Known(e.Ruleset)
@@ -256,7 +269,10 @@ func newServer(ctx context.Context, env *Env, c *config, opts serveOptions) (*se
 	return sv, nil
 }
 
-func (sv *server) close() { sv.closeDB() }
+func (sv *server) close() {
+	sv.sched.Stop() // its job queue's client, before the database it works on
+	sv.closeDB()
+}
 
 // healthDatabases opens a one-connection pool on goodturn's database and,
 // if it is another, on the billing database.
@@ -344,6 +360,9 @@ func (sv *server) serve(ctx context.Context, listen string) error {
 
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	if err := sv.jobsUI.Start(runCtx); err != nil {
+		return fmt.Errorf("start river's ui: %w", err)
+	}
 	schedDone := make(chan struct{})
 	go func() {
 		defer close(schedDone)
@@ -398,6 +417,8 @@ func (sv *server) handler() http.Handler {
 			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		})
 	}
+	// River's UI, for admins behind the review page's login.
+	mux.Handle(jobsUIPath, sv.review.Admin(sv.jobsUI))
 	// Every other path is the review page, which brings its own login,
 	// sessions and cross-origin protection.
 	mux.Handle("/", sv.review)

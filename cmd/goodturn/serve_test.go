@@ -45,13 +45,23 @@ func sampleBilling(t *testing.T, dsn string, n int, now time.Time) {
 
 // testConfig returns the shared flags' defaults with the database and the
 // shipped rulesets.
-func testConfig(t *testing.T, env *Env, dsn string) *config {
+// serveCall returns the call of `goodturn serve --db dsn --rulesets
+// rulesets`, parsed, for tests that build a server with newServer.
+func serveCall(t *testing.T, env *Env, dsn, rulesets string) *call {
 	t.Helper()
-	var c config
-	if err := c.flagSet(env, "serve", "").Parse([]string{"--db", dsn, "--rulesets", "../../rulesets"}); err != nil {
+	var serve *command
+	for _, c := range commands {
+		if c.name == "serve" {
+			serve = c
+		}
+	}
+	x := &call{Env: env, cmd: serve, path: "serve", args: []string{"--db", dsn, "--rulesets", rulesets}}
+	x.Flags = x.flagSet(env, "serve", "", serve.needs.sharedFlags()...)
+	if _, err := x.Parse(); err != nil {
 		t.Fatal(err)
 	}
-	return &c
+	t.Cleanup(x.close)
+	return x
 }
 
 func writeSchedule(t *testing.T, content string) string {
@@ -115,8 +125,8 @@ func TestServeRunsScheduledRuleset(t *testing.T) {
 		env, _, errOut := testEnv()
 		env.Logger = newLogger(env)
 		clk := &testClock{t: day.Add(2 * time.Hour)}
-		c := testConfig(t, env, dsn)
-		sv, err := newServer(context.Background(), env, c, serveOptions{
+		x := serveCall(t, env, dsn, "../../rulesets")
+		sv, err := newServer(context.Background(), x, serveOptions{
 			schedule: writeSchedule(t, "mobile: \"CRON_TZ=Europe/London 30 2 * * *\"\n"), catchUp: -1, now: clk.Now})
 		if err != nil {
 			t.Fatal(err)
@@ -155,6 +165,9 @@ func TestServeRunsScheduledRuleset(t *testing.T) {
 			{"goodturn_runs_total", []string{"ruleset", "mobile", "status", "succeeded"}, 1},
 			{"goodturn_runs_total", []string{"ruleset", "mobile", "status", "failed"}, 0},
 			{"goodturn_slots_total", []string{"ruleset", "mobile", "outcome", "succeeded"}, 1},
+			{"goodturn_jobs", []string{"queue", "schedule", "state", "completed"}, 1},
+			{"goodturn_jobs", []string{"queue", "schedule", "state", "available"}, 0},
+			{"goodturn_jobs", []string{"queue", "shards", "state", "running"}, 0},
 			{"goodturn_run_duration_seconds", []string{"ruleset", "mobile"}, 1}, // a histogram's count
 			{"goodturn_runs_in_progress", []string{"ruleset", "mobile"}, 0},
 			{"goodturn_run_customers_total", []string{"ruleset", "mobile"}, 50},
@@ -203,7 +216,7 @@ func TestServeRunsScheduledRuleset(t *testing.T) {
 			t.Fatal(err)
 		}
 		approved, _ := res.RowsAffected()
-		sets, err := c.loadRulesets([]string{"mobile"})
+		sets, err := x.loadRulesets([]string{"mobile"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -239,8 +252,8 @@ func TestServeHealthz(t *testing.T) {
 	env, _, _ := testEnv()
 	env.Logger = newLogger(&Env{Stderr: io.Discard})
 	dsn := dbtest.SQLiteDSN(t)
-	c := testConfig(t, env, dsn)
-	sv, err := newServer(context.Background(), env, c, serveOptions{schedule: writeSchedule(t, "# nothing yet\n"), catchUp: -1})
+	x := serveCall(t, env, dsn, "../../rulesets")
+	sv, err := newServer(context.Background(), x, serveOptions{schedule: writeSchedule(t, "# nothing yet\n"), catchUp: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -375,12 +388,9 @@ func TestServeCommand(t *testing.T) {
 func TestServeBrokenRuleset(t *testing.T) {
 	env, _, errOut := testEnv()
 	env.Logger = newLogger(&Env{Stderr: io.Discard})
-	var c config
-	if err := c.flagSet(env, "serve", "").Parse([]string{"--db", dbtest.SQLiteDSN(t), "--rulesets", "testdata"}); err != nil {
-		t.Fatal(err)
-	}
+	x := serveCall(t, env, dbtest.SQLiteDSN(t), "testdata")
 	clk := &testClock{t: time.Date(2026, 6, 1, 0, 59, 0, 0, time.UTC)}
-	sv, err := newServer(context.Background(), env, &c, serveOptions{schedule: writeSchedule(t, "bad: \"CRON_TZ=UTC 0 * * * *\"\n"), catchUp: -1, now: clk.Now})
+	sv, err := newServer(context.Background(), x, serveOptions{schedule: writeSchedule(t, "bad: \"CRON_TZ=UTC 0 * * * *\"\n"), catchUp: -1, now: clk.Now})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -33,12 +33,24 @@ func freeAddr(t *testing.T) string {
 func startServe(t *testing.T, getenv func(string) string, args ...string) string {
 	t.Helper()
 	dsn := dbtest.SQLiteDSN(t)
-	ctx := context.Background()
 	db := dbtest.MustOpenMigrated(t, dsn)
-	if _, err := review.New(db, review.Config{}).AddUser(ctx, "test", "ana", reviewdb.RoleReviewer, "password-1"); err != nil {
+	if _, err := review.New(db, review.Config{}).AddUser(context.Background(), "test", "ana", reviewdb.RoleReviewer, "password-1"); err != nil {
 		t.Fatal(err)
 	}
 	db.Close()
+	return startServeEnv(t, dsn, getenv, args...)
+}
+
+// startServeOn runs `goodturn serve` as startServe does, on the database
+// at dsn as it is.
+func startServeOn(t *testing.T, dsn string) string {
+	t.Helper()
+	return startServeEnv(t, dsn, func(string) string { return "" })
+}
+
+func startServeEnv(t *testing.T, dsn string, getenv func(string) string, args ...string) string {
+	t.Helper()
+	ctx := context.Background()
 	env, out, errOut := testEnv()
 	env.Getenv = getenv
 	env.Logger = newLogger(env)
@@ -134,8 +146,8 @@ func runEnv(t *testing.T, getenv func(string) string, args ...string) (int, stri
 func TestServeTimeouts(t *testing.T) {
 	env, _, _ := testEnv()
 	env.Logger = newLogger(&Env{Stderr: io.Discard})
-	c := testConfig(t, env, dbtest.SQLiteDSN(t))
-	sv, err := newServer(context.Background(), env, c, serveOptions{schedule: writeSchedule(t, "# nothing\n"), catchUp: -1,
+	x := serveCall(t, env, dbtest.SQLiteDSN(t), "../../rulesets")
+	sv, err := newServer(context.Background(), x, serveOptions{schedule: writeSchedule(t, "# nothing\n"), catchUp: -1,
 		timeouts: httpTimeouts{readHeader: 300 * time.Millisecond, read: 500 * time.Millisecond, write: time.Second, idle: 500 * time.Millisecond}})
 	if err != nil {
 		t.Fatal(err)

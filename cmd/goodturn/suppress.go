@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"strconv"
 	"time"
@@ -10,27 +9,8 @@ import (
 	"github.com/goodturn/goodturn/engine/store"
 )
 
-func runSuppress(ctx context.Context, env *Env, args []string) error {
-	if len(args) == 0 {
-		return fmt.Errorf("%w: want add, list or remove", errUsage)
-	}
-	switch args[0] {
-	case "-h", "-help", "--help", "help":
-		fmt.Fprintln(env.Stderr, "Usage: goodturn suppress add|list|remove [flags]\n\nRun `goodturn suppress <command> -h` for its flags; docs/contact-policy.md explains suppressions.")
-		return flag.ErrHelp
-	case "add":
-		return suppressAdd(ctx, env, args[1:])
-	case "list":
-		return suppressList(ctx, env, args[1:])
-	case "remove":
-		return suppressRemove(ctx, env, args[1:])
-	}
-	return fmt.Errorf("%w: unknown suppress command %q: want add, list or remove", errUsage, args[0])
-}
-
-func suppressAdd(ctx context.Context, env *Env, args []string) error {
-	var c config
-	fs := c.flagSet(env, "suppress add", "(--customer (ID | ACCOUNT_NO) | --segment NAME) [--ruleset NAME] [--rule ID] --as WHO --reason WHY [--expires 2006-01-02]", flagDB, flagBillingDB, flagNow)
+func suppressAdd(ctx context.Context, x *call) error {
+	env, fs := x.Env, x.Flags
 	customer := fs.String("customer", "", "the customer to suppress, by id or account number")
 	segment := fs.String("segment", "", "the segment to suppress")
 	ruleset := fs.String("ruleset", "", "only this ruleset's rules (all by default)")
@@ -39,10 +19,10 @@ func suppressAdd(ctx context.Context, env *Env, args []string) error {
 	fs.StringVar(owner, "owner", "", "the former name of --as")
 	reason := fs.String("reason", "", "why (required)")
 	expires := fs.String("expires", "", "the first day it no longer applies (never by default)")
-	now, err := c.parseNoArgs(fs, args)
-	if err != nil {
+	if _, err := x.Parse(); err != nil {
 		return err
 	}
+	now := x.Now
 	s := store.Suppression{Segment: *segment, Ruleset: *ruleset, RuleID: *rule,
 		Owner: *owner, Reason: *reason, Created: now()}
 	if (*customer == "") == (*segment == "") {
@@ -58,11 +38,10 @@ func suppressAdd(ctx context.Context, env *Env, args []string) error {
 		}
 		s.ExpiresOn = t
 	}
-	db, bdb, closeAll, err := c.databases(ctx)
+	db, bdb, err := x.Databases(ctx)
 	if err != nil {
 		return err
 	}
-	defer closeAll()
 	if *customer != "" {
 		if s.CustomerID, err = findCustomer(ctx, bdb, *customer, true); err != nil {
 			return err
@@ -75,19 +54,17 @@ func suppressAdd(ctx context.Context, env *Env, args []string) error {
 	return nil
 }
 
-func suppressList(ctx context.Context, env *Env, args []string) error {
-	var c config
-	fs := c.flagSet(env, "suppress list", "[--all]", flagDB, flagNow)
+func suppressList(ctx context.Context, x *call) error {
+	env, fs := x.Env, x.Flags
 	all := fs.Bool("all", false, "include expired suppressions")
-	now, err := c.parseNoArgs(fs, args)
+	if _, err := x.Parse(); err != nil {
+		return err
+	}
+	now := x.Now
+	db, err := x.DB(ctx)
 	if err != nil {
 		return err
 	}
-	db, _, closeAll, err := c.readDatabases(ctx)
-	if err != nil {
-		return err
-	}
-	defer closeAll()
 	day := now().UTC().Truncate(24 * time.Hour)
 	if *all {
 		day = time.Time{}
@@ -113,10 +90,9 @@ func suppressList(ctx context.Context, env *Env, args []string) error {
 	return nil
 }
 
-func suppressRemove(ctx context.Context, env *Env, args []string) error {
-	var c config
-	fs := c.flagSet(env, "suppress remove", "ID", flagDB, flagNow)
-	positional, err := parse(fs, args)
+func suppressRemove(ctx context.Context, x *call) error {
+	env := x.Env
+	positional, err := x.Parse()
 	if err != nil {
 		return err
 	}
@@ -124,11 +100,10 @@ func suppressRemove(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	db, _, closeAll, err := c.databases(ctx)
+	db, err := x.DB(ctx)
 	if err != nil {
 		return err
 	}
-	defer closeAll()
 	if err := store.RemoveSuppression(ctx, db, id); err != nil {
 		return err
 	}

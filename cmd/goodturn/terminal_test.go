@@ -49,8 +49,9 @@ func TestTerminalOutputIsSafe(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		at := []string{"--db", db, "--now", "2026-11-23", "--rulesets", "../../rulesets"}
-		code, out, errOut := run(t, append([]string{"review", "reject", "1/cheaper-plan", "--as", "ana", "--comment", "ok \x1b[31mred\x1b[0m \u202eevil \u009b2J"}, at...)...)
+		// Through the environment: each command takes only the flags it uses.
+		at := map[string]string{"GOODTURN_DB": db, "GOODTURN_NOW": "2026-11-23", "GOODTURN_RULESETS": "../../rulesets"}
+		code, out, errOut := runWithEnv(t, at, "review", "reject", "1/cheaper-plan", "--as", "ana", "--comment", "ok \x1b[31mred\x1b[0m \u202eevil \u009b2J")
 		if code != 0 {
 			t.Fatalf("reject with a hostile comment: %d %s %s", code, out, errOut)
 		}
@@ -59,7 +60,7 @@ func TestTerminalOutputIsSafe(t *testing.T) {
 			{"review", "show", "1/cheaper-plan", "--status", "all"},
 			{"explain", "--customer", "1", "--rule", "cheaper-plan"},
 		} {
-			code, out, errOut := run(t, append(args, at...)...)
+			code, out, errOut := runWithEnv(t, at, args...)
 			if code != 0 || hasUnsafe(out) || hasUnsafe(errOut) {
 				t.Errorf("goodturn %s exited %d with raw control characters:\n%q\n%q", strings.Join(args, " "), code, out, errOut)
 			}
@@ -73,11 +74,7 @@ func TestTerminalOutputIsSafe(t *testing.T) {
 			{"review", "audit", "--actor", "an\x00a"},
 			{"send", "list", "--channel", "e\x00mail"},
 		} {
-			flags := at
-			if args[0] == "send" {
-				flags = at[:2] // send list takes --db alone
-			}
-			code, out, errOut := run(t, append(args, flags...)...)
+			code, out, errOut := runWithEnv(t, at, args...)
 			if code != 2 || !strings.Contains(errOut, "NUL byte is not allowed") || hasUnsafe(errOut) {
 				t.Errorf("goodturn %q exited %d, want 2 and a NUL refusal:\n%s%s", args, code, out, errOut)
 			}

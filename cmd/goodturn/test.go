@@ -14,13 +14,12 @@ import (
 	"github.com/goodturn/goodturn/rules/rulefmt"
 )
 
-func runTest(ctx context.Context, env *Env, args []string) error {
-	var c config
-	fs := c.flagSet(env, "test", "[--run REGEX] [--junit FILE] [-v] [PATH]...", flagRulesets)
+func runTest(ctx context.Context, x *call) error {
+	env, c, fs := x.Env, &x.config, x.Flags
 	runFlag := fs.String("run", "", "run only the tests whose names match this regular expression")
 	junit := fs.String("junit", "", "write the results as JUnit XML to this file")
 	verbose := fs.Bool("v", false, "list every test, not only the failures")
-	positional, err := parse(fs, args)
+	positional, err := x.Parse()
 	if err != nil {
 		return err
 	}

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -17,69 +16,56 @@ import (
 	"github.com/goodturn/goodturn/notify/review/reviewdb"
 )
 
-func runUser(ctx context.Context, env *Env, args []string) error {
-	return userCommand(ctx, env, args, os.Stdin)
+// userCommands are the subcommands of `goodturn user`. Passwords are read
+// from the command's standard input: without echo when it is a terminal,
+// else its first line.
+func userCommands() []*command {
+	sub := func(name, summary, synopsis string, n needs, args argc) *command {
+		return &command{name: name, summary: summary, synopsis: synopsis, needs: n | needClock, args: args, run: userRun(name)}
+	}
+	return []*command{
+		sub("add", "add a person who reviews (password prompted, or the first line of stdin)",
+			"NAME --role viewer|reviewer|admin", needDBWrite, onePositional),
+		sub("list", "list the people who review, their roles and whether they may log in", "", needDB, noPositional),
+		sub("disable", "stop a person logging in and end their sessions", "NAME", needDBWrite, onePositional),
+		sub("enable", "let a disabled person log in again", "NAME", needDBWrite, onePositional),
+		sub("unlock", "lift a lockout after failed logins", "NAME", needDBWrite, onePositional),
+		sub("password", "change a person's password (prompted, or the first line of stdin)", "NAME", needDBWrite, onePositional),
+	}
 }
 
-// userCommand is `goodturn user`, reading passwords from in: without echo
-// when in is a terminal, else its first line.
-func userCommand(ctx context.Context, env *Env, args []string, in io.Reader) error {
-	if len(args) == 0 {
-		return fmt.Errorf("%w: want add, list, disable, enable, unlock or password", errUsage)
-	}
-	sub, args := args[0], args[1:]
-	if sub == "-h" || sub == "--help" || sub == "help" {
-		for _, name := range []string{"add", "list", "disable", "enable", "unlock", "password"} {
-			fmt.Fprintln(env.Stderr, strings.TrimSpace("Usage: goodturn user "+name+" "+userUsage[name]))
+// userRun returns the run of the user command sub.
+func userRun(sub string) func(context.Context, *call) error {
+	return func(ctx context.Context, x *call) error {
+		role := ""
+		if sub == "add" {
+			x.Flags.StringVar(&role, "role", "", "the user's role: viewer, reviewer or admin (required)")
 		}
-		return flag.ErrHelp
-	}
-	var c config
-	var fs = c.flagSet(env, "user "+sub, userUsage[sub], flagDB, flagNow)
-	role := ""
-	if sub == "add" {
-		fs.StringVar(&role, "role", "", "the user's role: viewer, reviewer or admin (required)")
-	}
-	switch sub {
-	case "add", "list", "disable", "enable", "unlock", "password":
-	default:
-		return fmt.Errorf("%w: unknown user command %q: want add, list, disable, enable, unlock or password", errUsage, sub)
-	}
-	positional, err := parse(fs, args)
-	if err != nil {
-		return err
-	}
-	var name string
-	if sub == "list" {
-		if err := noArgs(positional); err != nil {
+		positional, err := x.Parse()
+		if err != nil {
 			return err
 		}
-	} else {
-		if len(positional) != 1 {
-			return fmt.Errorf("%w: want `goodturn user %s %s`", errUsage, sub, userUsage[sub])
+		var name string
+		if len(positional) == 1 {
+			name = positional[0]
 		}
-		name = positional[0]
-	}
-	if sub == "add" && !reviewdb.ValidRole(role) {
-		if role == "" {
-			return fmt.Errorf("%w: --role is required: viewer, reviewer or admin", errUsage)
+		if sub == "add" && !reviewdb.ValidRole(role) {
+			if role == "" {
+				return fmt.Errorf("%w: --role is required: viewer, reviewer or admin", errUsage)
+			}
+			return fmt.Errorf("%w: --role %q: want viewer, reviewer or admin", errUsage, role)
 		}
-		return fmt.Errorf("%w: --role %q: want viewer, reviewer or admin", errUsage, role)
+		db, err := x.DB(ctx)
+		if err != nil {
+			return err
+		}
+		return userDo(ctx, x.Env, review.New(db, review.Config{Now: x.Now}), sub, name, role)
 	}
-	now, err := c.clock()
-	if err != nil {
-		return err
-	}
-	open := c.databases
-	if sub == "list" {
-		open = c.readDatabases // it only reads
-	}
-	db, _, closeAll, err := open(ctx)
-	if err != nil {
-		return err
-	}
-	defer closeAll()
-	svc := review.New(db, review.Config{Now: now})
+}
+
+// userDo does the user command sub.
+func userDo(ctx context.Context, env *Env, svc *review.Service, sub, name, role string) error {
+	in := env.Stdin
 	actor := operator(env)
 	switch sub {
 	case "add":
@@ -121,7 +107,7 @@ func userCommand(ctx context.Context, env *Env, args []string, in io.Reader) err
 			fmt.Fprintf(env.Stdout, "Unlocked %s: forgot %d failed login(s); they may log in now.\n", name, n)
 		}
 	case "list":
-		return listUsers(ctx, env, db, svc)
+		return listUsers(ctx, env, svc.DB, svc)
 	}
 	return nil
 }
@@ -154,15 +140,6 @@ func listUsers(ctx context.Context, env *Env, db *database.DB, svc *review.Servi
 	}
 	printTable(env.Stdout, rows, 4)
 	return nil
-}
-
-var userUsage = map[string]string{
-	"add":      "NAME --role viewer|reviewer|admin   (password prompted, or the first line of stdin)",
-	"list":     "",
-	"disable":  "NAME",
-	"enable":   "NAME",
-	"unlock":   "NAME   (lifts a lockout after failed logins)",
-	"password": "NAME   (password prompted, or the first line of stdin)",
 }
 
 // operator names who ran a command in the audit log: "cli:$USER".

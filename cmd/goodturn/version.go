@@ -9,7 +9,10 @@ import (
 // version is set at build time with -ldflags "-X main.version=v1.2.3".
 var version = ""
 
-func runVersion(ctx context.Context, env *Env, args []string) error {
+func runVersion(ctx context.Context, x *call) error {
+	if _, err := x.Parse(); err != nil {
+		return err
+	}
 	v := version
 	if v == "" {
 		v = "(devel)"
@@ -17,6 +20,6 @@ func runVersion(ctx context.Context, env *Env, args []string) error {
 			v = info.Main.Version
 		}
 	}
-	fmt.Fprintf(env.Stdout, "goodturn %s\n", v)
+	fmt.Fprintf(x.Stdout, "goodturn %s\n", v)
 	return nil
 }

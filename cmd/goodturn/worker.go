@@ -2,23 +2,28 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
+	"strconv"
+	"strings"
 	"time"
 
+	"github.com/riverqueue/river"
+
 	"github.com/goodturn/goodturn/engine"
+	"github.com/goodturn/goodturn/engine/queue"
 	"github.com/goodturn/goodturn/engine/store"
 	"github.com/goodturn/goodturn/rules"
 )
 
-func runWorker(ctx context.Context, env *Env, args []string) error {
-	var c config
-	fs := c.flagSet(env, "worker", "[--lease 30s] [--poll 2s] [--exit-when-idle]")
-	lease := durationIn(fs, "lease", engine.DefaultLease, time.Nanosecond, "how long a shard stays claimed without the worker renewing it")
-	poll := durationIn(fs, "poll", 2*time.Second, time.Nanosecond, "how often to look for work when there is none")
-	idleExit := fs.Bool("exit-when-idle", false, "exit once every job is done instead of waiting for more")
+func runWorker(ctx context.Context, x *call) error {
+	env, c, fs := x.Env, &x.config, x.Flags
+	rescue := durationIn(fs, "rescue-after", engine.DefaultRescueAfter, time.Nanosecond, "how long a shard may run: then it is cancelled and retried, and a dead worker's shard goes to another worker; longer than the longest shard")
+	poll := durationIn(fs, "poll", time.Second, time.Nanosecond, "how often to look for work when there is none")
+	idleExit := fs.Bool("exit-when-idle", false, "exit once no shard is left unfinished instead of waiting for more")
 	workers := intIn(fs, "workers", 0, 0, maxWorkers, "evaluating goroutines; the number of CPUs by default")
-	positional, err := parse(fs, args)
+	positional, err := x.Parse()
 	if err != nil {
 		return err
 	}
@@ -32,91 +37,79 @@ func runWorker(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("load rulesets: %w", err)
 	}
-	db, bdb, closeAll, err := c.databases(ctx)
+	db, bdb, err := x.Databases(ctx)
 	if err != nil {
 		return err
 	}
-	defer closeAll()
 	if !db.IsPostgres() {
-		return store.ErrNeedsPostgres
+		return errors.New("goodturn worker needs PostgreSQL: on SQLite, which serves one process, run --shards works its shards itself")
 	}
 	tuneGC(env)
-	eng := newEngine(env, db, bdb, &c, *workers)
-	byName := map[string]*rules.Ruleset{}
-	for _, rs := range sets {
-		byName[rs.Name] = rs
+	eng := newEngine(env, db, bdb, c, *workers)
+	client, err := eng.ShardClient(byName(sets), queue.Config{ID: workerID(), RescueStuckJobsAfter: *rescue, FetchPollInterval: *poll})
+	if err != nil {
+		return err
 	}
-	host, _ := os.Hostname()
-	owner := fmt.Sprintf("%s-%d", host, os.Getpid())
-	env.Logger.Info("worker started", "owner", owner)
+	if err := client.Start(ctx); err != nil {
+		return fmt.Errorf("start worker: %w", err)
+	}
+	defer client.Stop(context.WithoutCancel(ctx))
+	env.Logger.Info("worker started", "id", workerID(), "queue", engine.ShardQueue)
 	for {
-		n, err := eng.Work(ctx, byName, owner, *lease)
+		select {
+		case <-ctx.Done():
+			return nil // asked to stop
+		case <-time.After(*poll):
+		}
+		if !*idleExit {
+			continue
+		}
+		// A shard held by a worker that died stays running until River
+		// rescues it: only leave when no shard is left unfinished.
+		left, err := queue.List(ctx, client, nil, river.NewJobListParams().Queues(engine.ShardQueue).States(queue.Unfinished...))
 		if err != nil {
-			if ctx.Err() != nil {
-				return nil // asked to stop
-			}
 			return err
 		}
-		if n == 0 && *idleExit {
-			// Shards held by a worker that died come back when their lease
-			// runs out: only leave when no job is left unfinished.
-			left, err := store.UnfinishedJobs(ctx, db)
-			if err != nil {
-				return err
-			}
-			if left == 0 {
-				return nil
-			}
-		}
-		if n == 0 {
-			select {
-			case <-ctx.Done():
-				return nil
-			case <-time.After(*poll):
-			}
+		if len(left) == 0 {
+			return nil
 		}
 	}
 }
 
-// runSharded starts a sharded run, works on it alongside any `goodturn
-// worker` processes, waits for it to finish and prints its runs.
-func runSharded(ctx context.Context, env *Env, eng *engine.Engine, sets []*rules.Ruleset, shards int, lease time.Duration) error {
-	job, err := eng.StartJob(ctx, sets, shards)
+// workerID names this process in River's jobs (attempted_by): host and
+// process id.
+func workerID() string {
+	host, _ := os.Hostname()
+	return fmt.Sprintf("%s-%d", host, os.Getpid())
+}
+
+// byName indexes rulesets by name.
+func byName(sets []*rules.Ruleset) map[string]*rules.Ruleset {
+	out := map[string]*rules.Ruleset{}
+	for _, rs := range sets {
+		out[rs.Name] = rs
+	}
+	return out
+}
+
+// runSharded starts a sharded run, works its shards in this process
+// alongside any `goodturn worker` processes (the only worker on SQLite),
+// waits for its runs to be recorded and prints them.
+func runSharded(ctx context.Context, env *Env, eng *engine.Engine, sets []*rules.Ruleset, shards int, rescue time.Duration) error {
+	sr, err := eng.StartSharded(ctx, sets, shards)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(env.Stdout, "Job %d: %d shards of customers; `goodturn worker` processes may help.\n", job.ID, shards)
-	byName := map[string]*rules.Ruleset{}
-	for _, rs := range sets {
-		byName[rs.Name] = rs
-	}
-	host, _ := os.Hostname()
-	owner := fmt.Sprintf("%s-%d", host, os.Getpid())
-	for {
-		if _, err := eng.Work(ctx, byName, owner, lease); err != nil {
-			return err
-		}
-		j, err := store.GetJob(ctx, eng.DB, job.ID)
-		if err != nil {
-			return err
-		}
-		if j.Status == store.JobDone {
-			break
-		}
-		// Shards other workers hold: wait for them, or for their leases to
-		// run out and claim them.
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(500 * time.Millisecond):
-		}
+	fmt.Fprintf(env.Stdout, "Runs %s: %d shards of customers; `goodturn worker` processes may help.\n", idList(sr.RunIDs), sr.Shards)
+	if err := eng.WorkSharded(ctx, sr, byName(sets), queue.Config{ID: workerID(), RescueStuckJobsAfter: rescue}); err != nil {
+		return err
 	}
 	cat, err := eng.Billing.Catalogue(ctx)
 	if err != nil {
 		return err
 	}
 	for i, rs := range sets {
-		run, err := store.GetRun(ctx, eng.DB, job.RunIDs[i])
+		run, err := store.GetRun(ctx, eng.DB, sr.RunIDs[i])
 		if err != nil {
 			return err
 		}
@@ -131,4 +124,13 @@ func runSharded(ctx context.Context, env *Env, eng *engine.Engine, sets []*rules
 		printResult(env.Stdout, rs, res)
 	}
 	return nil
+}
+
+// idList writes run ids as "12, 13".
+func idList(ids []int64) string {
+	s := make([]string, len(ids))
+	for i, id := range ids {
+		s[i] = strconv.FormatInt(id, 10)
+	}
+	return strings.Join(s, ", ")
 }

@@ -14,10 +14,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
+
 	"github.com/goodturn/goodturn/engine"
 	"github.com/goodturn/goodturn/engine/billing"
 	"github.com/goodturn/goodturn/engine/database"
 	"github.com/goodturn/goodturn/engine/database/dbtest"
+	"github.com/goodturn/goodturn/engine/queue"
 	"github.com/goodturn/goodturn/engine/sample"
 	"github.com/goodturn/goodturn/engine/store"
 	"github.com/goodturn/goodturn/rules"
@@ -114,13 +118,17 @@ func TestWorkersShareARunAndSurviveAKill(t *testing.T) {
 
 	// The same data and clock, split into shards for three workers.
 	eng := sampleEngine(t, sharded, customers)
-	job, err := eng.StartJob(ctx, sets, 12)
+	job, err := eng.StartSharded(ctx, sets, 12)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jobs, err := queue.NewClient(eng.DB, queue.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	start := func(name string) *exec.Cmd {
 		cmd := exec.Command(bin, "worker", "--db", sharded, "--rulesets", "../../rulesets",
-			"--lease", "2s", "--poll", "100ms", "--exit-when-idle")
+			"--rescue-after", "2s", "--poll", "100ms", "--exit-when-idle")
 		var out strings.Builder
 		cmd.Stdout, cmd.Stderr = &out, &out
 		if err := cmd.Start(); err != nil {
@@ -138,21 +146,29 @@ func TestWorkersShareARunAndSurviveAKill(t *testing.T) {
 
 	// Kill worker 1 with SIGKILL while it holds a shard.
 	victim := workers[0]
-	var killedShard int = -1
+	var killedShard int64 = -1
+	running := river.NewJobListParams().Kinds(engine.ShardArgs{}.Kind()).States(rivertype.JobStateRunning)
 	deadline := time.Now().Add(30 * time.Second)
 	for killedShard < 0 && time.Now().Before(deadline) {
-		var shard int
-		err := eng.DB.QueryRowContext(ctx, `SELECT shard FROM job_shards WHERE job_id = $1 AND status = 'running' AND owner LIKE $2 LIMIT 1`,
-			job.ID, fmt.Sprintf("%%-%d", victim.Process.Pid)).Scan(&shard)
-		if err == nil {
+		held, err := queue.List(ctx, jobs, nil, running)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, j := range held {
+			if len(j.AttemptedBy) == 0 || !strings.HasSuffix(j.AttemptedBy[len(j.AttemptedBy)-1], fmt.Sprintf("-%d", victim.Process.Pid)) {
+				continue
+			}
 			victim.Process.Signal(syscall.SIGKILL)
 			victim.Wait()
-			var status string
-			eng.DB.QueryRowContext(ctx, `SELECT status FROM job_shards WHERE job_id = $1 AND shard = $2`, job.ID, shard).Scan(&status)
-			if status != "running" {
-				t.Fatalf("shard %d finished before the kill landed (status %s); the test could not kill mid-shard", shard, status)
+			got, err := jobs.JobGet(ctx, j.ID)
+			if err != nil {
+				t.Fatal(err)
 			}
-			killedShard = shard
+			if got.State != rivertype.JobStateRunning {
+				t.Fatalf("shard job %d finished before the kill landed (state %s); the test could not kill mid-shard", j.ID, got.State)
+			}
+			killedShard = j.ID
+			break
 		}
 		time.Sleep(time.Millisecond)
 	}
@@ -161,7 +177,7 @@ func TestWorkersShareARunAndSurviveAKill(t *testing.T) {
 	}
 
 	// The two survivors finish the job, the dead worker's shard included
-	// once its lease runs out.
+	// once River rescues it.
 	for i, w := range workers[1:] {
 		done := make(chan error, 1)
 		go func() { done <- w.Wait() }()
@@ -174,17 +190,26 @@ func TestWorkersShareARunAndSurviveAKill(t *testing.T) {
 			t.Fatalf("worker %d still running after 90s", i+2)
 		}
 	}
-	j, err := store.GetJob(ctx, eng.DB, job.ID)
+	all, err := queue.List(ctx, jobs, nil, river.NewJobListParams().TagsAny(store.RunTag(job.RunIDs[0])).States(
+		append(queue.Unfinished, rivertype.JobStateCompleted, rivertype.JobStateCancelled, rivertype.JobStateDiscarded)...))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if j.Status != store.JobDone {
-		t.Fatalf("job status %s, want done", j.Status)
+	completed := map[string]int{}
+	for _, j := range all {
+		if j.State == rivertype.JobStateCompleted {
+			completed[j.Kind]++
+		}
 	}
-	var attempts int
-	eng.DB.QueryRowContext(ctx, `SELECT attempts FROM job_shards WHERE job_id = $1 AND shard = $2`, job.ID, killedShard).Scan(&attempts)
-	if attempts < 2 {
-		t.Errorf("the killed shard %d was claimed %d times, want at least 2", killedShard, attempts)
+	if len(all) != 13 || completed[engine.ShardArgs{}.Kind()] != 12 || completed[engine.FinishArgs{}.Kind()] != 1 {
+		t.Fatalf("%d jobs, completed by kind %v; want 12 shards and the finish, all completed", len(all), completed)
+	}
+	killed, err := jobs.JobGet(ctx, killedShard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if killed.Attempt < 2 {
+		t.Errorf("the killed shard job %d was attempted %d times, want at least 2", killedShard, killed.Attempt)
 	}
 
 	// Exactly the proposals of the single-process run, and the same counts.

@@ -1,7 +1,7 @@
 // Package metrics is what `goodturn serve` exposes on /metrics, through
 // the Prometheus Go client: what the scheduler and its runs did, what the
-// sender delivered, the outbox and the review queue as the database has
-// them at scrape time, and the Go runtime and the process.
+// sender delivered, the outbox, the review queue and the job queue's jobs as
+// the database has them at scrape time, and the Go runtime and the process.
 //
 // The counters count what this process did since it started. The gauges
 // of database state are read when Prometheus scrapes, one query each with
@@ -47,6 +47,11 @@ type Options struct {
 	Channels []string
 	// Pending counts the proposals waiting for review, by ruleset.
 	Pending func(ctx context.Context) (map[string]int64, error)
+	// Jobs counts the job queue's jobs by queue and state.
+	Jobs func(ctx context.Context) (map[string]map[string]int, error)
+	// JobQueues and JobStates are the queues and states goodturn_jobs
+	// shows from the start, at 0 when there are no such jobs.
+	JobQueues, JobStates []string
 	// Timeout bounds each of those queries; DefaultTimeout when zero.
 	Timeout time.Duration
 	// Logger is told when a query fails; none when nil.
@@ -200,6 +205,7 @@ type stateCollector struct {
 	outbox      *prometheus.Desc
 	dead        *prometheus.Desc
 	pending     *prometheus.Desc
+	jobs        *prometheus.Desc
 	queryErrors *prometheus.CounterVec
 
 	mu       sync.Mutex
@@ -220,11 +226,14 @@ func newStateCollector(opts Options) *stateCollector {
 			"Outbox messages that failed too often and wait for an admin to retry them, by channel.", []string{"channel"}, nil),
 		pending: prometheus.NewDesc("goodturn_proposals_pending",
 			"Proposals waiting for review, by ruleset.", []string{"ruleset"}, nil),
+		jobs: prometheus.NewDesc("goodturn_jobs",
+			"Jobs of the job queue (River) by queue and state: available ones wait for a worker, running ones are being worked, retryable ones failed and wait to be tried again, discarded ones failed for good.",
+			[]string{"queue", "state"}, nil),
 		queryErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "goodturn_metrics_query_errors_total",
-			Help: "Scrapes whose query of the database failed or timed out, by query (outbox, pending); their metrics are left out."}, []string{"query"}),
+			Help: "Scrapes whose query of the database failed or timed out, by query (outbox, pending, jobs); their metrics are left out."}, []string{"query"}),
 		rulesets: map[string]bool{},
 	}
-	for _, q := range []string{"outbox", "pending"} {
+	for _, q := range []string{"outbox", "pending", "jobs"} {
 		c.queryErrors.WithLabelValues(q)
 	}
 	return c
@@ -241,6 +250,7 @@ func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.outbox
 	ch <- c.dead
 	ch <- c.pending
+	ch <- c.jobs
 	c.queryErrors.Describe(ch)
 }
 
@@ -255,6 +265,9 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	if c.opts.Pending != nil {
 		c.collectPending(ch)
+	}
+	if c.opts.Jobs != nil {
+		c.collectJobs(ch)
 	}
 	// After the queries, so that a scrape counts its own failures.
 	c.queryErrors.Collect(ch)
@@ -306,6 +319,28 @@ func (c *stateCollector) collectPending(ch chan<- prometheus.Metric) {
 	c.mu.Unlock()
 	for rs, n := range counts {
 		ch <- prometheus.MustNewConstMetric(c.pending, prometheus.GaugeValue, float64(n), rs)
+	}
+}
+
+func (c *stateCollector) collectJobs(ch chan<- prometheus.Metric) {
+	counts, ok := query(c, "jobs", c.opts.Jobs)
+	if !ok {
+		return
+	}
+	type key struct{ queue, state string }
+	all := map[key]int{}
+	for _, q := range c.opts.JobQueues {
+		for _, st := range c.opts.JobStates {
+			all[key{q, st}] = 0
+		}
+	}
+	for q, states := range counts {
+		for st, n := range states {
+			all[key{q, st}] = n
+		}
+	}
+	for k, n := range all {
+		ch <- prometheus.MustNewConstMetric(c.jobs, prometheus.GaugeValue, float64(n), k.queue, k.state)
 	}
 }
 

@@ -54,6 +54,29 @@ goodturn_schedule_next_slot_timestamp_seconds{ruleset="mobile"} 1.8e+09
 	}
 }
 
+// The job queue's jobs show by queue and state, every known queue and state
+// at 0 when it has none.
+func TestJobsAtScrapeTime(t *testing.T) {
+	m := metrics.New(metrics.Options{
+		Jobs: func(context.Context) (map[string]map[string]int, error) {
+			return map[string]map[string]int{"shards": {"running": 2, "available": 10}, "send": {"discarded": 1}}, nil
+		},
+		JobQueues: []string{"shards", "schedule"},
+		JobStates: []string{"available", "running"},
+	})
+	want := `# HELP goodturn_jobs Jobs of the job queue (River) by queue and state: available ones wait for a worker, running ones are being worked, retryable ones failed and wait to be tried again, discarded ones failed for good.
+# TYPE goodturn_jobs gauge
+goodturn_jobs{queue="schedule",state="available"} 0
+goodturn_jobs{queue="schedule",state="running"} 0
+goodturn_jobs{queue="send",state="discarded"} 1
+goodturn_jobs{queue="shards",state="available"} 10
+goodturn_jobs{queue="shards",state="running"} 2
+`
+	if err := testutil.GatherAndCompare(m.Registry(), strings.NewReader(want), "goodturn_jobs"); err != nil {
+		t.Error(err)
+	}
+}
+
 // A query that fails or hangs leaves its metrics out, after the timeout,
 // and is counted; the scrape still answers with the rest.
 func TestFailingQuery(t *testing.T) {

@@ -1,10 +1,11 @@
 // Package outcomes measures what the good turns do: for each rule and each
 // batch, the customers contacted (treated) against the rule's control group,
-// how many took the offer within 30, 60 and 90 days and how many left
-// within 90, each with a 95% interval (docs/outcomes.md). It reads the
-// optional outcome relations of the billing contract, plan_changes and
-// customers.left_on, and works without them: a figure whose data is absent
-// says so.
+// how many took the offer within 30, 60 and 90 days, how many left within
+// 90, and what each was billed over the 3 months after, each with a 95%
+// interval (docs/outcomes.md). It reads the charges of the billing
+// contract and its optional outcome relations, plan_changes and
+// customers.left_on, and works without the optional ones: a figure whose
+// data is absent says so.
 package outcomes
 
 import (
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/goodturn/goodturn/engine/database"
+	"github.com/goodturn/goodturn/engine/store"
 )
 
 // PlanChange is one row of plan_changes: a customer moved plans on a day.
@@ -34,6 +36,34 @@ type Facts struct {
 	Changes map[int64][]PlanChange
 	// LeftOn holds the day each customer who left left.
 	LeftOn map[int64]time.Time
+	// Billed holds, for each customer with charges on or after the day
+	// read from, what they were billed each day: the sum of the charges
+	// not waived (credits negative), oldest first.
+	Billed map[int64][]Bill
+	// BadCharges holds the customers with a charge whose amount or waived
+	// is NULL: what they were billed is not known, so revenue leaves them
+	// out (and counts them) rather than reading the row as nothing.
+	BadCharges map[int64]bool
+	// Currency is the currency of every plan, or "" when the catalogue
+	// has several; then CustomerCurrency holds each customer's, from
+	// their current subscription's plan.
+	Currency         string
+	CustomerCurrency map[int64]string
+}
+
+// Bill is what a customer was billed on a day, in minor units.
+type Bill struct {
+	On     time.Time
+	Amount int64
+}
+
+// currencyOf returns the currency a customer is billed in, or "" if
+// unknown.
+func (f *Facts) currencyOf(id int64) string {
+	if f.Currency != "" {
+		return f.Currency
+	}
+	return f.CustomerCurrency[id]
 }
 
 // HasRelation reports whether the database has a table or view of that
@@ -72,7 +102,8 @@ func HasColumn(ctx context.Context, db *database.DB, relation, column string) (b
 // ReadFacts reads the plan changes and departures on or after since from
 // the billing database, each only if the database supplies it.
 func ReadFacts(ctx context.Context, db *database.DB, since time.Time) (*Facts, error) {
-	f := &Facts{Changes: map[int64][]PlanChange{}, LeftOn: map[int64]time.Time{}}
+	f := &Facts{Changes: map[int64][]PlanChange{}, LeftOn: map[int64]time.Time{}, Billed: map[int64][]Bill{},
+		BadCharges: map[int64]bool{}, CustomerCurrency: map[int64]string{}}
 	var err error
 	if f.HasPlanChanges, err = HasRelation(ctx, db, "plan_changes"); err != nil {
 		return nil, err
@@ -123,5 +154,106 @@ func ReadFacts(ctx context.Context, db *database.DB, since time.Time) (*Facts, e
 			return nil, fmt.Errorf("read customers.left_on: %w", err)
 		}
 	}
+	if err := f.readBilled(ctx, db, day); err != nil {
+		return nil, err
+	}
+	if err := f.readCurrencies(ctx, db); err != nil {
+		return nil, err
+	}
 	return f, nil
+}
+
+// readBilled reads what each customer was billed on each day since day:
+// the charges not waived, summed per customer and day by the database.
+func (f *Facts) readBilled(ctx context.Context, db *database.DB, day string) error {
+	rows, err := db.QueryContext(ctx, db.Rebind(`SELECT customer_id, charged_on,
+			SUM(CASE WHEN waived THEN 0 ELSE amount END),
+			SUM(CASE WHEN amount IS NULL OR waived IS NULL THEN 1 ELSE 0 END)
+		FROM charges WHERE charged_on >= ? GROUP BY customer_id, charged_on ORDER BY customer_id, charged_on`), day)
+	if err != nil {
+		return fmt.Errorf("read charges: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id, bad int64
+		var b Bill
+		var amount sql.NullInt64
+		if err := rows.Scan(&id, database.Time(&b.On), &amount, &bad); err != nil {
+			return fmt.Errorf("read charges: %w", err)
+		}
+		if bad > 0 {
+			f.BadCharges[id] = true
+		}
+		b.Amount = amount.Int64
+		f.Billed[id] = append(f.Billed[id], b)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read charges: %w", err)
+	}
+	return nil
+}
+
+// readCurrencies finds the currency customers are billed in: the
+// catalogue's one, or, when it has several, each customer's current plan's.
+func (f *Facts) readCurrencies(ctx context.Context, db *database.DB) error {
+	rows, err := db.QueryContext(ctx, `SELECT DISTINCT currency FROM plans WHERE currency IS NOT NULL ORDER BY currency`)
+	if err != nil {
+		return fmt.Errorf("read plans' currencies: %w", err)
+	}
+	var cs []string
+	for rows.Next() {
+		var c string
+		if err := rows.Scan(&c); err != nil {
+			rows.Close()
+			return fmt.Errorf("read plans' currencies: %w", err)
+		}
+		cs = append(cs, c)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read plans' currencies: %w", err)
+	}
+	if len(cs) <= 1 {
+		if len(cs) == 1 {
+			f.Currency = cs[0]
+		}
+		return nil
+	}
+	// The latest started_on is the current subscription (billing-data.md).
+	rows, err = db.QueryContext(ctx, `SELECT s.customer_id, p.currency FROM subscriptions s JOIN plans p ON p.id = s.plan_id
+		ORDER BY s.customer_id, s.started_on`)
+	if err != nil {
+		return fmt.Errorf("read customers' currencies: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		var c sql.NullString
+		if err := rows.Scan(&id, &c); err != nil {
+			return fmt.Errorf("read customers' currencies: %w", err)
+		}
+		f.CustomerCurrency[id] = c.String
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read customers' currencies: %w", err)
+	}
+	return nil
+}
+
+// Load reads, from the billing database, the outcome facts of units since
+// the earliest of their runs, and measures the units against them as of
+// now's day.
+func Load(ctx context.Context, billingDB *database.DB, units []store.OutcomeUnit, now time.Time) (*Report, error) {
+	since := now
+	for _, u := range units {
+		if u.AsOf.Before(since) {
+			since = u.AsOf
+		}
+	}
+	facts, err := ReadFacts(ctx, billingDB, since)
+	if err != nil {
+		return nil, err
+	}
+	today := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
+	return Build(units, facts, today), nil
 }

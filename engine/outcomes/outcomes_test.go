@@ -22,10 +22,10 @@ var runDay = time.Date(2026, 6, 1, 2, 0, 0, 0, time.UTC)
 
 // approvedSample runs the shipped rulesets, each rule keeping control share
 // of its customers, over a sample operator, and approves every batch.
-func approvedSample(t *testing.T, customers, control int) (*database.DB, []store.OutcomeUnit) {
+func approvedSample(t *testing.T, dsn string, customers, control int) (*database.DB, []store.OutcomeUnit) {
 	t.Helper()
 	ctx := context.Background()
-	db := dbtest.MustOpenMigrated(t, dbtest.SQLiteDSN(t))
+	db := dbtest.MustOpenMigrated(t, dsn)
 	if err := billing.CreateSchema(ctx, db); err != nil {
 		t.Fatal(err)
 	}
@@ -78,6 +78,18 @@ func report(t *testing.T, db *database.DB, units []store.OutcomeUnit, effect sam
 	return outcomes.Build(units, facts, until)
 }
 
+// effectCase is a named effect to plant.
+type effectCase struct {
+	name   string
+	effect sample.Effect
+}
+
+// plantedAndNone are the two cases every estimate is tested on: an effect
+// planted, and none (the same chances whatever the group).
+func plantedAndNone(planted sample.Effect) []effectCase {
+	return []effectCase{{"planted", planted}, {"none", sample.Effect{Uptake: 0.10, Churn: 0.15}}}
+}
+
 // largest returns the rule with the most customers.
 func largest(rep *outcomes.Report) outcomes.Group {
 	var best outcomes.Group
@@ -96,15 +108,8 @@ func TestRecoversPlantedEffect(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the sample operator")
 	}
-	db, units := approvedSample(t, 6000, 3000)
-	tests := []struct {
-		name   string
-		effect sample.Effect
-	}{
-		{"planted", sample.Effect{Uptake: 0.10, Lift: 0.25, Churn: 0.15, ChurnCut: 0.10}},
-		{"none", sample.Effect{Uptake: 0.10, Churn: 0.15}},
-	}
-	for _, tt := range tests {
+	db, units := approvedSample(t, dbtest.SQLiteDSN(t), 6000, 3000)
+	for _, tt := range plantedAndNone(sample.Effect{Uptake: 0.10, Lift: 0.25, Churn: 0.15, ChurnCut: 0.10}) {
 		t.Run(tt.name, func(t *testing.T) {
 			rep := report(t, db, units, tt.effect)
 			if !rep.PlanChanges || !rep.LeftOn {
@@ -138,7 +143,7 @@ func TestRecoversPlantedEffect(t *testing.T) {
 // TestNoOutcomeData checks that a billing database without plan_changes or
 // customers.left_on gives a report that says so rather than failing.
 func TestNoOutcomeData(t *testing.T) {
-	db, units := approvedSample(t, 600, 2000)
+	db, units := approvedSample(t, dbtest.SQLiteDSN(t), 600, 2000)
 	facts, err := outcomes.ReadFacts(context.Background(), db, runDay)
 	if err != nil {
 		t.Fatal(err)
@@ -151,5 +156,84 @@ func TestNoOutcomeData(t *testing.T) {
 		if g.Uptake[0].Verdict != "no outcome data" || g.Churn.Verdict != "no outcome data" {
 			t.Errorf("rule %s: verdicts %q and %q, want no outcome data", g.RuleID, g.Uptake[0].Verdict, g.Churn.Verdict)
 		}
+	}
+}
+
+// TestRecoversPlantedRevenue plants an effect of being contacted on the
+// largest rule's customers and checks that the revenue estimate's interval
+// holds the true effect: the mean, over every customer of the rule, of
+// what they were billed if contacted less what they were billed if not.
+// The sample draws each customer's fate whatever their group, so both
+// can be generated and the truth is known exactly; with no effect planted
+// it is zero. It runs on SQLite and PostgreSQL, whose readers of the
+// charges differ.
+func TestRecoversPlantedRevenue(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the sample operator")
+	}
+	dbtest.Dialects(t, recoversPlantedRevenue)
+}
+
+func recoversPlantedRevenue(t *testing.T, dsn string) {
+	ctx := context.Background()
+	db, all := approvedSample(t, dsn, 6000, 3000)
+	largestRule := largest(outcomes.Build(all, &outcomes.Facts{}, runDay)).RuleID
+	var units []store.OutcomeUnit
+	for _, u := range all {
+		if u.RuleID == largestRule {
+			units = append(units, u)
+		}
+	}
+	until := runDay.AddDate(0, 0, 100)
+	// billed generates the outcomes of contacts and returns the report of
+	// units: units as they are, or every one counted as treated.
+	billed := func(contacts []sample.Contact, effect sample.Effect, units []store.OutcomeUnit) outcomes.Revenue {
+		t.Helper()
+		if _, err := sample.GenerateOutcomes(ctx, db, contacts, effect, 11, until); err != nil {
+			t.Fatal(err)
+		}
+		rep, err := outcomes.Load(ctx, db, units, until)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rep.Rules[0].Revenue
+	}
+	// mean is what every customer of the rule was billed on average if
+	// all were contacted (or none was).
+	mean := func(effect sample.Effect, contacted bool) float64 {
+		t.Helper()
+		contacts := outcomes.Contacts(units)
+		everyone := make([]store.OutcomeUnit, len(units))
+		for i := range units {
+			contacts[i].Contacted = contacted
+			everyone[i] = units[i]
+			everyone[i].Status = store.ProposalApproved
+		}
+		r := billed(contacts, effect, everyone)
+		if r.Control.N != 0 || r.Treated.N != len(units) {
+			t.Fatalf("counted %d treated and %d control, want all %d treated", r.Treated.N, r.Control.N, len(units))
+		}
+		return float64(r.Treated.Total) / float64(r.Treated.N)
+	}
+	for _, tt := range plantedAndNone(sample.Effect{Uptake: 0.05, Lift: 0.75, Churn: 0.15, ChurnCut: 0.02}) {
+		t.Run(tt.name, func(t *testing.T) {
+			truth := mean(tt.effect, true) - mean(tt.effect, false)
+			r := billed(outcomes.Contacts(units), tt.effect, units)
+			t.Logf("%s: %d treated billed %s each, %d control %s; difference %s [%s, %s] (df %.0f); true effect %.1f; %s",
+				largestRule, r.Treated.N, outcomes.Money(r.Treated.Mean, r.Currency), r.Control.N, outcomes.Money(r.Control.Mean, r.Currency),
+				outcomes.Money(r.Diff.D, r.Currency), outcomes.Money(r.Diff.Lo, r.Currency), outcomes.Money(r.Diff.Hi, r.Currency), r.Diff.DF, truth, r.Verdict)
+			if r.Treated.N < 100 || r.Control.N < 100 {
+				t.Fatalf("%d treated and %d control: too few to test", r.Treated.N, r.Control.N)
+			}
+			if !r.Diff.Covers(truth) {
+				t.Errorf("revenue difference %+v does not cover the true effect %.1f", r.Diff, truth)
+			}
+			switch {
+			case tt.effect.Lift == 0 && truth != 0:
+				t.Errorf("with no effect planted the true effect is %.1f, want 0", truth)
+			case tt.effect.Lift > 0 && r.Diff.Covers(0):
+				t.Errorf("revenue difference %+v covers zero although the true effect is %.1f", r.Diff, truth)
+			}
+		})
 	}
 }

@@ -62,6 +62,10 @@ type Group struct {
 	Control int       `json:"control"`
 	Uptake  []Measure `json:"uptake"`
 	Churn   Measure   `json:"churn"`
+	Revenue Revenue   `json:"revenue"`
+	// Curves follow uptake and churn week by week after the run, for a
+	// rule (a batch has none).
+	Curves []Curve `json:"curves,omitempty"`
 }
 
 // Measure is one figure over one window: treated against control.
@@ -133,6 +137,7 @@ func Build(units []store.OutcomeUnit, facts *Facts, asOf time.Time) *Report {
 				g.AsOf = c.AsOf
 			}
 		}
+		g.Curves = curves(cs, facts, asOf)
 		g.Basis = BasisMixed
 		if len(ruleBases[rk]) == 1 {
 			for b := range ruleBases[rk] {
@@ -189,18 +194,71 @@ func measure(cs []classified, facts *Facts, asOf time.Time) Group {
 		}
 	}
 	for _, days := range UptakeDays {
-		m := window(cs, asOf, days, func(c classified, end time.Time) bool { return tookUp(c, facts, end) })
+		m := window(cs, asOf, days, uptakeHit(facts))
 		m.Name, m.Available = "uptake", facts.HasPlanChanges
 		m.Verdict = verdict(m, "took the offer")
 		g.Uptake = append(g.Uptake, m)
 	}
-	g.Churn = window(cs, asOf, ChurnDays, func(c classified, end time.Time) bool {
-		on, ok := facts.LeftOn[c.CustomerID]
-		return ok && on.After(c.AsOf) && !on.After(end)
-	})
+	g.Churn = window(cs, asOf, ChurnDays, churnHit(facts))
 	g.Churn.Name, g.Churn.Available = "churn", facts.HasLeftOn
 	g.Churn.Verdict = verdict(g.Churn, "left")
+	g.Revenue = measureRevenue(cs, facts, asOf)
 	return g
+}
+
+// uptakeHit reports whether a unit's customer took the offer by end.
+func uptakeHit(facts *Facts) func(c classified, end time.Time) bool {
+	return func(c classified, end time.Time) bool { return tookUp(c, facts, end) }
+}
+
+// churnHit reports whether a unit's customer left after the proposal and
+// by end.
+func churnHit(facts *Facts) func(c classified, end time.Time) bool {
+	return func(c classified, end time.Time) bool {
+		on, ok := facts.LeftOn[c.CustomerID]
+		return ok && on.After(c.AsOf) && !on.After(end)
+	}
+}
+
+// CurveWeeks is how many weeks after the run the curves follow: the 90
+// days of uptake and churn, and a day.
+const CurveWeeks = 13
+
+// Curve is one figure week by week after the run: for each week, the
+// share of each group that had taken the offer (or left) by its end,
+// among the customers whose run is that many weeks old.
+type Curve struct {
+	Name string `json:"name"`
+	// Available is false when the billing data lacks the relation.
+	Available bool    `json:"available"`
+	Points    []Point `json:"points"`
+}
+
+// Point is a curve's value at the end of a week after the run.
+type Point struct {
+	Week    int        `json:"week"`
+	Treated Proportion `json:"treated"`
+	Control Proportion `json:"control"`
+}
+
+// curves follows uptake and churn week by week, up to the last week some
+// unit has reached by asOf.
+func curves(cs []classified, facts *Facts, asOf time.Time) []Curve {
+	out := []Curve{{Name: "uptake", Available: facts.HasPlanChanges}, {Name: "churn", Available: facts.HasLeftOn}}
+	hits := []func(c classified, end time.Time) bool{uptakeHit(facts), churnHit(facts)}
+	for i := range out {
+		if !out[i].Available {
+			continue
+		}
+		for w := 1; w <= CurveWeeks; w++ {
+			m := window(cs, asOf, 7*w, hits[i])
+			if m.Treated.N+m.Control.N == 0 {
+				break
+			}
+			out[i].Points = append(out[i].Points, Point{Week: w, Treated: m.Treated, Control: m.Control})
+		}
+	}
+	return out
 }
 
 // window counts, among the units whose window of days has ended by asOf,
@@ -289,3 +347,6 @@ func Contacts(units []store.OutcomeUnit) []sample.Contact {
 	}
 	return out
 }
+
+// PercentWhole writes a proportion as a whole percentage: "30%".
+func PercentWhole(p float64) string { return fmt.Sprintf("%.0f%%", math.Round(p*100)) }

@@ -51,3 +51,42 @@ func TestDiff(t *testing.T) {
 		}
 	}
 }
+
+func TestTQuantile(t *testing.T) {
+	// Reference values from published t tables.
+	tests := []struct{ df, want float64 }{
+		{1, 12.7062}, {2, 4.3027}, {3, 3.1824}, {5, 2.5706}, {10, 2.2281},
+		{19, 2.0930}, {30, 2.0423}, {100, 1.9840}, {1e9, 1.9600},
+	}
+	for _, tt := range tests {
+		if got := TQuantile975(tt.df); math.Abs(got-tt.want) > 0.0005 {
+			t.Errorf("TQuantile975(%v) = %.4f, want %.4f", tt.df, got, tt.want)
+		}
+	}
+}
+
+func TestWelch(t *testing.T) {
+	// Worked by hand: means 22 and 15, variances 24.5 and 18, so se² =
+	// 24.5/5 + 18/4 = 9.4 and df = 9.4² / (4.9²/4 + 4.5²/3) = 6.9288,
+	// whose t lies between t(7) = 2.3646 and t(6) = 2.4469.
+	a := []int64{19, 22, 16, 29, 24}
+	b := []int64{20, 11, 17, 12}
+	sa, sb := Summarize(a), Summarize(b)
+	if math.Abs(sa.Mean-22) > 1e-9 || math.Abs(sa.Variance-24.5) > 1e-9 || math.Abs(sb.Mean-15) > 1e-9 || math.Abs(sb.Variance-18) > 1e-9 {
+		t.Fatalf("Summarize: %+v %+v", sa, sb)
+	}
+	d, lo, hi, df := Welch(sa, sb)
+	if math.Abs(d-7) > 1e-9 || math.Abs(df-6.9288) > 0.0005 {
+		t.Errorf("Welch: d %v df %v, want 7 and 6.9288", d, df)
+	}
+	se := math.Sqrt(9.4)
+	if lo > 7-2.3646*se || lo < 7-2.4469*se || math.Abs((hi-7)-(7-lo)) > 1e-9 {
+		t.Errorf("Welch: [%v, %v], want 7 ± t·%.4f with t between 2.3646 and 2.4469", lo, hi, se)
+	}
+	if _, lo, hi, _ := Welch(Summarize([]int64{5}), sb); !math.IsInf(lo, -1) || !math.IsInf(hi, 1) {
+		t.Errorf("Welch of one customer: [%v, %v], want infinite", lo, hi)
+	}
+	if _, lo, hi, _ := Welch(Summarize([]int64{5, 5, 5}), Summarize([]int64{3, 3})); lo != 2 || hi != 2 {
+		t.Errorf("Welch without spread: [%v, %v], want [2, 2]", lo, hi)
+	}
+}

@@ -44,14 +44,17 @@ const DefaultCatchUp = 24 * time.Hour
 // clock, so that a clock that jumps (a suspended machine) is noticed.
 const DefaultPoll = time.Minute
 
-// Scheduler runs rulesets on their schedules. Each due slot is claimed in
-// the database first (ClaimSlot), so it runs at most once across
-// every scheduler sharing the database; then the ruleset's run lock is
-// taken (store.TryLockRuleset), so a ruleset whose previous run is still
-// going skips the slot instead of running twice at once. A slot left
-// running by a process that died is taken over once the run lock shows
-// nobody runs it (see OrphanAfter). Every step also fails the runs whose
-// process is gone (see store.AbandonDeadRuns).
+// Scheduler runs rulesets on their schedules. Each due slot is a River job
+// on SlotQueue, unique by ruleset and slot, so it runs at most once across
+// every scheduler sharing the database: each scheduler inserts the jobs of
+// the slots it sees come due, and works the queue with a River client of
+// its own, so that a slot runs in whichever process takes its job first.
+// The job takes the ruleset's run lock (store.TryLockRuleset), so a
+// ruleset whose previous run is still going skips the slot instead of
+// running twice at once. A slot whose process died is rescued by River
+// (see RescueAfter) and run by another. Each slot's history is kept in
+// schedule_slots (slots.go). Every step also fails the runs whose process
+// is gone (see store.AbandonDeadRuns).
 type Scheduler struct {
 	// DB holds the schedule_slots table and the run locks.
 	DB *database.DB
@@ -77,14 +80,21 @@ type Scheduler struct {
 	// Observe, when set, is called once for each slot this scheduler
 	// settles, from the goroutine that settled it.
 	Observe func(Event)
+	// JobPoll is how often the scheduler's River client looks for slot
+	// jobs: a second when zero.
+	JobPoll time.Duration
+	// RescueAfter is how long a slot's run may take: then it is cancelled
+	// and retried, and River rescues the slot of a process that died and
+	// gives it to another. DefaultRescueAfter when zero.
+	RescueAfter time.Duration
 
 	stepMu    sync.Mutex
 	last      time.Time
 	started   bool
 	settled   map[slotKey]bool
 	settledAt map[slotKey]time.Time
-	jobs      sync.WaitGroup
 	idOnce    sync.Once
+	queue     slotQueue
 }
 
 func (s *Scheduler) now() time.Time {
@@ -114,10 +124,11 @@ func (s *Scheduler) id() string {
 	return s.ID
 }
 
-// Step looks at the clock once and starts the slots that came due since the
-// last Step (on the first, within CatchUp). A started job runs in its own
-// goroutine; Wait waits for them. A slot claimed by another process, or
-// already run, is left alone.
+// Step looks at the clock once and inserts the jobs of the slots that came
+// due since the last Step (on the first, within CatchUp), each once across
+// processes, and returns when each has been taken by a scheduler's River
+// client; Wait waits for them to be done. The first Step starts this
+// scheduler's River client for ctx's lifetime.
 func (s *Scheduler) Step(ctx context.Context) error {
 	s.stepMu.Lock()
 	defer s.stepMu.Unlock()
@@ -165,14 +176,9 @@ func (s *Scheduler) Step(ctx context.Context) error {
 			}
 		}
 		sl := due[len(due)-1]
-		err := s.start(ctx, sl, now)
+		err := s.start(ctx, sl)
 		s.settle(sl, err)
 		if err != nil && firstErr == nil {
-			firstErr = err
-		}
-	}
-	if catchUp > 0 {
-		if err := s.adoptOrphans(ctx, now, now.Add(-catchUp)); err != nil && firstErr == nil {
 			firstErr = err
 		}
 	}
@@ -186,72 +192,6 @@ func (s *Scheduler) Step(ctx context.Context) error {
 			delete(s.settled, k)
 			delete(s.settledAt, k)
 		}
-	}
-	return nil
-}
-
-// OrphanAfter is how long a slot must have been claimed before another
-// process may take it over, when the ruleset's run lock shows nobody is
-// running it: longer than the moment between claiming a slot and taking
-// the lock.
-const OrphanAfter = time.Minute
-
-// adoptOrphans takes over the slots due since `since` that are recorded as
-// running but that nobody runs: their process was killed (kill -9, a lost
-// machine) before it could record their end. The ruleset's run lock is the
-// proof: a live process holds it for as long as it runs a slot. An orphan
-// whose ruleset has had a later slot since is recorded as failed instead
-// of run again.
-func (s *Scheduler) adoptOrphans(ctx context.Context, now, since time.Time) error {
-	running, err := RunningSlots(ctx, s.DB, since)
-	if err != nil {
-		s.logger().Error("orphaned slots not looked for", "error", err)
-		return err
-	}
-	for _, prev := range running {
-		if prev.ClaimedBy == s.id() || now.Sub(prev.ClaimedAt) < OrphanAfter || s.entry(prev.Ruleset) == nil {
-			continue
-		}
-		log := s.logger().With("ruleset", prev.Ruleset, "slot", prev.Nominal, "zone", prev.Zone)
-		lock, ok, err := store.TryLockRuleset(ctx, s.DB, prev.Ruleset)
-		if err != nil {
-			log.Error("orphaned slot not checked", "error", err)
-			return err
-		}
-		if !ok {
-			continue // running elsewhere, as recorded
-		}
-		row := &SlotRecord{ClaimedAt: now, ClaimedBy: s.id()}
-		won, err := TakeOverSlot(ctx, s.DB, row, prev)
-		if err != nil || !won {
-			lock.Unlock()
-			if err != nil {
-				log.Error("orphaned slot not taken over", "error", err)
-				return err
-			}
-			continue
-		}
-		sl := Slot{Ruleset: prev.Ruleset, Nominal: prev.Nominal, Zone: prev.Zone, At: prev.DueAt}
-		since, err := ListSlots(ctx, s.DB, prev.Ruleset, prev.DueAt)
-		later := false
-		for _, o := range since {
-			later = later || o.DueAt.After(prev.DueAt)
-		}
-		if err == nil && later {
-			row.Status, row.FinishedAt = SlotFailed, now
-			row.Error = "abandoned: the process running it (" + prev.ClaimedBy + ") stopped, and a later slot has come since"
-			ferr := s.finish(ctx, row)
-			lock.Unlock()
-			if ferr != nil {
-				log.Error("slot not recorded", "error", ferr)
-				return ferr
-			}
-			log.Warn("orphaned slot abandoned", "claimed_by", prev.ClaimedBy, "reason", row.Error)
-			s.observe(Event{Slot: sl, Outcome: SlotFailed, Err: row.Error})
-			continue
-		}
-		log.Warn("slot taken over: the process that claimed it is gone", "claimed_by", prev.ClaimedBy)
-		s.launch(ctx, sl, row, lock, log)
 	}
 	return nil
 }
@@ -296,11 +236,11 @@ func (s *Scheduler) settle(sl Slot, err error) {
 	s.settled[k], s.settledAt[k] = true, sl.At
 }
 
-// record claims a slot that will not run with a final status.
+// record records a slot that will not run with a final status.
 func (s *Scheduler) record(ctx context.Context, sl Slot, now time.Time, status, why string) error {
 	row := &SlotRecord{Ruleset: sl.Ruleset, Nominal: sl.Nominal, Zone: sl.Zone, DueAt: sl.At, ClaimedAt: now,
 		ClaimedBy: s.id(), Status: status, Error: why}
-	won, err := ClaimSlot(ctx, s.DB, row)
+	won, err := RecordSlot(ctx, s.DB, row)
 	if err != nil {
 		s.logger().Error("slot not recorded", "ruleset", sl.Ruleset, "slot", sl.Nominal, "zone", sl.Zone, "error", err)
 		return err
@@ -312,64 +252,9 @@ func (s *Scheduler) record(ctx context.Context, sl Slot, now time.Time, status, 
 	return nil
 }
 
-// start claims a due slot and, if this process won it and the ruleset is
-// not running, runs its job in a goroutine. It returns an error only if
-// the slot could not be claimed; what happens after is recorded in the
-// slot.
-func (s *Scheduler) start(ctx context.Context, sl Slot, now time.Time) error {
-	log := s.logger().With("ruleset", sl.Ruleset, "slot", sl.Nominal, "zone", sl.Zone)
-	row := &SlotRecord{Ruleset: sl.Ruleset, Nominal: sl.Nominal, Zone: sl.Zone, DueAt: sl.At, ClaimedAt: now,
-		ClaimedBy: s.id(), Status: SlotRunning}
-	won, err := ClaimSlot(ctx, s.DB, row)
-	if err != nil {
-		log.Error("slot not claimed", "error", err)
-		return err
-	}
-	if !won {
-		log.Info("slot claimed by another process")
-		s.observe(Event{Slot: sl, Outcome: OutcomeTaken})
-		return nil
-	}
-	lock, ok, err := store.TryLockRuleset(ctx, s.DB, sl.Ruleset)
-	if err != nil || !ok {
-		row.Status, row.Error = SlotSkipped, "the previous run of "+sl.Ruleset+" is still going"
-		if err != nil {
-			row.Status, row.Error = SlotFailed, err.Error()
-		}
-		row.FinishedAt = s.now()
-		if ferr := s.finish(ctx, row); ferr != nil {
-			log.Error("slot not recorded", "error", ferr)
-		}
-		if err != nil {
-			log.Error("slot failed", "error", err)
-		} else {
-			log.Warn("slot skipped", "reason", row.Error)
-		}
-		s.observe(Event{Slot: sl, Outcome: row.Status, Err: row.Error})
-		return nil
-	}
-	log.Info("slot started", "claimed_by", row.ClaimedBy)
-	s.launch(ctx, sl, row, lock, log)
-	return nil
-}
-
-// launch runs a claimed slot's job in a goroutine, holding the ruleset's
-// run lock until the slot's end is recorded.
-func (s *Scheduler) launch(ctx context.Context, sl Slot, row *SlotRecord, lock *store.RulesetLock, log *slog.Logger) {
-	s.jobs.Add(1)
-	go func() {
-		defer s.jobs.Done()
-		defer func() {
-			if err := lock.Unlock(); err != nil {
-				log.Error("ruleset lock not released", "error", err)
-			}
-		}()
-		s.run(ctx, sl, row, log)
-	}()
-}
-
-// run runs a claimed slot's job and records how it ended. A panic in the
-// job is recovered and recorded as a failure.
+// run runs a slot's job, the slot recorded as claimed by this process,
+// and records how it ended. A panic in the job is recovered and recorded as
+// a failure.
 func (s *Scheduler) run(ctx context.Context, sl Slot, row *SlotRecord, log *slog.Logger) {
 	began := time.Now()
 	runID, err := s.safeJob(ctx, sl, log)
@@ -380,7 +265,7 @@ func (s *Scheduler) run(ctx context.Context, sl Slot, row *SlotRecord, log *slog
 	case err == nil:
 		row.Status, row.Error = SlotSucceeded, ""
 	case ctx.Err() != nil:
-		// Shut down during the run: a later start may run the slot again.
+		// Shut down during the run: the slot's job runs again.
 		row.Status, row.Error = SlotCancelled, err.Error()
 	default:
 		row.Status, row.Error = SlotFailed, err.Error()
@@ -423,9 +308,6 @@ func (s *Scheduler) observe(ev Event) {
 	}
 }
 
-// Wait waits for the jobs started so far to finish and be recorded.
-func (s *Scheduler) Wait() { s.jobs.Wait() }
-
 // Next returns the next slot due after t across all entries.
 func (s *Scheduler) Next(t time.Time) (Slot, bool) {
 	var best Slot
@@ -439,7 +321,8 @@ func (s *Scheduler) Next(t time.Time) (Slot, bool) {
 }
 
 // Run steps the scheduler at each slot's time until ctx is cancelled, then
-// waits for the running jobs, whose context is ctx, to record their end.
+// stops its River client, waiting for the running jobs, whose context ctx
+// cancels, to record their end.
 func (s *Scheduler) Run(ctx context.Context) {
 	poll := s.Poll
 	if poll <= 0 {
@@ -458,7 +341,7 @@ func (s *Scheduler) Run(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			s.Wait()
+			s.Stop()
 			return
 		case <-t.C:
 		}

@@ -12,8 +12,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/riverqueue/river"
+
 	"github.com/goodturn/goodturn/engine/database"
 	"github.com/goodturn/goodturn/engine/database/dbtest"
+	"github.com/goodturn/goodturn/engine/queue"
 	"github.com/goodturn/goodturn/engine/schedule"
 	"github.com/goodturn/goodturn/engine/store"
 )
@@ -81,7 +84,8 @@ var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 func newScheduler(t *testing.T, db *database.DB, c *clock, job schedule.Job, id string, specs ...string) *schedule.Scheduler {
 	t.Helper()
-	s := &schedule.Scheduler{DB: db, Job: job, Now: c.Now, ID: id, CatchUp: -1, Logger: quiet}
+	s := &schedule.Scheduler{DB: db, Job: job, Now: c.Now, ID: id, CatchUp: -1, Logger: quiet, JobPoll: 20 * time.Millisecond}
+	t.Cleanup(s.Stop)
 	for _, spec := range specs {
 		name, spec, _ := strings.Cut(spec, "=")
 		s.Entries = append(s.Entries, mustEntry(t, name, spec))
@@ -201,6 +205,7 @@ func TestCatchUpAfterRestart(t *testing.T) {
 		first := newScheduler(t, db, c, r.job("first"), "first", spec)
 		step(t, c, time.Date(2026, 6, 1, 0, 0, 0, 0, london), time.Date(2026, 6, 1, 12, 0, 0, 0, london), first)
 		// Down from noon on 1 June to 08:00 on 2 June: the night is missed.
+		first.Stop()
 		second := newScheduler(t, db, c, r.job("second"), "second", spec)
 		second.CatchUp = 0 // the default, 24 hours
 		step(t, c, time.Date(2026, 6, 2, 8, 0, 0, 0, london), time.Date(2026, 6, 2, 8, 10, 0, 0, london), second)
@@ -211,6 +216,7 @@ func TestCatchUpAfterRestart(t *testing.T) {
 			t.Errorf("missed slot ran at %v, want at the restart", at)
 		}
 		// Another restart does not run it again, and the next night runs.
+		second.Stop()
 		third := newScheduler(t, db, c, r.job("third"), "third", spec)
 		third.CatchUp = 0
 		step(t, c, time.Date(2026, 6, 2, 9, 0, 0, 0, london), time.Date(2026, 6, 3, 9, 0, 0, 0, london), third)
@@ -436,7 +442,9 @@ func TestCancelledSlotRunsAgain(t *testing.T) {
 		if sl := slotsOf(t, db, "mobile")["2026-06-01 02:30"]; sl.Status != schedule.SlotCancelled || sl.Error != "context canceled" {
 			t.Fatalf("slot after shutdown: %+v", sl)
 		}
+		r.mu.Lock()
 		r.hook = nil
+		r.mu.Unlock()
 		again := newScheduler(t, db, c, r.job("b"), "b", spec)
 		again.CatchUp = 0
 		c.Set(time.Date(2026, 6, 1, 1, 40, 0, 0, time.UTC))
@@ -475,7 +483,7 @@ func TestRunLoop(t *testing.T) {
 	// within a fraction of a second.
 	base := time.Now()
 	offset := time.Date(2026, 6, 1, 10, 0, 59, 900_000_000, time.UTC).Sub(base)
-	s := &schedule.Scheduler{DB: db, Job: job, CatchUp: -1, Logger: quiet,
+	s := &schedule.Scheduler{DB: db, Job: job, CatchUp: -1, Logger: quiet, JobPoll: 20 * time.Millisecond,
 		Now: func() time.Time { return time.Now().Add(offset) }}
 	s.Entries = []*schedule.Entry{mustEntry(t, "mobile", "CRON_TZ=UTC * * * * *")}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -509,82 +517,99 @@ func TestRunLoop(t *testing.T) {
 	}
 }
 
-// A slot left running by a process that was killed is taken over and run
-// by the next scheduler to start; one whose process is alive (it holds the
-// ruleset's run lock) is left alone.
-func TestOrphanedSlotTakenOver(t *testing.T) {
+// killedWhileRunning inserts a slot's job and has it taken by a River
+// client that records the slot as running, as claimed by "killed", and is
+// then gone without finishing it: the job stays running in River, as that
+// of a process killed with kill -9 does, and no run lock is held.
+func killedWhileRunning(t *testing.T, db *database.DB, sl schedule.SlotArgs) {
+	t.Helper()
+	ctx := context.Background()
+	hang := make(chan struct{})
+	t.Cleanup(func() { close(hang) })
+	started := make(chan struct{})
+	workers := river.NewWorkers()
+	river.AddWorker(workers, river.WorkFunc(func(ctx context.Context, job *river.Job[schedule.SlotArgs]) error {
+		if err := schedule.StartSlot(ctx, db, &schedule.SlotRecord{Ruleset: sl.Ruleset, Nominal: sl.Nominal, Zone: sl.Zone,
+			DueAt: sl.At, ClaimedAt: sl.At, ClaimedBy: "killed", Status: schedule.SlotRunning}); err != nil {
+			t.Error(err)
+		}
+		close(started)
+		<-hang
+		return nil
+	}))
+	killed, err := queue.NewClient(db, queue.Config{Workers: workers, FetchPollInterval: 20 * time.Millisecond, JobTimeout: -1,
+		Queues: map[string]river.QueueConfig{schedule.SlotQueue: {MaxWorkers: 1}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := killed.Insert(ctx, sl, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := killed.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-started:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the slot's job was not taken")
+	}
+	// Gone: the client stops waiting for its job, which stays running.
+	stop, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	killed.StopAndCancel(stop)
+}
+
+// A slot whose process was killed while running it is rescued by River
+// and run by a scheduler that is alive.
+func TestKilledSlotRescued(t *testing.T) {
 	dbtest.Dialects(t, func(t *testing.T, dsn string) {
-		ctx := context.Background()
-		db, other := dbtest.MustOpenMigrated(t, dsn), dbtest.MustOpenMigrated(t, dsn)
+		db := dbtest.MustOpenMigrated(t, dsn)
 		due := time.Date(2026, 6, 1, 1, 30, 0, 0, time.UTC) // 02:30 BST
-		claim := func(ruleset, by string) {
-			t.Helper()
-			if won, err := schedule.ClaimSlot(ctx, db, &schedule.SlotRecord{Ruleset: ruleset, Nominal: "2026-06-01 02:30", Zone: "Europe/London",
-				DueAt: due, ClaimedAt: due, ClaimedBy: by}); err != nil || !won {
-				t.Fatalf("claim: %v %v", won, err)
-			}
-		}
-		claim("mobile", "killed")
-		claim("uk-best-tariff", "alive")
-		alive, ok, err := store.TryLockRuleset(ctx, other, "uk-best-tariff")
-		if err != nil || !ok {
-			t.Fatalf("lock: %v %v", ok, err)
-		}
-		defer alive.Unlock()
+		killedWhileRunning(t, db, schedule.SlotArgs{Ruleset: "mobile", Nominal: "2026-06-01 02:30", Zone: "Europe/London", At: due})
+		time.Sleep(1500 * time.Millisecond) // longer than RescueAfter below
 
 		c := &clock{}
 		r := newRuns(c)
-		s := newScheduler(t, db, c, r.job("new"), "new",
-			"mobile=CRON_TZ=Europe/London 30 2 * * *", "uk-best-tariff=CRON_TZ=Europe/London 30 2 * * *")
-		s.CatchUp = 0
-		// Restarted 30 seconds after the claim: too soon to tell.
-		c.Set(due.Add(30 * time.Second))
-		if err := s.Step(ctx); err != nil {
+		s := newScheduler(t, db, c, r.job("new"), "new", "mobile=CRON_TZ=Europe/London 30 2 * * *")
+		s.CatchUp, s.RescueAfter = 0, time.Second
+		c.Set(due.Add(2 * time.Minute))
+		if err := s.Step(context.Background()); err != nil {
 			t.Fatal(err)
 		}
 		s.Wait()
-		if got := r.counts(); len(got) != 0 {
-			t.Fatalf("ran %v within a minute of the claim", got)
-		}
-		step(t, c, due.Add(time.Minute), due.Add(5*time.Minute), s)
 		if got := r.counts(); len(got) != 1 || got["mobile 2026-06-01 02:30"] != 1 {
 			t.Errorf("ran %v, want the killed process's slot once", got)
 		}
-		slots := slotsOf(t, db, "mobile")
-		if sl := slots["2026-06-01 02:30"]; sl.Status != schedule.SlotSucceeded || sl.ClaimedBy != "new" {
-			t.Errorf("taken-over slot: %+v", sl)
-		}
-		if sl := slotsOf(t, db, "uk-best-tariff")["2026-06-01 02:30"]; sl.Status != schedule.SlotRunning || sl.ClaimedBy != "alive" {
-			t.Errorf("live process's slot: %+v", sl)
+		if sl := slotsOf(t, db, "mobile")["2026-06-01 02:30"]; sl.Status != schedule.SlotSucceeded || sl.ClaimedBy != "new" {
+			t.Errorf("rescued slot: %+v", sl)
 		}
 	})
 }
 
-// An orphaned slot whose ruleset has had a later slot since is recorded as
-// failed, not run.
-func TestOrphanedSlotAbandoned(t *testing.T) {
+// A killed process's slot whose ruleset has had a later slot since is
+// recorded as failed when River rescues it, not run.
+func TestKilledSlotAbandoned(t *testing.T) {
 	dbtest.Dialects(t, func(t *testing.T, dsn string) {
-		ctx := context.Background()
 		db := dbtest.MustOpenMigrated(t, dsn)
 		due := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
-		if won, err := schedule.ClaimSlot(ctx, db, &schedule.SlotRecord{Ruleset: "hourly", Nominal: "2026-06-01 00:00", Zone: "UTC",
-			DueAt: due, ClaimedAt: due, ClaimedBy: "killed"}); err != nil || !won {
-			t.Fatalf("claim: %v %v", won, err)
-		}
+		killedWhileRunning(t, db, schedule.SlotArgs{Ruleset: "hourly", Nominal: "2026-06-01 00:00", Zone: "UTC", At: due})
+		time.Sleep(1500 * time.Millisecond)
+
 		c := &clock{}
 		r := newRuns(c)
 		s := newScheduler(t, db, c, r.job("new"), "new", "hourly=CRON_TZ=UTC 0 * * * *")
-		s.CatchUp = 0
+		s.CatchUp, s.RescueAfter = 0, time.Second
 		c.Set(due.Add(time.Hour + 5*time.Minute))
-		if err := s.Step(ctx); err != nil { // runs 01:00; the lock is busy for the sweep
+		if err := s.Step(context.Background()); err != nil { // runs 01:00; River rescues 00:00
 			t.Fatal(err)
 		}
 		s.Wait()
-		c.Set(due.Add(time.Hour + 6*time.Minute))
-		if err := s.Step(ctx); err != nil { // the sweep finds 00:00 orphaned
-			t.Fatal(err)
+		for deadline := time.Now().Add(30 * time.Second); slotsOf(t, db, "hourly")["2026-06-01 00:00"].Status == schedule.SlotRunning; {
+			if time.Now().After(deadline) {
+				t.Fatal("the killed process's slot was not rescued within 30s")
+			}
+			time.Sleep(20 * time.Millisecond)
 		}
-		s.Wait()
 		slots := slotsOf(t, db, "hourly")
 		if sl := slots["2026-06-01 00:00"]; sl.Status != schedule.SlotFailed || !strings.HasPrefix(sl.Error, "abandoned: the process running it (killed) stopped") {
 			t.Errorf("orphan: %+v", sl)

@@ -11,11 +11,12 @@ import (
 	"github.com/goodturn/goodturn/engine/store"
 )
 
-// Slot statuses. A claimed slot is running until it finishes as succeeded,
-// failed or cancelled (the process was shut down during the run, so the
-// slot may be claimed and run again). A slot is skipped when the ruleset's
-// previous run was still going, and missed when a process starting after
-// a pause ran a later slot of the same ruleset instead.
+// Slot statuses. A slot is running from when a process takes its River job
+// until it finishes as succeeded, failed or cancelled (the process was shut
+// down during the run, and the slot's job runs again). A slot is skipped
+// when the ruleset's previous run was still going, and missed when a
+// process starting after a pause ran a later slot of the same ruleset
+// instead.
 const (
 	SlotRunning   = "running"
 	SlotSucceeded = "succeeded"
@@ -25,8 +26,9 @@ const (
 	SlotMissed    = "missed"
 )
 
-// SlotRecord is a Slot as recorded in schedule_slots: who claimed it, when,
-// and how it ended.
+// SlotRecord is a Slot as recorded in schedule_slots: which process ran
+// it (ClaimedBy), when, and how it ended. River decides which process runs
+// a slot; this is its history, read by metrics, serve and its tests.
 type SlotRecord struct {
 	Ruleset string
 	// Nominal is the wall-clock time in Zone, as 2006-01-02 15:04.
@@ -42,72 +44,46 @@ type SlotRecord struct {
 	RunID int64
 }
 
-// ClaimSlot records a slot as claimed by s.ClaimedBy and reports whether
-// this call claimed it: the first insert of a ruleset and nominal time wins
-// and every later one does nothing, in any number of processes. A running
-// claim may also take over a slot left cancelled by a shutdown. A claim
-// with another status (skipped, missed) is recorded finished.
-func ClaimSlot(ctx context.Context, db database.Querier, s *SlotRecord) (bool, error) {
-	if s.Status == "" {
-		s.Status = SlotRunning
+// RecordSlot records a slot that will not run, with its final status
+// (skipped, missed), and reports whether this call recorded it: the first
+// record of a ruleset and nominal time wins and every later one does
+// nothing, in any number of processes.
+func RecordSlot(ctx context.Context, db database.Querier, s *SlotRecord) (bool, error) {
+	s.FinishedAt = s.ClaimedAt
+	res, err := db.ExecContext(ctx, db.Rebind(
+		`INSERT INTO schedule_slots (ruleset, nominal, zone, due_at, claimed_at, claimed_by, finished_at, status, error, run_id)
+		 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL) ON CONFLICT (ruleset, nominal) DO NOTHING`),
+		s.Ruleset, s.Nominal, s.Zone, s.DueAt.UTC(), s.ClaimedAt.UTC(), s.ClaimedBy, s.FinishedAt.UTC(), s.Status, s.Error)
+	if err != nil {
+		return false, fmt.Errorf("record slot %s %s: %w", s.Ruleset, s.Nominal, err)
 	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("record slot %s %s: %w", s.Ruleset, s.Nominal, err)
+	}
+	return n == 1, nil
+}
+
+// StartSlot records that s.ClaimedBy runs a slot now, with s.Status
+// (running, or skipped when it will not run): River gave it the slot's job,
+// so whatever an earlier attempt recorded (cancelled by a shutdown, or left
+// running by a process that died) is replaced.
+func StartSlot(ctx context.Context, db database.Querier, s *SlotRecord) error {
 	var finished any
 	if s.Status != SlotRunning {
 		s.FinishedAt = s.ClaimedAt
 		finished = s.FinishedAt.UTC()
 	}
-	res, err := db.ExecContext(ctx, db.Rebind(
+	_, err := db.ExecContext(ctx, db.Rebind(
 		`INSERT INTO schedule_slots (ruleset, nominal, zone, due_at, claimed_at, claimed_by, finished_at, status, error, run_id)
-		 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (ruleset, nominal) DO NOTHING`),
-		s.Ruleset, s.Nominal, s.Zone, s.DueAt.UTC(), s.ClaimedAt.UTC(), s.ClaimedBy, finished, s.Status, s.Error, nullID(s.RunID))
+		 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)
+		 ON CONFLICT (ruleset, nominal) DO UPDATE SET zone = excluded.zone, due_at = excluded.due_at, claimed_at = excluded.claimed_at,
+		     claimed_by = excluded.claimed_by, finished_at = excluded.finished_at, status = excluded.status, error = excluded.error, run_id = NULL`),
+		s.Ruleset, s.Nominal, s.Zone, s.DueAt.UTC(), s.ClaimedAt.UTC(), s.ClaimedBy, finished, s.Status, s.Error)
 	if err != nil {
-		return false, fmt.Errorf("claim slot %s %s: %w", s.Ruleset, s.Nominal, err)
+		return fmt.Errorf("start slot %s %s: %w", s.Ruleset, s.Nominal, err)
 	}
-	if n, err := res.RowsAffected(); err != nil {
-		return false, fmt.Errorf("claim slot %s %s: %w", s.Ruleset, s.Nominal, err)
-	} else if n == 1 {
-		return true, nil
-	}
-	if s.Status != SlotRunning {
-		return false, nil
-	}
-	// One UPDATE of one row: when two processes race, the second finds the
-	// status no longer cancelled and changes nothing.
-	res, err = db.ExecContext(ctx, db.Rebind(
-		`UPDATE schedule_slots SET zone = ?, due_at = ?, claimed_at = ?, claimed_by = ?, finished_at = NULL,
-		     status = ?, error = '', run_id = NULL
-		 WHERE ruleset = ? AND nominal = ? AND status = ?`),
-		s.Zone, s.DueAt.UTC(), s.ClaimedAt.UTC(), s.ClaimedBy, SlotRunning, s.Ruleset, s.Nominal, SlotCancelled)
-	if err != nil {
-		return false, fmt.Errorf("claim slot %s %s: %w", s.Ruleset, s.Nominal, err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return false, fmt.Errorf("claim slot %s %s: %w", s.Ruleset, s.Nominal, err)
-	}
-	return n == 1, nil
-}
-
-// TakeOverSlot claims for s.ClaimedBy a slot left running by a process
-// that is gone, as prev was read, and reports whether it did. The caller
-// must hold the ruleset's run lock: that is what shows the other process
-// is no longer running it.
-func TakeOverSlot(ctx context.Context, db database.Querier, s *SlotRecord, prev SlotRecord) (bool, error) {
-	res, err := db.ExecContext(ctx, db.Rebind(
-		`UPDATE schedule_slots SET claimed_at = ?, claimed_by = ?, finished_at = NULL, status = ?, error = '', run_id = NULL
-		 WHERE ruleset = ? AND nominal = ? AND status = ? AND claimed_by = ?`),
-		s.ClaimedAt.UTC(), s.ClaimedBy, SlotRunning, prev.Ruleset, prev.Nominal, SlotRunning, prev.ClaimedBy)
-	if err != nil {
-		return false, fmt.Errorf("take over slot %s %s: %w", prev.Ruleset, prev.Nominal, err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return false, fmt.Errorf("take over slot %s %s: %w", prev.Ruleset, prev.Nominal, err)
-	}
-	if n == 1 {
-		s.Ruleset, s.Nominal, s.Zone, s.DueAt, s.Status = prev.Ruleset, prev.Nominal, prev.Zone, prev.DueAt, SlotRunning
-	}
-	return n == 1, nil
+	return nil
 }
 
 // FinishSlot records how a claimed slot ended: s.FinishedAt, s.Status,
@@ -149,12 +125,6 @@ func GetSlot(ctx context.Context, db database.Querier, ruleset, nominal string) 
 // at or after since, oldest first.
 func ListSlots(ctx context.Context, db database.Querier, ruleset string, since time.Time) ([]SlotRecord, error) {
 	return listSlots(ctx, db, ruleset, "", since)
-}
-
-// RunningSlots returns the slots due at or after since that are recorded
-// as running, oldest first.
-func RunningSlots(ctx context.Context, db database.Querier, since time.Time) ([]SlotRecord, error) {
-	return listSlots(ctx, db, "", SlotRunning, since)
 }
 
 func listSlots(ctx context.Context, db database.Querier, ruleset, status string, since time.Time) ([]SlotRecord, error) {

@@ -11,23 +11,20 @@ import (
 	"github.com/goodturn/goodturn/engine/store"
 )
 
-func TestClaimSlot(t *testing.T) {
+func TestSlotHistory(t *testing.T) {
 	dbtest.Dialects(t, func(t *testing.T, dsn string) {
 		ctx := context.Background()
 		db := dbtest.MustOpenMigrated(t, dsn)
 		due := time.Date(2026, 3, 29, 1, 30, 0, 0, time.UTC)
 		slot := func(by string) *schedule.SlotRecord {
 			return &schedule.SlotRecord{Ruleset: "mobile", Nominal: "2026-03-29 02:30", Zone: "Europe/London", DueAt: due,
-				ClaimedAt: due.Add(time.Second), ClaimedBy: by}
+				ClaimedAt: due.Add(time.Second), ClaimedBy: by, Status: schedule.SlotRunning}
 		}
 		a := slot("a")
-		if won, err := schedule.ClaimSlot(ctx, db, a); err != nil || !won {
-			t.Fatalf("first claim: %v %v", won, err)
+		if err := schedule.StartSlot(ctx, db, a); err != nil {
+			t.Fatal(err)
 		}
-		if won, err := schedule.ClaimSlot(ctx, db, slot("b")); err != nil || won {
-			t.Fatalf("second claim: %v %v", won, err)
-		}
-		// Only the claimer finishes it.
+		// Only the process running it finishes it.
 		b := slot("b")
 		b.Status, b.FinishedAt = schedule.SlotSucceeded, due.Add(time.Minute)
 		if err := schedule.FinishSlot(ctx, db, b); err == nil {
@@ -37,14 +34,17 @@ func TestClaimSlot(t *testing.T) {
 		if err := schedule.FinishSlot(ctx, db, a); err != nil {
 			t.Fatal(err)
 		}
-		// A cancelled slot may be claimed again, once.
-		if won, err := schedule.ClaimSlot(ctx, db, slot("b")); err != nil || !won {
-			t.Fatalf("claim of a cancelled slot: %v %v", won, err)
+		// The next attempt of the slot's job, in another process, takes
+		// the record over.
+		b = slot("b")
+		if err := schedule.StartSlot(ctx, db, b); err != nil {
+			t.Fatal(err)
 		}
-		if won, err := schedule.ClaimSlot(ctx, db, slot("c")); err != nil || won {
-			t.Fatalf("second claim of a cancelled slot: %v %v", won, err)
+		if got, err := schedule.GetSlot(ctx, db, "mobile", "2026-03-29 02:30"); err != nil || got.Status != schedule.SlotRunning ||
+			got.ClaimedBy != "b" || got.Error != "" || !got.FinishedAt.IsZero() {
+			t.Fatalf("slot taken over: %+v %v", got, err)
 		}
-		b.Status, b.RunID = schedule.SlotSucceeded, 42
+		b.Status, b.RunID, b.FinishedAt = schedule.SlotSucceeded, 42, due.Add(time.Minute)
 		if err := schedule.FinishSlot(ctx, db, b); err != nil {
 			t.Fatal(err)
 		}
@@ -56,14 +56,21 @@ func TestClaimSlot(t *testing.T) {
 			!got.DueAt.Equal(due) || !got.FinishedAt.Equal(due.Add(time.Minute)) || got.Zone != "Europe/London" {
 			t.Errorf("slot: %+v", got)
 		}
-		// A skipped slot is recorded finished.
-		skipped := &schedule.SlotRecord{Ruleset: "mobile", Nominal: "2026-03-30 02:30", Zone: "Europe/London", DueAt: due.Add(24 * time.Hour),
-			ClaimedAt: due.Add(24 * time.Hour), ClaimedBy: "a", Status: schedule.SlotSkipped, Error: "still running"}
-		if won, err := schedule.ClaimSlot(ctx, db, skipped); err != nil || !won {
-			t.Fatalf("skipped claim: %v %v", won, err)
+		// A missed slot is recorded finished, once.
+		missed := func(by string) *schedule.SlotRecord {
+			return &schedule.SlotRecord{Ruleset: "mobile", Nominal: "2026-03-30 02:30", Zone: "Europe/London", DueAt: due.Add(24 * time.Hour),
+				ClaimedAt: due.Add(24 * time.Hour), ClaimedBy: by, Status: schedule.SlotMissed, Error: "a later slot was due"}
+		}
+		for _, tc := range []struct {
+			by  string
+			won bool
+		}{{"a", true}, {"b", false}} {
+			if won, err := schedule.RecordSlot(ctx, db, missed(tc.by)); err != nil || won != tc.won {
+				t.Fatalf("record by %s: %v %v, want %v", tc.by, won, err, tc.won)
+			}
 		}
 		list, err := schedule.ListSlots(ctx, db, "mobile", due)
-		if err != nil || len(list) != 2 || list[1].Status != schedule.SlotSkipped || list[1].FinishedAt.IsZero() {
+		if err != nil || len(list) != 2 || list[1].Status != schedule.SlotMissed || list[1].FinishedAt.IsZero() || list[1].ClaimedBy != "a" {
 			t.Errorf("list: %+v %v", list, err)
 		}
 		if _, err := schedule.GetSlot(ctx, db, "mobile", "2026-01-01 00:00"); !errors.Is(err, store.ErrNotFound) {

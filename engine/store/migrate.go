@@ -1,7 +1,7 @@
 // Package store keeps the engine's tables, with plain SQL one file per
 // entity: runs and their per-rule results (runs.go), why matches were held
 // back (held.go), proposals and the proposals of failed runs (proposals.go,
-// recover.go), suppressions (suppressions.go), sharded jobs (jobs.go),
+// recover.go), suppressions (suppressions.go), the shards of sharded runs (shards.go),
 // outcome units (outcomes.go), the audit log every stage writes (audit.go),
 // run locks (locks.go) and the meta table (meta.go).
 //
@@ -34,6 +34,7 @@ import (
 	"github.com/lib/pq"
 
 	"github.com/goodturn/goodturn/engine/database"
+	"github.com/goodturn/goodturn/engine/queue"
 )
 
 //go:embed migrations/*.sql
@@ -94,8 +95,9 @@ func Migrations(d database.Dialect) ([]Migration, error) {
 }
 
 // Migrate applies the migrations the database has not had yet, each in its
-// own transaction, and returns how many it applied. On PostgreSQL an
-// advisory lock keeps two processes from migrating at once.
+// own transaction, then River's (the job queue's, see engine/queue), and
+// returns how many it applied. On PostgreSQL an advisory lock keeps two
+// processes from migrating at once.
 func Migrate(ctx context.Context, db *database.DB) (int, error) {
 	ms, err := Migrations(db.Dialect)
 	if err != nil {
@@ -155,7 +157,10 @@ func Migrate(ctx context.Context, db *database.DB) (int, error) {
 		}
 		n++
 	}
-	return n, nil
+	// River's tables, in the same schema, after goodturn's own and under
+	// the same lock.
+	rn, err := queue.Migrate(ctx, db)
+	return n + rn, err
 }
 
 // splitStatements splits a migration on semicolons that end a line, dropping
@@ -210,17 +215,21 @@ func EnsureSchema(ctx context.Context, db *database.DB) (string, error) {
 	return "", nil
 }
 
-// Pending returns how many of goodturn's migrations the database has not
-// applied: a command that only reads refuses to work on older tables
-// rather than migrate them.
+// Pending returns how many of goodturn's migrations, River's included, the
+// database has not applied: a command that only reads refuses to work on
+// older tables rather than migrate them.
 func Pending(ctx context.Context, db *database.DB) (int, error) {
 	ms, err := Migrations(db.Dialect)
 	if err != nil {
 		return 0, err
 	}
+	n, err := queue.Pending(ctx, db)
+	if err != nil {
+		return 0, err
+	}
 	rows, err := db.QueryContext(ctx, `SELECT version FROM schema_migrations`)
 	if err != nil {
-		return len(ms), nil // no migrations table: none applied
+		return n + len(ms), nil // no migrations table: none applied
 	}
 	defer rows.Close()
 	applied := map[int]bool{}
@@ -231,7 +240,6 @@ func Pending(ctx context.Context, db *database.DB) (int, error) {
 		}
 		applied[v] = true
 	}
-	n := 0
 	for _, m := range ms {
 		if !applied[m.Version] {
 			n++

@@ -11,9 +11,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/jmoiron/sqlx"
+	"github.com/riverqueue/river"
 
 	"github.com/goodturn/goodturn/engine/database"
+	"github.com/goodturn/goodturn/engine/queue"
 )
 
 // DefaultHeartbeat is how often a run records its heartbeat.
@@ -117,10 +118,11 @@ func isLive(db *database.DB, id int64) bool {
 // StaleRuns returns the runs still recorded as running whose heartbeat is
 // older than staleAfter at now (on the wall clock), oldest first: runs
 // whose process may be gone. Runs this process keeps alive are left out,
-// and so are the runs of unfinished sharded jobs, which are not lost when
-// their workers die: another worker takes their shards over once the
-// leases run out (see Engine.Work). rulesets limits the runs to those
-// rulesets; none means all. It writes nothing.
+// and so are the runs that River still has an unfinished job for (tagged
+// RunTag): the runs of a sharded run are not lost when their workers die,
+// River rescues the shards a dead worker held and another worker takes
+// them. rulesets limits the runs to those rulesets; none means all. It
+// writes nothing.
 func StaleRuns(ctx context.Context, db *database.DB, rulesets []string, now time.Time, staleAfter time.Duration) ([]Run, error) {
 	q := `SELECT ` + runColumns + ` FROM runs WHERE status = ? AND (heartbeat_at IS NULL OR heartbeat_at < ?)`
 	args := []any{RunRunning, now.Add(-staleAfter).UTC()}
@@ -154,7 +156,7 @@ func StaleRuns(ctx context.Context, db *database.DB, rulesets []string, now time
 	if len(out) == 0 {
 		return nil, nil
 	}
-	sharded, err := unfinishedJobRuns(ctx, db)
+	sharded, err := runsWithJobs(ctx, db, out)
 	if err != nil {
 		return nil, err
 	}
@@ -167,16 +169,26 @@ func StaleRuns(ctx context.Context, db *database.DB, rulesets []string, now time
 	return kept, nil
 }
 
-// unfinishedJobRuns returns the runs of the sharded jobs not yet done.
-func unfinishedJobRuns(ctx context.Context, db database.Querier) (map[int64]bool, error) {
-	var lists []string
-	if err := sqlx.SelectContext(ctx, db, &lists, db.Rebind(`SELECT run_ids FROM jobs WHERE status <> ?`), JobDone); err != nil {
-		return nil, fmt.Errorf("runs of unfinished jobs: %w", err)
+// runsWithJobs returns which of the runs River has an unfinished job for.
+func runsWithJobs(ctx context.Context, db *database.DB, runs []Run) (map[int64]bool, error) {
+	tags := make([]string, len(runs))
+	byTag := map[string]int64{}
+	for i, r := range runs {
+		tags[i] = RunTag(r.ID)
+		byTag[tags[i]] = r.ID
+	}
+	client, err := queue.NewClient(db, queue.Config{})
+	if err != nil {
+		return nil, fmt.Errorf("runs with jobs: %w", err)
+	}
+	jobs, err := queue.List(ctx, client, nil, river.NewJobListParams().States(queue.Unfinished...).TagsAny(tags...))
+	if err != nil {
+		return nil, fmt.Errorf("runs with jobs: %w", err)
 	}
 	out := map[int64]bool{}
-	for _, list := range lists {
-		for _, s := range strings.Split(list, ",") {
-			if id, err := strconv.ParseInt(s, 10, 64); err == nil {
+	for _, j := range jobs {
+		for _, tag := range j.Tags {
+			if id, ok := byTag[tag]; ok {
 				out[id] = true
 			}
 		}

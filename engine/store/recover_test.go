@@ -9,10 +9,36 @@ import (
 	"testing"
 	"time"
 
+	"github.com/riverqueue/river"
+
 	"github.com/goodturn/goodturn/engine/database"
 	"github.com/goodturn/goodturn/engine/database/dbtest"
+	"github.com/goodturn/goodturn/engine/queue"
 	"github.com/goodturn/goodturn/engine/store"
 )
+
+// workArgs is a job of the recovery tests; nothing works it.
+type workArgs struct{}
+
+func (workArgs) Kind() string { return "work" }
+
+// insertTagged inserts a job with a tag and returns its client and id.
+func insertTagged(t *testing.T, db *database.DB, tag string, opts *river.InsertOpts) (*queue.Client, int64) {
+	t.Helper()
+	client, err := queue.NewClient(db, queue.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if opts == nil {
+		opts = &river.InsertOpts{}
+	}
+	opts.Tags = []string{tag}
+	res, err := client.Insert(context.Background(), workArgs{}, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return client, res.Job.ID
+}
 
 // runWithProposals records a running run of a ruleset whose last heartbeat
 // was at beat, with a pending proposal to each customer.
@@ -94,11 +120,19 @@ func TestAbandonDeadRuns(t *testing.T) {
 				}
 				return func() { l.Unlock() }
 			}},
-			{name: "run of an unfinished sharded job", beat: stale, postgres: true, prepare: func(t *testing.T, db *database.DB, r *store.Run) func() {
-				job := &store.Job{Rulesets: []string{r.Ruleset}, RunIDs: []int64{r.ID}, Clock: r.StartedAt, CreatedAt: now}
-				if err := store.CreateJob(ctx, db, job, [][2]int64{{1, 10}}); err != nil {
+			{name: "run with an unfinished job", beat: stale, prepare: func(t *testing.T, db *database.DB, r *store.Run) func() {
+				insertTagged(t, db, store.RunTag(r.ID), nil)
+				return func() {}
+			}},
+			{name: "run whose only job was cancelled", beat: stale, dead: true, prepare: func(t *testing.T, db *database.DB, r *store.Run) func() {
+				client, id := insertTagged(t, db, store.RunTag(r.ID), &river.InsertOpts{ScheduledAt: time.Now().Add(time.Hour)})
+				if _, err := client.JobCancel(ctx, id); err != nil {
 					t.Fatal(err)
 				}
+				return func() {}
+			}},
+			{name: "run with another run's job", beat: stale, dead: true, prepare: func(t *testing.T, db *database.DB, r *store.Run) func() {
+				insertTagged(t, db, store.RunTag(r.ID+1_000_000), nil)
 				return func() {}
 			}},
 		}

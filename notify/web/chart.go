@@ -234,3 +234,23 @@ func usageCharts(f rules.Facts, proposed rules.Plan, hasProposed bool) []usageCh
 	}
 	return out
 }
+
+// lineChart is a line chart in a W×H view box: each series a line over a
+// band (its interval), horizontal grid lines at Grid, ticks on both axes.
+type lineChart struct {
+	W, H        float64
+	Left, Right float64
+	Axis        float64
+	Grid        []float64
+	Ticks       []tick
+	Series      []series
+	// Title is the chart's accessible name.
+	Title string
+}
+
+// series is one line of a lineChart: Line and Band are SVG points lists.
+type series struct {
+	Class string
+	Line  string
+	Band  string
+}

@@ -60,7 +60,7 @@ func deciders(clause string, known map[string]field) []field {
 
 // decodeEvidence reads a proposal's evidence and returns it written for
 // people, and what it says of amounts (which values are money).
-func decodeEvidence(raw []byte, currency string) (evidence, amounts, error) {
+func decodeEvidence(raw, offer []byte, currency string) (evidence, amounts, error) {
 	var ev struct {
 		Values []struct {
 			Name  string `json:"name"`
@@ -75,16 +75,12 @@ func decodeEvidence(raw []byte, currency string) (evidence, amounts, error) {
 			Name  string `json:"name"`
 			Value any    `json:"value"`
 		} `json:"facts"`
-		Money []string `json:"money"`
 	}
 	d := json.NewDecoder(bytes.NewReader(raw))
 	d.UseNumber()
-	a := amounts{currency: currency, money: map[string]bool{}}
+	a := amounts{currency: currency, isMoney: rules.EvidenceMoney(raw, offer)}
 	if err := d.Decode(&ev); err != nil {
 		return evidence{}, a, err
-	}
-	for _, name := range ev.Money {
-		a.money[name] = true
 	}
 	var out evidence
 	known := map[string]field{}

@@ -14,6 +14,7 @@ import (
 	"github.com/goodturn/goodturn/engine/billing"
 	"github.com/goodturn/goodturn/engine/database"
 	"github.com/goodturn/goodturn/engine/database/dbtest"
+	"github.com/goodturn/goodturn/engine/outcomes"
 	"github.com/goodturn/goodturn/engine/sample"
 	"github.com/goodturn/goodturn/engine/store"
 	"github.com/goodturn/goodturn/notify/review"
@@ -45,6 +46,13 @@ type fixture struct {
 
 func newFixture(t testing.TB, dsn string) *fixture {
 	t.Helper()
+	return newFixtureAt(t, dsn, clock, 0)
+}
+
+// newFixtureAt is newFixture with the rules run at a time, every rule
+// keeping control basis points of its customers as its control group.
+func newFixtureAt(t testing.TB, dsn string, clock time.Time, control int) *fixture {
+	t.Helper()
 	ctx := context.Background()
 	db := dbtest.MustOpenMigrated(t, dsn)
 	if err := billing.CreateSchema(ctx, db); err != nil {
@@ -56,6 +64,11 @@ func newFixture(t testing.TB, dsn string) *fixture {
 	sets, err := rules.LoadAll("../../rulesets")
 	if err != nil {
 		t.Fatal(err)
+	}
+	for _, rs := range sets {
+		for _, r := range rs.Rules {
+			r.Control = control
+		}
 	}
 	reader := &billing.Reader{DB: db}
 	eng := &engine.Engine{DB: db, Billing: reader, Now: func() time.Time { return clock }, Logger: slog.New(slog.DiscardHandler)}
@@ -159,4 +172,32 @@ func (f *fixture) otherBatch(t testing.TB) reviewdb.Batch {
 	}
 	t.Fatal("no second batch")
 	return reviewdb.Batch{}
+}
+
+// newOutcomesFixture is a fixture whose rules ran 120 days ago with a
+// quarter of each rule's customers in its control group, every batch
+// approved, and what the customers did since written with the demo's
+// planted effect: an outcomes page with figures and charts.
+func newOutcomesFixture(t testing.TB, dsn string) *fixture {
+	t.Helper()
+	ctx := context.Background()
+	today := time.Now().UTC()
+	f := newFixtureAt(t, dsn, today.AddDate(0, 0, -120), 2500)
+	bs, err := reviewdb.ListBatches(ctx, f.db, reviewdb.BatchFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range bs {
+		if _, err := reviewdb.DecidePending(ctx, f.db, reviewdb.Selection{RunID: b.RunID, RuleID: b.RuleID}, store.ProposalApproved, "ana", today); err != nil {
+			t.Fatal(err)
+		}
+	}
+	units, err := store.OutcomeUnits(ctx, f.db, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sample.GenerateOutcomes(ctx, f.db, outcomes.Contacts(units), sample.DemoEffect, 1, today); err != nil {
+		t.Fatal(err)
+	}
+	return f
 }

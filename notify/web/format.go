@@ -107,16 +107,13 @@ func formatAmount(v int64, currency string) string {
 }
 
 // amounts says how to write a proposal's amounts: in its currency, and
-// which of its values are money — those its evidence names (the rule's
-// values and offer fields that rules.Rule.Money found) and the money
-// fields of the facts (rules.IsMoneyField).
+// which of its values are money (rules.EvidenceMoney: the rule's values and
+// offer fields its evidence lists, and other names that are money fields of
+// the facts).
 type amounts struct {
 	currency string
-	money    map[string]bool
+	isMoney  func(name string) bool
 }
-
-// isMoney reports whether a value of that name is an amount of money.
-func (a amounts) isMoney(name string) bool { return a.money[name] || rules.IsMoneyField(name) }
 
 // field is one line of evidence or offer: a name, its value written for
 // people (money as money, dates as dates, counts grouped, the zero date as

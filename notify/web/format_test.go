@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/goodturn/goodturn/engine/store"
+	"github.com/goodturn/goodturn/rules"
 )
 
 func TestMeasureSMS(t *testing.T) {
@@ -61,7 +62,7 @@ func TestDescribe(t *testing.T) {
 			if err := d.Decode(&v); err != nil {
 				t.Fatal(err)
 			}
-			a := amounts{currency: "GBP", money: map[string]bool{"price_saving": true}}
+			a := amounts{currency: "GBP", isMoney: rules.EvidenceMoney([]byte(`{"money": ["price_saving"], "values": [{"name": "price_saving"}]}`), nil)}
 			if got := describe(tc.field, v, a); got.Value != tc.want {
 				t.Errorf("describe(%s, %s) = %q, want %q", tc.field, tc.json, got.Value, tc.want)
 			}
@@ -76,7 +77,7 @@ func TestDescribeListOfObjectsIsATable(t *testing.T) {
 	if err := d.Decode(&v); err != nil {
 		t.Fatal(err)
 	}
-	f := describe("months", v, amounts{currency: "GBP"})
+	f := describe("months", v, amounts{currency: "GBP", isMoney: rules.IsMoneyField})
 	if f.Table == nil || strings.Join(f.Table.Cols, "|") != "month|new cost" || len(f.Table.Rows) != 2 ||
 		strings.Join(f.Table.Rows[1], "|") != "1 Sep 2026|£7.50" {
 		t.Errorf("months as a table: %+v", f.Table)

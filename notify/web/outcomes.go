@@ -2,7 +2,7 @@ package web
 
 import (
 	"fmt"
-	"html/template"
+	"math"
 	"net/http"
 	"strings"
 	"time"
@@ -18,15 +18,27 @@ type outcomesData struct {
 	Rules  []outcomeRule
 }
 
-// outcomeRule is one rule's figures with its chart.
+// outcomeRule is one rule's figures with its charts.
 type outcomeRule struct {
 	outcomes.Group
 	Measures []outcomes.Measure
-	Chart    template.HTML
+	Charts   []curveChart
+}
+
+// curveChart is a figure week by week after the run, treated against
+// control, as a line chart and as the table that is its text alternative.
+type curveChart struct {
+	ID    string
+	Name  string
+	Chart *lineChart
+	Rows  []outcomes.Point
+	// Note says why there is no chart.
+	Note string
 }
 
 // outcomesPage serves GET /outcomes: per rule and per batch, treated
-// against control, the same figures as `goodturn outcomes`.
+// against control, the same figures as `goodturn outcomes`, with each
+// rule's uptake and churn charted week by week.
 func (s *Server) outcomesPage(w http.ResponseWriter, r *http.Request, u *reviewdb.User) {
 	ctx := r.Context()
 	units, err := store.OutcomeUnits(ctx, s.cfg.DB, "")
@@ -38,70 +50,93 @@ func (s *Server) outcomesPage(w http.ResponseWriter, r *http.Request, u *reviewd
 	if s.cfg.Review.Now != nil {
 		now = s.cfg.Review.Now()
 	}
-	since := now
-	for _, un := range units {
-		if un.AsOf.Before(since) {
-			since = un.AsOf
-		}
-	}
-	facts, err := outcomes.ReadFacts(ctx, s.cfg.Billing.DB, since)
+	rep, err := outcomes.Load(ctx, s.cfg.Billing.DB, units, now)
 	if err != nil {
 		s.failErr(w, r, u, err)
 		return
 	}
-	today := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
-	d := outcomesData{Report: outcomes.Build(units, facts, today)}
-	for _, g := range d.Report.Rules {
-		ms := append(append([]outcomes.Measure{}, g.Uptake...), g.Churn)
-		d.Rules = append(d.Rules, outcomeRule{Group: g, Measures: ms, Chart: outcomeChart(g.Ruleset+"/"+g.RuleID, ms)})
+	d := outcomesData{Report: rep}
+	for i, g := range rep.Rules {
+		or := outcomeRule{Group: g, Measures: append(append([]outcomes.Measure{}, g.Uptake...), g.Churn)}
+		for _, c := range g.Curves {
+			or.Charts = append(or.Charts, newCurveChart(fmt.Sprintf("curve-%d-%s", i, c.Name), g.Ruleset+"/"+g.RuleID, c))
+		}
+		d.Rules = append(d.Rules, or)
 	}
 	s.render(w, r, http.StatusOK, "outcomes", page{Title: "Outcomes", Nav: "outcomes", User: u, Data: d})
 }
 
-// outcomeChart draws each figure's treated and control shares as bars with
-// their 95% intervals as whiskers, or nothing when no figure has data.
-func outcomeChart(name string, ms []outcomes.Measure) template.HTML {
-	const (
-		width, height = 360, 160
-		top, bottom   = 10, 30
-		groupW        = width / 4
-		barW          = 22
-	)
-	var b strings.Builder
-	plotH := float64(height - top - bottom)
-	y := func(p float64) float64 { return float64(top) + plotH*(1-p) }
-	drawn := false
-	for i, m := range ms {
-		if !m.Available {
-			continue
+// curveNames are the charts' titles.
+var curveNames = map[string]string{"uptake": "Took the offer", "churn": "Left"}
+
+// newCurveChart draws a curve: for each group a line through its shares at
+// the end of each week (from 0 on the run's day), over a band of their 95%
+// intervals, on a y axis up to the highest interval rounded up to a tidy
+// step.
+func newCurveChart(id, rule string, c outcomes.Curve) curveChart {
+	name := curveNames[c.Name]
+	cc := curveChart{ID: id, Name: name, Rows: c.Points}
+	switch {
+	case !c.Available:
+		cc.Note = "No outcome data."
+		return cc
+	case len(c.Points) == 0:
+		cc.Note = "Not yet: no batch is a week old."
+		return cc
+	}
+	top := 0.0
+	for _, p := range c.Points {
+		top = max(top, p.Treated.Hi, p.Control.Hi)
+	}
+	// A tidy step that gives at most six lines above the axis.
+	step := 0.05
+	for _, st := range []float64{0.05, 0.1, 0.2, 0.25} {
+		step = st
+		if math.Ceil(top/st-1e-9) <= 6 {
+			break
 		}
-		x0 := i*groupW + groupW/2 - barW - 2
-		for j, p := range []outcomes.Proportion{m.Treated, m.Control} {
-			if p.N == 0 {
+	}
+	top = math.Max(step, math.Ceil(top/step-1e-9)*step)
+	const W, H, left, right, topPad, bottom = 360.0, 190.0, 34.0, 8.0, 10.0, 26.0
+	x := func(week int) float64 { return left + (W-left-right)*float64(week)/outcomes.CurveWeeks }
+	y := func(p float64) float64 { return topPad + (H-topPad-bottom)*(1-p/top) }
+	lc := &lineChart{W: W, H: H, Axis: y(0), Left: left, Right: W - right,
+		Title: fmt.Sprintf("%s: share of contacted and control customers who %s, by week after the run", rule, strings.ToLower(name))}
+	for i := 0; i <= int(math.Round(top/step)); i++ {
+		v := float64(i) * step
+		lc.Ticks = append(lc.Ticks, tick{X: left - 4, Y: y(v) + 3, Text: outcomes.PercentWhole(v), Anchor: "end"})
+		if i > 0 {
+			lc.Grid = append(lc.Grid, y(v))
+		}
+	}
+	for w := 0; w <= outcomes.CurveWeeks; w += 4 {
+		lc.Ticks = append(lc.Ticks, tick{X: x(w), Y: H - 8, Text: fmt.Sprintf("week %d", w), Anchor: "middle"})
+	}
+	for _, group := range []string{"treated", "control"} {
+		var line, upper, lower []string
+		pt := func(w int, p float64) string { return fmt.Sprintf("%.1f,%.1f", x(w), y(p)) }
+		line, upper, lower = append(line, pt(0, 0)), append(upper, pt(0, 0)), append(lower, pt(0, 0))
+		for _, p := range c.Points {
+			q := p.Treated
+			if group == "control" {
+				q = p.Control
+			}
+			if q.N == 0 {
 				continue
 			}
-			drawn = true
-			x := x0 + j*(barW+4)
-			class, fill := []string{"treated", "control"}[j], []string{"#2a6f4e", "#9aa5b1"}[j]
-			fmt.Fprintf(&b, `<rect class="%s" fill="%s" x="%d" y="%.1f" width="%d" height="%.1f"><title>%s %s: %s of %d (%s to %s)</title></rect>`,
-				class, fill, x, y(p.P), barW, plotH*p.P, class, measureLabel(m), outcomes.Percent(p.P), p.N, outcomes.Percent(p.Lo), outcomes.Percent(p.Hi))
-			cx := x + barW/2
-			fmt.Fprintf(&b, `<line class="whisker" stroke="#222" x1="%d" x2="%d" y1="%.1f" y2="%.1f"/>`, cx, cx, y(p.Lo), y(p.Hi))
+			line = append(line, pt(p.Week, q.P))
+			upper = append(upper, pt(p.Week, q.Hi))
+			lower = append([]string{pt(p.Week, q.Lo)}, lower...)
 		}
-		fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="middle" font-size="11">%s</text>`, i*groupW+groupW/2, height-10, measureLabel(m))
+		lc.Series = append(lc.Series, series{Class: group, Line: strings.Join(line, " "),
+			Band: strings.Join(append(upper, lower...), " ")})
 	}
-	if !drawn {
-		return ""
-	}
-	return template.HTML(fmt.Sprintf(`<svg class="chart" viewBox="0 0 %d %d" width="100%%" role="img" aria-label="%s: treated against control">`+
-		`<line class="axis" stroke="#888" x1="0" x2="%d" y1="%.1f" y2="%.1f"/>%s</svg>`,
-		width, height, template.HTMLEscapeString(name), width, y(0), y(0), b.String()))
+	cc.Chart = lc
+	return cc
 }
-
-// measureLabel names a figure: "uptake 30d".
-func measureLabel(m outcomes.Measure) string { return fmt.Sprintf("%s %dd", m.Name, m.Days) }
 
 func init() {
 	funcs["pct"] = outcomes.Percent
 	funcs["points"] = func(d float64) string { return strings.TrimSuffix(outcomes.Points(d), " points") }
+	funcs["signedMoney"] = outcomes.SignedMoney
 }

@@ -80,6 +80,9 @@ func TestEveryPageOnEveryScreen(t *testing.T) {
 
 	srv := httptest.NewServer(f.srv)
 	defer srv.Close()
+	// The outcomes page is another sample's, whose rules ran 120 days ago.
+	outcomesSrv := httptest.NewServer(newOutcomesFixture(t, dbtest.SQLiteDSN(t)).srv)
+	defer outcomesSrv.Close()
 	bctx := newBrowser(t, 1400, 900)
 	if err := chromedp.Do(bctx, chromedp.Navigate(srv.URL+"/login")); err != nil {
 		t.Fatalf("start %s: %v", chromium, err)
@@ -88,14 +91,19 @@ func TestEveryPageOnEveryScreen(t *testing.T) {
 		name, path, ready string
 		// want is text the page must show.
 		want []string
+		// srv serves the page, when it is not srv.
+		srv *httptest.Server
 	}{
-		{"login", "/login", "form input#password", []string{"Log in to review"}},
-		{"batches", "/?all=1", "section.batch", []string{"A cheaper plan that fits", "most valuable", "least valuable", "chosen at random"}},
-		{"batch", "/batches/" + f.batch, "section.proposals", []string{"customers approved", "by ana", "2 sent", "1 dead", "approved"}},
-		{"batch-pending", "/batches/" + held.Key(), "section.proposals", []string{"customers pending", "Held back by the run"}},
-		{"proposal", fmt.Sprintf("/proposals/%d", f.script), "#evidence ol.checklist", []string{"From", "Subject", "segment", "decided by", "The least they would have saved in any one of those months."}},
-		{"audit", "/audit", "ol.audit", []string{"ana approved", "of " + f.batch + ": 'checked with billing'"}},
-		{"dead", "/dead", "table.dead", []string{"550 5.1.1 mailbox unavailable", "Retry"}},
+		{"login", "/login", "form input#password", []string{"Log in to review"}, nil},
+		{"batches", "/?all=1", "section.batch", []string{"A cheaper plan that fits", "most valuable", "least valuable", "chosen at random"}, nil},
+		{"batch", "/batches/" + f.batch, "section.proposals", []string{"customers approved", "by ana", "2 sent", "1 dead", "approved"}, nil},
+		{"batch-pending", "/batches/" + held.Key(), "section.proposals", []string{"customers pending", "Held back by the run"}, nil},
+		{"proposal", fmt.Sprintf("/proposals/%d", f.script), "#evidence ol.checklist", []string{"From", "Subject", "segment", "decided by", "The least they would have saved in any one of those months."}, nil},
+		{"audit", "/audit", "ol.audit", []string{"ana approved", "of " + f.batch + ": 'checked with billing'"}, nil},
+		{"dead", "/dead", "table.dead", []string{"550 5.1.1 mailbox unavailable", "Retry"}, nil},
+		// Last: its login replaces the session of srv (cookies ignore ports).
+		{"outcomes", "/outcomes", "section.outcomes svg.chart.line", []string{"Took the offer: share by week after the run", "Left: share by week after the run",
+			"week 12", "uptake 90d", "churn 90d", "revenue 3 months", "The chart's figures"}, outcomesSrv},
 	}
 	for _, screen := range []struct {
 		name string
@@ -106,16 +114,21 @@ func TestEveryPageOnEveryScreen(t *testing.T) {
 		}
 		for _, p := range pages {
 			t.Run(p.name+"/"+screen.name, func(t *testing.T) {
-				steps := []chromedp.Action[chromedp.Void]{chromedp.Navigate(srv.URL + p.path)}
+				base := srv.URL
+				if p.srv != nil {
+					base = p.srv.URL
+				}
+				steps := []chromedp.Action[chromedp.Void]{chromedp.Navigate(base + p.path)}
 				switch p.name {
 				case "login":
 					if _, err := chromedp.Call(bctx, network.ClearBrowserCookies, cdp.Empty{}); err != nil {
 						t.Fatal(err)
 					}
-				case "batches":
-					// Every page after the login page needs one: bob, an
-					// admin, sees every button there is.
-					steps = append(steps, chromedp.Navigate(srv.URL+"/login?next="+url.QueryEscape(p.path)), loginAs("bob"))
+				case "batches", "outcomes":
+					// Every page after the login page needs one (and each
+					// server its own): bob, an admin, sees every button
+					// there is.
+					steps = append(steps, chromedp.Navigate(base+"/login?next="+url.QueryEscape(p.path)), loginAs("bob"))
 				}
 				steps = append(steps, chromedp.WaitVisible(chromedp.CSS(p.ready)))
 				if err := chromedp.Do(bctx, steps...); err != nil {

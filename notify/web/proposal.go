@@ -53,7 +53,7 @@ func (s *Server) proposal(w http.ResponseWriter, r *http.Request, u *reviewdb.Us
 	}
 	d.Customer, d.Known = s.customer(ctx, p.CustomerID)
 	var a amounts
-	if d.Evidence, a, err = decodeEvidence(p.Evidence, p.Currency); err != nil {
+	if d.Evidence, a, err = decodeEvidence(p.Evidence, p.Offer, p.Currency); err != nil {
 		d.EvErr = err.Error()
 	}
 	offer, err := notify.DecodeObject(p.Offer)

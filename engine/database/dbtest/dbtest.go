@@ -98,6 +98,13 @@ func MustMigrate(tb testing.TB, db *database.DB) {
 	}
 }
 
+// MustOpen opens the database at dsn without migrating it; it is closed
+// when the test ends.
+func MustOpen(tb testing.TB, dsn string) *database.DB {
+	tb.Helper()
+	return mustOpen(tb, dsn)
+}
+
 func mustOpen(tb testing.TB, dsn string) *database.DB {
 	tb.Helper()
 	db, err := database.Open(context.Background(), dsn)
