@@ -279,7 +279,7 @@ func (p *pass) write(ctx context.Context, cancel context.CancelCauseFunc, found 
 	for i, rs := range p.sets {
 		setOf[rs.Name] = i
 	}
-	toWrite := make(chan []store.Proposal, 2)
+	toWrite := make(chan []store.Proposal, 1) // one batch waits while one is written (see writeBatch)
 	var writeErr error
 	var writeWG sync.WaitGroup
 	writeWG.Add(1)
