@@ -304,10 +304,16 @@ func NewQuote(f *Facts, p Plan, n int) *Quote {
 		ByMonth:      make([]QuoteMonth, len(months)),
 	}
 	q.SavesEveryMonth = len(months) > 0
-	newCost, currentCost := monthCosts(f, &p)
-	for i := range months {
-		q.Costs[i] = newCost(i)
-		q.CurrentCosts[i] = currentCost(i)
+	rt, j := ratingOf(f), -1
+	if rt != nil && rt.current >= 0 {
+		j = rt.planIndex(&p)
+	}
+	for i, m := range months {
+		if j >= 0 {
+			q.Costs[i], q.CurrentCosts[i] = rt.cost(i, j), rt.cost(i, rt.current)
+		} else {
+			q.Costs[i], q.CurrentCosts[i] = Cost(p, m), Cost(f.Plan, m)
+		}
 		q.Total += q.Costs[i]
 		q.CurrentTotal += q.CurrentCosts[i]
 		qm := QuoteMonth{CurrentCost: q.CurrentCosts[i], NewCost: q.Costs[i], Saving: q.CurrentCosts[i] - q.Costs[i],
@@ -334,18 +340,6 @@ func NewQuote(f *Facts, p Plan, n int) *Quote {
 		q.YearlySaving = q.Saving
 	}
 	return q
-}
-
-// monthCosts returns how to re-rate each usage month on p and on the
-// customer's current plan: on the facts' rating when they have one and it
-// knows both plans, else from the plans' maps.
-func monthCosts(f *Facts, p *Plan) (onPlan, onCurrent func(i int) int) {
-	if rt := ratingOf(f); rt != nil && rt.current >= 0 {
-		if j := rt.planIndex(p); j >= 0 {
-			return func(i int) int { return rt.cost(i, j) }, func(i int) int { return rt.cost(i, rt.current) }
-		}
-	}
-	return func(i int) int { return Cost(*p, f.Usage[i]) }, func(i int) int { return Cost(f.Plan, f.Usage[i]) }
 }
 
 func lastMonths(f *Facts, n int) []UsageMonth {
