@@ -461,7 +461,7 @@ func TestShardedRunInOneProcessEqualsARun(t *testing.T) {
 		}
 		db := mustOpen(t, dsn)
 		eng := mustSetup(t, db, 400)
-		sr, err := eng.StartJob(ctx, sets, 4)
+		sr, err := eng.StartSharded(ctx, sets, 4)
 		if err != nil {
 			t.Fatal(err)
 		}

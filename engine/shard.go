@@ -75,13 +75,13 @@ type FinishArgs struct {
 // Kind names the jobs that finish sharded runs in River.
 func (FinishArgs) Kind() string { return "goodturn_finish_sharded_run" }
 
-// StartJob starts a sharded run of the rulesets: in one transaction it
+// StartSharded starts a sharded run of the rulesets: in one transaction it
 // records a run for each and inserts one River job per shard of customers
 // (quantiles of the ids present, so that shards hold about the same number
 // of customers), which any number of worker processes take (see
 // ShardWorkers). The result is the same as a single-process RunAll at the
 // same clock.
-func (e *Engine) StartJob(ctx context.Context, sets []*rules.Ruleset, shards int) (*ShardedRun, error) {
+func (e *Engine) StartSharded(ctx context.Context, sets []*rules.Ruleset, shards int) (*ShardedRun, error) {
 	if shards < 1 {
 		return nil, fmt.Errorf("start sharded run: %d shards", shards)
 	}

@@ -135,7 +135,7 @@ func TestControlGroupIsStable(t *testing.T) {
 	}
 
 	eng := sampleEngine(t, sharded, customers)
-	job, err := eng.StartJob(ctx, sets, 6)
+	job, err := eng.StartSharded(ctx, sets, 6)
 	if err != nil {
 		t.Fatal(err)
 	}

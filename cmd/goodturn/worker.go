@@ -96,7 +96,7 @@ func byName(sets []*rules.Ruleset) map[string]*rules.Ruleset {
 // alongside any `goodturn worker` processes (the only worker on SQLite),
 // waits for its runs to be recorded and prints them.
 func runSharded(ctx context.Context, env *Env, eng *engine.Engine, sets []*rules.Ruleset, shards int, rescue time.Duration) error {
-	sr, err := eng.StartJob(ctx, sets, shards)
+	sr, err := eng.StartSharded(ctx, sets, shards)
 	if err != nil {
 		return err
 	}

@@ -118,7 +118,7 @@ func TestWorkersShareARunAndSurviveAKill(t *testing.T) {
 
 	// The same data and clock, split into shards for three workers.
 	eng := sampleEngine(t, sharded, customers)
-	job, err := eng.StartJob(ctx, sets, 12)
+	job, err := eng.StartSharded(ctx, sets, 12)
 	if err != nil {
 		t.Fatal(err)
 	}

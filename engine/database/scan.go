@@ -1,6 +1,7 @@
 package database
 
 import (
+	"context"
 	"database/sql"
 	"fmt"
 	"time"
@@ -83,4 +84,28 @@ func parseDate(s string) (time.Time, bool) {
 		return time.Time{}, false // 2026-02-30
 	}
 	return t, true
+}
+
+// GroupCounts runs a query whose rows are (key, subkey, count), such as
+// `SELECT channel, status, count(*) … GROUP BY channel, status`, and
+// returns the counts by key and subkey.
+func GroupCounts[N int | int64](ctx context.Context, q Querier, query string, args ...any) (map[string]map[string]N, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]map[string]N{}
+	for rows.Next() {
+		var key, sub string
+		var n N
+		if err := rows.Scan(&key, &sub, &n); err != nil {
+			return nil, err
+		}
+		if out[key] == nil {
+			out[key] = map[string]N{}
+		}
+		out[key][sub] = n
+	}
+	return out, rows.Err()
 }

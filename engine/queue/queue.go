@@ -250,24 +250,8 @@ var States = []string{string(rivertype.JobStatePending), string(rivertype.JobSta
 // count until River's cleaner deletes them (a day for completed ones, a
 // week for discarded ones, by default).
 func Counts(ctx context.Context, q database.Querier) (map[string]map[string]int, error) {
-	rows, err := q.QueryContext(ctx, `SELECT queue, state, count(*) FROM river_job GROUP BY queue, state`)
+	out, err := database.GroupCounts[int](ctx, q, `SELECT queue, state, count(*) FROM river_job GROUP BY queue, state`)
 	if err != nil {
-		return nil, fmt.Errorf("count jobs: %w", err)
-	}
-	defer rows.Close()
-	out := map[string]map[string]int{}
-	for rows.Next() {
-		var queue, state string
-		var n int
-		if err := rows.Scan(&queue, &state, &n); err != nil {
-			return nil, fmt.Errorf("count jobs: %w", err)
-		}
-		if out[queue] == nil {
-			out[queue] = map[string]int{}
-		}
-		out[queue][state] = n
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("count jobs: %w", err)
 	}
 	return out, nil

@@ -193,8 +193,10 @@ type slotWorker struct {
 }
 
 // Work runs a slot unless its history says there is nothing to do: it ran
-// already (an earlier attempt finished it), or an attempt left it running
-// (its process died) and a later slot of the ruleset has come since. It
+// already (an earlier attempt finished it, or the job is a new one for an
+// old slot, inserted again after River's cleaner deleted the completed
+// job), or an attempt left it running (its process died) and a later slot
+// of the ruleset has come since. It
 // takes the ruleset's run lock first; a slot whose ruleset is running is
 // skipped, unless an earlier attempt of its own may still hold the lock.
 func (w *slotWorker) Work(ctx context.Context, job *river.Job[SlotArgs]) error {

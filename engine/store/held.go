@@ -44,22 +44,9 @@ func SaveHeld(ctx context.Context, db database.Querier, runID int64, held map[st
 
 // Held returns, for a run, held[rule][reason] = customers.
 func Held(ctx context.Context, db database.Querier, runID int64) (map[string]map[string]int64, error) {
-	rows, err := db.QueryContext(ctx, db.Rebind(`SELECT rule_id, reason, customers FROM run_held WHERE run_id = ?`), runID)
+	out, err := database.GroupCounts[int64](ctx, db, db.Rebind(`SELECT rule_id, reason, customers FROM run_held WHERE run_id = ?`), runID)
 	if err != nil {
 		return nil, fmt.Errorf("held of run %d: %w", runID, err)
 	}
-	defer rows.Close()
-	out := map[string]map[string]int64{}
-	for rows.Next() {
-		var rule, reason string
-		var n int64
-		if err := rows.Scan(&rule, &reason, &n); err != nil {
-			return nil, fmt.Errorf("held of run %d: %w", runID, err)
-		}
-		if out[rule] == nil {
-			out[rule] = map[string]int64{}
-		}
-		out[rule][reason] = n
-	}
-	return out, rows.Err()
+	return out, nil
 }

@@ -339,22 +339,9 @@ func Counts(ctx context.Context, db database.Querier, statuses ...string) (map[s
 			args = append(args, st)
 		}
 	}
-	rows, err := db.QueryContext(ctx, db.Rebind(q+` GROUP BY channel, status`), args...)
+	out, err := database.GroupCounts[int](ctx, db, db.Rebind(q+` GROUP BY channel, status`), args...)
 	if err != nil {
 		return nil, fmt.Errorf("count outbox: %w", err)
 	}
-	defer rows.Close()
-	out := map[string]map[string]int{}
-	for rows.Next() {
-		var ch, st string
-		var n int
-		if err := rows.Scan(&ch, &st, &n); err != nil {
-			return nil, fmt.Errorf("count outbox: %w", err)
-		}
-		if out[ch] == nil {
-			out[ch] = map[string]int{}
-		}
-		out[ch][st] = n
-	}
-	return out, rows.Err()
+	return out, nil
 }
