@@ -45,7 +45,8 @@ type Config struct {
 	// when it logs at debug level; nil writes warnings and errors to
 	// standard error.
 	Logger *slog.Logger
-	// Now, when set, is River's clock (tests stub time with it).
+	// Now, when set, is River's clock (tests stub time with it); such a
+	// client's finished jobs are never deleted.
 	Now func() time.Time
 	// JobTimeout is how long a job may work before its context is
 	// cancelled; zero is River's default (one minute), negative none.
@@ -158,6 +159,10 @@ func NewClient(db *database.DB, cfg Config) (*Client, error) {
 	}
 	if cfg.Now != nil {
 		rc.Test.Time = clock(cfg.Now)
+		// River's cleaner measures how long ago a job finished by the
+		// real clock, against the stubbed time it finished at: it would
+		// delete a stubbed client's jobs at random. They are kept.
+		rc.CompletedJobRetentionPeriod, rc.CancelledJobRetentionPeriod, rc.DiscardedJobRetentionPeriod = -1, -1, -1
 	}
 	c, err := river.NewClient(driver(db), rc)
 	if err != nil {
