@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sort"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -12,7 +13,7 @@ import (
 	"github.com/goodturn/goodturn/engine/queue"
 )
 
-// Report is what one pass of the sender did.
+// Report is what one pass of the sender did, in message id order.
 type Report struct {
 	Outcomes []Outcome
 }
@@ -62,6 +63,7 @@ func (s *Sender) RunOnce(ctx context.Context, client *queue.Client) (Report, err
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := Report{Outcomes: append([]Outcome(nil), rep.Outcomes...)}
+	sort.SliceStable(out.Outcomes, func(i, j int) bool { return out.Outcomes[i].ID < out.Outcomes[j].ID })
 	if waitErr != nil {
 		return out, waitErr
 	}
