@@ -964,3 +964,21 @@ func TestSenderCapsAttempts(t *testing.T) {
 		t.Errorf("row %s, job %s of %d attempts", m.Status, j.State, j.MaxAttempts)
 	}
 }
+
+// A send job whose message is gone (the demo's fresh start empties the
+// outbox) completes without sending: River does not retry it for a day.
+func TestJobOfAGoneMessageCompletes(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, dbtest.SQLiteDSN(t))
+	f.cheaperPlans(1, "Gone Soon")
+	m := f.rows(outboxdb.Filter{Channel: "email"})[0]
+	if err := store.Reset(ctx, f.db); err != nil {
+		t.Fatal(err)
+	}
+	var sent atomic.Int32
+	ch := channel.Func(func(context.Context, channel.Message) error { sent.Add(1); return nil })
+	f.pass(&Sender{DB: f.db, Now: f.clock.Now, Channels: map[string]channel.Channel{"email": ch}})
+	if j := f.job(m); j.State != rivertype.JobStateCompleted || sent.Load() != 0 {
+		t.Errorf("job of a deleted message: %s after %d sends", j.State, sent.Load())
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/goodturn/goodturn/engine/database"
+	"github.com/goodturn/goodturn/engine/store"
 	"github.com/goodturn/goodturn/notify/channel"
 	"github.com/goodturn/goodturn/notify/outbox/outboxdb"
 )
@@ -139,6 +140,11 @@ func (s *Sender) Deliver(ctx context.Context, id int64, attempt, maxAttempts int
 
 func (s *Sender) deliver(ctx context.Context, id int64, t tries) (Outcome, error) {
 	m, err := outboxdb.Get(ctx, s.DB, id)
+	if errors.Is(err, store.ErrNotFound) {
+		// The demo's fresh start deleted it: nothing to send.
+		s.logger().Info("outbox: the send job's message is gone", "id", id)
+		return Outcome{}, nil
+	}
 	if err != nil {
 		return Outcome{}, err
 	}
