@@ -294,6 +294,9 @@ type smtpServer struct {
 	// refuse makes the server answer every message with 421: up, but not
 	// taking mail for now.
 	refuse atomic.Bool
+	// ln is the server's listener; hold keeps the port of a server that
+	// is down (see down).
+	ln, hold net.Listener
 }
 
 func startSMTP(t *testing.T, addr string) *smtpServer {
@@ -306,14 +309,6 @@ func startSMTP(t *testing.T, addr string) *smtpServer {
 
 func (s *smtpServer) start(addr string) {
 	s.t.Helper()
-	if err := s.startErr(addr); err != nil {
-		s.t.Fatal(err)
-	}
-}
-
-// startErr starts the server on addr, or any free port when "", and
-// returns why it could not.
-func (s *smtpServer) startErr(addr string) error {
 	if addr == "" {
 		addr = "127.0.0.1:0"
 	}
@@ -326,7 +321,7 @@ func (s *smtpServer) startErr(addr string) error {
 		time.Sleep(20 * time.Millisecond)
 	}
 	if err != nil {
-		return err
+		s.t.Fatal(err)
 	}
 	s.addr = l.Addr().String()
 	srv := smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) { return &smtpSession{s: s}, nil }))
@@ -334,14 +329,50 @@ func (s *smtpServer) startErr(addr string) error {
 	srv.AllowInsecureAuth = true
 	srv.EnableSMTPUTF8 = true
 	srv.ReadTimeout, srv.WriteTimeout = 5*time.Second, 5*time.Second
-	s.srv = srv
+	s.srv, s.ln = srv, l
 	go srv.Serve(l)
-	return nil
+}
+
+// down stops the server as a crash would — every connection is dropped
+// before the greeting — but keeps its port, so that nothing else takes it
+// before up starts the server there again.
+func (s *smtpServer) down() {
+	s.t.Helper()
+	addr := s.addr
+	s.stop()
+	var err error
+	for i := 0; i < 50; i++ {
+		if s.hold, err = net.Listen("tcp", addr); err == nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	go func(l net.Listener) {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}(s.hold)
+}
+
+// up starts a server that is down again, on its port.
+func (s *smtpServer) up() {
+	s.t.Helper()
+	s.hold.Close()
+	s.start(s.addr)
 }
 
 func (s *smtpServer) stop() {
 	if s.srv != nil {
 		s.srv.Close()
+		// Close misses a listener its Serve has not taken up yet.
+		s.ln.Close()
 		s.srv = nil
 	}
 }

@@ -764,8 +764,8 @@ func TestEnqueueRechecksConsentAndSuppressions(t *testing.T) {
 }
 
 // TestSMTPDownFortyMinutes: the SMTP server is down for forty minutes —
-// stopped for twenty, then up but refusing every message with 421 for
-// twenty — while the sender runs, as serve's does (two of them on
+// stopped for twenty (every connection dropped), then up but refusing
+// every message with 421 for twenty — while the sender runs, as serve's does (two of them on
 // PostgreSQL, one on SQLite) on a clock that runs fast. River retries
 // every message; when the server is back each one is delivered exactly
 // once, and none is lost or dead.
@@ -776,8 +776,7 @@ func TestSMTPDownFortyMinutes(t *testing.T) {
 		srv := startSMTP(t, "")
 		const n = 12
 		f.cheaperPlans(n, "Outage Jones")
-		addr := srv.addr
-		srv.stop()
+		srv.down()
 		senders := 1
 		if f.db.IsPostgres() {
 			senders = 2
@@ -799,10 +798,8 @@ func TestSMTPDownFortyMinutes(t *testing.T) {
 			}
 		}
 		tick(20)
-		if err := srv.startErr(addr); err != nil {
-			t.Fatal(err)
-		}
 		srv.refuse.Store(true)
+		srv.up()
 		tick(20)
 		if got := srv.received(); len(got) != 0 {
 			t.Fatalf("received %d messages while down", len(got))
