@@ -56,6 +56,8 @@ func runServe(ctx context.Context, x *call) error {
 	catchUp := durationIn(fs, "catch-up", schedule.DefaultCatchUp, 0,
 		"on start, run a slot missed within this long; 0 runs none")
 	workers := intIn(fs, "workers", 0, 0, maxWorkers, "evaluating goroutines per run; the number of CPUs by default")
+	rescueAfter := durationIn(fs, "rescue-after", schedule.DefaultRescueAfter, time.Nanosecond,
+		"how long a scheduled run may take: then it is cancelled, and a slot whose serve died this long ago runs in another serve")
 	secondAbove := intIn(fs, "second-reviewer-above", review.DefaultSecondReviewerAbove, -1, math.MaxInt,
 		"on the review page, approving a batch of more pending proposals than this takes two different reviewers; -1 never")
 	expireAfter := fs.String("expire-after", rulefmt.FormatDuration(review.DefaultExpireAfter),
@@ -84,7 +86,7 @@ func runServe(ctx context.Context, x *call) error {
 		return err
 	}
 	tuneGC(env)
-	sv, err := newServer(ctx, x, serveOptions{schedule: *schedulePath, catchUp: *catchUp, workers: *workers,
+	sv, err := newServer(ctx, x, serveOptions{schedule: *schedulePath, catchUp: *catchUp, workers: *workers, rescueAfter: *rescueAfter,
 		secondAbove: *secondAbove, expireAfter: expire, trustProxy: *trustProxy, from: sf.smtpFrom})
 	if err != nil {
 		return err
@@ -117,6 +119,9 @@ type serveOptions struct {
 	catchUp  time.Duration
 	workers  int
 	now      func() time.Time
+	// rescueAfter is schedule.Scheduler.RescueAfter: how long a slot's run
+	// may take, and how long a dead serve's slot waits for another.
+	rescueAfter time.Duration
 	// secondAbove and expireAfter are the review's rules (review.Config);
 	// 0 means the defaults.
 	secondAbove int
@@ -269,7 +274,8 @@ func newServer(ctx context.Context, x *call, opts serveOptions) (*server, error)
 		closeAll()
 		return nil, err
 	}
-	sv.sched = &schedule.Scheduler{DB: db, Entries: entries, Job: sv.job, Now: now, CatchUp: opts.catchUp, Logger: log, Observe: sv.metrics.Observe}
+	sv.sched = &schedule.Scheduler{DB: db, Entries: entries, Job: sv.job, Now: now, CatchUp: opts.catchUp, Logger: log, Observe: sv.metrics.Observe,
+		RescueAfter: opts.rescueAfter}
 	for _, e := range entries {
 		sv.metrics.Known(e.Ruleset)
 	}
