@@ -56,7 +56,7 @@ func (s *sendFlags) bind(env *Env, fs *flag.FlagSet) {
 	fs.StringVar(&s.rate, "rate", def("GOODTURN_SEND_RATE", ""), "rate limits per channel, like email=10/s,sms=5/s (GOODTURN_SEND_RATE)")
 	fs.StringVar(&s.hours, "send-hours", def("GOODTURN_SEND_HOURS", "08:00-20:00"), "the hours of the customer's day messages may arrive in, or always (GOODTURN_SEND_HOURS)")
 	fs.StringVar(&s.defaultZone, "default-timezone", def("GOODTURN_DEFAULT_TIMEZONE", "UTC"), "the time zone of customers with none")
-	s.rescueAfter = durationIn(fs, "rescue-after", outbox.DefaultRescueAfter, time.Minute,
+	s.rescueAfter = durationIn(fs, "send-rescue-after", outbox.DefaultRescueAfter, time.Minute,
 		"how long a send job may run before River takes its sender for stopped and another sends the message again, with its key")
 	intVar(fs, &s.maxAttempts, "max-attempts", outbox.DefaultMaxAttempts, 1, 1000, "attempts a message has before it is dead: those of the send jobs this process inserts, and at most this many for those it works")
 	intVar(fs, &s.workers, "send-workers", 10, 1, 1000, "how many messages of each channel this process sends at once")
