@@ -35,8 +35,9 @@ type Client = river.Client[*sql.Tx]
 
 // Config is what a goodturn River client needs to know.
 type Config struct {
-	// Workers are the job kinds this client works (and may insert). Nil
-	// makes a client that inserts any kind without checking for a worker.
+	// Workers are the job kinds this client works (and may insert); every
+	// kind declared with Kind is added. Nil makes a client that inserts
+	// any kind without checking for a worker.
 	Workers *river.Workers
 	// Queues are the queues this client works and how many jobs of each
 	// at once; nil makes an insert-only client, which is never started.
@@ -141,6 +142,9 @@ func NewClient(db *database.DB, cfg Config) (*Client, error) {
 	logger := quiet()
 	if cfg.Logger != nil {
 		logger = slog.New(warnUnlessDebug{cfg.Logger.Handler()})
+	}
+	if cfg.Workers != nil {
+		addKinds(cfg.Workers)
 	}
 	rc := &river.Config{
 		ID:                   cfg.ID,

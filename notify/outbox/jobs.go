@@ -59,6 +59,13 @@ func (w *SendWorker) Work(ctx context.Context, job *river.Job[SendArgs]) error {
 	return w.Sender.Deliver(ctx, job.Args.MessageID, job.Attempt, job.MaxAttempts)
 }
 
+// Every working River client knows the send jobs, so that whichever leads
+// rescues a stuck one (see queue.Kind); only those that work the send
+// queues run them, with their own Sender.
+func init() {
+	queue.Kind(func(w *river.Workers) error { return river.AddWorkerSafely(w, &SendWorker{}) })
+}
+
 // AddWorker registers the send jobs' worker, delivering through s.
 func AddWorker(workers *river.Workers, s *Sender) {
 	river.AddWorker(workers, &SendWorker{Sender: s})

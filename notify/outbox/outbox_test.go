@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/goodturn/goodturn/engine/database"
 	"github.com/goodturn/goodturn/engine/database/dbtest"
+	"github.com/goodturn/goodturn/engine/queue"
 	"github.com/goodturn/goodturn/engine/store"
 	"github.com/goodturn/goodturn/notify/channel"
 	"github.com/goodturn/goodturn/notify/outbox/outboxdb"
@@ -977,5 +979,61 @@ func TestJobOfAGoneMessageCompletes(t *testing.T) {
 	f.pass(&Sender{DB: f.db, Now: f.clock.Now, Channels: map[string]channel.Channel{"email": ch}})
 	if j := f.job(m); j.State != rivertype.JobStateCompleted || sent.Load() != 0 {
 		t.Errorf("job of a deleted message: %s after %d sends", j.State, sent.Load())
+	}
+}
+
+// otherArgs is a job kind of another stage, worked on a queue of its own.
+type otherArgs struct{}
+
+func (otherArgs) Kind() string { return "other_stage" }
+
+type otherWorker struct {
+	river.WorkerDefaults[otherArgs]
+}
+
+func (otherWorker) Work(context.Context, *river.Job[otherArgs]) error { return nil }
+
+// A River client that works only another stage's queue, leading alone,
+// rescues a send job its sender died in — River's leader discards a stuck
+// job of a kind it has no worker for — and a sender then sends the
+// message again with its key.
+func TestAnotherStagesLeaderRescuesASendJob(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, dbtest.SQLiteDSN(t))
+	f.addCustomer(1, "Res Cued", "en-GB")
+	f.lateFee(1)
+	f.enqueue()
+	var got []channel.Message
+	ch := channel.Func(func(_ context.Context, m channel.Message) error { got = append(got, m); return nil })
+	chans := map[string]channel.Channel{"action": ch}
+	f.crash(&Sender{DB: f.db, Now: f.clock.Now, Channels: chans})
+	m := f.rows(outboxdb.Filter{Channel: "action"})[0]
+	workers := river.NewWorkers()
+	river.AddWorker(workers, &otherWorker{})
+	other, err := queue.NewClient(f.db, queue.Config{Workers: workers, Queues: map[string]river.QueueConfig{"other_stage": {MaxWorkers: 1}},
+		Now: f.clock.Now, FetchPollInterval: 20 * time.Millisecond, RescueStuckJobsAfter: rescueAfter, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.clock.Add(rescueAfter)
+	if err := other.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var j *rivertype.JobRow
+	for i := 0; i < 100; i++ {
+		if j = f.job(m); j.State != rivertype.JobStateRunning {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err := other.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if j.State != rivertype.JobStateRetryable && j.State != rivertype.JobStateAvailable {
+		t.Fatalf("the send job after the other stage's leader looked: %s", j.State)
+	}
+	rep := f.serveUntil(&Sender{DB: f.db, Now: f.clock.Now, Channels: chans}, ResultSent)
+	if rep.Count(ResultSent) != 1 || !rep.Outcomes[0].Resend || len(got) != 2 || got[0].Key != got[1].Key {
+		t.Errorf("after the rescue: %+v, deliveries %d", rep, len(got))
 	}
 }
