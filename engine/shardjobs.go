@@ -16,6 +16,14 @@ import (
 	"github.com/goodturn/goodturn/rules"
 )
 
+// Every working River client knows the shard and finish jobs, so that
+// whichever leads rescues a stuck one instead of discarding it (see
+// queue.Kind); only workers on the shards queue run them.
+func init() {
+	queue.Kind(func(w *river.Workers) error { return river.AddWorkerSafely(w, &shardWorker{}) })
+	queue.Kind(func(w *river.Workers) error { return river.AddWorkerSafely(w, &finishWorker{}) })
+}
+
 // ShardWorkers returns the River workers of sharded runs, over the
 // rulesets a process has loaded by name: a shard job evaluates its range
 // of customers, and the finishing job records the runs.

@@ -215,7 +215,12 @@ func TestControlGroupIsStable(t *testing.T) {
 	if batchControl != int64(len(control)) {
 		t.Errorf("the review list counts %d in control, want %d", batchControl, len(control))
 	}
-	enq := &outbox.Enqueuer{DB: eng.DB, Customers: &billing.Reader{DB: eng.DB}, Rulesets: sets, Now: func() time.Time { return now }}
+	inserter, err := queue.NewClient(eng.DB, queue.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	enq := &outbox.Enqueuer{DB: eng.DB, Customers: &billing.Reader{DB: eng.DB}, Rulesets: sets, Jobs: &outbox.Jobs{Client: inserter},
+		Now: func() time.Time { return now }}
 	res, err := enq.Enqueue(ctx)
 	if err != nil {
 		t.Fatal(err)

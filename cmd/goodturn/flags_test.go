@@ -30,6 +30,7 @@ func TestBadFlagsAreRefused(t *testing.T) {
 		{"SMTP port not a number", map[string]string{"GOODTURN_SMTP_PORT": "abc"}, []string{"send"}, `GOODTURN_SMTP_PORT="abc": want 0 to 65535`},
 		{"SMTP port flag out of range", nil, []string{"send", "--smtp-port", "70000"}, "want 0 to 65535"},
 		{"negative run rescue-after", nil, []string{"run", "--rescue-after", "-1s"}, "want a duration above 0"},
+		{"zero serve rescue-after", nil, []string{"serve", "--rescue-after", "0"}, "want a duration above 0"},
 		{"negative second reviewer", nil, []string{"review", "list", "--second-reviewer-above", "-2"}, "want -1 or more"},
 		{"no demo customers", nil, []string{"demo", "--customers", "0"}, "want 1 or more"},
 	}

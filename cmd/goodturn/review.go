@@ -38,8 +38,8 @@ func reviewCommands() []*command {
 		sub("show", "show a batch's proposals, or one proposal with its evidence and message",
 			"(RUN/RULE [--limit N] [--offset N] [--status S] [--min-value N] [--max-value N] | ID) [--json]",
 			needDB|needBilling|needRulesets|needClock, onePositional),
-		sub("approve", "approve a batch or one proposal", "(RUN/RULE | ID) --as NAME [--comment TEXT]",
-			needDBWrite|needClock, onePositional),
+		sub("approve", "approve a batch or one proposal; its messages and their send jobs are enqueued with the decision", "(RUN/RULE | ID) --as NAME [--comment TEXT]",
+			needDBWrite|needClock|needBilling|needRulesets, onePositional),
 		sub("reject", "reject a batch or one proposal", "(RUN/RULE | ID) --as NAME [--comment TEXT]",
 			needDBWrite|needClock, onePositional),
 		sub("expire", "expire the proposals pending longer than --expire-after", "[--expire-after 14d]",
@@ -95,6 +95,11 @@ func reviewRun(sub string) func(context.Context, *call) error {
 		// Set after New, which reads 0 as "the default": here 0 means every
 		// batch needs two reviewers.
 		svc.SecondReviewerAbove, svc.ExpireAfter = f.secondAbove, expire
+		if sub == "approve" {
+			if svc.OnApprove, err = approvalOutbox(x, db, bdb); err != nil {
+				return err
+			}
+		}
 		return f.run(ctx, x.Env, sub, svc, db, bdb, target, expire)
 	}
 }

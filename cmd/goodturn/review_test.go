@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/goodturn/goodturn/engine/database/dbtest"
+	"github.com/goodturn/goodturn/notify/outbox"
+	"github.com/goodturn/goodturn/notify/outbox/outboxdb"
 )
 
 // runUserIn runs `goodturn user …` with stdin.
@@ -144,10 +146,14 @@ func TestReviewCommands(t *testing.T) {
 			t.Errorf("second approval by the same OS user: %d %q %s", code, out, errOut)
 		}
 		// From another account it is.
-		code, out, errOut = runAs(t, "bob-os", append(append([]string{"review", "approve", "1/cheaper-plan", "--as", "bob", "--comment", "second look"}, two...), at...)...)
+		code, out, errOut = runAs(t, "bob-os", append(append([]string{"review", "approve", "1/cheaper-plan", "--as", "bob", "--comment", "second look",
+			"--rulesets", "../../rulesets"}, two...), at...)...)
 		if code != 0 || !regexp.MustCompile(`^Approved \d+ proposals of batch 1/cheaper-plan\.\n$`).MatchString(out) {
 			t.Fatalf("second approval: %d %q %s", code, out, errOut)
 		}
+		// The approval enqueued the batch's messages, each with its send
+		// job, before any sender ran.
+		checkEnqueuedOnApproval(t, db, 1, "cheaper-plan")
 		if code, _, errOut := review("approve", "1/cheaper-plan", "--as", "bob"); code != 1 || !strings.Contains(errOut, "no pending proposals") {
 			t.Errorf("approve decided batch: %d %s", code, errOut)
 		}
@@ -194,4 +200,44 @@ func TestReviewCommands(t *testing.T) {
 			}
 		}
 	})
+}
+
+// checkEnqueuedOnApproval checks that every approved proposal of a batch
+// has its messages in the outbox, each waiting with a send job of its
+// channel's queue, or skipped without one.
+func checkEnqueuedOnApproval(t *testing.T, dsn string, run int64, rule string) {
+	t.Helper()
+	ctx := context.Background()
+	db := dbtest.MustOpen(t, dsn)
+	var approved, without int
+	if err := db.QueryRowContext(ctx, db.Rebind(`SELECT count(*),
+		COALESCE(SUM(CASE WHEN NOT EXISTS (SELECT 1 FROM outbox o WHERE o.proposal_id = p.id) THEN 1 ELSE 0 END), 0)
+		FROM proposals p WHERE p.run_id = ? AND p.rule_id = ? AND p.status = 'approved'`), run, rule).Scan(&approved, &without); err != nil {
+		t.Fatal(err)
+	}
+	if approved == 0 || without != 0 {
+		t.Fatalf("%d approved proposals, %d of them without messages", approved, without)
+	}
+	ms, err := outboxdb.List(ctx, db, outboxdb.Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	jobs := 0
+	for _, m := range ms {
+		var queue, kind string
+		err := db.QueryRowContext(ctx, db.Rebind(`SELECT queue, kind FROM river_job WHERE id = ?`), m.JobID).Scan(&queue, &kind)
+		switch {
+		case m.Status == outboxdb.Skipped:
+			if m.JobID != 0 {
+				t.Errorf("skipped %s has job %d", m.Key, m.JobID)
+			}
+		case m.Status != outboxdb.Queued || err != nil || queue != outbox.Queue(m.Channel) || kind != outbox.JobKind:
+			t.Errorf("%s: %s, job %d in %q (%q): %v", m.Key, m.Status, m.JobID, queue, kind, err)
+		default:
+			jobs++
+		}
+	}
+	if jobs == 0 {
+		t.Error("no message has a send job")
+	}
 }

@@ -6,18 +6,23 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"log/slog"
 	"math"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/riverqueue/river"
+
 	"github.com/goodturn/goodturn/engine/billing"
 	"github.com/goodturn/goodturn/engine/database"
+	"github.com/goodturn/goodturn/engine/queue"
 	"github.com/goodturn/goodturn/engine/store"
 	"github.com/goodturn/goodturn/notify/channel"
 	"github.com/goodturn/goodturn/notify/outbox"
 	"github.com/goodturn/goodturn/notify/outbox/outboxdb"
+	"github.com/goodturn/goodturn/notify/review/reviewdb"
 )
 
 // sendFlags are the sender's flags: its channels and its manners.
@@ -26,8 +31,9 @@ type sendFlags struct {
 	smtpPort                              int
 	webhookURL, smsWebhookURL, billingURL string
 	logOnly                               bool
-	rate, hours, defaultZone, lease       string
-	maxAttempts                           int
+	rate, hours, defaultZone              string
+	rescueAfter                           *time.Duration
+	maxAttempts, workers                  int
 	holdEmail                             bool
 }
 
@@ -50,8 +56,10 @@ func (s *sendFlags) bind(env *Env, fs *flag.FlagSet) {
 	fs.StringVar(&s.rate, "rate", def("GOODTURN_SEND_RATE", ""), "rate limits per channel, like email=10/s,sms=5/s (GOODTURN_SEND_RATE)")
 	fs.StringVar(&s.hours, "send-hours", def("GOODTURN_SEND_HOURS", "08:00-20:00"), "the hours of the customer's day messages may arrive in, or always (GOODTURN_SEND_HOURS)")
 	fs.StringVar(&s.defaultZone, "default-timezone", def("GOODTURN_DEFAULT_TIMEZONE", "UTC"), "the time zone of customers with none")
-	fs.StringVar(&s.lease, "lease", "10m", "how long a message may be sending before a stopped sender's message is taken over")
-	intVar(fs, &s.maxAttempts, "max-attempts", outbox.DefaultMaxAttempts, 1, 1000, "failures after which a message is dead")
+	s.rescueAfter = durationIn(fs, "send-rescue-after", outbox.DefaultRescueAfter, time.Minute,
+		"how long a send job may run before River takes its sender for stopped and another sends the message again, with its key")
+	intVar(fs, &s.maxAttempts, "max-attempts", outbox.DefaultMaxAttempts, 1, 1000, "attempts a message has before it is dead: those of the send jobs this process inserts, and at most this many for those it works")
+	intVar(fs, &s.workers, "send-workers", 10, 1, 1000, "how many messages of each channel this process sends at once")
 	fs.BoolVar(&s.holdEmail, "hold-uncertain-email", false, "mark an email whose sender stopped mid-send dead for an admin, instead of sending it again with the same Message-ID")
 }
 
@@ -74,10 +82,6 @@ func (s *sendFlags) sender(env *Env, c *config) (*outbox.Sender, []string, error
 	limits, err := outbox.ParseRates(s.rate)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: --rate: %v", errUsage, err)
-	}
-	lease, err := time.ParseDuration(s.lease)
-	if err != nil || lease <= 0 {
-		return nil, nil, fmt.Errorf("%w: --lease %q: want a duration like 10m", errUsage, s.lease)
 	}
 	chans := map[string]channel.Channel{}
 	if s.smtpHost != "" {
@@ -120,8 +124,29 @@ func (s *sendFlags) sender(env *Env, c *config) (*outbox.Sender, []string, error
 			missing = append(missing, name)
 		}
 	}
-	return &outbox.Sender{Channels: chans, Now: now, MaxAttempts: s.maxAttempts, Lease: lease, Quiet: quiet,
-		Limits: limits, HoldUncertainEmail: s.holdEmail, Logger: env.Logger}, missing, nil
+	return &outbox.Sender{Channels: chans, Now: now, Quiet: quiet, Limits: limits, HoldUncertainEmail: s.holdEmail, MaxAttempts: s.maxAttempts,
+		Logger: env.Logger}, missing, nil
+}
+
+// client returns a River client on snd's database that works the send
+// queues of snd's channels — nil when it has none: every message waits —
+// and the jobs the flags' attempts insert through a client of its own.
+func (s *sendFlags) client(snd *outbox.Sender, log *slog.Logger) (*queue.Client, *outbox.Jobs, error) {
+	if len(snd.Channels) == 0 {
+		inserter, err := queue.NewClient(snd.DB, queue.Config{Logger: log})
+		if err != nil {
+			return nil, nil, err
+		}
+		return nil, &outbox.Jobs{Client: inserter, MaxAttempts: s.maxAttempts}, nil
+	}
+	workers := river.NewWorkers()
+	outbox.AddWorker(workers, snd)
+	c, err := queue.NewClient(snd.DB, queue.Config{Workers: workers, Queues: snd.Queues(s.workers), Logger: log,
+		RescueStuckJobsAfter: *s.rescueAfter})
+	if err != nil {
+		return nil, nil, err
+	}
+	return c, &outbox.Jobs{Client: c, MaxAttempts: s.maxAttempts}, nil
 }
 
 func sendOnce(ctx context.Context, x *call) error {
@@ -148,18 +173,37 @@ func sendOnce(ctx context.Context, x *call) error {
 		return err
 	}
 	snd.DB = db
-	enq := &outbox.Enqueuer{DB: db, Customers: &billing.Reader{DB: bdb}, Rulesets: sets, Now: snd.Now}
-	res, err := enq.Enqueue(ctx)
+	client, jobs, err := sf.client(snd, env.Logger)
 	if err != nil {
 		return err
 	}
 	out := env.Stdout
+	adopted, err := jobs.Adopt(ctx, db)
+	if err != nil {
+		return err
+	}
+	if adopted > 0 {
+		fmt.Fprintf(out, "Gave %d messages queued by an earlier version their send jobs.\n", adopted)
+	}
+	if settled, err := jobs.Settle(ctx, db); err != nil {
+		return err
+	} else if settled > 0 {
+		fmt.Fprintf(out, "%d messages whose send job River gave up are dead letters now (goodturn send list --status dead).\n", settled)
+	}
+	enq := &outbox.Enqueuer{DB: db, Customers: &billing.Reader{DB: bdb}, Rulesets: sets, Jobs: jobs, Now: snd.Now}
+	res, err := enq.Enqueue(ctx)
+	if err != nil {
+		return err
+	}
 	fmt.Fprintf(out, "Enqueued %d approved proposals: %d messages, %d billing actions, %d skipped (no address or opted out).\n",
 		res.Proposals, res.Messages, res.Actions, res.Skipped)
 	for _, f := range res.Failed {
 		fmt.Fprintf(out, "  not enqueued: %v\n", f)
 	}
-	rep, err := snd.RunOnce(ctx)
+	var rep outbox.Report
+	if client != nil {
+		rep, err = snd.RunOnce(ctx, client)
+	}
 	printSendReport(env, rep)
 	if err != nil {
 		return err
@@ -204,9 +248,10 @@ func printSendReport(env *Env, rep outbox.Report) {
 	labels := []struct{ result, label string }{
 		{outbox.ResultSent, "sent"},
 		{outbox.ResultDeferred, "waiting for the customer's sending hours"},
+		{outbox.ResultLimited, "waiting for the channel's rate limit"},
 		{outbox.ResultRetry, "failed, will retry"},
 		{outbox.ResultDead, "dead"},
-		{outbox.ResultLost, "taken by another sender"},
+		{outbox.ResultLost, "changed by another run of its job"},
 	}
 	for _, l := range labels {
 		var parts []string
@@ -236,7 +281,7 @@ func printSendReport(env *Env, rep outbox.Report) {
 	for _, o := range rep.Outcomes {
 		switch o.Result {
 		case outbox.ResultRetry:
-			rows = append(rows, []string{strconv.FormatInt(o.ID, 10), o.Key, "retry at " + o.At.UTC().Format(time.RFC3339), o.Error})
+			rows = append(rows, []string{strconv.FormatInt(o.ID, 10), o.Key, "will retry", o.Error})
 		case outbox.ResultDead:
 			rows = append(rows, []string{strconv.FormatInt(o.ID, 10), o.Key, "dead", o.Error})
 		}
@@ -274,11 +319,9 @@ func sendList(ctx context.Context, x *call) error {
 	}
 	rows := [][]string{{"id", "key", "channel", "to", "status", "attempts", "when", "last error"}}
 	for _, m := range ms {
-		when := m.NextAttemptAt.UTC().Format(time.RFC3339)
+		when := ""
 		if m.Status == outboxdb.Sent {
 			when = m.SentAt.UTC().Format(time.RFC3339)
-		} else if m.Status == outboxdb.Dead || m.Status == outboxdb.Skipped {
-			when = ""
 		}
 		to := m.Recipient
 		if to == "" {
@@ -316,9 +359,14 @@ func sendRetry(ctx context.Context, x *call) error {
 	if err != nil {
 		return err
 	}
+	inserter, err := queue.NewClient(db, queue.Config{Logger: env.Logger})
+	if err != nil {
+		return err
+	}
+	jobs := &outbox.Jobs{Client: inserter}
 	entry := &store.AuditEntry{At: now(), Actor: "cli:" + osUser(env), Action: "outbox_retry", Detail: json.RawMessage("{}")}
 	if !*all {
-		if err := outboxdb.Retry(ctx, db, id, now()); err != nil {
+		if err := jobs.Retry(ctx, db, id); err != nil {
 			if errors.Is(err, store.ErrNotFound) {
 				return fmt.Errorf("no message %d", id)
 			}
@@ -336,7 +384,7 @@ func sendRetry(ctx context.Context, x *call) error {
 		return fmt.Errorf("retry dead messages: %w", err)
 	}
 	defer tx.Rollback()
-	n, err := outboxdb.RetryDead(ctx, tx, outboxdb.DeadFilter{Channel: *ch, ErrorContains: *errText}, now())
+	n, err := jobs.RetryDead(ctx, tx, outboxdb.DeadFilter{Channel: *ch, ErrorContains: *errText})
 	if err != nil {
 		return err
 	}
@@ -363,10 +411,37 @@ func sendRetry(ctx context.Context, x *call) error {
 		fmt.Fprintln(env.Stdout, "Requeued 0 dead messages.")
 		return nil
 	}
-	what := count(n) + " dead messages"
+	what := count(int64(n)) + " dead messages"
 	if n == 1 {
 		what = "1 dead message"
 	}
 	fmt.Fprintf(env.Stdout, "Requeued %s; `goodturn send` (or serve) delivers them.\n", what)
 	return nil
+}
+
+// enqueueApproved is the review's OnApprove: it enqueues the messages of
+// what a decision approved, and their send jobs, in the decision's
+// transaction. A proposal whose message cannot be rendered stays approved
+// and is logged; the sender's next round tries it again.
+func enqueueApproved(enq *outbox.Enqueuer, log *slog.Logger) func(context.Context, database.Querier, reviewdb.Selection) error {
+	return func(ctx context.Context, tx database.Querier, t reviewdb.Selection) error {
+		res, err := enq.EnqueueIn(ctx, tx, outboxdb.Approved{ProposalID: t.ProposalID, RunID: t.RunID, RuleID: t.RuleID})
+		for _, f := range res.Failed {
+			log.Error("outbox: enqueue on approval", "err", f)
+		}
+		return err
+	}
+}
+
+// approvalOutbox returns the OnApprove of `review approve`: the approved
+// proposals' messages and send jobs are enqueued with the decision, with
+// the rulesets that load (a broken one's messages wait for the sender).
+func approvalOutbox(x *call, db, bdb *database.DB) (func(context.Context, database.Querier, reviewdb.Selection) error, error) {
+	inserter, err := queue.NewClient(db, queue.Config{Logger: x.Env.Logger})
+	if err != nil {
+		return nil, err
+	}
+	sets, _ := x.config.loadRulesetsPartly(nil)
+	enq := &outbox.Enqueuer{DB: db, Customers: &billing.Reader{DB: bdb}, Rulesets: sets, Jobs: &outbox.Jobs{Client: inserter}, Now: x.Now}
+	return enqueueApproved(enq, x.Env.Logger), nil
 }

@@ -56,6 +56,8 @@ func runServe(ctx context.Context, x *call) error {
 	catchUp := durationIn(fs, "catch-up", schedule.DefaultCatchUp, 0,
 		"on start, run a slot missed within this long; 0 runs none")
 	workers := intIn(fs, "workers", 0, 0, maxWorkers, "evaluating goroutines per run; the number of CPUs by default")
+	rescueAfter := durationIn(fs, "rescue-after", schedule.DefaultRescueAfter, time.Nanosecond,
+		"how long a scheduled run may take: then it is cancelled, and a slot whose serve died this long ago runs in another serve")
 	secondAbove := intIn(fs, "second-reviewer-above", review.DefaultSecondReviewerAbove, -1, math.MaxInt,
 		"on the review page, approving a batch of more pending proposals than this takes two different reviewers; -1 never")
 	expireAfter := fs.String("expire-after", rulefmt.FormatDuration(review.DefaultExpireAfter),
@@ -84,12 +86,13 @@ func runServe(ctx context.Context, x *call) error {
 		return err
 	}
 	tuneGC(env)
-	sv, err := newServer(ctx, x, serveOptions{schedule: *schedulePath, catchUp: *catchUp, workers: *workers,
+	sv, err := newServer(ctx, x, serveOptions{schedule: *schedulePath, catchUp: *catchUp, workers: *workers, rescueAfter: *rescueAfter,
 		secondAbove: *secondAbove, expireAfter: expire, trustProxy: *trustProxy, from: sf.smtpFrom})
 	if err != nil {
 		return err
 	}
 	defer sv.close()
+	sv.jobs.MaxAttempts = sf.maxAttempts
 	if *sendEvery > 0 {
 		snd, missing, err := sf.sender(env, c)
 		if err != nil {
@@ -98,14 +101,12 @@ func runServe(ctx context.Context, x *call) error {
 		for _, m := range missing {
 			sv.log.Warn("sender: no transport; its messages wait", "channel", m)
 		}
-		// A broken ruleset is reported at start and its messages wait; the
-		// others' still go.
-		sets, _ := c.loadRulesetsPartly(nil)
 		snd.DB = sv.db
 		snd.Now = sv.now // serve runs on the real clock, --now or not
 		snd.Observe = func(o outbox.Outcome) { sv.metrics.Sent(o.Channel, o.Result) }
-		sv.sender = snd
-		sv.enqueuer = &outbox.Enqueuer{DB: sv.db, Customers: &billing.Reader{DB: sv.bdb}, Rulesets: sets, Now: sv.now}
+		if sv.sendClient, _, err = sf.client(snd, sv.log); err != nil {
+			return err
+		}
 		sv.sendEvery = *sendEvery
 	}
 	return sv.serve(ctx, *listen)
@@ -118,6 +119,9 @@ type serveOptions struct {
 	catchUp  time.Duration
 	workers  int
 	now      func() time.Time
+	// rescueAfter is schedule.Scheduler.RescueAfter: how long a slot's run
+	// may take, and how long a dead serve's slot waits for another.
+	rescueAfter time.Duration
 	// secondAbove and expireAfter are the review's rules (review.Config);
 	// 0 means the defaults.
 	secondAbove int
@@ -165,11 +169,14 @@ type server struct {
 	jobsUI  *riverui.Handler
 	workers int
 	now     func() time.Time
-	// sender delivers approved proposals every sendEvery; nil sends none.
-	sender    *outbox.Sender
-	enqueuer  *outbox.Enqueuer
-	sendEvery time.Duration
-	timeouts  httpTimeouts
+	// jobs inserts and retries send jobs; enqueuer turns approved
+	// proposals into messages, on approval and every sendEvery.
+	jobs     *outbox.Jobs
+	enqueuer *outbox.Enqueuer
+	// sendClient works the send queues; nil sends nothing.
+	sendClient *queue.Client
+	sendEvery  time.Duration
+	timeouts   httpTimeouts
 	// expirer expires overdue proposals every expireEvery.
 	expirer *review.Service
 }
@@ -240,20 +247,25 @@ func newServer(ctx context.Context, x *call, opts serveOptions) (*server, error)
 		Channels:     outboxChannels,
 		Pending:      func(ctx context.Context) (map[string]int64, error) { return reviewdb.PendingCounts(ctx, health[0]) },
 		Jobs:         func(ctx context.Context) (map[string]map[string]int, error) { return queue.Counts(ctx, health[0]) },
-		JobQueues:    []string{engine.ShardQueue, schedule.SlotQueue},
+		JobQueues:    append([]string{engine.ShardQueue, schedule.SlotQueue}, sendQueues()...),
 		JobStates:    queue.States,
 		Logger:       log,
 	})
 	if sv.timeouts == (httpTimeouts{}) {
 		sv.timeouts = defaultTimeouts
 	}
-	svc := review.New(db, review.Config{ExpireAfter: opts.expireAfter, Now: now})
+	if err := sv.outbox(log); err != nil {
+		closeAll()
+		return nil, err
+	}
+	svc := review.New(db, review.Config{ExpireAfter: opts.expireAfter, Now: now, OnApprove: enqueueApproved(sv.enqueuer, log)})
 	// Set after New, which reads 0 as "the default": as with `review
 	// approve`, 0 means every batch needs two reviewers.
 	svc.SecondReviewerAbove = opts.secondAbove
 	sv.expirer = svc
 	sv.review, err = web.New(web.Config{DB: db, Billing: &billing.Reader{DB: bdb, Months: c.months}, Review: svc, Logger: log,
-		TrustProxy: opts.trustProxy, From: opts.from, Rulesets: func() ([]*rules.Ruleset, error) { return c.loadRulesetsPartly(nil) }})
+		TrustProxy: opts.trustProxy, From: opts.from, Rulesets: func() ([]*rules.Ruleset, error) { return c.loadRulesetsPartly(nil) },
+		Retry: func(ctx context.Context, id int64) error { return sv.jobs.Retry(ctx, db, id) }})
 	if err != nil {
 		closeAll()
 		return nil, err
@@ -262,7 +274,8 @@ func newServer(ctx context.Context, x *call, opts serveOptions) (*server, error)
 		closeAll()
 		return nil, err
 	}
-	sv.sched = &schedule.Scheduler{DB: db, Entries: entries, Job: sv.job, Now: now, CatchUp: opts.catchUp, Logger: log, Observe: sv.metrics.Observe}
+	sv.sched = &schedule.Scheduler{DB: db, Entries: entries, Job: sv.job, Now: now, CatchUp: opts.catchUp, Logger: log, Observe: sv.metrics.Observe,
+		RescueAfter: opts.rescueAfter}
 	for _, e := range entries {
 		sv.metrics.Known(e.Ruleset)
 	}
@@ -376,9 +389,11 @@ func (sv *server) serve(ctx context.Context, listen string) error {
 	sendDone := make(chan struct{})
 	go func() {
 		defer close(sendDone)
-		if sv.sender != nil {
-			fmt.Fprintf(w, "Sending approved messages every %s.\n", sv.sendEvery)
-			outbox.Run(runCtx, sv.sendEvery, sv.enqueuer, sv.sender)
+		if sv.sendEvery > 0 {
+			fmt.Fprintf(w, "Sending approved messages as River jobs; looking for approved proposals without messages every %s.\n", sv.sendEvery)
+			if err := outbox.Run(runCtx, sv.sendEvery, sv.enqueuer, sv.sendClient, sv.log); err != nil {
+				sv.log.Error("sender", "error", err)
+			}
 		}
 	}()
 	var httpErr error
@@ -458,3 +473,27 @@ func (sv *server) nextSlots() map[string]time.Time {
 // outboxWaiting are the outbox states /metrics counts: the messages not
 // yet settled, and the dead ones.
 var outboxWaiting = []string{outboxdb.Queued, outboxdb.Sending, outboxdb.Dead}
+
+// outbox makes the server's River client for inserting and retrying send
+// jobs, and the enqueuer that turns approved proposals into messages with
+// the rulesets loaded now: a broken ruleset is reported at start and its
+// messages wait; the others' still go.
+func (sv *server) outbox(log *slog.Logger) error {
+	inserter, err := queue.NewClient(sv.db, queue.Config{Logger: log})
+	if err != nil {
+		return err
+	}
+	sv.jobs = &outbox.Jobs{Client: inserter}
+	sets, _ := sv.c.loadRulesetsPartly(nil)
+	sv.enqueuer = &outbox.Enqueuer{DB: sv.db, Customers: &billing.Reader{DB: sv.bdb}, Rulesets: sets, Jobs: sv.jobs, Now: sv.now}
+	return nil
+}
+
+// sendQueues are the River queues of the outbox's channels.
+func sendQueues() []string {
+	qs := make([]string, len(outboxChannels))
+	for i, ch := range outboxChannels {
+		qs[i] = outbox.Queue(ch)
+	}
+	return qs
+}

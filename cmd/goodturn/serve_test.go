@@ -220,13 +220,21 @@ func TestServeRunsScheduledRuleset(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		enq := &outbox.Enqueuer{DB: sv.db, Customers: &billing.Reader{DB: sv.bdb}, Rulesets: sets, Now: clk.Now}
+		enq := &outbox.Enqueuer{DB: sv.db, Customers: &billing.Reader{DB: sv.bdb}, Rulesets: sets, Jobs: sv.jobs, Now: clk.Now}
 		er, err := enq.Enqueue(ctx)
 		if err != nil || er.Proposals != int(approved) || er.Messages == 0 {
 			t.Fatalf("enqueue: %+v %v; %d approved", er, err, approved)
 		}
+		var emails float64
+		if err := sv.db.QueryRow(`SELECT count(*) FROM outbox WHERE channel = 'email' AND status = 'queued'`).Scan(&emails); err != nil || emails == 0 {
+			t.Fatalf("%v queued emails: %v", emails, err)
+		}
 		_, fams = scrape(t, sv.handler())
 		checkSamples(t, fams, []series{
+			// Each queued message has its send job waiting in its
+			// channel's queue.
+			{"goodturn_jobs", []string{"queue", "send_email", "state", "available"}, emails},
+			{"goodturn_jobs", []string{"queue", "send_email", "state", "discarded"}, 0},
 			{"goodturn_outbox_messages", []string{"state", "queued"}, float64(er.Messages + er.Actions - er.Skipped)},
 			{"goodturn_outbox_messages", []string{"state", "dead"}, 0},
 			{"goodturn_proposals_pending", []string{"ruleset", "mobile"}, float64(run.Proposals - approved)},
@@ -491,7 +499,7 @@ func TestServeSendsApprovedProposals(t *testing.T) {
 	if sent != approved {
 		t.Fatalf("%d emails sent, want one for each of the %d approved proposals\n%s\n%s", sent, approved, out, errOut)
 	}
-	if !strings.Contains(out.String(), "Sending approved messages every 100ms.") || !strings.Contains(out.String(), "late fee") {
+	if !strings.Contains(out.String(), "Sending approved messages as River jobs; looking for approved proposals without messages every 100ms.") || !strings.Contains(out.String(), "late fee") {
 		t.Errorf("stdout:\n%s", out)
 	}
 }

@@ -74,3 +74,18 @@ func Begin(ctx context.Context, q Querier) (*Tx, error) {
 		return nil, fmt.Errorf("begin a transaction on %T: want a *database.DB or *database.Tx", q)
 	}
 }
+
+// InTx runs fn in a transaction on q — q's own when q is a *Tx, joined as
+// Begin does — and commits it when fn succeeds; otherwise it rolls back
+// and returns fn's error.
+func InTx(ctx context.Context, q Querier, fn func(tx *Tx) error) error {
+	tx, err := Begin(ctx, q)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := fn(tx); err != nil {
+		return err
+	}
+	return tx.Commit()
+}

@@ -112,7 +112,7 @@ func New(opts Options) *Metrics {
 		inProgress: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "goodturn_runs_in_progress",
 			Help: "Scheduled runs going on in this process."}, byRuleset),
 		sends: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "goodturn_sends_total",
-			Help: "Delivery attempts of outbox messages, by channel and result (sent, deferred, retry, dead, lost)."}, []string{"channel", "result"}),
+			Help: "Runs of outbox messages' send jobs, by channel and result (sent, deferred, limited, retry, dead, done, lost)."}, []string{"channel", "result"}),
 	}
 	m.state = newStateCollector(opts)
 	m.reg.MustRegister(m.runs, m.slots, m.proposals, m.ruleErrors, m.held, m.customers, m.refused, m.duration,

@@ -140,7 +140,7 @@ goodturn_runs_total{ruleset="mobile",status="succeeded"} 1
 # TYPE goodturn_slots_total counter
 goodturn_slots_total{outcome="succeeded",ruleset="mobile"} 1
 goodturn_slots_total{outcome="taken",ruleset="mobile"} 1
-# HELP goodturn_sends_total Delivery attempts of outbox messages, by channel and result (sent, deferred, retry, dead, lost).
+# HELP goodturn_sends_total Runs of outbox messages' send jobs, by channel and result (sent, deferred, limited, retry, dead, done, lost).
 # TYPE goodturn_sends_total counter
 goodturn_sends_total{channel="email",result="sent"} 1
 # HELP goodturn_run_last_success_timestamp_seconds When the latest successful scheduled run finished, in Unix seconds.

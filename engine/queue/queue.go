@@ -35,8 +35,9 @@ type Client = river.Client[*sql.Tx]
 
 // Config is what a goodturn River client needs to know.
 type Config struct {
-	// Workers are the job kinds this client works (and may insert). Nil
-	// makes a client that inserts any kind without checking for a worker.
+	// Workers are the job kinds this client works (and may insert); every
+	// kind declared with Kind is added. Nil makes a client that inserts
+	// any kind without checking for a worker.
 	Workers *river.Workers
 	// Queues are the queues this client works and how many jobs of each
 	// at once; nil makes an insert-only client, which is never started.
@@ -45,7 +46,8 @@ type Config struct {
 	// when it logs at debug level; nil writes warnings and errors to
 	// standard error.
 	Logger *slog.Logger
-	// Now, when set, is River's clock (tests stub time with it).
+	// Now, when set, is River's clock (tests stub time with it); such a
+	// client's finished jobs are never deleted.
 	Now func() time.Time
 	// JobTimeout is how long a job may work before its context is
 	// cancelled; zero is River's default (one minute), negative none.
@@ -141,6 +143,9 @@ func NewClient(db *database.DB, cfg Config) (*Client, error) {
 	if cfg.Logger != nil {
 		logger = slog.New(warnUnlessDebug{cfg.Logger.Handler()})
 	}
+	if cfg.Workers != nil {
+		addKinds(cfg.Workers)
+	}
 	rc := &river.Config{
 		ID:                   cfg.ID,
 		Logger:               logger,
@@ -158,6 +163,10 @@ func NewClient(db *database.DB, cfg Config) (*Client, error) {
 	}
 	if cfg.Now != nil {
 		rc.Test.Time = clock(cfg.Now)
+		// River's cleaner measures how long ago a job finished by the
+		// real clock, against the stubbed time it finished at: it would
+		// delete a stubbed client's jobs at random. They are kept.
+		rc.CompletedJobRetentionPeriod, rc.CancelledJobRetentionPeriod, rc.DiscardedJobRetentionPeriod = -1, -1, -1
 	}
 	c, err := river.NewClient(driver(db), rc)
 	if err != nil {

@@ -186,6 +186,13 @@ func (s *Scheduler) Stop() {
 	}
 }
 
+// Every working River client knows the slot jobs, so that whichever leads
+// rescues a stuck one instead of discarding it (see queue.Kind); only
+// schedulers run them.
+func init() {
+	queue.Kind(func(w *river.Workers) error { return river.AddWorkerSafely(w, &slotWorker{}) })
+}
+
 // slotWorker runs scheduled slots' jobs for a scheduler.
 type slotWorker struct {
 	river.WorkerDefaults[SlotArgs]

@@ -1,7 +1,6 @@
 package outbox
 
 import (
-	"context"
 	"encoding/json"
 	"net/http/httptest"
 	"testing"
@@ -15,7 +14,6 @@ import (
 // own account number, whatever the rule's offer says.
 func TestWebhookBodiesCarryTheAccountNumber(t *testing.T) {
 	dbtest.Dialects(t, func(t *testing.T, dsn string) {
-		ctx := context.Background()
 		f := newFixture(t, dsn)
 		c := f.addCustomer(1, "Wes Hook", "en-GB")
 		c.AccountNo = "8919-QRXDB"
@@ -29,8 +27,8 @@ func TestWebhookBodiesCarryTheAccountNumber(t *testing.T) {
 		s := &Sender{DB: f.db, Now: f.clock.Now, Channels: map[string]channel.Channel{
 			"email":  &channel.Webhook{URL: hook.URL + "/messages", Secret: secret},
 			"action": &channel.Billing{Webhook: channel.Webhook{URL: hook.URL + "/billing", Secret: secret}}}}
-		if rep, err := s.RunOnce(ctx); err != nil || rep.Count(ResultSent) != 2 {
-			t.Fatalf("%+v %v", rep, err)
+		if rep := f.pass(s); rep.Count(ResultSent) != 2 {
+			t.Fatalf("%+v", rep)
 		}
 		for _, ch := range []string{"email", "action"} {
 			var body map[string]any

@@ -1,10 +1,13 @@
 // Package outbox turns approved proposals into outbox messages and delivers
-// them through channels, exactly once as far as the receiving side can
-// tell: every message has an idempotency key that travels with it, is
-// marked sending with its attempt before it is handed to a channel, and a
-// message left sending by a process that stopped is sent again only with
-// the same key (see docs/sending.md). The outbox table and its SQL are in
-// outboxdb.
+// them through channels as River jobs, one send job per message inserted
+// in the same transaction as the message, exactly once as far as the
+// receiving side can tell: every message has an idempotency key that
+// travels with it, is marked sending with its attempt before it is handed
+// to a channel, and a message left sending by a process that stopped is
+// sent again only with the same key (see docs/sending.md). River retries
+// a failed job, snoozes it for quiet hours and rate limits, and discards
+// it after its last attempt: the message is then dead. The outbox table
+// and its SQL are in outboxdb.
 package outbox
 
 import (
@@ -12,6 +15,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/goodturn/goodturn/engine/database"
@@ -30,21 +34,26 @@ type Customers interface {
 	Customer(ctx context.Context, id int64) (rules.Customer, error)
 }
 
-// Enqueuer turns approved proposals into outbox rows.
+// Enqueuer turns approved proposals into outbox rows, each with its send
+// job.
 type Enqueuer struct {
 	DB        *database.DB
 	Customers Customers
 	// Rulesets hold the rules whose templates and channels the messages
 	// use.
 	Rulesets []*rules.Ruleset
+	// Jobs inserts each message's send job in the transaction that
+	// inserts the message.
+	Jobs *Jobs
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 	// Batch is how many proposals one transaction enqueues; 200 when zero.
 	Batch int
 
+	// mu guards templates: approvals on the review page enqueue
+	// concurrently with serve's rounds.
+	mu        sync.Mutex
 	templates map[*rules.Rule]*notify.Templates
-	// suppressions are those active when Enqueue started.
-	suppressions []store.Suppression
 }
 
 // EnqueueResult says what Enqueue did.
@@ -66,27 +75,32 @@ func Key(proposalID int64, channel string) string {
 
 // Enqueue finds the approved proposals with no outbox rows and inserts, for
 // each, one message per channel of its rule and one billing action when its
-// offer names an action, rendered now in the customer's locale. It is
-// idempotent: the rows' keys are unique, so running it twice adds nothing.
+// offer names an action, rendered now in the customer's locale, each with
+// its send job in the same transaction. It is idempotent: the rows' keys
+// are unique, so running it twice adds nothing. It catches the proposals
+// approved without the outbox at hand (see EnqueueIn).
 func (e *Enqueuer) Enqueue(ctx context.Context) (EnqueueResult, error) {
+	return e.EnqueueIn(ctx, e.DB, outboxdb.Approved{})
+}
+
+// EnqueueIn is Enqueue for the approved proposals sel selects, on q: given
+// a decision's transaction, the messages and their send jobs are enqueued
+// in it, so that they exist exactly when the approval does.
+func (e *Enqueuer) EnqueueIn(ctx context.Context, q database.Querier, sel outboxdb.Approved) (EnqueueResult, error) {
 	var res EnqueueResult
 	batch := e.Batch
 	if batch <= 0 {
 		batch = 200
 	}
-	if e.templates == nil {
-		e.templates = map[*rules.Rule]*notify.Templates{}
-	}
 	// A customer's preferences may have changed while the proposal waited
 	// for review: suppressions and consent are checked again here.
-	sup, err := store.ListSuppressions(ctx, e.DB, e.now().UTC())
+	sup, err := store.ListSuppressions(ctx, q, e.now().UTC())
 	if err != nil {
 		return res, err
 	}
-	e.suppressions = sup
 	var after int64
 	for {
-		ps, err := outboxdb.ApprovedWithoutMessage(ctx, e.DB, after, batch)
+		ps, err := outboxdb.ApprovedWithoutMessage(ctx, q, sel, after, batch)
 		if err != nil {
 			return res, err
 		}
@@ -95,38 +109,62 @@ func (e *Enqueuer) Enqueue(ctx context.Context) (EnqueueResult, error) {
 		}
 		after = ps[len(ps)-1].ID
 		var rows []outboxdb.Message
-		var props int
 		for _, p := range ps {
-			ms, err := e.messages(ctx, p)
+			ms, err := e.messages(ctx, p, sup)
 			if err != nil {
 				res.Failed = append(res.Failed, fmt.Errorf("proposal %d (%s/%s, customer %d): %w", p.ID, p.Ruleset, p.RuleID, p.CustomerID, err))
 				continue
 			}
-			props++
 			rows = append(rows, ms...)
 		}
-		n, err := outboxdb.Enqueue(ctx, e.DB, rows)
+		added, err := e.insert(ctx, q, rows)
 		if err != nil {
 			return res, err
 		}
-		if n == len(rows) {
-			res.Proposals += props
-			for _, m := range rows {
-				switch {
-				case m.Status == outboxdb.Skipped:
-					res.Skipped++
-				case m.Channel == ActionChannel:
-					res.Actions++
-				default:
-					res.Messages++
-				}
-			}
-		} else {
-			// Another process enqueued some of them meanwhile; count what
-			// this call added.
-			res.Messages += n
+		res.count(added)
+	}
+}
+
+// insert inserts rows and their send jobs in one transaction on q, and
+// returns the rows it added: another process may have enqueued some of
+// them meanwhile.
+func (e *Enqueuer) insert(ctx context.Context, q database.Querier, rows []outboxdb.Message) ([]outboxdb.Message, error) {
+	if e.Jobs == nil {
+		return nil, fmt.Errorf("enqueue: no River client to insert send jobs with")
+	}
+	tx, err := database.Begin(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("enqueue: %w", err)
+	}
+	defer tx.Rollback()
+	added, err := outboxdb.Enqueue(ctx, tx, rows)
+	if err != nil {
+		return nil, err
+	}
+	if err := e.Jobs.insert(ctx, tx, added); err != nil {
+		return nil, err
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("enqueue: %w", err)
+	}
+	return added, nil
+}
+
+// count adds the rows one transaction added.
+func (r *EnqueueResult) count(added []outboxdb.Message) {
+	props := map[int64]bool{}
+	for _, m := range added {
+		props[m.ProposalID] = true
+		switch {
+		case m.Status == outboxdb.Skipped:
+			r.Skipped++
+		case m.Channel == ActionChannel:
+			r.Actions++
+		default:
+			r.Messages++
 		}
 	}
+	r.Proposals += len(props)
 }
 
 func (e *Enqueuer) now() time.Time {
@@ -146,19 +184,34 @@ func (e *Enqueuer) rule(p store.Proposal) *rules.Rule {
 	return nil
 }
 
-// messages renders one proposal's outbox rows.
-func (e *Enqueuer) messages(ctx context.Context, p store.Proposal) ([]outboxdb.Message, error) {
+// template returns a rule's templates, loaded once.
+func (e *Enqueuer) template(r *rules.Rule) (*notify.Templates, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if t := e.templates[r]; t != nil {
+		return t, nil
+	}
+	t, err := notify.LoadTemplates(r)
+	if err != nil {
+		return nil, err
+	}
+	if e.templates == nil {
+		e.templates = map[*rules.Rule]*notify.Templates{}
+	}
+	e.templates[r] = t
+	return t, nil
+}
+
+// messages renders one proposal's outbox rows, sup being the suppressions
+// in force.
+func (e *Enqueuer) messages(ctx context.Context, p store.Proposal, sup []store.Suppression) ([]outboxdb.Message, error) {
 	r := e.rule(p)
 	if r == nil {
 		return nil, fmt.Errorf("rule %s/%s is not in the loaded rulesets", p.Ruleset, p.RuleID)
 	}
-	tmpl := e.templates[r]
-	if tmpl == nil {
-		t, err := notify.LoadTemplates(r)
-		if err != nil {
-			return nil, err
-		}
-		e.templates[r], tmpl = t, t
+	tmpl, err := e.template(r)
+	if err != nil {
+		return nil, err
 	}
 	cust, err := e.Customers.Customer(ctx, p.CustomerID)
 	if err != nil {
@@ -171,7 +224,7 @@ func (e *Enqueuer) messages(ctx context.Context, p store.Proposal) ([]outboxdb.M
 	msg := rendered.Message
 	now := e.now().UTC()
 	base := outboxdb.Message{ProposalID: p.ID, CustomerID: p.CustomerID, AccountNo: cust.AccountNo, RecipientName: cust.Name, Timezone: cust.Timezone,
-		Status: outboxdb.Queued, NextAttemptAt: now, CreatedAt: now}
+		Status: outboxdb.Queued, CreatedAt: now}
 	var out []outboxdb.Message
 	for _, ch := range r.Message.Channels {
 		m := base
@@ -189,8 +242,8 @@ func (e *Enqueuer) messages(ctx context.Context, p store.Proposal) ([]outboxdb.M
 			m.Status, m.LastError = outboxdb.Skipped, "the customer has opted out of contact"
 		case r.Purpose != "service" && !cust.MarketingOptIn:
 			m.Status, m.LastError = outboxdb.Skipped, "the customer has withdrawn marketing consent"
-		case e.suppressed(cust, p) != "":
-			m.Status, m.LastError = outboxdb.Skipped, "suppressed: "+e.suppressed(cust, p)
+		case suppressed(sup, cust, p, now) != "":
+			m.Status, m.LastError = outboxdb.Skipped, "suppressed: "+suppressed(sup, cust, p, now)
 		case (ch == "email" || ch == "sms") && strings.TrimSpace(m.Recipient) == "":
 			m.Status, m.LastError = outboxdb.Skipped, "the customer has no "+map[string]string{"email": "email address", "sms": "phone number"}[ch]
 		}
@@ -212,11 +265,10 @@ func (e *Enqueuer) messages(ctx context.Context, p store.Proposal) ([]outboxdb.M
 	return out, nil
 }
 
-// suppressed returns why an active suppression covers the customer and the
-// proposal's rule, or "".
-func (e *Enqueuer) suppressed(c rules.Customer, p store.Proposal) string {
-	today := e.now().UTC()
-	for _, s := range e.suppressions {
+// suppressed returns why a suppression of sup in force today covers the
+// customer and the proposal's rule, or "".
+func suppressed(sup []store.Suppression, c rules.Customer, p store.Proposal, today time.Time) string {
+	for _, s := range sup {
 		if s.Covers(c.ID, c.Segment, p.Ruleset, p.RuleID, today) {
 			return fmt.Sprintf("%s (by %s)", s.Reason, s.Owner)
 		}

@@ -6,19 +6,24 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"mime"
 	"mime/multipart"
 	"net"
 	"net/mail"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/emersion/go-smtp"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
 
 	"github.com/goodturn/goodturn/engine/database"
 	"github.com/goodturn/goodturn/engine/database/dbtest"
+	"github.com/goodturn/goodturn/engine/queue"
 	"github.com/goodturn/goodturn/engine/store"
 	"github.com/goodturn/goodturn/notify/channel"
 	"github.com/goodturn/goodturn/notify/outbox/outboxdb"
@@ -34,6 +39,7 @@ type fixture struct {
 	run   int64
 	custs fakeCustomers
 	enq   *Enqueuer
+	jobs  *Jobs
 	clock *testClock
 }
 
@@ -80,8 +86,94 @@ func newFixture(t *testing.T, dsn string) *fixture {
 		t.Fatal(err)
 	}
 	f := &fixture{t: t, dsn: dsn, db: db, run: run.ID, custs: fakeCustomers{}, clock: &testClock{t: noon}}
-	f.enq = &Enqueuer{DB: db, Customers: f.custs, Rulesets: []*rules.Ruleset{rs}, Now: f.clock.Now}
+	inserter, err := queue.NewClient(db, queue.Config{Now: f.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.jobs = &Jobs{Client: inserter}
+	f.enq = &Enqueuer{DB: db, Customers: f.custs, Rulesets: []*rules.Ruleset{rs}, Jobs: f.jobs, Now: f.clock.Now}
 	return f
+}
+
+// rescueAfter is how long a send job may run before River takes it for
+// stuck, in the tests' River clients.
+const rescueAfter = 10 * time.Minute
+
+// client returns a River client that works s's send queues, one job of
+// each at a time, on s's database and the fixture's clock.
+func (f *fixture) client(s *Sender) *queue.Client {
+	f.t.Helper()
+	workers := river.NewWorkers()
+	AddWorker(workers, s)
+	c, err := queue.NewClient(s.DB, queue.Config{Workers: workers, Queues: s.Queues(1), Now: f.clock.Now,
+		FetchPollInterval: 20 * time.Millisecond, RescueStuckJobsAfter: rescueAfter, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return c
+}
+
+// pass runs one pass of s (goodturn send) with a River client of its own.
+func (f *fixture) pass(s *Sender) Report {
+	f.t.Helper()
+	rep, err := s.RunOnce(context.Background(), f.client(s))
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return rep
+}
+
+// serveUntil works s's send queues with a River client that runs, as
+// serve's does, the clock a minute on every 100ms, until a job reports an
+// outcome with the result, and returns the outcomes reported. River's
+// leader rescues stuck jobs and makes due ones available on timers of its
+// own, which a short pass may start too late to see.
+func (f *fixture) serveUntil(s *Sender, result string) Report {
+	f.t.Helper()
+	var mu sync.Mutex
+	var rep Report
+	s.Observe = func(o Outcome) {
+		mu.Lock()
+		rep.Outcomes = append(rep.Outcomes, o)
+		mu.Unlock()
+	}
+	defer func() { s.Observe = nil }()
+	c := f.client(s)
+	if err := c.Start(context.Background()); err != nil {
+		f.t.Fatal(err)
+	}
+	for i := 0; i < 300; i++ {
+		time.Sleep(100 * time.Millisecond)
+		mu.Lock()
+		done := rep.Count(result) > 0
+		mu.Unlock()
+		if done {
+			break
+		}
+		f.clock.Add(time.Minute)
+	}
+	if err := c.Stop(context.Background()); err != nil {
+		f.t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if rep.Count(result) == 0 {
+		f.t.Fatalf("no job reported %s: %+v", result, rep)
+	}
+	return Report{Outcomes: append([]Outcome(nil), rep.Outcomes...)}
+}
+
+// job returns a message's send job.
+func (f *fixture) job(m outboxdb.Message) *rivertype.JobRow {
+	f.t.Helper()
+	if m.JobID == 0 {
+		f.t.Fatalf("message %s has no send job", m.Key)
+	}
+	j, err := f.jobs.Client.JobGet(context.Background(), m.JobID)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return j
 }
 
 // addCustomer records a customer in London, in en-GB unless locale says.
@@ -137,6 +229,30 @@ func (f *fixture) approve(ids ...int64) {
 	}
 }
 
+// cheaperPlans proposes the cheaper plan to n new customers named name,
+// approves and enqueues them, and returns the proposals.
+func (f *fixture) cheaperPlans(n int64, name string) []int64 {
+	f.t.Helper()
+	var ids []int64
+	for i := int64(1); i <= n; i++ {
+		f.addCustomer(i, name, "en-GB")
+		ids = append(ids, f.cheaperPlan(i, "pending", "GBP"))
+	}
+	f.approve(ids...)
+	f.enqueue()
+	return ids
+}
+
+// byKey returns the outbox rows the filter selects by idempotency key.
+func (f *fixture) byKey(filter outboxdb.Filter) map[string]outboxdb.Message {
+	f.t.Helper()
+	out := map[string]outboxdb.Message{}
+	for _, m := range f.rows(filter) {
+		out[m.Key] = m
+	}
+	return out
+}
+
 func (f *fixture) enqueue() EnqueueResult {
 	f.t.Helper()
 	res, err := f.enq.Enqueue(context.Background())
@@ -175,6 +291,12 @@ type smtpServer struct {
 	srv  *smtp.Server
 	mu   sync.Mutex
 	msgs []received
+	// refuse makes the server answer every message with 421: up, but not
+	// taking mail for now.
+	refuse atomic.Bool
+	// ln is the server's listener; hold keeps the port of a server that
+	// is down (see down).
+	ln, hold net.Listener
 }
 
 func startSMTP(t *testing.T, addr string) *smtpServer {
@@ -207,13 +329,50 @@ func (s *smtpServer) start(addr string) {
 	srv.AllowInsecureAuth = true
 	srv.EnableSMTPUTF8 = true
 	srv.ReadTimeout, srv.WriteTimeout = 5*time.Second, 5*time.Second
-	s.srv = srv
+	s.srv, s.ln = srv, l
 	go srv.Serve(l)
+}
+
+// down stops the server as a crash would — every connection is dropped
+// before the greeting — but keeps its port, so that nothing else takes it
+// before up starts the server there again.
+func (s *smtpServer) down() {
+	s.t.Helper()
+	addr := s.addr
+	s.stop()
+	var err error
+	for i := 0; i < 50; i++ {
+		if s.hold, err = net.Listen("tcp", addr); err == nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	go func(l net.Listener) {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}(s.hold)
+}
+
+// up starts a server that is down again, on its port.
+func (s *smtpServer) up() {
+	s.t.Helper()
+	s.hold.Close()
+	s.start(s.addr)
 }
 
 func (s *smtpServer) stop() {
 	if s.srv != nil {
 		s.srv.Close()
+		// Close misses a listener its Serve has not taken up yet.
+		s.ln.Close()
 		s.srv = nil
 	}
 }
@@ -239,6 +398,9 @@ type smtpSession struct {
 func (x *smtpSession) Reset()        {}
 func (x *smtpSession) Logout() error { return nil }
 func (x *smtpSession) Mail(from string, _ *smtp.MailOptions) error {
+	if x.s.refuse.Load() {
+		return &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 3, 2}, Message: "Service not available, try again later"}
+	}
 	x.from = from
 	return nil
 }
@@ -314,31 +476,47 @@ func parseMail(raw []byte) (received, error) {
 // database connection is closed under it as soon as the channel has sent.
 type crashAfterSend struct {
 	channel.Channel
-	db *database.DB
+	db      *database.DB
+	crashed chan struct{}
+	once    *sync.Once
 }
 
 func (c crashAfterSend) Send(ctx context.Context, m channel.Message) error {
 	err := c.Channel.Send(ctx, m)
 	if err == nil {
-		c.db.Close()
+		c.once.Do(func() {
+			c.db.Close()
+			close(c.crashed)
+		})
 	}
 	return err
 }
 
-// crashing returns a copy of s, on a connection of its own, whose process
-// dies right after its first send is accepted.
-func (f *fixture) crashing(s *Sender) *Sender {
+// crash runs a copy of s, River client and all on a connection of their
+// own, that dies right after its first send is accepted: what it would
+// report is lost, and it never stops in order — its River client is
+// abandoned where it stands, its jobs left running.
+func (f *fixture) crash(s *Sender) {
 	f.t.Helper()
 	db, err := database.Open(context.Background(), f.dsn)
 	if err != nil {
 		f.t.Fatal(err)
 	}
 	f.t.Cleanup(func() { db.Close() })
-	c := *s
-	c.DB = db
-	c.Channels = map[string]channel.Channel{}
+	crashed, once := make(chan struct{}), &sync.Once{}
+	c := &Sender{DB: db, Now: s.Now, Quiet: s.Quiet, Limits: s.Limits, HoldUncertainEmail: s.HoldUncertainEmail, Logger: s.Logger,
+		Channels: map[string]channel.Channel{}}
 	for name, ch := range s.Channels {
-		c.Channels[name] = crashAfterSend{Channel: ch, db: db}
+		c.Channels[name] = crashAfterSend{Channel: ch, db: db, crashed: crashed, once: once}
 	}
-	return &c
+	ctx, cancel := context.WithCancel(context.Background())
+	f.t.Cleanup(cancel)
+	if err := f.client(c).Start(ctx); err != nil {
+		f.t.Fatal(err)
+	}
+	select {
+	case <-crashed:
+	case <-time.After(30 * time.Second):
+		f.t.Fatal("the crashing sender sent nothing")
+	}
 }

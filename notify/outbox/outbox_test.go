@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -14,7 +15,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
+
+	"github.com/goodturn/goodturn/engine/database"
 	"github.com/goodturn/goodturn/engine/database/dbtest"
+	"github.com/goodturn/goodturn/engine/queue"
 	"github.com/goodturn/goodturn/engine/store"
 	"github.com/goodturn/goodturn/notify/channel"
 	"github.com/goodturn/goodturn/notify/outbox/outboxdb"
@@ -89,6 +95,80 @@ func TestEnqueueTwiceAddsNothing(t *testing.T) {
 		if m := byKey[Key(d, "email")]; m.Status != outboxdb.Skipped || !strings.Contains(m.LastError, "opted out") {
 			t.Errorf("opted-out customer: %+v", m)
 		}
+		// Every message to send has one send job in its channel's queue;
+		// a skipped one has none.
+		jobs := map[int64]bool{}
+		for _, m := range rows {
+			if m.Status == outboxdb.Skipped {
+				if m.JobID != 0 {
+					t.Errorf("skipped %s has job %d", m.Key, m.JobID)
+				}
+				continue
+			}
+			j := f.job(m)
+			var args SendArgs
+			if err := json.Unmarshal(j.EncodedArgs, &args); err != nil {
+				t.Fatal(err)
+			}
+			if j.Kind != JobKind || j.Queue != Queue(m.Channel) || args.MessageID != m.ID || j.State != rivertype.JobStateAvailable ||
+				j.MaxAttempts != DefaultMaxAttempts || jobs[j.ID] {
+				t.Errorf("job of %s: %s in %s for message %d, %s, max %d attempts", m.Key, j.Kind, j.Queue, args.MessageID, j.State, j.MaxAttempts)
+			}
+			jobs[j.ID] = true
+		}
+		if len(jobs) != 6 {
+			t.Errorf("%d send jobs, want 6", len(jobs))
+		}
+	})
+}
+
+// The messages and their send jobs are enqueued in the caller's
+// transaction (an approval's): rolled back, neither is there; committed,
+// both are.
+func TestEnqueueInTheCallersTransaction(t *testing.T) {
+	dbtest.Dialects(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		f := newFixture(t, dsn)
+		f.addCustomer(1, "Ann Lee", "en-GB")
+		f.addCustomer(2, "Bob Stone", "en-GB")
+		a := f.cheaperPlan(1, "approved", "GBP")
+		b := f.cheaperPlan(2, "approved", "GBP")
+		countJobs := func() int {
+			res, err := f.jobs.Client.JobList(ctx, river.NewJobListParams().Kinds(JobKind).First(100))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return len(res.Jobs)
+		}
+		for _, commit := range []bool{false, true} {
+			tx, err := database.Begin(ctx, f.db)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := f.enq.EnqueueIn(ctx, tx, outboxdb.Approved{ProposalID: a})
+			if err != nil || res.Proposals != 1 || res.Messages != 2 {
+				t.Fatalf("enqueue proposal %d: %+v %v", a, res, err)
+			}
+			if commit {
+				err = tx.Commit()
+			} else {
+				err = tx.Rollback()
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := 0
+			if commit {
+				want = 2
+			}
+			if n, j := len(f.rows(outboxdb.Filter{})), countJobs(); n != want || j != want {
+				t.Errorf("committed %v: %d messages and %d jobs, want %d", commit, n, j, want)
+			}
+		}
+		// Only the selected proposal: b waits for the next Enqueue.
+		if rows := f.rows(outboxdb.Filter{ProposalID: b}); len(rows) != 0 {
+			t.Errorf("proposal %d enqueued with %d: %+v", b, a, rows)
+		}
 	})
 }
 
@@ -102,7 +182,6 @@ func smtpSender(f *fixture, srv *smtpServer) *Sender {
 
 func TestSMTPBatchExactlyOnce(t *testing.T) {
 	dbtest.Dialects(t, func(t *testing.T, dsn string) {
-		ctx := context.Background()
 		f := newFixture(t, dsn)
 		srv := startSMTP(t, "")
 		var ids []int64
@@ -113,16 +192,13 @@ func TestSMTPBatchExactlyOnce(t *testing.T) {
 		f.approve(ids...)
 		f.enqueue()
 		s := smtpSender(f, srv)
-		rep, err := s.RunOnce(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
+		rep := f.pass(s)
 		if rep.Count(ResultSent) != 5 {
 			t.Fatalf("report: %+v", rep)
 		}
 		// A second pass sends nothing more.
-		if rep, err := s.RunOnce(ctx); err != nil || len(rep.Outcomes) != 0 {
-			t.Fatalf("second pass: %+v %v", rep, err)
+		if rep := f.pass(s); len(rep.Outcomes) != 0 {
+			t.Fatalf("second pass: %+v", rep)
 		}
 		got := srv.received()
 		if len(got) != 5 {
@@ -152,6 +228,9 @@ func TestSMTPBatchExactlyOnce(t *testing.T) {
 			if m.Status != outboxdb.Sent || m.Attempts != 1 || !m.SentAt.Equal(noon) {
 				t.Errorf("row %d: %s after %d attempts at %v", m.ID, m.Status, m.Attempts, m.SentAt)
 			}
+			if j := f.job(m); j.State != rivertype.JobStateCompleted || j.Attempt != 1 {
+				t.Errorf("job of row %d: %s after %d attempts", m.ID, j.State, j.Attempt)
+			}
 		}
 
 		// With the server down the messages wait, and go out when it is back.
@@ -162,27 +241,29 @@ func TestSMTPBatchExactlyOnce(t *testing.T) {
 			f.approve(f.cheaperPlan(i, "pending", "GBP"))
 		}
 		f.enqueue()
-		rep, err = s.RunOnce(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
+		rep = f.pass(s)
 		if rep.Count(ResultRetry) != 3 {
 			t.Fatalf("server down: %+v", rep)
 		}
-		for _, m := range f.rows(outboxdb.Filter{Status: outboxdb.Queued, Channel: "email"}) {
-			if m.Attempts != 1 || !m.NextAttemptAt.After(noon) || m.LastError == "" {
-				t.Errorf("waiting row: %+v", m)
+		waiting := f.rows(outboxdb.Filter{Status: outboxdb.Queued, Channel: "email"})
+		for _, m := range waiting {
+			j := f.job(m)
+			if m.Attempts != 1 || m.LastError == "" || !j.ScheduledAt.After(noon) || len(j.Errors) != 1 || j.State == rivertype.JobStateDiscarded {
+				t.Errorf("waiting row: %+v, its job %s at %v with %d errors", m, j.State, j.ScheduledAt, len(j.Errors))
 			}
+		}
+		if len(waiting) != 3 {
+			t.Errorf("%d rows wait, want 3", len(waiting))
 		}
 		srv.start(addr)
 		// Nothing is due until the backoff has passed.
-		if rep, _ := s.RunOnce(ctx); len(rep.Outcomes) != 0 {
+		if rep := f.pass(s); len(rep.Outcomes) != 0 {
 			t.Errorf("retried before the backoff: %+v", rep)
 		}
 		f.clock.Add(time.Minute)
-		rep, err = s.RunOnce(ctx)
-		if err != nil || rep.Count(ResultSent) != 3 {
-			t.Fatalf("server back: %+v %v", rep, err)
+		rep = f.pass(s)
+		if rep.Count(ResultSent) != 3 {
+			t.Fatalf("server back: %+v", rep)
 		}
 		if n := len(srv.received()); n != 8 {
 			t.Errorf("server received %d messages in all, want 8", n)
@@ -194,13 +275,7 @@ func TestConcurrentSendersSendOnce(t *testing.T) {
 	dsn := dbtest.PostgresDSN(t) // SKIP LOCKED needs PostgreSQL; SQLite has one sender
 	ctx := context.Background()
 	f := newFixture(t, dsn)
-	var ids []int64
-	for i := int64(1); i <= 60; i++ {
-		f.addCustomer(i, "Sam Poe", "en-GB")
-		ids = append(ids, f.cheaperPlan(i, "pending", "GBP"))
-	}
-	f.approve(ids...)
-	f.enqueue()
+	f.cheaperPlans(60, "Sam Poe")
 	var mu sync.Mutex
 	count := map[string]int{}
 	ch := channel.Func(func(_ context.Context, m channel.Message) error {
@@ -215,8 +290,8 @@ func TestConcurrentSendersSendOnce(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			s := &Sender{DB: f.db, Now: f.clock.Now, Batch: 5, Channels: map[string]channel.Channel{"email": ch, "sms": ch}}
-			if _, err := s.RunOnce(ctx); err != nil {
+			s := &Sender{DB: f.db, Now: f.clock.Now, Channels: map[string]channel.Channel{"email": ch, "sms": ch}}
+			if _, err := s.RunOnce(ctx, f.client(s)); err != nil {
 				t.Error(err)
 			}
 		}()
@@ -233,7 +308,6 @@ func TestConcurrentSendersSendOnce(t *testing.T) {
 }
 
 func TestQuietHours(t *testing.T) {
-	ctx := context.Background()
 	f := newFixture(t, dbtest.SQLiteDSN(t))
 	c := f.addCustomer(1, "Kai Night", "en-US")
 	c.Timezone = "America/New_York"
@@ -245,10 +319,7 @@ func TestQuietHours(t *testing.T) {
 	var sent []channel.Message
 	ch := channel.Func(func(_ context.Context, m channel.Message) error { sent = append(sent, m); return nil })
 	s := &Sender{DB: f.db, Now: f.clock.Now, Quiet: DefaultQuietHours, Channels: map[string]channel.Channel{"email": ch, "action": ch}}
-	rep, err := s.RunOnce(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rep := f.pass(s)
 	// The billing action is not held by quiet hours; the email is.
 	if len(sent) != 1 || sent[0].Channel != "action" {
 		t.Fatalf("sent %+v", sent)
@@ -257,19 +328,22 @@ func TestQuietHours(t *testing.T) {
 	if rep.Count(ResultDeferred) != 1 || !rep.Outcomes[0].At.Equal(wantAt) {
 		t.Fatalf("report %+v, want the email deferred to %v", rep, wantAt)
 	}
-	if m := f.rows(outboxdb.Filter{Channel: "email"})[0]; m.Attempts != 0 || m.Status != outboxdb.Queued || !m.NextAttemptAt.Equal(wantAt) {
+	// The job is snoozed, not failed: no attempt, no error.
+	if m := f.rows(outboxdb.Filter{Channel: "email"})[0]; m.Attempts != 0 || m.Status != outboxdb.Queued {
 		t.Errorf("deferred row: %+v", m)
+	} else if j := f.job(m); j.State != rivertype.JobStateScheduled || !j.ScheduledAt.Equal(wantAt) || len(j.Errors) != 0 || j.Attempt != 0 {
+		t.Errorf("deferred job: %s at %v, attempt %d, errors %v", j.State, j.ScheduledAt, j.Attempt, j.Errors)
 	}
 	if !strings.Contains(f.rows(outboxdb.Filter{Channel: "email"})[0].Text, "November 1, 2026") {
 		t.Errorf("en-US date: %s", f.rows(outboxdb.Filter{Channel: "email"})[0].Text)
 	}
 	f.clock.t = wantAt.Add(-time.Minute)
-	if rep, _ := s.RunOnce(ctx); len(rep.Outcomes) != 0 {
+	if rep := f.pass(s); len(rep.Outcomes) != 0 {
 		t.Errorf("sent early: %+v", rep)
 	}
 	f.clock.t = wantAt
-	if rep, err := s.RunOnce(ctx); err != nil || rep.Count(ResultSent) != 1 {
-		t.Fatalf("at 08:00: %+v %v", rep, err)
+	if rep := f.pass(s); rep.Count(ResultSent) != 1 {
+		t.Fatalf("at 08:00: %+v", rep)
 	}
 }
 
@@ -308,44 +382,42 @@ func TestQuietHoursNext(t *testing.T) {
 func TestBackoffDeadRetry(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t, dbtest.SQLiteDSN(t))
+	f.jobs.MaxAttempts = 4
 	f.addCustomer(1, "Rae Fail", "en-GB")
 	f.approve(f.lateFee(1))
 	f.enqueue()
 	var fail atomic.Bool
 	fail.Store(true)
-	var sends int
+	var sends atomic.Int32
 	ch := channel.Func(func(context.Context, channel.Message) error {
-		sends++
+		sends.Add(1)
 		if fail.Load() {
 			return errors.New("connection refused")
 		}
 		return nil
 	})
-	s := &Sender{DB: f.db, Now: f.clock.Now, MaxAttempts: 4, Channels: map[string]channel.Channel{"email": ch}}
-	var delays []time.Duration
+	s := &Sender{DB: f.db, Now: f.clock.Now, Channels: map[string]channel.Channel{"email": ch}}
 	for i := 1; i <= 4; i++ {
-		rep, err := s.RunOnce(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
+		rep := f.pass(s)
 		if len(rep.Outcomes) != 1 {
 			t.Fatalf("pass %d: %+v", i, rep)
 		}
 		o := rep.Outcomes[0]
+		m := f.rows(outboxdb.Filter{Channel: "email"})[0]
+		j := f.job(m)
 		if i < 4 {
-			if o.Result != ResultRetry || o.Attempt != i {
-				t.Fatalf("pass %d: %+v", i, o)
+			if o.Result != ResultRetry || o.Attempt != i || m.Status != outboxdb.Queued {
+				t.Fatalf("pass %d: %+v, row %s", i, o, m.Status)
 			}
-			d := o.At.Sub(f.clock.Now())
-			// base·2^(i-1), the upper half of it random.
-			full := time.Minute << (i - 1)
-			if d < full/2 || d > full {
-				t.Errorf("attempt %d: backoff %v, want between %v and %v", i, d, full/2, full)
+			// River's retry policy: about i⁴ seconds, give or take a tenth.
+			d := j.ScheduledAt.Sub(f.clock.Now())
+			full := time.Duration(i*i*i*i) * time.Second
+			if d < full*9/10 || d > full*11/10 || j.Attempt != i || len(j.Errors) != i {
+				t.Errorf("attempt %d: retried in %v, want about %v; job attempt %d with %d errors", i, d, full, j.Attempt, len(j.Errors))
 			}
-			delays = append(delays, d)
-			f.clock.t = o.At
-		} else if o.Result != ResultDead {
-			t.Fatalf("pass %d: %+v, want dead", i, o)
+			f.clock.t = j.ScheduledAt
+		} else if o.Result != ResultDead || j.State != rivertype.JobStateDiscarded {
+			t.Fatalf("pass %d: %+v, job %s, want dead and discarded", i, o, j.State)
 		}
 	}
 	m := f.rows(outboxdb.Filter{Status: outboxdb.Dead})
@@ -353,27 +425,52 @@ func TestBackoffDeadRetry(t *testing.T) {
 		t.Fatalf("dead rows: %+v", m)
 	}
 	f.clock.Add(24 * time.Hour)
-	if rep, _ := s.RunOnce(ctx); len(rep.Outcomes) != 0 {
+	if rep := f.pass(s); len(rep.Outcomes) != 0 {
 		t.Errorf("a dead message was tried again: %+v", rep)
 	}
-	// An admin retries it.
-	if err := outboxdb.Retry(ctx, f.db, m[0].ID, f.clock.Now()); err != nil {
+	// An admin retries it: the row is queued and River's job available.
+	if err := f.jobs.Retry(ctx, f.db, m[0].ID); err != nil {
 		t.Fatal(err)
 	}
-	if err := outboxdb.Retry(ctx, f.db, m[0].ID, f.clock.Now()); err == nil || !strings.Contains(err.Error(), "not dead") {
+	if j := f.job(m[0]); j.State != rivertype.JobStateAvailable || f.rows(outboxdb.Filter{Channel: "email"})[0].Status != outboxdb.Queued {
+		t.Errorf("after retry: job %s", j.State)
+	}
+	if err := f.jobs.Retry(ctx, f.db, m[0].ID); err == nil || !strings.Contains(err.Error(), "not dead") {
 		t.Errorf("retry of a queued message: %v", err)
 	}
 	fail.Store(false)
-	if rep, err := s.RunOnce(ctx); err != nil || rep.Count(ResultSent) != 1 {
-		t.Fatalf("after retry: %+v %v", rep, err)
+	if rep := f.pass(s); rep.Count(ResultSent) != 1 {
+		t.Fatalf("after retry: %+v", rep)
 	}
-	if sends != 5 {
-		t.Errorf("%d sends, want 5", sends)
+	if n := sends.Load(); n != 5 {
+		t.Errorf("%d sends, want 5", n)
+	}
+	if j := f.job(m[0]); j.State != rivertype.JobStateCompleted {
+		t.Errorf("job after the retry sent: %s", j.State)
+	}
+}
+
+// TestDefaultRetriesSpanADay: with the default attempts and River's retry
+// policy, a message is given up only after more than a day of failures,
+// however the jitter falls.
+func TestDefaultRetriesSpanADay(t *testing.T) {
+	policy := &river.DefaultClientRetryPolicy{}
+	var span time.Duration
+	for failures := 1; failures < DefaultMaxAttempts; failures++ {
+		job := &rivertype.JobRow{Attempt: failures, Errors: make([]rivertype.AttemptError, failures-1)}
+		full := time.Duration(failures*failures*failures*failures) * time.Second
+		d := policy.NextRetry(job).Sub(time.Now())
+		if d < full*9/10-time.Second || d > full*11/10+time.Second {
+			t.Fatalf("after %d failures River retries in %v, not about %v: the policy changed", failures, d, full)
+		}
+		span += full * 9 / 10 // the least the jitter allows
+	}
+	if span < 24*time.Hour {
+		t.Errorf("%d attempts give up after %v at the earliest, less than a day", DefaultMaxAttempts, span)
 	}
 }
 
 func TestPermanentFailureIsDeadAtOnce(t *testing.T) {
-	ctx := context.Background()
 	f := newFixture(t, dbtest.SQLiteDSN(t))
 	f.addCustomer(1, "Pat Reject", "en-GB")
 	f.approve(f.lateFee(1))
@@ -384,9 +481,13 @@ func TestPermanentFailureIsDeadAtOnce(t *testing.T) {
 	defer hook.Close()
 	s := &Sender{DB: f.db, Now: f.clock.Now, Channels: map[string]channel.Channel{
 		"action": &channel.Billing{Webhook: channel.Webhook{URL: hook.URL, Secret: []byte("s")}}}}
-	rep, err := s.RunOnce(ctx)
-	if err != nil || rep.Count(ResultDead) != 1 || !strings.Contains(rep.Outcomes[0].Error, "422") {
-		t.Fatalf("%+v %v", rep, err)
+	rep := f.pass(s)
+	if rep.Count(ResultDead) != 1 || !strings.Contains(rep.Outcomes[0].Error, "422") {
+		t.Fatalf("%+v", rep)
+	}
+	m := f.rows(outboxdb.Filter{Channel: "action"})[0]
+	if j := f.job(m); m.Status != outboxdb.Dead || j.State != rivertype.JobStateCancelled || j.Attempt != 1 {
+		t.Errorf("row %s, job %s after %d attempts; want dead and cancelled after 1", m.Status, j.State, j.Attempt)
 	}
 }
 
@@ -422,7 +523,6 @@ func (d *dedupReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func TestWebhookSignedWithKey(t *testing.T) {
-	ctx := context.Background()
 	f := newFixture(t, dbtest.SQLiteDSN(t))
 	f.addCustomer(1, "Wes Hook", "en-GB")
 	p := f.lateFee(1)
@@ -434,9 +534,8 @@ func TestWebhookSignedWithKey(t *testing.T) {
 	s := &Sender{DB: f.db, Now: f.clock.Now, Channels: map[string]channel.Channel{
 		"email":  &channel.Webhook{URL: hook.URL + "/messages", Secret: secret},
 		"action": &channel.Billing{Webhook: channel.Webhook{URL: hook.URL + "/billing", Secret: secret}}}}
-	rep, err := s.RunOnce(ctx)
-	if err != nil || rep.Count(ResultSent) != 2 {
-		t.Fatalf("%+v %v", rep, err)
+	if rep := f.pass(s); rep.Count(ResultSent) != 2 {
+		t.Fatalf("%+v", rep)
 	}
 	var msg channel.Message
 	if err := json.Unmarshal(recv.processed[Key(p, "email")], &msg); err != nil {
@@ -471,7 +570,6 @@ func TestWebhookSignedWithKey(t *testing.T) {
 // does there — then starts again.
 func TestCrashBetweenSendAndRecord(t *testing.T) {
 	t.Run("webhook resends with the same key and the receiver deduplicates", func(t *testing.T) {
-		ctx := context.Background()
 		f := newFixture(t, dbtest.SQLiteDSN(t))
 		f.addCustomer(1, "Cat Crash", "en-GB")
 		p := f.lateFee(1)
@@ -481,46 +579,46 @@ func TestCrashBetweenSendAndRecord(t *testing.T) {
 		hook := httptest.NewServer(recv)
 		defer hook.Close()
 		chans := map[string]channel.Channel{"action": &channel.Billing{Webhook: channel.Webhook{URL: hook.URL, Secret: secret}}}
-		crashing := f.crashing(&Sender{DB: f.db, Now: f.clock.Now, Channels: chans})
-		crashing.RunOnce(ctx) // dies after the send: what it reports is lost
+		f.crash(&Sender{DB: f.db, Now: f.clock.Now, Channels: chans})
 		m := f.rows(outboxdb.Filter{Channel: "action"})[0]
-		if m.Status != outboxdb.Sending || m.Attempts != 1 {
-			t.Fatalf("after the crash: %+v", m)
+		if j := f.job(m); m.Status != outboxdb.Sending || m.Attempts != 1 || j.State != rivertype.JobStateRunning {
+			t.Fatalf("after the crash: %+v, job %s", m, j.State)
 		}
 		s := &Sender{DB: f.db, Now: f.clock.Now, Channels: chans}
-		// While the lease runs, a restarted sender leaves the row alone.
-		if rep, err := s.RunOnce(ctx); err != nil || len(rep.Outcomes) != 0 {
-			t.Fatalf("within the lease: %+v %v", rep, err)
+		// While its job runs, as far as River knows, a restarted sender
+		// leaves the message alone.
+		if rep := f.pass(s); len(rep.Outcomes) != 0 {
+			t.Fatalf("before River rescued the job: %+v", rep)
 		}
-		f.clock.Add(DefaultLease)
-		rep, err := s.RunOnce(ctx)
-		if err != nil || rep.Count(ResultSent) != 1 || !rep.Outcomes[0].Resend || rep.Outcomes[0].Attempt != 2 {
-			t.Fatalf("after the lease: %+v %v", rep, err)
+		f.clock.Add(rescueAfter)
+		rep := f.serveUntil(s, ResultSent)
+		if rep.Count(ResultSent) != 1 || !rep.Outcomes[0].Resend || rep.Outcomes[0].Attempt != 2 {
+			t.Fatalf("after River rescued the job: %+v", rep)
 		}
 		if recv.requests != 2 || len(recv.processed) != 1 || recv.keys[0] != Key(p, "action") || recv.keys[1] != recv.keys[0] {
 			t.Errorf("receiver: %d requests, keys %v, processed %d", recv.requests, recv.keys, len(recv.processed))
 		}
 	})
 	t.Run("email resends with the same Message-ID", func(t *testing.T) {
-		ctx := context.Background()
 		f := newFixture(t, dbtest.SQLiteDSN(t))
 		srv := startSMTP(t, "")
 		f.addCustomer(1, "Cat Crash", "en-GB")
 		f.addCustomer(2, "Dan Crash", "en-GB")
 		f.approve(f.cheaperPlan(1, "pending", "GBP"), f.cheaperPlan(2, "pending", "GBP"))
 		f.enqueue()
-		crashing := f.crashing(smtpSender(f, srv))
-		crashing.RunOnce(ctx) // dies after the send: what it reports is lost
+		f.crash(smtpSender(f, srv))
 		s := smtpSender(f, srv)
-		// Both rows were claimed by the crashed pass: nothing goes out
-		// until their leases run out.
-		if rep, _ := s.RunOnce(ctx); len(rep.Outcomes) != 0 {
-			t.Fatalf("within the lease: %+v", rep)
+		// The message whose send the crash interrupted waits for River to
+		// rescue its job; the other goes.
+		rep := f.pass(s)
+		if rep.Count(ResultSent) != 1 || rep.Outcomes[0].Resend {
+			t.Fatalf("before River rescued the job: %+v", rep)
 		}
-		f.clock.Add(DefaultLease)
-		rep, err := s.RunOnce(ctx)
-		if err != nil || rep.Count(ResultSent) != 2 {
-			t.Fatalf("after the lease: %+v %v", rep, err)
+		f.clock.Add(rescueAfter)
+		after := f.serveUntil(s, ResultSent)
+		rep.Outcomes = append(rep.Outcomes, after.Outcomes...)
+		if rep.Count(ResultSent) != 2 {
+			t.Fatalf("after River rescued the job: %+v", rep)
 		}
 		resent := 0
 		for _, o := range rep.Outcomes {
@@ -549,23 +647,25 @@ func TestCrashBetweenSendAndRecord(t *testing.T) {
 		}
 	})
 	t.Run("email held for an admin with HoldUncertainEmail", func(t *testing.T) {
-		ctx := context.Background()
 		f := newFixture(t, dbtest.SQLiteDSN(t))
 		srv := startSMTP(t, "")
 		f.addCustomer(1, "Cat Crash", "en-GB")
 		f.approve(f.cheaperPlan(1, "pending", "GBP"))
 		f.enqueue()
-		crashing := f.crashing(smtpSender(f, srv))
-		crashing.RunOnce(ctx) // dies after the send: what it reports is lost
+		f.crash(smtpSender(f, srv))
 		s := smtpSender(f, srv)
 		s.HoldUncertainEmail = true
-		f.clock.Add(DefaultLease)
-		rep, err := s.RunOnce(ctx)
-		if err != nil || rep.Count(ResultDead) != 1 || !strings.Contains(rep.Outcomes[0].Error, "may or may not have been delivered") {
-			t.Fatalf("%+v %v", rep, err)
+		f.clock.Add(rescueAfter)
+		rep := f.serveUntil(s, ResultDead)
+		if rep.Count(ResultDead) != 1 || !strings.Contains(rep.Outcomes[0].Error, "may or may not have been delivered") {
+			t.Fatalf("%+v", rep)
 		}
 		if n := len(srv.received()); n != 1 {
 			t.Errorf("server received %d, want 1", n)
+		}
+		m := f.rows(outboxdb.Filter{Channel: "email"})[0]
+		if j := f.job(m); m.Status != outboxdb.Dead || j.State != rivertype.JobStateCancelled {
+			t.Errorf("held email: row %s, job %s", m.Status, j.State)
 		}
 	})
 }
@@ -581,12 +681,44 @@ func TestRateLimit(t *testing.T) {
 	l := ls["email"]
 	start := time.Now()
 	for i := 0; i < 25; i++ { // a burst of 20, then 5 at 20/s
-		if err := l.Wait(context.Background()); err != nil {
-			t.Fatal(err)
+		for {
+			wait := l.Take()
+			if wait == 0 {
+				break
+			}
+			if i < 20 || wait > 50*time.Millisecond {
+				t.Fatalf("token %d: wait %v", i, wait)
+			}
+			time.Sleep(wait)
 		}
 	}
 	if d := time.Since(start); d < 200*time.Millisecond || d > 2*time.Second {
 		t.Errorf("25 tokens at 20/s with a burst of 20 took %v", d)
+	}
+}
+
+// A channel over its rate limit snoozes its jobs until a token is due:
+// no attempt is spent and nothing fails.
+func TestRateLimitSnoozes(t *testing.T) {
+	f := newFixture(t, dbtest.SQLiteDSN(t))
+	f.cheaperPlans(3, "Lim Ted")
+	limits, err := ParseRates("email=1/h")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sent atomic.Int32
+	ch := channel.Func(func(context.Context, channel.Message) error { sent.Add(1); return nil })
+	s := &Sender{DB: f.db, Now: f.clock.Now, Limits: limits, Channels: map[string]channel.Channel{"email": ch}}
+	rep := f.pass(s)
+	if rep.Count(ResultSent) != 1 || rep.Count(ResultLimited) != 2 || sent.Load() != 1 {
+		t.Fatalf("one an hour: %+v", rep)
+	}
+	for _, m := range f.rows(outboxdb.Filter{Channel: "email", Status: outboxdb.Queued}) {
+		j := f.job(m)
+		wait := j.ScheduledAt.Sub(f.clock.Now())
+		if m.Attempts != 0 || j.Attempt != 0 || len(j.Errors) != 0 || wait < 59*time.Minute || wait > time.Hour {
+			t.Errorf("limited %s: %d attempts, job attempt %d, errors %v, due in %v", m.Key, m.Attempts, j.Attempt, j.Errors, wait)
+		}
 	}
 }
 
@@ -631,4 +763,277 @@ func TestEnqueueRechecksConsentAndSuppressions(t *testing.T) {
 			t.Errorf("service message to a customer without marketing consent: %s %s", m.Status, m.LastError)
 		}
 	})
+}
+
+// TestSMTPDownFortyMinutes: the SMTP server is down for forty minutes —
+// stopped for twenty (every connection dropped), then up but refusing
+// every message with 421 for twenty — while the sender runs, as serve's does (two of them on
+// PostgreSQL, one on SQLite) on a clock that runs fast. River retries
+// every message; when the server is back each one is delivered exactly
+// once, and none is lost or dead.
+func TestSMTPDownFortyMinutes(t *testing.T) {
+	dbtest.Dialects(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		f := newFixture(t, dsn)
+		srv := startSMTP(t, "")
+		const n = 12
+		f.cheaperPlans(n, "Outage Jones")
+		srv.down()
+		senders := 1
+		if f.db.IsPostgres() {
+			senders = 2
+		}
+		for i := 0; i < senders; i++ {
+			s := smtpSender(f, srv)
+			s.Channels = map[string]channel.Channel{"email": s.Channels["email"]}
+			c := f.client(s)
+			if err := c.Start(ctx); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { c.Stop(context.Background()) })
+		}
+		// tick runs the clock a minute on, every 100ms, for minutes.
+		tick := func(minutes int) {
+			for i := 0; i < minutes; i++ {
+				time.Sleep(100 * time.Millisecond)
+				f.clock.Add(time.Minute)
+			}
+		}
+		tick(20)
+		srv.refuse.Store(true)
+		srv.up()
+		tick(20)
+		if got := srv.received(); len(got) != 0 {
+			t.Fatalf("received %d messages while down", len(got))
+		}
+		for _, m := range f.rows(outboxdb.Filter{Channel: "email"}) {
+			if j := f.job(m); m.Status != outboxdb.Queued || m.Attempts < 2 || len(j.Errors) < 2 || j.State == rivertype.JobStateDiscarded {
+				t.Errorf("after forty minutes down, %s is %s after %d attempts, its job %s with %d errors", m.Key, m.Status, m.Attempts, j.State, len(j.Errors))
+			}
+		}
+		srv.refuse.Store(false)
+		// River's next retries come within the next hour and a half.
+		for i := 0; i < 180 && len(f.rows(outboxdb.Filter{Channel: "email", Status: outboxdb.Sent})) < n; i++ {
+			tick(1)
+		}
+		got := srv.received()
+		perKey := map[string]int{}
+		for _, m := range got {
+			perKey[m.Key]++
+		}
+		if len(got) != n || len(perKey) != n {
+			t.Errorf("received %d messages with %d keys, want %d of each", len(got), len(perKey), n)
+		}
+		for k, c := range perKey {
+			if c != 1 {
+				t.Errorf("%s received %d times", k, c)
+			}
+		}
+		for _, m := range f.rows(outboxdb.Filter{Channel: "email"}) {
+			if m.Status != outboxdb.Sent {
+				t.Errorf("%s is %s: %s", m.Key, m.Status, m.LastError)
+			}
+		}
+	})
+}
+
+// TestAdoptWaitingMessages: the messages an installation had queued, or
+// left sending, before its sender was River's get a send job each when
+// the sender starts, once; sent, dead and skipped ones get none.
+func TestAdoptWaitingMessages(t *testing.T) {
+	dbtest.Dialects(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		f := newFixture(t, dsn)
+		var old []outboxdb.Message
+		for i, st := range []string{outboxdb.Queued, outboxdb.Sending, outboxdb.Sent, outboxdb.Dead, outboxdb.Skipped, outboxdb.Queued} {
+			old = append(old, outboxdb.Message{Key: Key(int64(i+1), "email"), ProposalID: int64(i + 1), CustomerID: int64(i + 1), Channel: "email",
+				Recipient: fmt.Sprintf("c%d@example.com", i+1), Subject: "Hi", Text: "Hello", Status: st, CreatedAt: noon})
+		}
+		if _, err := outboxdb.Enqueue(ctx, f.db, old); err != nil {
+			t.Fatal(err)
+		}
+		n, err := f.jobs.Adopt(ctx, f.db)
+		if err != nil || n != 3 {
+			t.Fatalf("adopt: %d %v, want 3", n, err)
+		}
+		if n, err := f.jobs.Adopt(ctx, f.db); err != nil || n != 0 {
+			t.Fatalf("adopt again: %d %v", n, err)
+		}
+		for _, m := range f.rows(outboxdb.Filter{}) {
+			waits := m.Status == outboxdb.Queued || m.Status == outboxdb.Sending
+			if waits != (m.JobID != 0) {
+				t.Errorf("%s (%s): job %d", m.Key, m.Status, m.JobID)
+			}
+		}
+		var mu sync.Mutex
+		got := map[string]channel.Message{}
+		ch := channel.Func(func(_ context.Context, m channel.Message) error {
+			mu.Lock()
+			got[m.Key] = m
+			mu.Unlock()
+			return nil
+		})
+		if rep := f.pass(&Sender{DB: f.db, Now: f.clock.Now, Channels: map[string]channel.Channel{"email": ch}}); rep.Count(ResultSent) != 3 {
+			t.Fatalf("pass: %+v", rep)
+		}
+		// The one left sending may have gone out: it goes again as a
+		// resend, with its key.
+		if len(got) != 3 || !got[Key(2, "email")].Resend || got[Key(1, "email")].Resend || got[Key(6, "email")].Resend {
+			t.Errorf("sent %+v", got)
+		}
+	})
+}
+
+// TestSettleAbandonedMessages: a message whose send job River gave up
+// without the sender recording it — cancelled in River's UI, deleted, or
+// discarded by a leader that does not know the job's kind — is a dead
+// letter, and says whether it may have gone out; a retry from River's UI
+// of a dead message's job sends it.
+func TestSettleAbandonedMessages(t *testing.T) {
+	dbtest.Dialects(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		f := newFixture(t, dsn)
+		ids := f.cheaperPlans(3, "Ab Andon")
+		email := outboxdb.Filter{Channel: "email"}
+		ms := f.byKey(email)
+		cancelled, deleted, sending := ms[Key(ids[0], "email")], ms[Key(ids[1], "email")], ms[Key(ids[2], "email")]
+		if _, err := f.jobs.Client.JobCancel(ctx, cancelled.JobID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.jobs.Client.JobDelete(ctx, deleted.JobID); err != nil {
+			t.Fatal(err)
+		}
+		if err := outboxdb.MarkSending(ctx, f.db, sending.ID, 0); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.jobs.Client.JobCancel(ctx, sending.JobID); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := f.jobs.Settle(ctx, f.db); err != nil || n != 3 {
+			t.Fatalf("settle: %d %v, want 3", n, err)
+		}
+		ms = f.byKey(email)
+		for k, m := range ms {
+			maybe := strings.Contains(m.LastError, "may have been delivered")
+			if m.Status != outboxdb.Dead || maybe != (k == sending.Key) {
+				t.Errorf("%s: %s, %q", k, m.Status, m.LastError)
+			}
+		}
+		// The sms messages' jobs are untouched: they still wait.
+		for _, m := range f.rows(outboxdb.Filter{Channel: "sms"}) {
+			if m.Status != outboxdb.Queued {
+				t.Errorf("%s: %s", m.Key, m.Status)
+			}
+		}
+		// An admin retries the cancelled job in River's UI: the message
+		// is queued again and sent.
+		if _, err := f.jobs.Client.JobRetry(ctx, cancelled.JobID); err != nil {
+			t.Fatal(err)
+		}
+		var sent atomic.Int32
+		ch := channel.Func(func(context.Context, channel.Message) error { sent.Add(1); return nil })
+		if rep := f.pass(&Sender{DB: f.db, Now: f.clock.Now, Channels: map[string]channel.Channel{"email": ch}}); rep.Count(ResultSent) != 1 || sent.Load() != 1 {
+			t.Fatalf("after River's retry: %+v", rep)
+		}
+		if m := f.byKey(email)[cancelled.Key]; m.Status != outboxdb.Sent {
+			t.Errorf("retried in River's UI: %s", m.Status)
+		}
+	})
+}
+
+// TestSenderCapsAttempts: a sender's MaxAttempts below a job's own makes
+// the attempt that reaches it the last: the message is dead and River does
+// not retry the job.
+func TestSenderCapsAttempts(t *testing.T) {
+	f := newFixture(t, dbtest.SQLiteDSN(t))
+	f.addCustomer(1, "Cap Ped", "en-GB")
+	f.approve(f.lateFee(1))
+	f.enqueue()
+	ch := channel.Func(func(context.Context, channel.Message) error { return errors.New("connection refused") })
+	s := &Sender{DB: f.db, Now: f.clock.Now, MaxAttempts: 2, Channels: map[string]channel.Channel{"email": ch}}
+	if rep := f.pass(s); rep.Count(ResultRetry) != 1 {
+		t.Fatalf("attempt 1: %+v", rep)
+	}
+	f.clock.Add(time.Minute)
+	if rep := f.pass(s); rep.Count(ResultDead) != 1 {
+		t.Fatalf("attempt 2: %+v", rep)
+	}
+	m := f.rows(outboxdb.Filter{Channel: "email"})[0]
+	if j := f.job(m); m.Status != outboxdb.Dead || j.State != rivertype.JobStateCancelled || j.MaxAttempts != DefaultMaxAttempts {
+		t.Errorf("row %s, job %s of %d attempts", m.Status, j.State, j.MaxAttempts)
+	}
+}
+
+// A send job whose message is gone (the demo's fresh start empties the
+// outbox) completes without sending: River does not retry it for a day.
+func TestJobOfAGoneMessageCompletes(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, dbtest.SQLiteDSN(t))
+	f.cheaperPlans(1, "Gone Soon")
+	m := f.rows(outboxdb.Filter{Channel: "email"})[0]
+	if err := store.Reset(ctx, f.db); err != nil {
+		t.Fatal(err)
+	}
+	var sent atomic.Int32
+	ch := channel.Func(func(context.Context, channel.Message) error { sent.Add(1); return nil })
+	f.pass(&Sender{DB: f.db, Now: f.clock.Now, Channels: map[string]channel.Channel{"email": ch}})
+	if j := f.job(m); j.State != rivertype.JobStateCompleted || sent.Load() != 0 {
+		t.Errorf("job of a deleted message: %s after %d sends", j.State, sent.Load())
+	}
+}
+
+// otherArgs is a job kind of another stage, worked on a queue of its own.
+type otherArgs struct{}
+
+func (otherArgs) Kind() string { return "other_stage" }
+
+type otherWorker struct {
+	river.WorkerDefaults[otherArgs]
+}
+
+func (otherWorker) Work(context.Context, *river.Job[otherArgs]) error { return nil }
+
+// A River client that works only another stage's queue, leading alone,
+// rescues a send job its sender died in — River's leader discards a stuck
+// job of a kind it has no worker for — and a sender then sends the
+// message again with its key.
+func TestAnotherStagesLeaderRescuesASendJob(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, dbtest.SQLiteDSN(t))
+	f.addCustomer(1, "Res Cued", "en-GB")
+	f.lateFee(1)
+	f.enqueue()
+	var got []channel.Message
+	ch := channel.Func(func(_ context.Context, m channel.Message) error { got = append(got, m); return nil })
+	chans := map[string]channel.Channel{"action": ch}
+	f.crash(&Sender{DB: f.db, Now: f.clock.Now, Channels: chans})
+	m := f.rows(outboxdb.Filter{Channel: "action"})[0]
+	workers := river.NewWorkers()
+	river.AddWorker(workers, &otherWorker{})
+	other, err := queue.NewClient(f.db, queue.Config{Workers: workers, Queues: map[string]river.QueueConfig{"other_stage": {MaxWorkers: 1}},
+		Now: f.clock.Now, FetchPollInterval: 20 * time.Millisecond, RescueStuckJobsAfter: rescueAfter, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.clock.Add(rescueAfter)
+	if err := other.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var j *rivertype.JobRow
+	for i := 0; i < 100; i++ {
+		if j = f.job(m); j.State != rivertype.JobStateRunning {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err := other.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if j.State != rivertype.JobStateRetryable && j.State != rivertype.JobStateAvailable {
+		t.Fatalf("the send job after the other stage's leader looked: %s", j.State)
+	}
+	rep := f.serveUntil(&Sender{DB: f.db, Now: f.clock.Now, Channels: chans}, ResultSent)
+	if rep.Count(ResultSent) != 1 || !rep.Outcomes[0].Resend || len(got) != 2 || got[0].Key != got[1].Key {
+		t.Errorf("after the rescue: %+v, deliveries %d", rep, len(got))
+	}
 }

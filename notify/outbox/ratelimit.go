@@ -1,7 +1,6 @@
 package outbox
 
 import (
-	"context"
 	"fmt"
 	"strconv"
 	"strings"
@@ -25,30 +24,22 @@ func NewLimiter(rate float64) *Limiter {
 	return &Limiter{rate: rate, burst: b, tokens: b}
 }
 
-// Wait takes a token, waiting for one if need be.
-func (l *Limiter) Wait(ctx context.Context) error {
-	for {
-		l.mu.Lock()
-		now := time.Now()
-		if !l.last.IsZero() {
-			l.tokens = min(l.burst, l.tokens+now.Sub(l.last).Seconds()*l.rate)
-		}
-		l.last = now
-		if l.tokens >= 1 {
-			l.tokens--
-			l.mu.Unlock()
-			return nil
-		}
-		wait := time.Duration((1 - l.tokens) / l.rate * float64(time.Second))
-		l.mu.Unlock()
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		case <-t.C:
-		}
+// Take takes a token if one is there and returns 0, or returns how long
+// until one will be, taking nothing: a send job snoozes that long instead
+// of holding a worker while it waits.
+func (l *Limiter) Take() time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := time.Now()
+	if !l.last.IsZero() {
+		l.tokens = min(l.burst, l.tokens+now.Sub(l.last).Seconds()*l.rate)
 	}
+	l.last = now
+	if l.tokens >= 1 {
+		l.tokens--
+		return 0
+	}
+	return time.Duration((1 - l.tokens) / l.rate * float64(time.Second))
 }
 
 // ParseRates reads per-channel rates such as "email=10/s,sms=100/m" (per

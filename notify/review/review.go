@@ -42,6 +42,11 @@ type Config struct {
 	ExpireAfter time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// OnApprove, when set, is called in a decision's transaction after it
+	// approved proposals of target: the outbox enqueues their messages and
+	// send jobs there (outbox.Enqueuer.EnqueueIn), so that they exist
+	// exactly when the approval does. Its error rolls the decision back.
+	OnApprove func(ctx context.Context, tx database.Querier, target reviewdb.Selection) error
 }
 
 // Service decides on proposals and manages people, in goodturn's database.
@@ -282,6 +287,9 @@ func (s *Service) Decide(ctx context.Context, u *reviewdb.User, action string, t
 				if err := s.approveByTwo(ctx, tx, cur, target, origin, &out, detail); err != nil {
 					return out, err
 				}
+				if err := s.approved(ctx, tx, out); err != nil {
+					return out, err
+				}
 				return out, s.commit(tx, action, target)
 			}
 		}
@@ -295,7 +303,22 @@ func (s *Service) Decide(ctx context.Context, u *reviewdb.User, action string, t
 	if err := s.auditDecision(ctx, tx, &out, detail); err != nil {
 		return out, err
 	}
+	if err := s.approved(ctx, tx, out); err != nil {
+		return out, err
+	}
 	return out, s.commit(tx, action, target)
+}
+
+// approved calls OnApprove in the decision's transaction when the
+// decision approved proposals.
+func (s *Service) approved(ctx context.Context, tx database.Querier, out Outcome) error {
+	if s.OnApprove == nil || out.Action != ActionApprove || out.Changed == 0 {
+		return nil
+	}
+	if err := s.OnApprove(ctx, tx, out.Target); err != nil {
+		return fmt.Errorf("%s %s: enqueue its messages: %w", out.Action, out.Target, err)
+	}
+	return nil
 }
 
 // approveByTwo approves, in tx, the target's pending proposals that
@@ -419,13 +442,5 @@ func (s *Service) Expire(ctx context.Context) (int64, error) {
 
 // inTx runs fn in a transaction and commits it if fn succeeds.
 func (s *Service) inTx(ctx context.Context, fn func(q database.Querier) error) error {
-	tx, err := database.Begin(ctx, s.DB)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	if err := fn(tx); err != nil {
-		return err
-	}
-	return tx.Commit()
+	return database.InTx(ctx, s.DB, func(tx *database.Tx) error { return fn(tx) })
 }

@@ -578,3 +578,67 @@ func TestSecondReviewerFromTheCommandLine(t *testing.T) {
 		}
 	})
 }
+
+// OnApprove runs in the decision's transaction, for approvals only: what
+// it writes commits with the approval, and its error rolls the approval
+// back. A first approval that awaits a second reviewer approves nothing
+// and calls it not.
+func TestOnApproveInTheDecisionsTransaction(t *testing.T) {
+	dbtest.Dialects(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		f := newFixture(t, dsn, 12, 3)
+		var calls []reviewdb.Selection
+		fail := errors.New("the outbox is broken")
+		f.svc.OnApprove = func(ctx context.Context, tx database.Querier, target reviewdb.Selection) error {
+			calls = append(calls, target)
+			// What the hook sees is the decision's, uncommitted.
+			p, err := reviewdb.GetProposal(ctx, tx, f.smallIDs[0])
+			if err != nil {
+				return err
+			}
+			if p.Status != store.ProposalApproved {
+				t.Errorf("the hook sees proposal %d %s", p.ID, p.Status)
+			}
+			return fail
+		}
+		small := reviewdb.Selection{RunID: f.run, RuleID: "small"}
+		if _, err := f.svc.Approve(ctx, f.ana, small, ""); !errors.Is(err, fail) {
+			t.Fatalf("approve with a failing hook: %v", err)
+		}
+		if st := f.statuses(t, f.smallIDs); st[store.ProposalPending] != 3 {
+			t.Errorf("after the hook failed: %v, want all pending", st)
+		}
+		if es := f.audit(t); len(es) != 0 {
+			t.Errorf("audited a decision that rolled back: %+v", es)
+		}
+		f.svc.OnApprove = func(ctx context.Context, tx database.Querier, target reviewdb.Selection) error {
+			calls = append(calls, target)
+			return nil
+		}
+		if _, err := f.svc.Approve(ctx, f.ana, small, ""); err != nil {
+			t.Fatal(err)
+		}
+		if st := f.statuses(t, f.smallIDs); st[store.ProposalApproved] != 3 {
+			t.Errorf("after approval: %v", st)
+		}
+		big := reviewdb.Selection{RunID: f.run, RuleID: "big"}
+		if _, err := f.svc.Reject(ctx, f.ana, reviewdb.Selection{ProposalID: f.bigIDs[0]}, ""); err != nil {
+			t.Fatal(err)
+		}
+		if out, err := f.svc.Approve(ctx, f.ana, big, ""); err != nil || !out.Awaiting {
+			t.Fatalf("first of two approvals: %+v %v", out, err)
+		}
+		if out, err := f.svc.Approve(ctx, f.bea, big, ""); err != nil || out.Changed != 11 {
+			t.Fatalf("second approval: %+v %v", out, err)
+		}
+		want := []reviewdb.Selection{small, small, big}
+		if len(calls) != len(want) {
+			t.Fatalf("OnApprove called for %v, want %v", calls, want)
+		}
+		for i := range want {
+			if calls[i] != want[i] {
+				t.Errorf("call %d: %v, want %v", i, calls[i], want[i])
+			}
+		}
+	})
+}

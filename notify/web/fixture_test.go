@@ -15,8 +15,10 @@ import (
 	"github.com/goodturn/goodturn/engine/database"
 	"github.com/goodturn/goodturn/engine/database/dbtest"
 	"github.com/goodturn/goodturn/engine/outcomes"
+	"github.com/goodturn/goodturn/engine/queue"
 	"github.com/goodturn/goodturn/engine/sample"
 	"github.com/goodturn/goodturn/engine/store"
+	"github.com/goodturn/goodturn/notify/outbox"
 	"github.com/goodturn/goodturn/notify/review"
 	"github.com/goodturn/goodturn/notify/review/reviewdb"
 	"github.com/goodturn/goodturn/notify/web"
@@ -42,6 +44,7 @@ type fixture struct {
 	srv    *web.Server
 	batch  string // RUN/RULE of the cheaper-plan batch
 	script int64  // the proposal of the customer named scriptName
+	jobs   *outbox.Jobs
 }
 
 func newFixture(t testing.TB, dsn string) *fixture {
@@ -99,8 +102,14 @@ func newFixtureAt(t testing.TB, dsn string, clock time.Time, control int) *fixtu
 			t.Fatal(err)
 		}
 	}
+	inserter, err := queue.NewClient(db, queue.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.jobs = &outbox.Jobs{Client: inserter}
 	f.srv, err = web.New(web.Config{DB: db, Billing: reader, Review: f.svc, Logger: slog.New(slog.DiscardHandler),
-		Rulesets: func() ([]*rules.Ruleset, error) { return sets, nil }})
+		Rulesets: func() ([]*rules.Ruleset, error) { return sets, nil },
+		Retry:    func(ctx context.Context, id int64) error { return f.jobs.Retry(ctx, db, id) }})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -68,7 +68,7 @@ func TestEveryPageOnEveryScreen(t *testing.T) {
 	for i, st := range []string{outboxdb.Sent, outboxdb.Sent, outboxdb.Dead} {
 		m := outboxdb.Message{Key: fmt.Sprintf("proposal-%d-email", ps[i].ID), ProposalID: ps[i].ID, CustomerID: ps[i].CustomerID,
 			Channel: "email", Recipient: fmt.Sprintf("c%d@example.com", ps[i].CustomerID), RecipientName: "A customer", Status: st,
-			NextAttemptAt: now, CreatedAt: now, Subject: "A cheaper plan", Text: "Hello"}
+			CreatedAt: now, Subject: "A cheaper plan", Text: "Hello"}
 		if st == outboxdb.Dead {
 			m.Attempts, m.LastError = 8, "550 5.1.1 mailbox unavailable"
 		}

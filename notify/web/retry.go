@@ -7,13 +7,13 @@ import (
 	"strconv"
 
 	"github.com/goodturn/goodturn/engine/store"
-	"github.com/goodturn/goodturn/notify/outbox/outboxdb"
 	"github.com/goodturn/goodturn/notify/review/reviewdb"
 )
 
 // retry serves POST /dead/{id}/retry: an admin queues a dead message
-// again with a fresh count of attempts, recorded in the audit log; the
-// sender delivers it on its next round.
+// again and its River send job is made available (given one more attempt
+// if it had used up its own), recorded in the audit log; a sender
+// delivers it at once.
 func (s *Server) retry(w http.ResponseWriter, r *http.Request, u *reviewdb.User) {
 	if u.Disabled || u.Role != reviewdb.RoleAdmin {
 		s.fail(w, r, u, http.StatusForbidden, u.Name+" is a "+u.Role+"; only admins may retry a dead message.")
@@ -24,9 +24,13 @@ func (s *Server) retry(w http.ResponseWriter, r *http.Request, u *reviewdb.User)
 		s.fail(w, r, u, http.StatusNotFound, "There is no message "+r.PathValue("id")+".")
 		return
 	}
+	if s.cfg.Retry == nil {
+		s.fail(w, r, u, http.StatusServiceUnavailable, "This page has no job queue to retry messages with; use goodturn send retry.")
+		return
+	}
 	ctx := r.Context()
 	now := s.cfg.Review.Now().UTC()
-	if err := outboxdb.Retry(ctx, s.cfg.DB, id, now); err != nil {
+	if err := s.cfg.Retry(ctx, id); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			s.fail(w, r, u, http.StatusNotFound, err.Error())
 			return
@@ -40,6 +44,6 @@ func (s *Server) retry(w http.ResponseWriter, r *http.Request, u *reviewdb.User)
 		Subject: fmt.Sprintf("message %d", id)}); err != nil {
 		s.log.Warn("review page: audit retry", "error", err)
 	}
-	s.setFlash(w, r, fmt.Sprintf("Message %d is queued again; the sender delivers it on its next round.", id), false)
+	s.setFlash(w, r, fmt.Sprintf("Message %d is queued again; the sender delivers it at once.", id), false)
 	http.Redirect(w, r, "/dead", http.StatusSeeOther)
 }

@@ -75,6 +75,10 @@ type Config struct {
 	// (--smtp-from); the page shows it on each email, or says it is not
 	// known when "".
 	From string
+	// Retry queues dead outbox message id again and retries its River
+	// send job, in one transaction (outbox.Jobs.Retry); without it the
+	// dead letters page offers no retry.
+	Retry func(ctx context.Context, id int64) error
 }
 
 // Server is the review page, an http.Handler.

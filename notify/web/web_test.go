@@ -10,8 +10,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/riverqueue/river/rivertype"
+
 	"github.com/goodturn/goodturn/engine/database/dbtest"
 	"github.com/goodturn/goodturn/engine/store"
+	"github.com/goodturn/goodturn/notify/outbox"
 	"github.com/goodturn/goodturn/notify/outbox/outboxdb"
 	"github.com/goodturn/goodturn/notify/review/reviewdb"
 	"github.com/goodturn/goodturn/notify/web"
@@ -294,7 +297,7 @@ func TestDeadLetterRetry(t *testing.T) {
 	now := time.Now()
 	if _, err := outboxdb.Enqueue(ctx, f.db, []outboxdb.Message{{Key: "proposal-1-email", ProposalID: f.script, CustomerID: 1,
 		Channel: "email", Recipient: "x@example.com", RecipientName: scriptName, Status: outboxdb.Dead, LastError: "550 mailbox unavailable",
-		NextAttemptAt: now, CreatedAt: now}}); err != nil {
+		CreatedAt: now}}); err != nil {
 		t.Fatal(err)
 	}
 	ms, _ := outboxdb.List(ctx, f.db, outboxdb.Filter{Status: outboxdb.Dead})
@@ -314,9 +317,14 @@ func TestDeadLetterRetry(t *testing.T) {
 	if rec := f.request(t, http.MethodPost, path, nil, bob); rec.Code != http.StatusSeeOther || !strings.Contains(mustFlash(t, rec), "queued again") {
 		t.Errorf("admin retry: %d", rec.Code)
 	}
+	// The message, dead before it had a send job, is queued with a new
+	// one, ready to work.
 	m, err := outboxdb.Get(ctx, f.db, id)
-	if err != nil || m.Status != outboxdb.Queued || m.Attempts != 0 {
-		t.Errorf("after retry: %+v %v", m, err)
+	if err != nil || m.Status != outboxdb.Queued || m.JobID == 0 {
+		t.Fatalf("after retry: %+v %v", m, err)
+	}
+	if j, err := f.jobs.Client.JobGet(ctx, m.JobID); err != nil || j.State != rivertype.JobStateAvailable || j.Kind != outbox.JobKind {
+		t.Errorf("its job after retry: %+v %v", j, err)
 	}
 	if rec := f.request(t, http.MethodPost, path, nil, bob); !strings.Contains(mustFlash(t, rec), "not dead") {
 		t.Errorf("retry twice: %d", rec.Code)
@@ -371,7 +379,7 @@ func TestDeadLettersFilter(t *testing.T) {
 	var ms []outboxdb.Message
 	for i, m := range [][2]string{{"email", "550 mailbox unavailable"}, {"sms", "the SMS gateway said 503"}} {
 		ms = append(ms, outboxdb.Message{Key: fmt.Sprintf("dead-%d", i), ProposalID: f.script, CustomerID: 1, Channel: m[0],
-			Recipient: "x", RecipientName: "someone", Status: outboxdb.Dead, LastError: m[1], NextAttemptAt: now, CreatedAt: now})
+			Recipient: "x", RecipientName: "someone", Status: outboxdb.Dead, LastError: m[1], CreatedAt: now})
 	}
 	if _, err := outboxdb.Enqueue(context.Background(), f.db, ms); err != nil {
 		t.Fatal(err)

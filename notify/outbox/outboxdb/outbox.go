@@ -1,7 +1,7 @@
 // Package outboxdb holds the outbox table and its SQL: the messages and
 // billing actions the outbox stage (notify/outbox) delivers, with their
-// idempotency keys, claims, attempts and dead letters. The table is
-// created by the one set of migrations in engine/store/migrations.
+// idempotency keys, delivery states and the River job that sends each. The
+// table is created by the one set of migrations in engine/store/migrations.
 package outboxdb
 
 import (
@@ -9,7 +9,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"sort"
 	"strings"
 	"time"
 
@@ -17,11 +16,13 @@ import (
 	"github.com/goodturn/goodturn/engine/store"
 )
 
-// Outbox statuses. A row is queued until the sender marks it sending, with
-// the attempt, just before it hands the message to a channel; then sent,
-// queued again with a later next_attempt_at after a failure, or dead after
-// too many. A skipped row is never sent (no address, or the customer opted
-// out of contact after the proposal was made).
+// Outbox statuses. A row is queued until its send job marks it sending,
+// with the attempt, just before it hands the message to a channel; then
+// sent, queued again after a failure (River retries the job), or dead when
+// River gives the job up (discarded after its last attempt, or cancelled
+// on a permanent failure). A skipped row is never sent (no address, or the
+// customer opted out of contact after the proposal was made) and has no
+// job.
 const (
 	Queued  = "queued"
 	Sending = "sending"
@@ -43,29 +44,34 @@ type Message struct {
 	RecipientName string
 	Timezone      string
 	Status        string
-	Attempts      int
-	NextAttemptAt time.Time
-	LastError     string
-	SentAt        time.Time
-	Subject       string
-	Text          string
-	HTML          string
-	SMS           string
+	// Attempts counts the times the message was handed to its channel.
+	Attempts  int
+	LastError string
+	SentAt    time.Time
+	Subject   string
+	Text      string
+	HTML      string
+	SMS       string
 	// Payload is the JSON body of a billing action.
 	Payload   string
 	CreatedAt time.Time
 	// AccountNo is the customer's own account number; "" if none.
 	AccountNo string
+	// JobID is the River job that sends the message; 0 when it has none
+	// (skipped, or left by a version of goodturn before River).
+	JobID int64
 }
 
 const outboxColumns = `id, idempotency_key, proposal_id, customer_id, channel, recipient, recipient_name, timezone, status,
-	attempts, next_attempt_at, last_error, sent_at, subject, text_body, html_body, sms, payload, created_at, account_no`
+	attempts, last_error, sent_at, subject, text_body, html_body, sms, payload, created_at, account_no, job_id`
 
 func scanOutbox(rows interface{ Scan(...any) error }) (Message, error) {
 	var m Message
+	var job sql.NullInt64
 	err := rows.Scan(&m.ID, &m.Key, &m.ProposalID, &m.CustomerID, &m.Channel, &m.Recipient, &m.RecipientName, &m.Timezone,
-		&m.Status, &m.Attempts, database.Time(&m.NextAttemptAt), &m.LastError, database.Time(&m.SentAt), &m.Subject,
-		&m.Text, &m.HTML, &m.SMS, &m.Payload, database.Time(&m.CreatedAt), &m.AccountNo)
+		&m.Status, &m.Attempts, &m.LastError, database.Time(&m.SentAt), &m.Subject,
+		&m.Text, &m.HTML, &m.SMS, &m.Payload, database.Time(&m.CreatedAt), &m.AccountNo, &job)
+	m.JobID = job.Int64
 	return m, err
 }
 
@@ -88,110 +94,122 @@ func collectOutbox(rows *sql.Rows, err error, what string) ([]Message, error) {
 	return out, nil
 }
 
-// ApprovedWithoutMessage returns up to limit approved proposals with ids
-// above afterID that have no outbox row yet, in id order.
-func ApprovedWithoutMessage(ctx context.Context, db database.Querier, afterID int64, limit int) ([]store.Proposal, error) {
-	q := `SELECT ` + store.ProposalColumns + `
-		FROM proposals p WHERE status = ? AND id > ? AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.proposal_id = p.id) ORDER BY id`
+// Approved selects approved proposals: one proposal, a batch (a run's
+// proposals of one rule), or with zero fields all of them.
+type Approved struct {
+	ProposalID int64
+	RunID      int64
+	RuleID     string
+}
+
+// ApprovedWithoutMessage returns up to limit approved proposals of the
+// selection with ids above afterID that have no outbox row yet, in id
+// order.
+func ApprovedWithoutMessage(ctx context.Context, db database.Querier, sel Approved, afterID int64, limit int) ([]store.Proposal, error) {
+	var where database.Where
+	where.And("status = ?", store.ProposalApproved)
+	where.And("id > ?", afterID)
+	where.AndIf(sel.ProposalID != 0, "id = ?", sel.ProposalID)
+	where.AndIf(sel.RunID != 0, "run_id = ?", sel.RunID)
+	where.AndIf(sel.RuleID != "", "rule_id = ?", sel.RuleID)
+	q := `SELECT ` + store.ProposalColumns + ` FROM proposals p` + where.String() +
+		` AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.proposal_id = p.id) ORDER BY id`
 	if limit > 0 {
 		q += fmt.Sprintf(" LIMIT %d", limit)
 	}
-	rows, err := db.QueryContext(ctx, db.Rebind(q), store.ProposalApproved, afterID)
+	rows, err := db.QueryContext(ctx, db.Rebind(q), where.Args...)
 	if err != nil {
 		return nil, fmt.Errorf("approved proposals: %w", err)
 	}
 	return store.ScanProposals(rows, "approved proposals")
 }
 
-// Enqueue inserts messages in one transaction, skipping any whose
-// idempotency key is already in the outbox, and returns how many it
-// inserted. A message's Status defaults to queued.
-func Enqueue(ctx context.Context, db database.Querier, ms []Message) (int, error) {
+// Enqueue inserts messages, skipping any whose idempotency key is already
+// in the outbox, and returns those it inserted with their ids. A message's
+// Status defaults to queued. Given a transaction, it inserts in it, so
+// that the caller can add each message's send job to the same one.
+func Enqueue(ctx context.Context, db database.Querier, ms []Message) ([]Message, error) {
 	if len(ms) == 0 {
-		return 0, nil
+		return nil, nil
 	}
 	tx, err := database.Begin(ctx, db)
 	if err != nil {
-		return 0, fmt.Errorf("enqueue: %w", err)
+		return nil, fmt.Errorf("enqueue: %w", err)
 	}
 	defer tx.Rollback()
 	q := db.Rebind(`INSERT INTO outbox (idempotency_key, proposal_id, customer_id, channel, recipient, recipient_name, timezone,
-		status, attempts, next_attempt_at, last_error, subject, text_body, html_body, sms, payload, created_at, account_no)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING`)
-	n := 0
+		status, attempts, last_error, subject, text_body, html_body, sms, payload, created_at, account_no)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING RETURNING id`)
+	var out []Message
 	for _, m := range ms {
-		status := m.Status
-		if status == "" {
-			status = Queued
+		if m.Status == "" {
+			m.Status = Queued
 		}
-		res, err := tx.ExecContext(ctx, q, m.Key, m.ProposalID, m.CustomerID, m.Channel, m.Recipient, m.RecipientName, m.Timezone,
-			status, m.NextAttemptAt.UTC(), m.LastError, m.Subject, m.Text, m.HTML, m.SMS, m.Payload, m.CreatedAt.UTC(), m.AccountNo)
+		err := tx.QueryRowContext(ctx, q, m.Key, m.ProposalID, m.CustomerID, m.Channel, m.Recipient, m.RecipientName, m.Timezone,
+			m.Status, m.LastError, m.Subject, m.Text, m.HTML, m.SMS, m.Payload, m.CreatedAt.UTC(), m.AccountNo).Scan(&m.ID)
+		if errors.Is(err, sql.ErrNoRows) {
+			continue // enqueued already
+		}
 		if err != nil {
-			return 0, fmt.Errorf("enqueue %s: %w", m.Key, err)
+			return nil, fmt.Errorf("enqueue %s: %w", m.Key, err)
 		}
-		k, err := res.RowsAffected()
-		if err != nil {
-			return 0, fmt.Errorf("enqueue %s: %w", m.Key, err)
-		}
-		n += int(k)
+		out = append(out, m)
 	}
 	if err := tx.Commit(); err != nil {
-		return 0, fmt.Errorf("enqueue: %w", err)
+		return nil, fmt.Errorf("enqueue: %w", err)
 	}
-	return n, nil
-}
-
-// Claim claims up to limit due rows of the given channels — queued or
-// sending rows whose next_attempt_at has come (a sending row whose lease
-// ran out was left by a process that stopped mid-send) — by moving their
-// next_attempt_at to leaseUntil, so that no other sender takes them
-// meanwhile. Statuses do not change: the caller sees which rows were left
-// sending. On PostgreSQL concurrent senders skip each other's rows (FOR
-// UPDATE SKIP LOCKED); SQLite has one writer at a time.
-func Claim(ctx context.Context, db database.Querier, channels []string, now, leaseUntil time.Time, limit int) ([]Message, error) {
-	if len(channels) == 0 || limit <= 0 {
-		return nil, nil
-	}
-	args := []any{leaseUntil.UTC(), Queued, Sending, now.UTC()}
-	marks := make([]string, len(channels))
-	for i, c := range channels {
-		marks[i] = "?"
-		args = append(args, c)
-	}
-	lock := ""
-	if db.IsPostgres() {
-		lock = " FOR UPDATE SKIP LOCKED"
-	}
-	q := `UPDATE outbox SET next_attempt_at = ? WHERE id IN (
-		SELECT id FROM outbox WHERE status IN (?, ?) AND next_attempt_at <= ? AND channel IN (` + strings.Join(marks, ", ") + `)
-		ORDER BY next_attempt_at, id LIMIT ` + fmt.Sprint(limit) + lock + `)
-		RETURNING ` + outboxColumns
-	rows, err := db.QueryContext(ctx, db.Rebind(q), args...)
-	out, err := collectOutbox(rows, err, "claim outbox")
-	if err != nil {
-		return nil, err
-	}
-	// RETURNING gives no order; keep the order the rows were due in.
-	sortOutbox(out)
 	return out, nil
 }
 
-func sortOutbox(ms []Message) {
-	sort.Slice(ms, func(i, j int) bool { return ms[i].ID < ms[j].ID })
+// SetJob records the River job that sends message id.
+func SetJob(ctx context.Context, db database.Querier, id, jobID int64) error {
+	return updateOutbox(ctx, db, id, "set job", `UPDATE outbox SET job_id = ? WHERE id = ?`, jobID, id)
 }
 
-// ErrLostClaim reports that an outbox row changed under the caller: another
-// sender took it after the caller's claim ran out.
-var ErrLostClaim = errors.New("outbox row was claimed by another sender")
+// Unscheduled returns up to limit messages with ids above afterID that
+// wait to be sent (queued, or left sending) but have no send job: those an
+// installation enqueued before its sender was River's. In id order.
+func Unscheduled(ctx context.Context, db database.Querier, afterID int64, limit int) ([]Message, error) {
+	rows, err := db.QueryContext(ctx, db.Rebind(`SELECT `+outboxColumns+` FROM outbox
+		WHERE status IN (?, ?) AND job_id IS NULL AND id > ? ORDER BY id LIMIT `+fmt.Sprint(limit)), Queued, Sending, afterID)
+	return collectOutbox(rows, err, "messages without a send job")
+}
+
+// Abandoned makes dead the messages that wait (queued, or sending) while
+// River is done with their send job — discarded or cancelled by a process
+// that did not record it here (a leader rescuing a job of a kind it does
+// not know, an admin in River's UI), deleted, or completed without
+// recording the message — and returns how many. It
+// reads River's job table by name. A message left sending may have been
+// delivered: its last error says so.
+func Abandoned(ctx context.Context, db database.Querier) (int64, error) {
+	res, err := db.ExecContext(ctx, db.Rebind(`UPDATE outbox SET status = ?, last_error = CASE WHEN status = ?
+			THEN ? ELSE ? END
+		WHERE status IN (?, ?) AND job_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM river_job j
+			WHERE j.id = outbox.job_id AND j.state NOT IN ('discarded', 'cancelled', 'completed'))`),
+		Dead, Sending,
+		"River gave its send job up while it was being sent: it may have been delivered; retry only if the customer did not get it",
+		"River gave its send job up (discarded, cancelled, deleted or finished) before it was sent",
+		Queued, Sending)
+	if err != nil {
+		return 0, fmt.Errorf("abandoned messages: %w", err)
+	}
+	return res.RowsAffected()
+}
+
+// ErrLostClaim reports that an outbox row changed under the caller: it
+// was not in the state the caller read it in (a second run of its send
+// job got there first).
+var ErrLostClaim = errors.New("outbox row changed under its send job")
 
 // MarkSending records, before the message is handed to its channel,
-// that attempt number attempts+1 is under way and holds the row until
-// leaseUntil. It returns ErrLostClaim when the row no longer has the given
-// attempts count or is no longer queued or sending.
-func MarkSending(ctx context.Context, db database.Querier, id int64, attempts int, leaseUntil time.Time) error {
+// that attempt number attempts+1 is under way. It returns ErrLostClaim
+// when the row no longer has the given attempts count or is no longer
+// queued or sending.
+func MarkSending(ctx context.Context, db database.Querier, id int64, attempts int) error {
 	return updateOutbox(ctx, db, id, "mark sending",
-		`UPDATE outbox SET status = ?, attempts = attempts + 1, next_attempt_at = ? WHERE id = ? AND attempts = ? AND status IN (?, ?)`,
-		Sending, leaseUntil.UTC(), id, attempts, Queued, Sending)
+		`UPDATE outbox SET status = ?, attempts = attempts + 1 WHERE id = ? AND attempts = ? AND status IN (?, ?)`,
+		Sending, id, attempts, Queued, Sending)
 }
 
 // MarkSent records that attempt number attempt was delivered.
@@ -201,45 +219,41 @@ func MarkSent(ctx context.Context, db database.Querier, id int64, attempt int, a
 		Sent, at.UTC(), id, attempt, Sending)
 }
 
-// MarkFailed records that attempt number attempt failed: the row is
-// queued again for retryAt, or dead when dead is true.
-func MarkFailed(ctx context.Context, db database.Querier, id int64, attempt int, lastError string, retryAt time.Time, dead bool) error {
-	status := Queued
-	if dead {
-		status = Dead
-	}
+// MarkFailed records that attempt number attempt failed and that the
+// message waits, queued, for its job's retry.
+func MarkFailed(ctx context.Context, db database.Querier, id int64, attempt int, lastError string) error {
 	return updateOutbox(ctx, db, id, "mark failed",
-		`UPDATE outbox SET status = ?, next_attempt_at = ?, last_error = ? WHERE id = ? AND attempts = ? AND status = ?`,
-		status, retryAt.UTC(), lastError, id, attempt, Sending)
+		`UPDATE outbox SET status = ?, last_error = ? WHERE id = ? AND attempts = ? AND status = ?`,
+		Queued, lastError, id, attempt, Sending)
 }
 
-// Defer moves a claimed row's next attempt to at without counting an
-// attempt (quiet hours). A row left sending stays sending.
-func Defer(ctx context.Context, db database.Querier, id int64, attempts int, at time.Time) error {
-	return updateOutbox(ctx, db, id, "defer",
-		`UPDATE outbox SET next_attempt_at = ? WHERE id = ? AND attempts = ? AND status IN (?, ?)`,
-		at.UTC(), id, attempts, Queued, Sending)
+// MarkDead records that the message is a dead letter, with why: its job
+// failed for the last time, failed for good, or was held for an admin.
+// The message must be queued or sending.
+func MarkDead(ctx context.Context, db database.Querier, id int64, lastError string) error {
+	return updateOutbox(ctx, db, id, "mark dead",
+		`UPDATE outbox SET status = ?, last_error = ? WHERE id = ? AND status IN (?, ?)`,
+		Dead, lastError, id, Queued, Sending)
 }
 
-// Retry queues a dead row again with a fresh count of attempts, due
-// at now. It is an error if the row does not exist or is not dead.
-func Retry(ctx context.Context, db database.Querier, id int64, now time.Time) error {
-	res, err := db.ExecContext(ctx, db.Rebind(
-		`UPDATE outbox SET status = ?, attempts = 0, next_attempt_at = ? WHERE id = ? AND status = ?`),
-		Queued, now.UTC(), id, Dead)
+// Retry queues a dead message again and returns it, so that the caller
+// retries its send job in the same transaction. It is an error if the row
+// does not exist or is not dead.
+func Retry(ctx context.Context, db database.Querier, id int64) (Message, error) {
+	rows, err := db.QueryContext(ctx, db.Rebind(
+		`UPDATE outbox SET status = ? WHERE id = ? AND status = ? RETURNING `+outboxColumns), Queued, id, Dead)
+	ms, err := collectOutbox(rows, err, fmt.Sprintf("retry message %d", id))
 	if err != nil {
-		return fmt.Errorf("retry message %d: %w", id, err)
+		return Message{}, err
 	}
-	if n, err := res.RowsAffected(); err != nil {
-		return fmt.Errorf("retry message %d: %w", id, err)
-	} else if n == 1 {
-		return nil
+	if len(ms) == 1 {
+		return ms[0], nil
 	}
 	m, err := Get(ctx, db, id)
 	if err != nil {
-		return fmt.Errorf("retry message %d: %w", id, err)
+		return Message{}, fmt.Errorf("retry message %d: %w", id, err)
 	}
-	return fmt.Errorf("retry message %d: it is %s, not dead", id, m.Status)
+	return Message{}, fmt.Errorf("retry message %d: it is %s, not dead", id, m.Status)
 }
 
 // DeadFilter selects dead messages to retry; zero fields select all.
@@ -250,9 +264,9 @@ type DeadFilter struct {
 	ErrorContains string
 }
 
-// RetryDead queues again, as Retry does, every dead message
-// the filter selects, and returns how many.
-func RetryDead(ctx context.Context, q database.Querier, f DeadFilter, now time.Time) (int64, error) {
+// RetryDead queues again, as Retry does, every dead message the filter
+// selects, and returns them.
+func RetryDead(ctx context.Context, q database.Querier, f DeadFilter) ([]Message, error) {
 	var where database.Where
 	where.And("status = ?", Dead)
 	where.AndIf(f.Channel != "", "channel = ?", f.Channel)
@@ -260,12 +274,9 @@ func RetryDead(ctx context.Context, q database.Querier, f DeadFilter, now time.T
 		pattern := "%" + strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(strings.ToLower(f.ErrorContains)) + "%"
 		where.And(`LOWER(last_error) LIKE ? ESCAPE '\'`, pattern)
 	}
-	res, err := q.ExecContext(ctx, q.Rebind(`UPDATE outbox SET status = ?, attempts = 0, next_attempt_at = ?`+where.String()),
-		append([]any{Queued, now.UTC()}, where.Args...)...)
-	if err != nil {
-		return 0, fmt.Errorf("retry dead messages: %w", err)
-	}
-	return res.RowsAffected()
+	rows, err := q.QueryContext(ctx, q.Rebind(`UPDATE outbox SET status = ?`+where.String()+` RETURNING `+outboxColumns),
+		append([]any{Queued}, where.Args...)...)
+	return collectOutbox(rows, err, "retry dead messages")
 }
 
 func updateOutbox(ctx context.Context, db database.Querier, id int64, what, q string, args ...any) error {
