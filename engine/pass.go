@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"fmt"
 	"runtime"
 	"sort"
 	"sync"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/expr-lang/expr/vm"
 
+	"github.com/goodturn/goodturn/engine/billing"
 	"github.com/goodturn/goodturn/engine/policy"
 	"github.com/goodturn/goodturn/engine/store"
 	"github.com/goodturn/goodturn/rules"
@@ -19,10 +21,12 @@ import (
 // workers evaluate every rule on them and decide what to propose, and the
 // writer stores the proposals (or, in a dry run, only counts them).
 type pass struct {
-	e       *Engine
-	sets    []*rules.Ruleset
-	slots   []slot
-	plans   []rules.Plan
+	e     *Engine
+	sets  []*rules.Ruleset
+	slots []slot
+	plans []rules.Plan
+	// rater re-rates usage on the catalogue's slots for every worker.
+	rater   *rules.Rater
 	earlier map[earlierKey]earlier
 	// contacts is what the contact policy knows before the pass.
 	contacts   policyState
@@ -40,6 +44,9 @@ func (p *pass) evaluate(ctx context.Context) ([]tally, int64, error) {
 	workers := p.e.Workers
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
+	}
+	if p.rater == nil {
+		p.rater = rules.NewRater(p.plans)
 	}
 	batches := make(chan []rules.Facts, workers*2)
 	found := make(chan []store.Proposal, workers*2)
@@ -60,7 +67,7 @@ func (p *pass) evaluate(ctx context.Context) ([]tally, int64, error) {
 	perWorker := make([][]tally, workers)
 	var workWG sync.WaitGroup
 	for i := range perWorker {
-		w := &worker{pass: p, limiter: rules.NewLimiter(ctx, p.e.Budget), t: make([]tally, len(p.slots))}
+		w := &worker{pass: p, limiter: rules.NewLimiter(ctx, p.e.Budget), rating: p.rater.NewRating(), t: make([]tally, len(p.slots))}
 		perWorker[i] = w.t
 		workWG.Add(1)
 		go func() {
@@ -100,7 +107,7 @@ func (p *pass) read(ctx context.Context, batches chan<- []rules.Facts) (int64, e
 			return context.Cause(ctx)
 		}
 	}
-	st, err := p.e.Billing.Read(ctx, p.opts.Range, p.now, p.plans, func(f rules.Facts) error {
+	st, err := p.e.Billing.ReadWith(ctx, p.opts.Range, p.now, p.plans, p.readOptions(), func(f rules.Facts) error {
 		batch = append(batch, f)
 		if len(batch) == batchSize {
 			return send()
@@ -119,12 +126,32 @@ func (p *pass) read(ctx context.Context, batches chan<- []rules.Facts) (int64, e
 	return int64(st.Customers), err
 }
 
+// readOptions narrow the pass's read to what its rules can read (unless
+// Options.ReadEverything) and log each query at info.
+func (p *pass) readOptions() billing.ReadOptions {
+	var ro billing.ReadOptions
+	if !p.opts.ReadEverything {
+		rs := make([]*rules.Rule, len(p.slots))
+		for i, sl := range p.slots {
+			rs[i] = sl.rule
+		}
+		need := rules.ReadsOf(rs)
+		ro.Need = &need
+	}
+	log := p.e.logger()
+	ro.OnQuery = func(relation, query string, args []any) {
+		log.Info("billing query", "relation", relation, "query", query, "args", fmt.Sprintf("%v", args))
+	}
+	return ro
+}
+
 // worker evaluates every rule of the pass for the customers of the batches
 // it takes. A worker is one goroutine: it owns its VM, budget and tallies.
 type worker struct {
 	*pass
 	machine vm.VM
 	limiter *rules.Limiter
+	rating  *rules.Rating
 	t       []tally
 	// The matches of the customer at hand that the contact policy weighs.
 	cands     []policy.Candidate
@@ -158,6 +185,7 @@ func (w *worker) work(ctx context.Context, batches <-chan []rules.Facts, found c
 // appends the proposals to out.
 func (w *worker) customer(f rules.Facts, out []store.Proposal) []store.Proposal {
 	f.Limit(w.limiter)
+	f.Rate(w.rating)
 	var env any = f // boxed once for all the rules
 	w.cands, w.candSlots, w.outcomes = w.cands[:0], w.candSlots[:0], w.outcomes[:0]
 	for si, sl := range w.slots {
@@ -251,7 +279,7 @@ func (p *pass) write(ctx context.Context, cancel context.CancelCauseFunc, found 
 	for i, rs := range p.sets {
 		setOf[rs.Name] = i
 	}
-	toWrite := make(chan []store.Proposal, 2)
+	toWrite := make(chan []store.Proposal, 1) // one batch waits while one is written (see writeBatch)
 	var writeErr error
 	var writeWG sync.WaitGroup
 	writeWG.Add(1)

@@ -46,6 +46,8 @@ type Facts struct {
 
 	// limiter bounds the evaluations of rules on these facts; see Limit.
 	limiter *Limiter
+	// rating re-rates the usage on slots for the helpers; see Rate.
+	rating *Rating
 }
 
 // Customer is one row of the customers relation.

@@ -4,10 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 
 	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/ast"
 	"github.com/expr-lang/expr/file"
+	"github.com/expr-lang/expr/parser"
 	"github.com/expr-lang/expr/vm"
 
 	"github.com/goodturn/goodturn/rules/rulefmt"
@@ -163,6 +166,15 @@ var factFields = func() map[string]int {
 	return m
 }()
 
+// factNames are the facts' expression names by Facts field index.
+var factNames = func() map[int]string {
+	m := map[int]string{}
+	for name, i := range factFields {
+		m[i] = name
+	}
+	return m
+}()
+
 // compilePromises checks the offer fields the rule's kind needs and
 // compiles its promises against an environment of the facts, the named
 // values (with the types they were checked to have), `offer` and `value`.
@@ -232,7 +244,50 @@ func (r *Rule) compilePromises(valueTypes map[string]reflect.Type) rulefmt.Error
 		p.program = prog
 		r.promises = append(r.promises, p)
 	}
+	r.promiseFacts = factsNamed(r.promises)
 	return errs
+}
+
+// factsNamed returns, in Facts field order, the facts the promises name:
+// the only ones their environment needs. A promise that does not parse,
+// or reads $env, needs them all.
+func factsNamed(ps []Promise) []int {
+	named := map[int]bool{}
+	for _, p := range ps {
+		tree, err := parser.Parse(p.Source)
+		if err != nil {
+			return allFacts()
+		}
+		all := false
+		ast.Find(tree.Node, func(n ast.Node) bool {
+			if id, ok := n.(*ast.IdentifierNode); ok {
+				if i, fact := factFields[id.Value]; fact {
+					named[i] = true
+				}
+				all = all || id.Value == "$env"
+			}
+			return false
+		})
+		if all {
+			return allFacts()
+		}
+	}
+	out := make([]int, 0, len(named))
+	for i := range named {
+		out = append(out, i)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// allFacts returns the field index of every fact.
+func allFacts() []int {
+	out := make([]int, 0, len(factFields))
+	for _, i := range factFields {
+		out = append(out, i)
+	}
+	slices.Sort(out)
+	return out
 }
 
 // userPromises returns the rule's own `require:` entries as promises, to be
@@ -252,10 +307,10 @@ func (r *Rule) broken(machine *vm.VM, env any, o Outcome) []string {
 	if len(r.promises) == 0 {
 		return nil
 	}
-	penv := make(map[string]any, len(factFields)+len(o.Values)+2)
+	penv := make(map[string]any, len(r.promiseFacts)+len(o.Values)+2)
 	if fv := reflect.ValueOf(env); fv.Kind() == reflect.Struct {
-		for name, i := range factFields {
-			penv[name] = fv.Field(i).Interface()
+		for _, i := range r.promiseFacts {
+			penv[factNames[i]] = fv.Field(i).Interface()
 		}
 	}
 	for _, v := range o.Values {

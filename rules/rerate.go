@@ -165,6 +165,14 @@ func Fits(p Plan, m UsageMonth) bool {
 // months on a plan. It uses fewer months when fewer are known.
 func Rerate(f *Facts, p Plan, n int) int {
 	total := 0
+	if rt := ratingOf(f); rt != nil {
+		if j := rt.planIndex(&p); j >= 0 {
+			for i := range lastMonths(f, n) {
+				total += rt.cost(i, j)
+			}
+			return total
+		}
+	}
 	for _, m := range lastMonths(f, n) {
 		total += Cost(p, m)
 	}
@@ -207,10 +215,14 @@ func cheapestFitting(f *Facts, n int, priced func(*Plan) bool) *Quote {
 		return nil
 	}
 	months := f.Usage[:n]
+	rt := ratingOf(f)
 	var best *Plan
 	for i := range f.Plans {
 		p := &f.Plans[i]
-		if !movable(f, p) || !priced(p) || !fitsAll(p, months) {
+		if !movable(f, p) || !priced(p) {
+			continue
+		}
+		if rt != nil && !rt.fitsAll(i, n) || rt == nil && !fitsAll(p, months) {
 			continue
 		}
 		if best == nil || p.MonthlyPrice < best.MonthlyPrice || (p.MonthlyPrice == best.MonthlyPrice && p.ID < best.ID) {
@@ -236,9 +248,13 @@ func BestPlan(f *Facts, n int) *Quote {
 		return nil
 	}
 	best := NewQuote(f, f.Plan, n)
+	rt := ratingOf(f)
 	for i := range f.Plans {
 		p := &f.Plans[i]
-		if !movable(f, p) || !coversAll(p, f.Usage[:n]) {
+		if !movable(f, p) {
+			continue
+		}
+		if rt != nil && !rt.coversAll(i, n) || rt == nil && !coversAll(p, f.Usage[:n]) {
 			continue
 		}
 		total := Rerate(f, *p, n)
@@ -288,9 +304,16 @@ func NewQuote(f *Facts, p Plan, n int) *Quote {
 		ByMonth:      make([]QuoteMonth, len(months)),
 	}
 	q.SavesEveryMonth = len(months) > 0
+	rt, j := ratingOf(f), -1
+	if rt != nil && rt.current >= 0 {
+		j = rt.planIndex(&p)
+	}
 	for i, m := range months {
-		q.Costs[i] = Cost(p, m)
-		q.CurrentCosts[i] = Cost(f.Plan, m)
+		if j >= 0 {
+			q.Costs[i], q.CurrentCosts[i] = rt.cost(i, j), rt.cost(i, rt.current)
+		} else {
+			q.Costs[i], q.CurrentCosts[i] = Cost(p, m), Cost(f.Plan, m)
+		}
 		q.Total += q.Costs[i]
 		q.CurrentTotal += q.CurrentCosts[i]
 		qm := QuoteMonth{CurrentCost: q.CurrentCosts[i], NewCost: q.Costs[i], Saving: q.CurrentCosts[i] - q.Costs[i],

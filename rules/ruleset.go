@@ -98,6 +98,8 @@ type Rule struct {
 	probes []probe
 	// promises are the rule's own and its kind's built-in promises.
 	promises []Promise
+	// promiseFacts are the Facts fields, by index, the promises name.
+	promiseFacts []int
 	// money holds the names of the named values and offer fields that are
 	// amounts of money (see inferMoney).
 	money map[string]bool
@@ -106,6 +108,9 @@ type Rule struct {
 	explain *vm.Program
 	op      string
 	clauses []string
+	// reads is what the rule's expressions and promises can read of a
+	// customer's facts; see Reads.
+	reads Reads
 }
 
 // probe is one fact a rule reads, compiled on its own so that it can be shown
@@ -353,12 +358,29 @@ func (r *Rule) compile() rulefmt.Errors {
 		r.program = lazy
 	}
 	r.probes = factProbes(r)
+	r.reads = readsOf(r.sources())
 	r.inferMoney()
 	if err := r.compileExplain(pre); err != nil {
 		errs = append(errs, &rulefmt.Error{Path: r.Path, Pos: r.Pos, Rule: r.ID, Msg: "internal error compiling rule clauses: " + err.Error()})
 		return errs
 	}
 	return nil
+}
+
+// sources returns the source of every expression of the rule: named
+// values, when, value, offer and promises.
+func (r *Rule) sources() []string {
+	out := []string{r.When.Source, r.Value.Source}
+	for _, v := range r.Values {
+		out = append(out, v.Expr.Source)
+	}
+	for _, o := range r.Offer {
+		out = append(out, o.Expr.Source)
+	}
+	for _, p := range r.promises {
+		out = append(out, p.Source)
+	}
+	return out
 }
 
 // checkValueName reports a named value whose name is taken: by a fact, a

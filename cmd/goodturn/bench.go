@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	_ "embed"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +13,9 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -43,6 +48,7 @@ func runBench(ctx context.Context, x *call) error {
 	seed := fs.Uint64("seed", 1, "the seed of the sample data")
 	reuse := fs.Bool("reuse", false, "keep the data of an earlier bench with the same customers and seed instead of generating it again")
 	workers := intIn(fs, "workers", 0, 0, maxWorkers, "evaluating goroutines of the run; the number of CPUs by default")
+	rounds := intIn(fs, "rounds", 3, 1, 100, "rounds of the interleaved measurements; medians and spreads are over them")
 	withOutcomes := fs.Bool("outcomes", false, "after timing, run again with a 25% control group per rule, approve everything and write what customers did in the 120 days after (see goodturn outcomes)")
 	positional, err := x.Parse()
 	if err != nil {
@@ -64,52 +70,22 @@ func runBench(ctx context.Context, x *call) error {
 		return err
 	}
 	w := env.Stdout
-	mark := fmt.Sprintf("%d %d", *customers, *seed)
-
-	// 1. The input: generated with COPY (PostgreSQL) or batched inserts.
-	var genTime time.Duration
-	prev, err := store.Meta(ctx, db, benchKey)
+	genTime, err := benchInput(ctx, w, db, *customers, *seed, *reuse, now(), c.months)
 	if err != nil {
 		return err
-	}
-	if *reuse && prev == mark {
-		fmt.Fprintf(w, "Reusing the %s sample customers already in %s.\n", count(int64(*customers)), db.DSN)
-	} else {
-		if err := prepareBench(ctx, db); err != nil {
-			return err
-		}
-		fmt.Fprintf(w, "Generating %s sample customers in %s…\n", count(int64(*customers)), db.DSN)
-		start := time.Now()
-		if _, err := sample.Generate(ctx, db, sample.Options{Customers: *customers, Seed: *seed, Now: now(), Months: c.months}); err != nil {
-			return fmt.Errorf("generate: %w", err)
-		}
-		genTime = time.Since(start)
-		if err := store.SetMeta(ctx, db, benchKey, mark); err != nil {
-			return err
-		}
-	}
-	if err := store.Reset(ctx, db); err != nil {
-		return err
-	}
-	if db.IsPostgres() {
-		if _, err := db.ExecContext(ctx, "VACUUM ANALYZE"); err != nil {
-			return fmt.Errorf("vacuum: %w", err)
-		}
 	}
 	rows, err := inputRows(ctx, db)
 	if err != nil {
 		return err
 	}
-
-	// 2. The yardstick: the database reading the same rows out, in order.
-	copyTime, copyHow, err := timeCopyOut(ctx, db, c.db)
-	if err != nil {
-		return err
+	b := &bench{c: c, db: db, now: now(), workers: *workers}
+	fmt.Fprintf(w, "Measuring, %d rounds of: ordered and unordered read-out, the SQL peer, a dry run and a run of every ruleset…\n", *rounds)
+	for i := 0; i < *rounds; i++ {
+		if err := b.round(ctx); err != nil {
+			return err
+		}
 	}
-
-	// 3. The run, in a process of its own so that its peak memory is its own.
-	fmt.Fprintf(w, "Running every ruleset over them…\n")
-	wall, rssKB, out, err := timeRun(ctx, c, now(), *workers)
+	agree, err := b.checkPeer(ctx)
 	if err != nil {
 		return err
 	}
@@ -118,13 +94,12 @@ func runBench(ctx context.Context, x *call) error {
 		return err
 	}
 	if read != int64(*customers) {
-		return fmt.Errorf("the run read %d customers, want %d:\n%s", read, *customers, out.String())
+		return fmt.Errorf("the run read %d customers, want %d:\n%s", read, *customers, b.out.String())
 	}
 	evaluations := int64(0)
 	for _, rs := range sets {
 		evaluations += int64(len(rs.Enabled())) * int64(*customers)
 	}
-
 	fmt.Fprintln(w)
 	printTable(w, [][]string{
 		{"database", string(db.Dialect)},
@@ -132,23 +107,58 @@ func runBench(ctx context.Context, x *call) error {
 		{"input rows", count(rows)},
 		{"rulesets / rules", fmt.Sprintf("%d / %d", len(sets), evaluations/int64(max(*customers, 1)))},
 		{"generate", durationOrReused(genTime)},
-		{"copy out (" + copyHow + ")", copyTime.Round(time.Millisecond).String()},
-		{"run, end to end", wall.Round(time.Millisecond).String()},
-		{"run / copy out", fmt.Sprintf("%.2f×", wall.Seconds()/copyTime.Seconds())},
-		{"customers/s", count(int64(float64(*customers) / wall.Seconds()))},
-		{"rule evaluations/s", count(int64(float64(evaluations) / wall.Seconds()))},
-		{"proposals written", count(proposals)},
-		{"peak RSS of the run", fmt.Sprintf("%d MB", rssKB/1024)},
+		{"rounds", strconv.Itoa(*rounds)},
 	}, 1)
+	fmt.Fprintln(w)
+	b.print(w, int64(*customers), evaluations, proposals, agree)
 	if *withOutcomes {
-		return benchOutcomes(ctx, env, c, db, sets, now(), *seed, mark)
+		return benchOutcomes(ctx, env, c, db, sets, now(), *seed, fmt.Sprintf("%d %d", *customers, *seed))
 	}
 	return nil
 }
 
+// benchInput generates the sample customers, or keeps those of an earlier
+// bench with the same number and seed when reuse is set, and returns how
+// long generating took (0 when reused).
+func benchInput(ctx context.Context, w io.Writer, db *database.DB, customers int, seed uint64, reuse bool, now time.Time, months int) (time.Duration, error) {
+	mark := fmt.Sprintf("%d %d", customers, seed)
+	prev, err := store.Meta(ctx, db, benchKey)
+	if err != nil {
+		return 0, err
+	}
+	var genTime time.Duration
+	if reuse && prev == mark {
+		fmt.Fprintf(w, "Reusing the %s sample customers already in %s.\n", count(int64(customers)), db.DSN)
+	} else {
+		if err := prepareBench(ctx, db); err != nil {
+			return 0, err
+		}
+		fmt.Fprintf(w, "Generating %s sample customers in %s…\n", count(int64(customers)), db.DSN)
+		start := time.Now()
+		if _, err := sample.Generate(ctx, db, sample.Options{Customers: customers, Seed: seed, Now: now, Months: months}); err != nil {
+			return 0, fmt.Errorf("generate: %w", err)
+		}
+		genTime = time.Since(start)
+		if err := store.SetMeta(ctx, db, benchKey, mark); err != nil {
+			return 0, err
+		}
+	}
+	if err := store.Reset(ctx, db); err != nil {
+		return 0, err
+	}
+	if db.IsPostgres() {
+		if _, err := db.ExecContext(ctx, "VACUUM ANALYZE"); err != nil {
+			return 0, fmt.Errorf("vacuum: %w", err)
+		}
+	}
+	return genTime, nil
+}
+
 // timeRun runs `goodturn run` over the bench's database in a process of
-// its own and returns its wall time, its peak memory in kB and its output.
-func timeRun(ctx context.Context, c *config, now time.Time, workers int) (time.Duration, int64, bytes.Buffer, error) {
+// its own, with the given extra arguments and without the soft memory
+// limit a run sets itself, and returns its wall time, its peak memory in
+// kB and its output.
+func timeRun(ctx context.Context, c *config, now time.Time, workers int, extra ...string) (time.Duration, int64, bytes.Buffer, error) {
 	var out bytes.Buffer
 	exe, err := os.Executable()
 	if err != nil {
@@ -156,10 +166,10 @@ func timeRun(ctx context.Context, c *config, now time.Time, workers int) (time.D
 	}
 	// The address goes through the environment, not the arguments that
 	// ps shows to every user.
-	runArgs := []string{"run", "--rulesets", c.rulesets, "--months", strconv.Itoa(c.months),
-		"--now", now.UTC().Format(time.RFC3339), "--workers", strconv.Itoa(workers)}
+	runArgs := append([]string{"run", "--rulesets", c.rulesets, "--months", strconv.Itoa(c.months),
+		"--now", now.UTC().Format(time.RFC3339), "--workers", strconv.Itoa(workers)}, extra...)
 	cmd := exec.CommandContext(ctx, exe, runArgs...)
-	cmd.Env = append(os.Environ(), "GOODTURN_DB="+c.db, "GOODTURN_BILLING_DB=")
+	cmd.Env = append(os.Environ(), "GOODTURN_DB="+c.db, "GOODTURN_BILLING_DB=", "GOMEMLIMIT=off")
 	cmd.Stdout, cmd.Stderr = &out, &out
 	start := time.Now()
 	runErr := cmd.Run()
@@ -217,18 +227,25 @@ func inputRows(ctx context.Context, db *database.DB) (int64, error) {
 	return total, nil
 }
 
-// timeCopyOut times the database writing out the run's input rows in
-// customer order, one relation after another: PostgreSQL's COPY … TO STDOUT
-// through psql, or, for SQLite, an ordered SELECT read through the driver.
-func timeCopyOut(ctx context.Context, db *database.DB, dsn string) (time.Duration, string, error) {
+// timeCopyOut times the database writing out the run's input rows, in
+// customer order or in no order, one relation after another: PostgreSQL's
+// COPY … TO STDOUT through psql, or, for SQLite, a SELECT read through the
+// driver.
+func timeCopyOut(ctx context.Context, db *database.DB, dsn string, ordered bool) (time.Duration, string, error) {
+	query := func(table, order string) string {
+		if ordered {
+			return "SELECT * FROM " + table + " ORDER BY " + order
+		}
+		return "SELECT * FROM " + table
+	}
 	if !db.IsPostgres() {
 		start := time.Now()
 		for _, in := range benchInputs {
-			if err := drain(ctx, db, "SELECT * FROM "+in.table+" ORDER BY "+in.order); err != nil {
+			if err := drain(ctx, db, query(in.table, in.order)); err != nil {
 				return 0, "", err
 			}
 		}
-		return time.Since(start), "ordered SELECT", nil
+		return time.Since(start), "SELECT", nil
 	}
 	psql, err := exec.LookPath("psql")
 	if err != nil {
@@ -240,7 +257,7 @@ func timeCopyOut(ctx context.Context, db *database.DB, dsn string) (time.Duratio
 	}
 	start := time.Now()
 	for _, in := range benchInputs {
-		q := fmt.Sprintf("COPY (SELECT * FROM %s ORDER BY %s) TO STDOUT", in.table, in.order)
+		q := fmt.Sprintf("COPY (%s) TO STDOUT", query(in.table, in.order))
 		cmd := exec.CommandContext(ctx, psql, "-X", "-q", "-d", conn, "-c", q)
 		cmd.Env = append(os.Environ(), "PGOPTIONS="+pgOptions)
 		cmd.Stdout = io.Discard
@@ -290,4 +307,215 @@ func drain(ctx context.Context, db *database.DB, q string) error {
 		}
 	}
 	return rows.Err()
+}
+
+// peerSQL is the bench's peer: cheaper-plan and late-fee-waiver written by
+// hand in SQL (PostgreSQL).
+//
+//go:embed bench_peer.sql
+var peerSQL string
+
+// peerRules are the rules of the mobile ruleset the peer computes.
+var peerRules = map[string]bool{"cheaper-plan": true, "late-fee-waiver": true}
+
+// bench holds the measurements of a bench's rounds.
+type bench struct {
+	c       *config
+	db      *database.DB
+	now     time.Time
+	workers int
+	copyHow string
+	// The wall times of each round, in the order measured.
+	ordered, unordered, peer, dry, real []time.Duration
+	// rssKB is the largest peak memory of any run.
+	rssKB int64
+	// peerRows are what the peer found in the last round.
+	peerRows map[peerRow]bool
+	out      bytes.Buffer
+}
+
+// peerRow is one match of the peer, or of a run's rule the peer computes:
+// the plan offered (cheaper-plan) or the charge to waive
+// (late-fee-waiver) as offer.
+type peerRow struct {
+	rule     string
+	customer int64
+	offer    string
+	value    int64
+}
+
+// round measures, one after another, the ordered and the unordered
+// read-out, the peer (PostgreSQL), a dry run and a run, from no proposals.
+func (b *bench) round(ctx context.Context) error {
+	if err := store.Reset(ctx, b.db); err != nil {
+		return err
+	}
+	d, how, err := timeCopyOut(ctx, b.db, b.c.db, true)
+	if err != nil {
+		return err
+	}
+	b.ordered, b.copyHow = append(b.ordered, d), how
+	if d, _, err = timeCopyOut(ctx, b.db, b.c.db, false); err != nil {
+		return err
+	}
+	b.unordered = append(b.unordered, d)
+	if b.db.IsPostgres() {
+		if d, b.peerRows, err = b.timePeer(ctx); err != nil {
+			return err
+		}
+		b.peer = append(b.peer, d)
+	}
+	for _, dry := range []bool{true, false} {
+		var extra []string
+		if dry {
+			extra = []string{"--dry-run"}
+		}
+		wall, rss, out, err := timeRun(ctx, b.c, b.now, b.workers, extra...)
+		if err != nil {
+			return err
+		}
+		b.rssKB, b.out = max(b.rssKB, rss), out
+		if dry {
+			b.dry = append(b.dry, wall)
+		} else {
+			b.real = append(b.real, wall)
+		}
+	}
+	return nil
+}
+
+// timePeer runs the peer over the window a run at the bench's clock reads
+// and returns its wall time and what it found.
+func (b *bench) timePeer(ctx context.Context) (time.Duration, map[peerRow]bool, error) {
+	w := (&billing.Reader{Months: b.c.months}).Window(b.now)
+	day := func(t time.Time) string { return t.Format(time.DateOnly) }
+	start := time.Now()
+	rows, err := b.db.QueryContext(ctx, peerSQL, day(b.now.UTC()), day(w.UsageFrom), day(w.UsageTo), day(w.HistoryFrom))
+	if err != nil {
+		return 0, nil, fmt.Errorf("the SQL peer: %w", err)
+	}
+	defer rows.Close()
+	found := map[peerRow]bool{}
+	for rows.Next() {
+		var r peerRow
+		if err := rows.Scan(&r.rule, &r.customer, &r.offer, &r.value); err != nil {
+			return 0, nil, fmt.Errorf("the SQL peer: %w", err)
+		}
+		found[r] = true
+	}
+	if err := rows.Err(); err != nil {
+		return 0, nil, fmt.Errorf("the SQL peer: %w", err)
+	}
+	return time.Since(start), found, nil
+}
+
+// checkPeer runs a dry run that lists every match and checks that its
+// matches of the peer's rules are the peer's: the same customers, plans or
+// charges, and values. It returns what to print; a difference is an error.
+func (b *bench) checkPeer(ctx context.Context) (string, error) {
+	if !b.db.IsPostgres() {
+		return "no peer on SQLite", nil
+	}
+	dir, err := os.MkdirTemp("", "goodturn-bench")
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "matches.json")
+	if _, _, _, err := timeRun(ctx, b.c, b.now, b.workers, "--dry-run", "--output", path); err != nil {
+		return "", err
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	var matches []matchRow
+	if err := json.Unmarshal(data, &matches); err != nil {
+		return "", fmt.Errorf("read the run's matches: %w", err)
+	}
+	ran := map[peerRow]bool{}
+	for _, m := range matches {
+		if m.Ruleset != "mobile" || !peerRules[m.Rule] {
+			continue
+		}
+		var offer struct {
+			PlanID   string      `json:"plan_id"`
+			ChargeID json.Number `json:"charge_id"`
+		}
+		if err := json.Unmarshal(m.Offer, &offer); err != nil {
+			return "", fmt.Errorf("read the run's offer of %s to customer %d: %w", m.Rule, m.Customer, err)
+		}
+		ran[peerRow{m.Rule, m.Customer, offer.PlanID + offer.ChargeID.String(), m.Value}] = true
+	}
+	var diffs []string
+	for r := range b.peerRows {
+		if !ran[r] {
+			diffs = append(diffs, fmt.Sprintf("only the SQL peer: %+v", r))
+		}
+	}
+	for r := range ran {
+		if !b.peerRows[r] {
+			diffs = append(diffs, fmt.Sprintf("only the run: %+v", r))
+		}
+	}
+	if len(diffs) > 0 || len(ran) == 0 {
+		sort.Strings(diffs)
+		return "", fmt.Errorf("the run and the SQL peer disagree on %d of %d matches: %s", len(diffs), len(ran), strings.Join(diffs[:min(len(diffs), 5)], "; "))
+	}
+	return fmt.Sprintf("yes: the same %s matches", count(int64(len(ran)))), nil
+}
+
+// print writes the medians of the rounds with their spread, and the ratios
+// of the run to the read-outs and of the peer to the run, round by round.
+func (b *bench) print(w io.Writer, customers, evaluations, proposals int64, agree string) {
+	realMedian := median(b.real)
+	rows := [][]string{
+		{"ordered read-out (" + b.copyHow + ")", spread(b.ordered)},
+		{"unordered read-out", spread(b.unordered)},
+		{"dry run", spread(b.dry)},
+		{"run, end to end", spread(b.real)},
+	}
+	if len(b.peer) > 0 {
+		rows = append(rows, []string{"SQL peer (cheaper-plan, late-fee-waiver)", spread(b.peer)})
+	}
+	rows = append(rows,
+		[]string{"run / ordered read-out", ratios(b.real, b.ordered)},
+		[]string{"run / unordered read-out", ratios(b.real, b.unordered)},
+		[]string{"dry run / ordered read-out", ratios(b.dry, b.ordered)},
+		[]string{"dry run / unordered read-out", ratios(b.dry, b.unordered)},
+	)
+	if len(b.peer) > 0 {
+		rows = append(rows, []string{"SQL peer / run", ratios(b.peer, b.real)}, []string{"SQL peer / dry run", ratios(b.peer, b.dry)},
+			[]string{"run agrees with the SQL peer", agree})
+	}
+	rows = append(rows,
+		[]string{"customers/s (run)", count(int64(float64(customers) / realMedian.Seconds()))},
+		[]string{"rule evaluations/s (run)", count(int64(float64(evaluations) / realMedian.Seconds()))},
+		[]string{"proposals written", count(proposals)},
+		[]string{"peak RSS of a run, no soft memory limit", fmt.Sprintf("%d MB", b.rssKB/1024)},
+	)
+	fmt.Fprintln(w, "Medians over the rounds, [lowest – highest]:")
+	printTable(w, rows, 1)
+}
+
+func median(ds []time.Duration) time.Duration {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+// spread is a median duration with the lowest and highest.
+func spread(ds []time.Duration) string {
+	lo, hi := slices.Min(ds), slices.Max(ds)
+	return fmt.Sprintf("%s [%s – %s]", median(ds).Round(time.Millisecond), lo.Round(time.Millisecond), hi.Round(time.Millisecond))
+}
+
+// ratios is the median, lowest and highest of a[i]/b[i], round by round.
+func ratios(a, b []time.Duration) string {
+	rs := make([]float64, min(len(a), len(b)))
+	for i := range rs {
+		rs[i] = a[i].Seconds() / b[i].Seconds()
+	}
+	slices.Sort(rs)
+	return fmt.Sprintf("%.2f× [%.2f – %.2f]", rs[len(rs)/2], rs[0], rs[len(rs)-1])
 }

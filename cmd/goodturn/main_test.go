@@ -268,7 +268,7 @@ func TestBench(t *testing.T) {
 	// bench runs the measured run as a child process of the goodturn binary.
 	bin := buildBinary(t)
 	for _, dsn := range benchDatabases(t) {
-		cmd := exec.Command(bin, "bench", "--db", dsn, "--customers", "400", "--rulesets", "../../rulesets", "--now", "2026-11-23")
+		cmd := exec.Command(bin, "bench", "--db", dsn, "--customers", "400", "--rulesets", "../../rulesets", "--now", "2026-11-23", "--rounds", "2")
 		out, err := cmd.CombinedOutput()
 		if err != nil {
 			t.Fatalf("bench on %s: %v\n%s", dsn, err, out)
@@ -276,7 +276,15 @@ func TestBench(t *testing.T) {
 		if !regexp.MustCompile(`(?m)^  customers\s+400$`).Match(out) {
 			t.Errorf("bench output lacks the customer count:\n%s", out)
 		}
-		for _, want := range []string{"copy out (", "run, end to end", "run / copy out", "customers/s", "rule evaluations/s", "proposals written", "peak RSS of the run"} {
+		wants := []string{"ordered read-out (", "unordered read-out", "dry run", "run, end to end", "run / ordered read-out",
+			"run / unordered read-out", "customers/s", "rule evaluations/s", "proposals written", "peak RSS of a run"}
+		if strings.HasPrefix(dsn, "postgres") {
+			wants = append(wants, "SQL peer / run", "run agrees with the SQL peer")
+			if !regexp.MustCompile(`run agrees with the SQL peer\s+yes: the same [1-9]`).Match(out) {
+				t.Errorf("bench does not say the run agrees with the SQL peer:\n%s", out)
+			}
+		}
+		for _, want := range wants {
 			if !strings.Contains(string(out), want) {
 				t.Errorf("bench output lacks %q:\n%s", want, out)
 			}

@@ -2,7 +2,6 @@ package billing
 
 import (
 	"database/sql"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -37,10 +36,6 @@ func (e *CatalogueError) Error() string {
 	}
 	return fmt.Sprintf("the plan catalogue has %d problems: %s", len(e.Problems), strings.Join(e.Problems, "; "))
 }
-
-// errLook marks a row that scanned but breaks the contract somewhere, so
-// that it is read again column by column to say where.
-var errLook = errors.New("row breaks the facts contract")
 
 // rowCheck reads one row's raw column values with the contract's rules and
 // collects what is wrong with them. It serves the catalogue, which is small,

@@ -1,8 +1,11 @@
 package billing
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
+	"database/sql/driver"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -232,38 +235,38 @@ func (s *stream[T]) take(id int64, add func(*T)) (bad string, err error) {
 	return bad, s.err
 }
 
-// relation is how one per-customer relation is read: a fast typed scan for
-// every row, and a column-by-column check for the rare row the scan fails
-// on or flags (returning errLook), which says what is wrong with it.
+// relation is how one per-customer relation is read: a fast decode of
+// every row's driver values (rows.go), and a column-by-column check for the
+// rare row the decode fails on or flags, which says what is wrong with it.
 type relation[T any] struct {
 	name  string
 	query string
-	// scan reads a row into the customer id and v.
-	scan func(rows *sql.Rows, id *int64, v *T) error
+	// decode reads a row's values into the customer id and v; errDecode
+	// when one of them does not decode or breaks the contract.
+	decode func(v []driver.Value, id *int64, out *T) error
 	// check reads the row's raw values into the customer id and v,
 	// recording what breaks the contract, and returns the row's key.
 	check func(c *rowCheck, id *int64, v *T) string
 }
 
-// read scans the current row; a row that breaks the contract comes back
+// read decodes a row's values; a row that breaks the contract comes back
 // with bad set. Only a row whose customer id cannot be read is an error.
-func (rel *relation[T]) read(rows *sql.Rows, it *item[T]) error {
-	scanErr := rel.scan(rows, &it.id, &it.v)
-	if scanErr == nil {
+func (rel *relation[T]) read(vals []driver.Value, it *item[T]) error {
+	if rel.decode(vals, &it.id, &it.v) == nil {
 		return nil
 	}
-	c, err := scanRaw(rows)
-	if err != nil {
-		return err
+	c := &rowCheck{raw: make([]any, len(vals))}
+	for i, v := range vals {
+		if b, ok := v.([]byte); ok {
+			v = bytes.Clone(b) // the driver's buffer is reused
+		}
+		c.raw[i] = v
 	}
 	var v T
 	key := rel.check(c, &it.id, &v)
 	it.v = v
 	if c.raw[0] == nil {
-		return fmt.Errorf("customer id is NULL: %w", scanErr)
-	}
-	if len(c.problems) == 0 && scanErr != errLook {
-		c.problems = append(c.problems, scanErr.Error())
+		return errors.New("customer id is NULL")
 	}
 	if len(c.problems) > 0 {
 		it.bad = c.reason(rel.name, key)
@@ -271,55 +274,64 @@ func (rel *relation[T]) read(rows *sql.Rows, it *item[T]) error {
 	return nil
 }
 
-// open starts a query and the goroutine that scans its rows. The goroutine
-// stops when ctx is cancelled.
+// open starts a query and the goroutine that reads its rows. The
+// goroutine stops when ctx is cancelled.
 func open[T any](ctx context.Context, db *database.DB, rel *relation[T], args []any) (*stream[T], error) {
 	name := rel.name
-	rows, err := db.QueryContext(ctx, db.Rebind(rel.query), args...)
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", name, err)
-	}
 	s := &stream[T]{name: name, ch: make(chan []item[T], 4), pos: -1}
 	go func() {
 		defer close(s.ch)
-		defer rows.Close()
-		send := func(b []item[T]) bool {
-			select {
-			case s.ch <- b:
-				return true
-			case <-ctx.Done():
-				s.readErr = fmt.Errorf("read %s: %w", name, ctx.Err())
-				return false
-			}
+		err := query(ctx, db, db.Rebind(rel.query), args, func(rows rowSource) error { return rel.stream(ctx, rows, s.ch) })
+		if err == nil {
+			err = ctx.Err()
 		}
-		batch := make([]item[T], 0, streamBatch)
-		for rows.Next() {
-			batch = batch[:len(batch)+1]
-			if err := rel.read(rows, &batch[len(batch)-1]); err != nil {
-				s.readErr = fmt.Errorf("read %s: %w", name, err)
-				return
-			}
-			if len(batch) == streamBatch {
-				if !send(batch) {
-					return
-				}
-				batch = make([]item[T], 0, streamBatch)
-			}
-		}
-		if err := rows.Err(); err != nil {
+		if err != nil {
 			s.readErr = fmt.Errorf("read %s: %w", name, err)
-			return
-		}
-		if err := ctx.Err(); err != nil {
-			s.readErr = fmt.Errorf("read %s: %w", name, err)
-			return
-		}
-		if len(batch) > 0 {
-			send(batch)
 		}
 	}()
 	s.next()
+	if !s.ok && s.err != nil {
+		return nil, s.err
+	}
 	return s, nil
+}
+
+// stream reads every row into batches sent to ch, until the rows end or
+// ctx is cancelled.
+func (rel *relation[T]) stream(ctx context.Context, rows rowSource, ch chan<- []item[T]) error {
+	send := func(b []item[T]) error {
+		select {
+		case ch <- b:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	vals := make([]driver.Value, rows.columns())
+	batch := make([]item[T], 0, streamBatch)
+	for {
+		more, err := rows.next(vals)
+		if err != nil {
+			return err
+		}
+		if !more {
+			break
+		}
+		batch = batch[:len(batch)+1]
+		if err := rel.read(vals, &batch[len(batch)-1]); err != nil {
+			return err
+		}
+		if len(batch) == streamBatch {
+			if err := send(batch); err != nil {
+				return err
+			}
+			batch = make([]item[T], 0, streamBatch)
+		}
+	}
+	if len(batch) > 0 {
+		return send(batch)
+	}
+	return nil
 }
 
 type usageRow struct {
@@ -365,29 +377,38 @@ type subRow struct {
 
 // customerQuery reads customers; NULL email, phone, segment and account_no
 // mean none. accountNo says whether the relation has the optional
-// account_no column; without it every account number reads as ”.
-func customerQuery(accountNo bool) string {
+// account_no column; without it every account number reads as ”. attrs
+// says whether to read attrs; without them every customer's are none.
+func customerQuery(accountNo, attrs bool) string {
 	acct := "''"
 	if accountNo {
 		acct = "COALESCE(CAST(account_no AS TEXT), '')"
 	}
+	attrsCol := "NULL"
+	if attrs {
+		attrsCol = "attrs"
+	}
 	return `SELECT id, name, COALESCE(email, ''), COALESCE(phone, ''), locale, timezone, CAST(joined_on AS TEXT),
-	COALESCE(segment, ''), marketing_opt_in, contact_opt_out, attrs, ` + acct + ` FROM customers `
+	COALESCE(segment, ''), marketing_opt_in, contact_opt_out, ` + attrsCol + `, ` + acct + ` FROM customers `
 }
 
-// customersRelation reads customers, with or without the account_no column.
-func customersRelation(accountNo bool) *relation[rules.Customer] {
+// customersRelation reads customers, with or without the account_no column
+// and the attrs.
+func customersRelation(accountNo, attrs bool) *relation[rules.Customer] {
 	return &relation[rules.Customer]{
 		name:  "customers",
-		query: customerQuery(accountNo) + `WHERE id >= ? AND id < ? ORDER BY id`,
-		scan: func(rows *sql.Rows, id *int64, c *rules.Customer) error {
-			err := rows.Scan(&c.ID, &c.Name, &c.Email, &c.Phone, &c.Locale, &c.Timezone, date(&c.JoinedOn),
-				&c.Segment, &c.MarketingOptIn, &c.ContactOptOut, attrs{&c.Attrs}, &c.AccountNo)
+		query: customerQuery(accountNo, attrs) + `WHERE id >= ? AND id < ? ORDER BY id`,
+		decode: func(v []driver.Value, id *int64, c *rules.Customer) error {
+			d := decoder{v: v}
+			c.ID = d.int(0)
 			*id = c.ID
-			if err == nil && c.JoinedOn.IsZero() {
-				return errLook
-			}
-			return err
+			c.Name, c.Email, c.Phone, c.Locale, c.Timezone = d.text(1), d.text(2), d.text(3), d.text(4), d.text(5)
+			c.JoinedOn = d.date(6, true)
+			c.Segment = d.text(7)
+			c.MarketingOptIn, c.ContactOptOut = d.boolean(8), d.boolean(9)
+			c.Attrs = d.attrs(10)
+			c.AccountNo = d.text(11)
+			return d.err()
 		},
 		check: func(r *rowCheck, id *int64, c *rules.Customer) string {
 			*id, _ = r.integer(0, "id", false, false)
@@ -404,35 +425,28 @@ func customersRelation(accountNo bool) *relation[rules.Customer] {
 	}
 }
 
-// The customers relation as read with and without account_no.
-var (
-	customersRel     = customersRelation(false)
-	customersAcctRel = customersRelation(true)
-)
-
-// customers returns how to read the customers relation: with account_no
-// when it has that optional column.
-func (r *Reader) customers(ctx context.Context) (*relation[rules.Customer], error) {
+// customers returns how to read the customers relation, with or without
+// their attrs: with account_no when it has that optional column.
+func (r *Reader) customers(ctx context.Context, attrs bool) (*relation[rules.Customer], bool, error) {
 	ok, err := r.HasAccountNo(ctx)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	if ok {
-		return customersAcctRel, nil
-	}
-	return customersRel, nil
+	return customersRelation(ok, attrs), ok, nil
 }
 
 var subscriptionsRel = relation[subRow]{
 	name: "subscriptions",
 	query: `SELECT customer_id, plan_id, CAST(started_on AS TEXT), CAST(contract_ends_on AS TEXT), device_monthly, CAST(device_paid_off_on AS TEXT)
-		 FROM subscriptions WHERE customer_id >= ? AND customer_id < ? ORDER BY customer_id, started_on DESC`,
-	scan: func(rows *sql.Rows, id *int64, s *subRow) error {
-		err := rows.Scan(id, &s.PlanID, date(&s.StartedOn), date(&s.ContractEndsOn), &s.DeviceMonthly, date(&s.DevicePaidOffOn))
-		if err == nil && (s.StartedOn.IsZero() || s.DeviceMonthly < 0) {
-			return errLook
-		}
-		return err
+		 FROM subscriptions WHERE customer_id >= ? AND customer_id < ? ORDER BY customer_id, subscriptions.started_on DESC`,
+	decode: func(v []driver.Value, id *int64, s *subRow) error {
+		d := decoder{v: v}
+		*id = d.int(0)
+		s.PlanID = d.text(1)
+		s.StartedOn, s.ContractEndsOn = d.date(2, true), d.date(3, false)
+		s.DeviceMonthly = d.nonNegative(4)
+		s.DevicePaidOffOn = d.date(5, false)
+		return d.err()
 	},
 	check: func(r *rowCheck, id *int64, s *subRow) string {
 		*id, _ = r.integer(0, "customer_id", false, false)
@@ -450,12 +464,13 @@ var addonsRel = relation[rules.Addon]{
 	name: "addons",
 	query: `SELECT customer_id, addon_id, name, monthly_price, CAST(started_on AS TEXT), CAST(last_used_on AS TEXT)
 		 FROM addons WHERE customer_id >= ? AND customer_id < ? ORDER BY customer_id, addon_id`,
-	scan: func(rows *sql.Rows, id *int64, a *rules.Addon) error {
-		err := rows.Scan(id, &a.ID, &a.Name, &a.MonthlyPrice, date(&a.StartedOn), date(&a.LastUsedOn))
-		if err == nil && (a.StartedOn.IsZero() || a.MonthlyPrice < 0) {
-			return errLook
-		}
-		return err
+	decode: func(v []driver.Value, id *int64, a *rules.Addon) error {
+		d := decoder{v: v}
+		*id = d.int(0)
+		a.ID, a.Name = d.text(1), d.text(2)
+		a.MonthlyPrice = d.nonNegative(3)
+		a.StartedOn, a.LastUsedOn = d.date(4, true), d.date(5, false)
+		return d.err()
 	},
 	check: func(r *rowCheck, id *int64, a *rules.Addon) string {
 		*id, _ = r.integer(0, "customer_id", false, false)
@@ -477,9 +492,13 @@ func usageRel(agg string) *relation[usageRow] {
 		query: `SELECT customer_id, CAST(month AS TEXT), ` + agg + `
 		 FROM usage WHERE customer_id >= ? AND customer_id < ? AND month >= ? AND month < ?
 		 GROUP BY customer_id, month
-		 ORDER BY customer_id, month`,
-		scan: func(rows *sql.Rows, id *int64, u *usageRow) error {
-			return rows.Scan(id, date(&u.month), &u.meters)
+		 ORDER BY customer_id, usage.month`,
+		decode: func(v []driver.Value, id *int64, u *usageRow) error {
+			d := decoder{v: v}
+			*id = d.int(0)
+			u.month = d.date(1, false)
+			u.meters = d.text(2)
+			return d.err()
 		},
 		check: func(r *rowCheck, id *int64, u *usageRow) string {
 			*id, _ = r.integer(0, "customer_id", false, false)
@@ -497,10 +516,17 @@ func usageRel(agg string) *relation[usageRow] {
 var chargesRel = relation[rules.Charge]{
 	name: "charges",
 	query: `SELECT customer_id, id, CAST(charged_on AS TEXT), kind, amount, waived
-		 FROM charges WHERE customer_id >= ? AND customer_id < ? AND charged_on >= ?
-		 ORDER BY customer_id, charged_on DESC, id DESC`,
-	scan: func(rows *sql.Rows, id *int64, c *rules.Charge) error {
-		return rows.Scan(id, &c.ID, date(&c.ChargedOn), &c.Kind, &c.Amount, &c.Waived)
+		 FROM charges WHERE customer_id >= ? AND customer_id < ? AND charged_on >= ?` + kindsMark + `
+		 ORDER BY customer_id, charges.charged_on DESC, id DESC`,
+	decode: func(v []driver.Value, id *int64, c *rules.Charge) error {
+		d := decoder{v: v}
+		*id = d.int(0)
+		c.ID = d.int(1)
+		c.ChargedOn = d.date(2, false)
+		c.Kind = d.text(3)
+		c.Amount = int(d.int(4))
+		c.Waived = d.boolean(5)
+		return d.err()
 	},
 	check: func(r *rowCheck, id *int64, c *rules.Charge) string {
 		*id, _ = r.integer(0, "customer_id", false, false)
@@ -517,10 +543,16 @@ var chargesRel = relation[rules.Charge]{
 var eventsRel = relation[rules.Event]{
 	name: "events",
 	query: `SELECT customer_id, id, occurred_at, kind, attrs
-		 FROM events WHERE customer_id >= ? AND customer_id < ? AND occurred_at >= ?
+		 FROM events WHERE customer_id >= ? AND customer_id < ? AND occurred_at >= ?` + kindsMark + `
 		 ORDER BY customer_id, occurred_at DESC, id DESC`,
-	scan: func(rows *sql.Rows, id *int64, e *rules.Event) error {
-		return rows.Scan(id, &e.ID, date(&e.OccurredAt), &e.Kind, attrs{&e.Attrs})
+	decode: func(v []driver.Value, id *int64, e *rules.Event) error {
+		d := decoder{v: v}
+		*id = d.int(0)
+		e.ID = d.int(1)
+		e.OccurredAt = d.date(2, false)
+		e.Kind = d.text(3)
+		e.Attrs = d.attrs(4)
+		return d.err()
 	},
 	check: func(r *rowCheck, id *int64, e *rules.Event) string {
 		*id, _ = r.integer(0, "customer_id", false, false)
@@ -532,20 +564,40 @@ var eventsRel = relation[rules.Event]{
 	},
 }
 
-// Read streams the facts of every customer in rng, in id order, to fn. The
-// catalogue is shared by every customer's facts and must not be modified.
-// It issues one ordered query per relation, whatever the number of
-// customers.
+// Read streams the facts of every customer in rng, in id order, to fn,
+// reading every relation whole; see ReadWith.
+func (r *Reader) Read(ctx context.Context, rng Range, now time.Time, catalogue []rules.Plan, fn func(rules.Facts) error) (Stats, error) {
+	return r.ReadWith(ctx, rng, now, catalogue, ReadOptions{}, fn)
+}
+
+// ReadOptions narrow a read to what the rules can read, and report the
+// queries it runs.
+type ReadOptions struct {
+	// Need is what the rules can read of a customer's facts; nil reads
+	// everything. A relation no rule reads is not queried and its facts
+	// stay empty; charges and events are read only of the kinds listed;
+	// only the newest UsageMonths months of usage are kept. The rows not
+	// read are not validated either.
+	Need *rules.Reads
+	// OnQuery, when set, is called with each relation's query and its
+	// arguments before the query is run.
+	OnQuery func(relation, query string, args []any)
+}
+
+// ReadWith streams the facts of every customer in rng, in id order, to fn.
+// The catalogue is shared by every customer's facts and must not be
+// modified. It issues one ordered query per relation read, whatever the
+// number of customers.
 //
 // A customer any of whose rows breaks the facts contract (a NULL where a
 // value is required, an impossible negative, a duplicated row, a bad date
 // or JSON) is refused: fn does not see them, the read goes on, and Stats
 // counts them with a few samples; OnRefuse, when set, sees every one.
-func (r *Reader) Read(ctx context.Context, rng Range, now time.Time, catalogue []rules.Plan, fn func(rules.Facts) error) (Stats, error) {
+func (r *Reader) ReadWith(ctx context.Context, rng Range, now time.Time, catalogue []rules.Plan, opts ReadOptions, fn func(rules.Facts) error) (Stats, error) {
 	var st Stats
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	rs, err := r.openStreams(ctx, rng, now)
+	rs, err := r.openStreams(ctx, rng, now, opts)
 	if err != nil {
 		return st, err
 	}
@@ -584,11 +636,40 @@ type streams struct {
 	usage     *stream[usageRow]
 	charges   *stream[rules.Charge]
 	events    *stream[rules.Event]
+	// months is how many of the newest usage months are kept; 0 keeps
+	// them all.
+	months int
 }
 
-// openStreams opens one query per relation over the customers of rng and
-// the months and history the window of now covers.
-func (r *Reader) openStreams(ctx context.Context, rng Range, now time.Time) (*streams, error) {
+// kindsMark stands, in the charges and events queries, where a filter on
+// the kinds read goes.
+const kindsMark = "/*kinds*/"
+
+// ofKinds returns how to read a relation with kinds, only of the kinds
+// listed (nil: every kind), and its arguments: args, then the kinds.
+func (rel *relation[T]) ofKinds(kinds []string, args []any) (*relation[T], []any) {
+	if kinds == nil {
+		return rel, args
+	}
+	narrow := *rel
+	marks := strings.TrimSuffix(strings.Repeat("?, ", len(kinds)), ", ")
+	narrow.query = strings.Replace(rel.query, kindsMark, " AND kind IN ("+marks+")", 1)
+	for _, k := range kinds {
+		args = append(args, k)
+	}
+	return &narrow, args
+}
+
+// closed returns a stream with no rows: a relation that is not read.
+func closed[T any]() *stream[T] { return &stream[T]{} }
+
+// openStreams opens one query per relation read over the customers of rng
+// and the months and history the window of now covers.
+func (r *Reader) openStreams(ctx context.Context, rng Range, now time.Time, opts ReadOptions) (*streams, error) {
+	need := rules.ReadEverything
+	if opts.Need != nil {
+		need = *opts.Need
+	}
 	w := r.Window(now)
 	to := rng.To
 	if to <= 0 {
@@ -596,39 +677,62 @@ func (r *Reader) openStreams(ctx context.Context, rng Range, now time.Time) (*st
 	}
 	ids := []any{rng.From, to}
 	day := func(t time.Time) string { return t.Format(time.DateOnly) }
-	crel, err := r.customers(ctx)
+	crel, _, err := r.customers(ctx, need.CustomerAttrs)
 	if err != nil {
 		return nil, err
 	}
-	var rs streams
-	if rs.customers, err = open(ctx, r.DB, crel, ids); err != nil {
+	rs := streams{addons: closed[rules.Addon](), usage: closed[usageRow](), charges: closed[rules.Charge](),
+		events: closed[rules.Event](), months: need.UsageMonths}
+	if rs.customers, err = openLogged(ctx, r.DB, crel, ids, opts); err != nil {
 		return nil, err
 	}
-	if rs.subs, err = open(ctx, r.DB, &subscriptionsRel, ids); err != nil {
+	if rs.subs, err = openLogged(ctx, r.DB, &subscriptionsRel, ids, opts); err != nil {
 		return nil, err
 	}
-	if rs.addons, err = open(ctx, r.DB, &addonsRel, ids); err != nil {
-		return nil, err
+	if need.Addons {
+		if rs.addons, err = openLogged(ctx, r.DB, &addonsRel, ids, opts); err != nil {
+			return nil, err
+		}
 	}
-	// One row per customer and month, its meters joined as
-	// "data_mb=2048,minutes=300": a third of the rows to send and scan. The
-	// months come oldest first, in the primary key's order, and are turned
-	// newest first below. A NULL meter or quantity is joined as empty, so
-	// that it is refused rather than dropped.
-	agg := "string_agg(COALESCE(meter, '') || '=' || COALESCE(CAST(quantity AS TEXT), ''), ',')"
-	if !r.DB.IsPostgres() {
-		agg = "group_concat(COALESCE(meter, '') || '=' || COALESCE(CAST(quantity AS TEXT), ''), ',')"
+	if need.Usage {
+		// One row per customer and month, its meters joined as
+		// "data_mb=2048,minutes=300": a third of the rows to send and
+		// scan. The months come oldest first, in the primary key's order,
+		// and are turned newest first below. A NULL meter or quantity is
+		// joined as empty, so that it is refused rather than dropped.
+		agg := "string_agg(COALESCE(meter, '') || '=' || COALESCE(CAST(quantity AS TEXT), ''), ',')"
+		if !r.DB.IsPostgres() {
+			agg = "group_concat(COALESCE(meter, '') || '=' || COALESCE(CAST(quantity AS TEXT), ''), ',')"
+		}
+		if rs.usage, err = openLogged(ctx, r.DB, usageRel(agg), []any{rng.From, to, day(w.UsageFrom), day(w.UsageTo)}, opts); err != nil {
+			return nil, err
+		}
 	}
-	if rs.usage, err = open(ctx, r.DB, usageRel(agg), []any{rng.From, to, day(w.UsageFrom), day(w.UsageTo)}); err != nil {
-		return nil, err
+	history := []any{rng.From, to, day(w.HistoryFrom)}
+	if need.Charges && (need.ChargeKinds == nil || len(need.ChargeKinds) > 0) {
+		rel, args := chargesRel.ofKinds(need.ChargeKinds, history)
+		if rs.charges, err = openLogged(ctx, r.DB, rel, args, opts); err != nil {
+			return nil, err
+		}
 	}
-	if rs.charges, err = open(ctx, r.DB, &chargesRel, []any{rng.From, to, day(w.HistoryFrom)}); err != nil {
-		return nil, err
-	}
-	if rs.events, err = open(ctx, r.DB, &eventsRel, []any{rng.From, to, day(w.HistoryFrom)}); err != nil {
-		return nil, err
+	if need.Events && (need.EventKinds == nil || len(need.EventKinds) > 0) {
+		rel, args := eventsRel.ofKinds(need.EventKinds, history)
+		if rs.events, err = openLogged(ctx, r.DB, rel, args, opts); err != nil {
+			return nil, err
+		}
 	}
 	return &rs, nil
+}
+
+// openLogged reports a relation's query to opts.OnQuery, then opens it.
+func openLogged[T any](ctx context.Context, db *database.DB, rel *relation[T], args []any, opts ReadOptions) (*stream[T], error) {
+	q := strings.Replace(rel.query, kindsMark, "", 1)
+	if opts.OnQuery != nil {
+		opts.OnQuery(rel.name, strings.Join(strings.Fields(q), " "), args)
+	}
+	narrow := *rel
+	narrow.query = q
+	return open(ctx, db, &narrow, args)
 }
 
 // assemble reads the current customer's rows of every relation into f and
@@ -679,6 +783,9 @@ func (rs *streams) assemble(f *rules.Facts, plans map[string]*rules.Plan) (id in
 	}
 	slices.Reverse(f.Months)
 	slices.Reverse(f.Usage)
+	if n := rs.months; n > 0 && len(f.Usage) > n {
+		f.Months, f.Usage = f.Months[:n], f.Usage[:n]
+	}
 	if err := note(rs.charges.take(id, func(ch *rules.Charge) { f.Charges = append(f.Charges, *ch) })); err != nil {
 		return id, bad, err
 	}
@@ -705,11 +812,11 @@ func (st *Stats) refuse(rf Refusal, report func(Refusal)) {
 // error naming what is wrong.
 func (r *Reader) Customer(ctx context.Context, id int64) (rules.Customer, error) {
 	var it item[rules.Customer]
-	crel, err := r.customers(ctx)
+	crel, acct, err := r.customers(ctx, true)
 	if err != nil {
 		return it.v, fmt.Errorf("read customer %d: %w", id, err)
 	}
-	rows, err := r.DB.QueryContext(ctx, r.DB.Rebind(customerQuery(crel == customersAcctRel)+`WHERE id = ?`), id)
+	rows, err := r.DB.QueryContext(ctx, r.DB.Rebind(customerQuery(acct, true)+`WHERE id = ?`), id)
 	if err != nil {
 		return it.v, fmt.Errorf("read customer %d: %w", id, err)
 	}
@@ -721,7 +828,18 @@ func (r *Reader) Customer(ctx context.Context, id int64) (rules.Customer, error)
 		}
 		return it.v, fmt.Errorf("read customer %d: %w", id, err)
 	}
-	if err := crel.read(rows, &it); err != nil {
+	src, err := newSQLRows(rows)
+	if err != nil {
+		return it.v, fmt.Errorf("read customer %d: %w", id, err)
+	}
+	vals := make([]driver.Value, src.columns())
+	for i := range vals {
+		src.ptrs[i] = (*any)(&vals[i])
+	}
+	if err := rows.Scan(src.ptrs...); err != nil {
+		return it.v, fmt.Errorf("read customer %d: %w", id, err)
+	}
+	if err := crel.read(vals, &it); err != nil {
 		return it.v, fmt.Errorf("read customer %d: %w", id, err)
 	}
 	if it.bad != "" {
