@@ -41,6 +41,10 @@ type fixture struct {
 	enq   *Enqueuer
 	jobs  *Jobs
 	clock *testClock
+	// rescue is how long a send job may run before the fixture's River
+	// clients take it for stuck: neverRescue until a test lets the time
+	// pass (passRescueTime).
+	rescue time.Duration
 }
 
 type fakeCustomers map[int64]rules.Customer
@@ -85,7 +89,7 @@ func newFixture(t *testing.T, dsn string) *fixture {
 	if err := store.CreateRun(ctx, db, run); err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{t: t, dsn: dsn, db: db, run: run.ID, custs: fakeCustomers{}, clock: &testClock{t: noon}}
+	f := &fixture{t: t, dsn: dsn, db: db, run: run.ID, custs: fakeCustomers{}, clock: &testClock{t: noon}, rescue: neverRescue}
 	inserter, err := queue.NewClient(db, queue.Config{Now: f.clock.Now})
 	if err != nil {
 		t.Fatal(err)
@@ -96,8 +100,22 @@ func newFixture(t *testing.T, dsn string) *fixture {
 }
 
 // rescueAfter is how long a send job may run before River takes it for
-// stuck, in the tests' River clients.
+// stuck, in the tests' River clients once a test lets that time pass.
 const rescueAfter = 10 * time.Minute
+
+// neverRescue keeps the tests' River clients from rescuing a job before a
+// test says the time has come. River's rescuer measures how long a job has
+// run by the real clock, not the fixture's, which is days behind it: with
+// rescueAfter from the start, a leader could take a job it is running
+// for stuck and retry it.
+const neverRescue = 100 * 365 * 24 * time.Hour
+
+// passRescueTime moves the clock on by rescueAfter and lets the fixture's
+// clients rescue a job that has run that long: a dead sender's.
+func (f *fixture) passRescueTime() {
+	f.clock.Add(rescueAfter)
+	f.rescue = rescueAfter
+}
 
 // client returns a River client that works s's send queues, one job of
 // each at a time, on s's database and the fixture's clock.
@@ -106,7 +124,7 @@ func (f *fixture) client(s *Sender) *queue.Client {
 	workers := river.NewWorkers()
 	AddWorker(workers, s)
 	c, err := queue.NewClient(s.DB, queue.Config{Workers: workers, Queues: s.Queues(1), Now: f.clock.Now,
-		FetchPollInterval: 20 * time.Millisecond, RescueStuckJobsAfter: rescueAfter, Logger: slog.New(slog.DiscardHandler)})
+		FetchPollInterval: 20 * time.Millisecond, RescueStuckJobsAfter: f.rescue, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		f.t.Fatal(err)
 	}

@@ -590,7 +590,7 @@ func TestCrashBetweenSendAndRecord(t *testing.T) {
 		if rep := f.pass(s); len(rep.Outcomes) != 0 {
 			t.Fatalf("before River rescued the job: %+v", rep)
 		}
-		f.clock.Add(rescueAfter)
+		f.passRescueTime()
 		rep := f.serveUntil(s, ResultSent)
 		if rep.Count(ResultSent) != 1 || !rep.Outcomes[0].Resend || rep.Outcomes[0].Attempt != 2 {
 			t.Fatalf("after River rescued the job: %+v", rep)
@@ -614,7 +614,7 @@ func TestCrashBetweenSendAndRecord(t *testing.T) {
 		if rep.Count(ResultSent) != 1 || rep.Outcomes[0].Resend {
 			t.Fatalf("before River rescued the job: %+v", rep)
 		}
-		f.clock.Add(rescueAfter)
+		f.passRescueTime()
 		after := f.serveUntil(s, ResultSent)
 		rep.Outcomes = append(rep.Outcomes, after.Outcomes...)
 		if rep.Count(ResultSent) != 2 {
@@ -655,7 +655,7 @@ func TestCrashBetweenSendAndRecord(t *testing.T) {
 		f.crash(smtpSender(f, srv))
 		s := smtpSender(f, srv)
 		s.HoldUncertainEmail = true
-		f.clock.Add(rescueAfter)
+		f.passRescueTime()
 		rep := f.serveUntil(s, ResultDead)
 		if rep.Count(ResultDead) != 1 || !strings.Contains(rep.Outcomes[0].Error, "may or may not have been delivered") {
 			t.Fatalf("%+v", rep)
