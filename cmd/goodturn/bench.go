@@ -50,11 +50,8 @@ func runBench(ctx context.Context, x *call) error {
 	workers := intIn(fs, "workers", 0, 0, maxWorkers, "evaluating goroutines of the run; the number of CPUs by default")
 	rounds := intIn(fs, "rounds", 3, 1, 100, "rounds of the interleaved measurements; medians and spreads are over them")
 	withOutcomes := fs.Bool("outcomes", false, "after timing, run again with a 25% control group per rule, approve everything and write what customers did in the 120 days after (see goodturn outcomes)")
-	positional, err := x.Parse()
+	_, err := x.Parse()
 	if err != nil {
-		return err
-	}
-	if err := noArgs(positional); err != nil {
 		return err
 	}
 	if c.billingDB != "" && c.billingDB != c.db {

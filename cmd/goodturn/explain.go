@@ -19,11 +19,8 @@ func runExplain(ctx context.Context, x *call) error {
 	ruleID := fs.String("rule", "", "explain only this rule")
 	var names stringList
 	fs.Var(&names, "ruleset", "explain only this ruleset's rules (repeatable)")
-	positional, err := x.Parse()
+	_, err := x.Parse()
 	if err != nil {
-		return err
-	}
-	if err := noArgs(positional); err != nil {
 		return err
 	}
 	if *customer == "" {

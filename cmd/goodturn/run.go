@@ -42,11 +42,8 @@ func runRun(ctx context.Context, x *call) error {
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	shards := intIn(fs, "shards", 0, 0, maxShards, "split the run into this many shards of customers, River jobs that this process and any 'goodturn worker' processes (PostgreSQL) work")
 	rescue := durationIn(fs, "rescue-after", engine.DefaultRescueAfter, time.Nanosecond, "with --shards: how long a shard may run before it is retried, or a dead worker's shard goes to another worker")
-	positional, err := x.Parse()
+	_, err := x.Parse()
 	if err != nil {
-		return err
-	}
-	if err := noArgs(positional); err != nil {
 		return err
 	}
 	tuneGC(env)

@@ -153,12 +153,9 @@ func sendOnce(ctx context.Context, x *call) error {
 	env, c, fs := x.Env, &x.config, x.Flags
 	var sf sendFlags
 	sf.bind(env, fs)
-	positional, err := x.Parse()
+	_, err := x.Parse()
 	if err != nil {
 		return err
-	}
-	if len(positional) > 0 {
-		return fmt.Errorf("%w: unknown send command %q: want list or retry, or flags", errUsage, positional[0])
 	}
 	snd, missing, err := sf.sender(env, c)
 	if err != nil {
@@ -298,11 +295,8 @@ func sendList(ctx context.Context, x *call) error {
 	status := fs.String("status", "", "only messages with this status")
 	ch := fs.String("channel", "", "only messages of this channel")
 	limit := intIn(fs, "limit", 50, 0, math.MaxInt, "at most this many, newest first")
-	positional, err := x.Parse()
+	_, err := x.Parse()
 	if err != nil {
-		return err
-	}
-	if err := noArgs(positional); err != nil {
 		return err
 	}
 	db, err := x.DB(ctx)

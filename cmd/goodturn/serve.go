@@ -65,11 +65,8 @@ func runServe(ctx context.Context, x *call) error {
 	sendEvery := durationIn(fs, "send-every", time.Minute, 0, "how often the sender turns approved proposals into messages and delivers what is due; 0 sends nothing")
 	var sf sendFlags
 	sf.bind(env, fs)
-	positional, err := x.Parse()
+	_, err := x.Parse()
 	if err != nil {
-		return err
-	}
-	if err := noArgs(positional); err != nil {
 		return err
 	}
 	if *catchUp == 0 {

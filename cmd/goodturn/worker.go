@@ -23,11 +23,8 @@ func runWorker(ctx context.Context, x *call) error {
 	poll := durationIn(fs, "poll", time.Second, time.Nanosecond, "how often to look for work when there is none")
 	idleExit := fs.Bool("exit-when-idle", false, "exit once no shard is left unfinished instead of waiting for more")
 	workers := intIn(fs, "workers", 0, 0, maxWorkers, "evaluating goroutines; the number of CPUs by default")
-	positional, err := x.Parse()
+	_, err := x.Parse()
 	if err != nil {
-		return err
-	}
-	if err := noArgs(positional); err != nil {
 		return err
 	}
 	if _, err := c.policy(); err != nil {
