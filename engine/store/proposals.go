@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -110,12 +111,8 @@ func InsertProposals(ctx context.Context, db database.Querier, ps []Proposal) (m
 				q.WriteString(", ")
 			}
 			q.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
-			status := p.Status
-			if status == "" {
-				status = ProposalPending
-			}
 			args = append(args, p.RunID, p.Ruleset, p.RuleID, p.RuleVersion, p.CustomerID, p.Kind, p.Value, p.Currency,
-				string(p.Offer), string(p.Evidence), status, database.Date(p.AsOf), p.CreatedAt.UTC())
+				string(p.Offer), string(p.Evidence), proposalStatus(p), database.Date(p.AsOf), p.CreatedAt.UTC())
 		}
 		q.WriteString(` ON CONFLICT (ruleset, rule_id, customer_id, as_of) DO NOTHING RETURNING rule_id, value, status`)
 		rows, err := tx.QueryContext(ctx, db.Rebind(q.String()), args...)
@@ -167,53 +164,102 @@ func ScanProposals(rows *sql.Rows, what string) ([]Proposal, error) {
 	return out, nil
 }
 
-// copyProposals stores proposals on PostgreSQL with COPY into a staging
-// table and one INSERT … ON CONFLICT DO NOTHING from it, so that a batch
-// costs three statements however many proposals it holds.
+// copyProposals stores proposals on PostgreSQL. It copies them straight
+// into proposals, which is all a batch costs when none of them repeats a
+// stored proposal; when one does, the copy fails on the unique constraint,
+// is rolled back to a savepoint, and the batch is copied into a staging
+// table instead and inserted from it with ON CONFLICT DO NOTHING, which
+// skips the repeats.
 func copyProposals(ctx context.Context, db database.Querier, ps []Proposal) (map[string]Tally, error) {
-	stored := map[string]Tally{}
 	tx, err := database.Begin(ctx, db)
 	if err != nil {
 		return nil, fmt.Errorf("insert proposals: %w", err)
 	}
 	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, `CREATE TEMP TABLE proposals_stage (
-		run_id BIGINT, ruleset TEXT, rule_id TEXT, rule_version TEXT, customer_id BIGINT, kind TEXT, value BIGINT,
-		currency TEXT, offer JSON, evidence JSON, status TEXT, as_of DATE, created_at TIMESTAMPTZ) ON COMMIT DROP`); err != nil {
-		return nil, fmt.Errorf("insert proposals: staging table: %w", err)
+	if _, err := tx.ExecContext(ctx, `SAVEPOINT proposals_copy`); err != nil {
+		return nil, fmt.Errorf("insert proposals: %w", err)
 	}
-	stmt, err := tx.PrepareContext(ctx, pq.CopyIn("proposals_stage", strings.Split(strings.ReplaceAll(proposalColumns, " ", ""), ",")...))
-	if err != nil {
-		return nil, fmt.Errorf("insert proposals: copy: %w", err)
-	}
-	for _, p := range ps {
-		status := p.Status
-		if status == "" {
-			status = ProposalPending
+	stored := map[string]Tally{}
+	err = copyRows(ctx, tx, "proposals", ps)
+	switch {
+	case err == nil:
+		for _, p := range ps {
+			t := stored[p.RuleID]
+			t.Add(proposalStatus(p), p.Value)
+			stored[p.RuleID] = t
 		}
-		if _, err := stmt.ExecContext(ctx, p.RunID, p.Ruleset, p.RuleID, p.RuleVersion, p.CustomerID, p.Kind, p.Value, p.Currency,
-			string(p.Offer), string(p.Evidence), status, database.Date(p.AsOf), p.CreatedAt.UTC()); err != nil {
-			stmt.Close()
-			return nil, fmt.Errorf("insert proposals: copy: %w", err)
+	case isUniqueViolation(err):
+		if _, err := tx.ExecContext(ctx, `ROLLBACK TO SAVEPOINT proposals_copy`); err != nil {
+			return nil, fmt.Errorf("insert proposals: %w", err)
 		}
-	}
-	if _, err := stmt.ExecContext(ctx); err != nil {
-		stmt.Close()
-		return nil, fmt.Errorf("insert proposals: copy: %w", err)
-	}
-	if err := stmt.Close(); err != nil {
-		return nil, fmt.Errorf("insert proposals: copy: %w", err)
-	}
-	rows, err := tx.QueryContext(ctx, `INSERT INTO proposals (`+proposalColumns+`)
-		SELECT `+proposalColumns+` FROM proposals_stage
-		ON CONFLICT (ruleset, rule_id, customer_id, as_of) DO NOTHING RETURNING rule_id, value, status`)
-	if err := tallyStored(rows, err, stored); err != nil {
+		if stored, err = stageProposals(ctx, tx, ps); err != nil {
+			return nil, err
+		}
+	default:
 		return nil, err
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("insert proposals: %w", err)
 	}
 	return stored, nil
+}
+
+// stageProposals copies proposals into a staging table and inserts them
+// from it into proposals with one INSERT … ON CONFLICT DO NOTHING, in tx.
+func stageProposals(ctx context.Context, tx *database.Tx, ps []Proposal) (map[string]Tally, error) {
+	if _, err := tx.ExecContext(ctx, `CREATE TEMP TABLE proposals_stage (
+		run_id BIGINT, ruleset TEXT, rule_id TEXT, rule_version TEXT, customer_id BIGINT, kind TEXT, value BIGINT,
+		currency TEXT, offer JSON, evidence JSON, status TEXT, as_of DATE, created_at TIMESTAMPTZ) ON COMMIT DROP`); err != nil {
+		return nil, fmt.Errorf("insert proposals: staging table: %w", err)
+	}
+	if err := copyRows(ctx, tx, "proposals_stage", ps); err != nil {
+		return nil, err
+	}
+	stored := map[string]Tally{}
+	rows, err := tx.QueryContext(ctx, `INSERT INTO proposals (`+proposalColumns+`)
+		SELECT `+proposalColumns+` FROM proposals_stage
+		ON CONFLICT (ruleset, rule_id, customer_id, as_of) DO NOTHING RETURNING rule_id, value, status`)
+	if err := tallyStored(rows, err, stored); err != nil {
+		return nil, err
+	}
+	return stored, nil
+}
+
+// copyRows copies proposals into table, which has proposalColumns, in tx.
+func copyRows(ctx context.Context, tx *database.Tx, table string, ps []Proposal) error {
+	stmt, err := tx.PrepareContext(ctx, pq.CopyIn(table, strings.Split(strings.ReplaceAll(proposalColumns, " ", ""), ",")...))
+	if err != nil {
+		return fmt.Errorf("insert proposals: copy: %w", err)
+	}
+	for _, p := range ps {
+		if _, err := stmt.ExecContext(ctx, p.RunID, p.Ruleset, p.RuleID, p.RuleVersion, p.CustomerID, p.Kind, p.Value, p.Currency,
+			string(p.Offer), string(p.Evidence), proposalStatus(p), database.Date(p.AsOf), p.CreatedAt.UTC()); err != nil {
+			stmt.Close()
+			return fmt.Errorf("insert proposals: copy: %w", err)
+		}
+	}
+	if _, err := stmt.ExecContext(ctx); err != nil {
+		stmt.Close()
+		return fmt.Errorf("insert proposals: copy: %w", err)
+	}
+	if err := stmt.Close(); err != nil {
+		return fmt.Errorf("insert proposals: copy: %w", err)
+	}
+	return nil
+}
+
+// proposalStatus is the status p is stored with: its own, or pending.
+func proposalStatus(p Proposal) string {
+	if p.Status == "" {
+		return ProposalPending
+	}
+	return p.Status
+}
+
+// isUniqueViolation reports whether err is PostgreSQL's unique_violation.
+func isUniqueViolation(err error) bool {
+	var pe *pq.Error
+	return errors.As(err, &pe) && pe.Code == "23505"
 }
 
 // tallyStored adds the (rule_id, value, status) rows an INSERT … RETURNING
