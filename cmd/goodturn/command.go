@@ -98,8 +98,8 @@ func (c *command) sub(name string) *command {
 	return nil
 }
 
-// subNames returns the names of c's subcommands: "list, show or approve".
-func (c *command) subNames() string {
+// choices names c's subcommands for an error: "list, show or approve".
+func (c *command) choices() string {
 	names := subNames(c)
 	if len(names) < 2 {
 		return strings.Join(names, "")
@@ -123,7 +123,7 @@ func (c *command) invoke(ctx context.Context, env *Env, path string, args []stri
 		if s := c.sub(args[0]); s != nil {
 			return s.invoke(ctx, env, path+" "+s.name, args[1:])
 		}
-		return fmt.Errorf("%w: unknown %s command %q: want %s", errUsage, path, args[0], c.subNames())
+		return fmt.Errorf("%w: unknown %s command %q: want %s", errUsage, path, args[0], c.choices())
 	}
 	for _, a := range args {
 		if s := c.sub(a); s != nil {
@@ -133,7 +133,7 @@ func (c *command) invoke(ctx context.Context, env *Env, path string, args []stri
 	if c.def != "" {
 		return c.sub(c.def).invoke(ctx, env, path+" "+c.def, args)
 	}
-	return fmt.Errorf("%w: want %s", errUsage, c.subNames())
+	return fmt.Errorf("%w: want %s", errUsage, c.choices())
 }
 
 // usage prints a family's subcommands.
