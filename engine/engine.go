@@ -35,6 +35,10 @@ type Engine struct {
 	Now func() time.Time
 	// Workers is the number of evaluating goroutines; GOMAXPROCS when zero.
 	Workers int
+	// ShardTimeout is how long a shard's job of a sharded run this engine
+	// starts may run before it is cancelled, or, its worker dead, rescued
+	// and worked again; DefaultRescueAfter when zero.
+	ShardTimeout time.Duration
 	// Logger receives structured progress lines; slog.Default when nil.
 	Logger *slog.Logger
 	// Progress, when set, is called from time to time with the number of

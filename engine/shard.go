@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -39,6 +40,10 @@ type ShardedRun struct {
 	// Started is when the sharded run was started, on the wall clock.
 	Started time.Time `json:"started"`
 	Shards  int       `json:"shards"`
+	// Timeout is how long each of its jobs may run (Engine.ShardTimeout):
+	// the jobs carry it, so that whichever River client leads, it does not
+	// take a shard for stuck sooner.
+	Timeout time.Duration `json:"timeout,omitempty"`
 }
 
 // tags are the River tags of the sharded run's jobs: one per run (see
@@ -100,7 +105,7 @@ func (e *Engine) StartSharded(ctx context.Context, sets []*rules.Ruleset, shards
 		return nil, fmt.Errorf("start sharded run: %w", err)
 	}
 	defer tx.Rollback()
-	sr := &ShardedRun{Clock: now, Started: time.Now().UTC(), Shards: len(ranges)}
+	sr := &ShardedRun{Clock: now, Started: time.Now().UTC(), Shards: len(ranges), Timeout: cmp.Or(e.ShardTimeout, DefaultRescueAfter)}
 	for _, rs := range sets {
 		run := store.Run{Ruleset: rs.Name, AsOf: today, StartedAt: now, HeartbeatAt: e.wall()}
 		if err := store.CreateRun(ctx, tx, &run); err != nil {

@@ -36,19 +36,18 @@ func (e *Engine) ShardWorkers(sets map[string]*rules.Ruleset) *river.Workers {
 
 // ShardClient returns a River client that works ShardQueue with the
 // rulesets a process has loaded: one job at a time, since one shard keeps
-// every evaluating goroutine busy. A job may run for
-// cfg.RescueStuckJobsAfter (DefaultRescueAfter when zero): then its work
-// is cancelled and River retries it, and a job whose worker died is
-// rescued by the River leader among the live workers and worked again
-// (River rescues only jobs that have a timeout, so the job timeout and the
-// rescue are one duration).
+// every evaluating goroutine busy. A job may run for the timeout it
+// carries (ShardedRun.Timeout): then its work is cancelled and River
+// retries it. When this client leads, it looks for the jobs of dead
+// workers every cfg.RescueStuckJobsAfter (DefaultRescueAfter when zero),
+// and rescues those that have run longer than their timeout.
 func (e *Engine) ShardClient(sets map[string]*rules.Ruleset, cfg queue.Config) (*queue.Client, error) {
 	cfg.Workers = e.ShardWorkers(sets)
 	cfg.Queues = map[string]river.QueueConfig{ShardQueue: {MaxWorkers: 1}}
 	if cfg.RescueStuckJobsAfter <= 0 {
 		cfg.RescueStuckJobsAfter = DefaultRescueAfter
 	}
-	cfg.JobTimeout = cfg.RescueStuckJobsAfter
+	cfg.JobTimeout = cfg.RescueStuckJobsAfter // for jobs from before they carried their timeout
 	if cfg.Logger == nil {
 		cfg.Logger = e.logger()
 	}
@@ -65,6 +64,10 @@ type shardWorker struct {
 // Work evaluates the shard, then, in one transaction, completes its job
 // with what it counted and, when no other shard of the run is left
 // unfinished, inserts the job that finishes the run.
+// Timeout is how long the job may run: the sharded run's, which every
+// client, whichever leads, reads from the job.
+func (w *shardWorker) Timeout(job *river.Job[ShardArgs]) time.Duration { return job.Args.Timeout }
+
 func (w *shardWorker) Work(ctx context.Context, job *river.Job[ShardArgs]) error {
 	sh := &job.Args
 	sets, err := shardSets(&sh.ShardedRun, w.sets)
@@ -138,6 +141,9 @@ type finishWorker struct {
 
 // Work reads what every shard counted from River's completed shard jobs
 // and records the runs.
+// Timeout is how long the job may run: the sharded run's.
+func (w *finishWorker) Timeout(job *river.Job[FinishArgs]) time.Duration { return job.Args.Timeout }
+
 func (w *finishWorker) Work(ctx context.Context, job *river.Job[FinishArgs]) error {
 	sr := &job.Args.ShardedRun
 	sets, err := shardSets(sr, w.sets)

@@ -41,7 +41,7 @@ func runRun(ctx context.Context, x *call) error {
 	workers := intIn(fs, "workers", 0, 0, maxWorkers, "evaluating goroutines; the number of CPUs by default")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	shards := intIn(fs, "shards", 0, 0, maxShards, "split the run into this many shards of customers, River jobs that this process and any 'goodturn worker' processes (PostgreSQL) work")
-	rescue := durationIn(fs, "rescue-after", engine.DefaultRescueAfter, time.Nanosecond, "with --shards: how long a shard may run before it is retried, or a dead worker's shard goes to another worker")
+	rescue := durationIn(fs, "rescue-after", engine.DefaultRescueAfter, time.Nanosecond, "with --shards: how long each shard may run (its job carries it): then it is retried, and a dead worker's shard goes to another worker")
 	_, err := x.Parse()
 	if err != nil {
 		return err

@@ -19,7 +19,7 @@ import (
 
 func runWorker(ctx context.Context, x *call) error {
 	env, c, fs := x.Env, &x.config, x.Flags
-	rescue := durationIn(fs, "rescue-after", engine.DefaultRescueAfter, time.Nanosecond, "how long a shard may run: then it is cancelled and retried, and a dead worker's shard goes to another worker; longer than the longest shard")
+	rescue := durationIn(fs, "rescue-after", engine.DefaultRescueAfter, time.Nanosecond, "when this worker leads River, how long a shard must have run before it may be taken for a dead worker's and given to another; each shard also runs within the limit run --shards --rescue-after gave it")
 	poll := durationIn(fs, "poll", time.Second, time.Nanosecond, "how often to look for work when there is none")
 	idleExit := fs.Bool("exit-when-idle", false, "exit once no shard is left unfinished instead of waiting for more")
 	workers := intIn(fs, "workers", 0, 0, maxWorkers, "evaluating goroutines; the number of CPUs by default")
@@ -93,6 +93,7 @@ func byName(sets []*rules.Ruleset) map[string]*rules.Ruleset {
 // alongside any `goodturn worker` processes (the only worker on SQLite),
 // waits for its runs to be recorded and prints them.
 func runSharded(ctx context.Context, env *Env, eng *engine.Engine, sets []*rules.Ruleset, shards int, rescue time.Duration) error {
+	eng.ShardTimeout = rescue
 	sr, err := eng.StartSharded(ctx, sets, shards)
 	if err != nil {
 		return err

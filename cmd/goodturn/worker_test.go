@@ -118,6 +118,7 @@ func TestWorkersShareARunAndSurviveAKill(t *testing.T) {
 
 	// The same data and clock, split into shards for three workers.
 	eng := sampleEngine(t, sharded, customers)
+	eng.ShardTimeout = 2 * time.Second // as run --shards --rescue-after 2s
 	job, err := eng.StartSharded(ctx, sets, 12)
 	if err != nil {
 		t.Fatal(err)

@@ -17,8 +17,10 @@ var (
 // is — rescues every stuck job, and discards one whose kind it has no
 // worker for (River issue 1105), which would turn a job left running by a
 // dead process into a dead letter instead of a retry. add registers a
-// worker of the kind, with the kind's timeout and retry policy; a client
-// that does not work the kind's queue never runs it. A stage declares its
+// worker of the kind; a client that does not work the kind's queue never
+// runs it. A kind whose jobs may run longer than a leader's own job
+// timeout says how long in the job (its worker's Timeout reads it), or
+// another stage's leader would take a job still running for stuck. A stage declares its
 // kinds from an init function.
 func Kind(add func(*river.Workers) error) {
 	kindsMu.Lock()

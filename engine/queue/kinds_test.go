@@ -31,7 +31,9 @@ func (otherWorker) Work(context.Context, *river.Job[otherArgs]) error { return n
 // kinds running as if its process had died, and lets a client that works
 // none of them lead alone: River's leader discards a stuck job of a kind it
 // has no worker for, so every kind must be declared to every client
-// (queue.Kind) for the job to be retried instead.
+// (queue.Kind) for the job to be retried instead. A shard, a run's finish
+// or a slot carries its own timeout, and stays running within it whatever
+// the leader's job timeout.
 func TestEveryKindIsRescuedByAnyLeader(t *testing.T) {
 	dbtest.Dialects(t, func(t *testing.T, dsn string) {
 		ctx := context.Background()
@@ -44,6 +46,13 @@ func TestEveryKindIsRescuedByAnyLeader(t *testing.T) {
 			t.Fatal(err)
 		}
 		kinds := []river.JobArgs{engine.ShardArgs{}, engine.FinishArgs{}, schedule.SlotArgs{}, outbox.SendArgs{}}
+		// Jobs that may run longer than the leader's own job timeout say
+		// so, and stay running until then.
+		long := []river.JobArgs{
+			engine.ShardArgs{ShardedRun: engine.ShardedRun{Timeout: 5 * time.Hour}},
+			engine.FinishArgs{ShardedRun: engine.ShardedRun{Timeout: 5 * time.Hour}},
+			schedule.SlotArgs{Ruleset: "long", Timeout: 5 * time.Hour},
+		}
 		var ids []int64
 		for _, args := range kinds {
 			res, err := inserter.Insert(ctx, args, &river.InsertOpts{Queue: "nobody_works_this", MaxAttempts: 5})
@@ -51,6 +60,14 @@ func TestEveryKindIsRescuedByAnyLeader(t *testing.T) {
 				t.Fatalf("insert %s: %v", args.Kind(), err)
 			}
 			ids = append(ids, res.Job.ID)
+		}
+		var longIDs []int64
+		for _, args := range long {
+			res, err := inserter.Insert(ctx, args, &river.InsertOpts{Queue: "nobody_works_this", MaxAttempts: 5})
+			if err != nil {
+				t.Fatalf("insert %s: %v", args.Kind(), err)
+			}
+			longIDs = append(longIDs, res.Job.ID)
 		}
 		// As a worker that took them and died would leave them.
 		if _, err := db.ExecContext(ctx, `UPDATE river_job SET state = 'running', attempt = 1, attempted_at = created_at`); err != nil {
@@ -85,6 +102,13 @@ func TestEveryKindIsRescuedByAnyLeader(t *testing.T) {
 					t.Fatalf("the %s job was never rescued", kinds[i].Kind())
 				}
 				time.Sleep(100 * time.Millisecond)
+			}
+		}
+		// The leader has looked (it rescued the others); the jobs within
+		// the timeout they carry are still running.
+		for i, id := range longIDs {
+			if j, err := leader.JobGet(ctx, id); err != nil || j.State != rivertype.JobStateRunning {
+				t.Errorf("a %s job running 3 hours of its 5 was taken for stuck: %v %v", long[i].Kind(), j.State, err)
 			}
 		}
 	})

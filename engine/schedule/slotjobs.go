@@ -1,6 +1,7 @@
 package schedule
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -33,6 +34,10 @@ type SlotArgs struct {
 	Nominal string    `json:"nominal" river:"unique"`
 	Zone    string    `json:"zone"`
 	At      time.Time `json:"at"`
+	// Timeout is how long the slot's run may take (Scheduler.RescueAfter):
+	// the job carries it, so that whichever River client leads, it does
+	// not take the run for stuck sooner.
+	Timeout time.Duration `json:"timeout,omitempty"`
 }
 
 // Kind names scheduled slots' jobs in River.
@@ -67,14 +72,15 @@ func (s *Scheduler) jobPoll() time.Duration {
 	return time.Second
 }
 
+// rescueAfter is how long a slot's run may take: RescueAfter, or
+// DefaultRescueAfter.
+func (s *Scheduler) rescueAfter() time.Duration { return cmp.Or(s.RescueAfter, DefaultRescueAfter) }
+
 // client starts the scheduler's River client, once, for ctx's lifetime.
 func (s *Scheduler) client(ctx context.Context) (*queue.Client, error) {
 	q := &s.queue
 	q.once.Do(func() {
-		rescue := s.RescueAfter
-		if rescue <= 0 {
-			rescue = DefaultRescueAfter
-		}
+		rescue := s.rescueAfter()
 		workers := river.NewWorkers()
 		river.AddWorker(workers, &slotWorker{s: s})
 		q.client, q.err = queue.NewClient(s.DB, queue.Config{Workers: workers, Logger: s.logger(), FetchPollInterval: s.jobPoll(),
@@ -99,7 +105,7 @@ func (s *Scheduler) start(ctx context.Context, sl Slot) error {
 	if err != nil {
 		return err
 	}
-	res, err := client.Insert(ctx, SlotArgs{Ruleset: sl.Ruleset, Nominal: sl.Nominal, Zone: sl.Zone, At: sl.At}, nil)
+	res, err := client.Insert(ctx, SlotArgs{Ruleset: sl.Ruleset, Nominal: sl.Nominal, Zone: sl.Zone, At: sl.At, Timeout: s.rescueAfter()}, nil)
 	if err != nil {
 		log.Error("slot's job not inserted", "error", err)
 		return fmt.Errorf("insert the job of slot %s %s: %w", sl.Ruleset, sl.Nominal, err)
@@ -206,6 +212,9 @@ type slotWorker struct {
 // of the ruleset has come since. It
 // takes the ruleset's run lock first; a slot whose ruleset is running is
 // skipped, unless an earlier attempt of its own may still hold the lock.
+// Timeout is how long the slot's run may take, as the job carries it.
+func (w *slotWorker) Timeout(job *river.Job[SlotArgs]) time.Duration { return job.Args.Timeout }
+
 func (w *slotWorker) Work(ctx context.Context, job *river.Job[SlotArgs]) error {
 	s, sl := w.s, job.Args.slot()
 	log := s.logger().With("ruleset", sl.Ruleset, "slot", sl.Nominal, "zone", sl.Zone, "attempt", job.Attempt)
