@@ -25,6 +25,7 @@ import (
 	"github.com/goodturn/goodturn/engine/database"
 	"github.com/goodturn/goodturn/engine/sample"
 	"github.com/goodturn/goodturn/engine/store"
+	"github.com/goodturn/goodturn/rules/rulefmt"
 )
 
 // benchKey marks, in the meta table, a database the benchmark filled, with
@@ -55,7 +56,7 @@ func runBench(ctx context.Context, x *call) error {
 		return err
 	}
 	if c.billingDB != "" && c.billingDB != c.db {
-		return fmt.Errorf("%w: bench uses one database for everything; drop --billing-db", errUsage)
+		return fmt.Errorf("%w: bench uses one database for everything; unset GOODTURN_BILLING_DB", errUsage)
 	}
 	now := x.Now
 	sets, err := c.loadRulesets(nil)
@@ -164,7 +165,7 @@ func timeRun(ctx context.Context, c *config, now time.Time, workers int, extra .
 	// The address goes through the environment, not the arguments that
 	// ps shows to every user.
 	runArgs := append([]string{"run", "--rulesets", c.rulesets, "--months", strconv.Itoa(c.months),
-		"--now", now.UTC().Format(time.RFC3339), "--workers", strconv.Itoa(workers)}, extra...)
+		"--cap", strconv.Itoa(c.cap), "--cap-window", rulefmt.FormatDuration(c.capWindow), "--now", now.UTC().Format(time.RFC3339), "--workers", strconv.Itoa(workers)}, extra...)
 	cmd := exec.CommandContext(ctx, exe, runArgs...)
 	cmd.Env = append(os.Environ(), "GOODTURN_DB="+c.db, "GOODTURN_BILLING_DB=", "GOMEMLIMIT=off")
 	cmd.Stdout, cmd.Stderr = &out, &out

@@ -62,7 +62,7 @@ func init() {
 		{name: "explain", summary: "show why a customer did or did not match each rule, clause by clause",
 			synopsis: "--customer (ID | ACCOUNT_NO) [--rule ID] [--ruleset NAME]", needs: reads | runs, args: noPositional, run: runExplain},
 		{name: "serve", summary: "run the rulesets on their schedules, serve the review page, /healthz and /metrics, and send",
-			synopsis: "[--listen ADDR] [--trust-proxy] [--schedule FILE] [--catch-up DURATION]", needs: writes | runs, args: noPositional, run: runServe},
+			synopsis: "[--listen ADDR] [--trust-proxy] [--schedule FILE] [--catch-up DURATION]", needs: writes | runs&^needClock, args: noPositional, run: runServe},
 		{name: "bench", summary: "measure a run over generated customers against the database's own COPY and a SQL peer",
 			synopsis: "[--db DSN] [--customers N] [--reuse] [--rounds N]", needs: writes | runs&^needBilling, args: noPositional, run: runBench},
 		{name: "review", summary: "list, show, approve or reject batches of proposals; show the audit log", subs: reviewCommands()},

@@ -192,7 +192,7 @@ func newServer(ctx context.Context, x *call, opts serveOptions) (*server, error)
 	if now == nil {
 		now = time.Now
 		if c.now != "" {
-			log.Warn("serve ignores --now and GOODTURN_NOW: it runs on the real clock")
+			log.Warn("serve ignores GOODTURN_NOW: it runs on the real clock")
 		}
 	}
 	path := opts.schedule

@@ -99,8 +99,10 @@ func HasColumn(ctx context.Context, db *database.DB, relation, column string) (b
 	return n > 0, nil
 }
 
-// ReadFacts reads the plan changes and departures on or after since from
-// the billing database, each only if the database supplies it.
+// ReadFacts reads from the billing database what customers did on or
+// after since: the charges billed (for revenue) and the plans' currencies,
+// and the plan changes and departures, each of those two only if the
+// database supplies it.
 func ReadFacts(ctx context.Context, db *database.DB, since time.Time) (*Facts, error) {
 	f := &Facts{Changes: map[int64][]PlanChange{}, LeftOn: map[int64]time.Time{}, Billed: map[int64][]Bill{},
 		BadCharges: map[int64]bool{}, CustomerCurrency: map[int64]string{}}
