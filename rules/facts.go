@@ -14,8 +14,9 @@ import (
 // `when`, `value` and `offer` under its snake_case name.
 //
 // Facts is passed to the expression VM by value, so it must stay a plain
-// struct of values, slices and maps (and the pointer to the Limiter that
-// bounds its evaluations, which expressions cannot see).
+// struct of values, slices and maps (and the pointers to the Limiter that
+// bounds its evaluations and to the worker's Rating of its usage, which
+// expressions cannot see).
 type Facts struct {
 	// Customer is the customer being evaluated.
 	Customer Customer `expr:"customer"`

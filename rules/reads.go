@@ -44,9 +44,6 @@ type Reads struct {
 // bound it, an explanation or a message reads.
 var ReadEverything = Reads{CustomerAttrs: true, Addons: true, Usage: true, Charges: true, Events: true}
 
-// Reads returns what the rule can read of a customer's facts.
-func (r *Rule) Reads() Reads { return r.reads }
-
 // ReadsOf returns what any of the rules can read: the union of their Reads.
 func ReadsOf(rs []*Rule) Reads {
 	var out Reads
@@ -188,7 +185,12 @@ func (a *access) walk(n, parent ast.Node) {
 			}
 		}
 	}
-	for _, c := range children(n) {
+	kids, known := children(n)
+	if !known {
+		a.everything = true // a node this code does not know may read anything
+		return
+	}
+	for _, c := range kids {
 		a.walk(c, n)
 	}
 }
@@ -382,39 +384,44 @@ func intersect(a, b []string) []string {
 	return out
 }
 
-// children returns the nodes directly below n.
-func children(n ast.Node) []ast.Node {
+// children returns the nodes directly below n, and false for a kind of
+// node it does not know (one a later expr adds), whose reads cannot be
+// bounded.
+func children(n ast.Node) ([]ast.Node, bool) {
 	switch n := n.(type) {
 	case *ast.UnaryNode:
-		return []ast.Node{n.Node}
+		return []ast.Node{n.Node}, true
 	case *ast.BinaryNode:
-		return []ast.Node{n.Left, n.Right}
+		return []ast.Node{n.Left, n.Right}, true
 	case *ast.ChainNode:
-		return []ast.Node{n.Node}
+		return []ast.Node{n.Node}, true
 	case *ast.MemberNode:
-		return []ast.Node{n.Node, n.Property}
+		return []ast.Node{n.Node, n.Property}, true
 	case *ast.SliceNode:
-		return nonNil(n.Node, n.From, n.To)
+		return nonNil(n.Node, n.From, n.To), true
 	case *ast.CallNode:
-		return append([]ast.Node{n.Callee}, n.Arguments...)
+		return append([]ast.Node{n.Callee}, n.Arguments...), true
 	case *ast.BuiltinNode:
-		return nonNil(append(slices.Clone(n.Arguments), n.Map)...)
+		return nonNil(append(slices.Clone(n.Arguments), n.Map)...), true
 	case *ast.PredicateNode:
-		return []ast.Node{n.Node}
+		return []ast.Node{n.Node}, true
 	case *ast.ConditionalNode:
-		return []ast.Node{n.Cond, n.Exp1, n.Exp2}
+		return []ast.Node{n.Cond, n.Exp1, n.Exp2}, true
 	case *ast.VariableDeclaratorNode:
-		return []ast.Node{n.Value, n.Expr}
+		return []ast.Node{n.Value, n.Expr}, true
 	case *ast.SequenceNode:
-		return n.Nodes
+		return n.Nodes, true
 	case *ast.ArrayNode:
-		return n.Nodes
+		return n.Nodes, true
 	case *ast.MapNode:
-		return n.Pairs
+		return n.Pairs, true
 	case *ast.PairNode:
-		return []ast.Node{n.Key, n.Value}
+		return []ast.Node{n.Key, n.Value}, true
+	case *ast.NilNode, *ast.IdentifierNode, *ast.IntegerNode, *ast.FloatNode, *ast.BoolNode, *ast.StringNode,
+		*ast.BytesNode, *ast.ConstantNode, *ast.PointerNode:
+		return nil, true
 	}
-	return nil
+	return nil, false
 }
 
 func nonNil(ns ...ast.Node) []ast.Node {

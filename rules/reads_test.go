@@ -3,6 +3,8 @@ package rules
 import (
 	"reflect"
 	"testing"
+
+	"github.com/expr-lang/expr/ast"
 )
 
 func TestReadsOfExpressions(t *testing.T) {
@@ -56,5 +58,23 @@ func TestReadsUnion(t *testing.T) {
 	}
 	if got := (Reads{}).Union(a); !reflect.DeepEqual(got, a) {
 		t.Errorf("union with nothing = %+v, want %+v", got, a)
+	}
+}
+
+// laterNode stands for a kind of node a later expr might add.
+type laterNode struct{ ast.StringNode }
+
+// TestUnknownNodeReadsEverything: a node the reads analysis does not know
+// may read anything, so the rule reads everything rather than too little.
+func TestUnknownNodeReadsEverything(t *testing.T) {
+	a := &access{}
+	a.walk(&laterNode{}, nil)
+	if !a.everything {
+		t.Error("an unknown node did not make the rule read everything")
+	}
+	b := &access{}
+	b.walk(&ast.StringNode{Value: "x"}, nil)
+	if b.everything {
+		t.Error("a string literal made the rule read everything")
 	}
 }
