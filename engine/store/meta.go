@@ -32,10 +32,11 @@ func SetMeta(ctx context.Context, db database.Querier, key, value string) error 
 	return nil
 }
 
-// Reset deletes every run and proposal, with their approvals and outbox
-// messages. The demo uses it to start afresh; users and the audit log stay.
+// Reset deletes every run and proposal, withdrawn or not, with their
+// approvals and outbox messages. The demo uses it to start afresh; users
+// and the audit log stay.
 func Reset(ctx context.Context, db database.Querier) error {
-	for _, t := range []string{"outbox", "approvals", "proposals", "run_rules", "run_held", "runs"} {
+	for _, t := range []string{"outbox", "approvals", "proposals", "withdrawn_proposals", "run_rules", "run_held", "runs"} {
 		if _, err := db.ExecContext(ctx, "DELETE FROM "+t); err != nil {
 			return fmt.Errorf("reset %s: %w", t, err)
 		}

@@ -262,3 +262,26 @@ func TestFailedRunWithdrawsItsProposals(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// Reset starts afresh after a run that failed: its withdrawn proposals go
+// with it.
+func TestResetAfterFailedRun(t *testing.T) {
+	dbtest.Dialects(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		db := dbtest.MustOpenMigrated(t, dsn)
+		r := runWithProposals(t, db, "broadband", time.Now(), 1, 2)
+		r.Status, r.FinishedAt, r.Error = store.RunFailed, r.StartedAt.Add(time.Minute), "read billing: connection reset"
+		if err := store.FinishRun(ctx, db, r); err != nil {
+			t.Fatal(err)
+		}
+		if err := store.Reset(ctx, db); err != nil {
+			t.Fatalf("Reset after a failed run: %v", err)
+		}
+		for _, table := range []string{"runs", "proposals", "withdrawn_proposals"} {
+			var n int
+			if err := db.QueryRowContext(ctx, "SELECT count(*) FROM "+table).Scan(&n); err != nil || n != 0 {
+				t.Errorf("%s after Reset: %d rows, %v", table, n, err)
+			}
+		}
+	})
+}
