@@ -496,10 +496,16 @@ func (b *bench) print(w io.Writer, customers, evaluations, proposals int64, agre
 	printTable(w, rows, 1)
 }
 
+// median is the middle of ds, or the mean of the two middle values when
+// there is an even number of them.
 func median(ds []time.Duration) time.Duration {
 	s := slices.Clone(ds)
 	slices.Sort(s)
-	return s[len(s)/2]
+	n := len(s)
+	if n%2 == 0 {
+		return (s[n/2-1] + s[n/2]) / 2
+	}
+	return s[n/2]
 }
 
 // spread is a median duration with the lowest and highest.
@@ -515,5 +521,9 @@ func ratios(a, b []time.Duration) string {
 		rs[i] = a[i].Seconds() / b[i].Seconds()
 	}
 	slices.Sort(rs)
-	return fmt.Sprintf("%.2f× [%.2f – %.2f]", rs[len(rs)/2], rs[0], rs[len(rs)-1])
+	mid := rs[len(rs)/2]
+	if len(rs)%2 == 0 {
+		mid = (rs[len(rs)/2-1] + mid) / 2
+	}
+	return fmt.Sprintf("%.2f× [%.2f – %.2f]", mid, rs[0], rs[len(rs)-1])
 }
