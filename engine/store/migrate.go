@@ -49,13 +49,14 @@ type Migration struct {
 
 // Migrations returns the migrations for a dialect, in version order. Each
 // file is migrations/NNNN_name.sql, with {{.ID}}, {{.JSON}} and
-// {{.Timestamp}} filled in per dialect.
+// {{.Timestamp}} filled in per dialect, and {{if .Postgres}} around what
+// only PostgreSQL runs.
 func Migrations(d database.Dialect) ([]Migration, error) {
-	types := map[string]string{"ID": "INTEGER PRIMARY KEY AUTOINCREMENT", "JSON": "TEXT", "Timestamp": "TIMESTAMP"}
+	types := map[string]any{"ID": "INTEGER PRIMARY KEY AUTOINCREMENT", "JSON": "TEXT", "Timestamp": "TIMESTAMP", "Postgres": false}
 	if d == database.Postgres {
 		// JSON, not JSONB: proposals are written in bulk and read whole, so
 		// the binary form would cost at every insert and pay off nowhere.
-		types = map[string]string{"ID": "BIGSERIAL PRIMARY KEY", "JSON": "JSON", "Timestamp": "TIMESTAMPTZ"}
+		types = map[string]any{"ID": "BIGSERIAL PRIMARY KEY", "JSON": "JSON", "Timestamp": "TIMESTAMPTZ", "Postgres": true}
 	}
 	names, err := fs.Glob(migrationFiles, "migrations/*.sql")
 	if err != nil {
