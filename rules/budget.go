@@ -25,7 +25,9 @@ type Budget struct {
 	Steps uint
 	// Time is the wall-clock time one evaluation may take: a safety net
 	// behind Steps, checked on the same steps, generous so that a loaded
-	// machine does not fail a rule that fits its steps.
+	// machine does not fail a rule that fits its steps. It is counted from
+	// the evaluation's first loop step, so that the many evaluations
+	// without a loop (which cannot run long) never read the clock.
 	Time time.Duration
 	// Memory is the expression VM's memory budget: roughly the number of
 	// elements of the ranges, arrays and maps, and the bytes of repeat(),
@@ -64,6 +66,8 @@ type Limiter struct {
 	done   <-chan struct{}
 	ctx    context.Context
 
+	// deadline is when the evaluation under way runs out of time; zero
+	// until its first loop step reads the clock.
 	deadline time.Time
 	ticks    uint
 	// stop is why the evaluation under way must stop; set by a step.
@@ -124,7 +128,7 @@ func (l *Limiter) start() error {
 	}
 	l.stop = nil
 	l.ticks = 0
-	l.deadline = time.Now().Add(l.budget.Time)
+	l.deadline = time.Time{}
 	return nil
 }
 
@@ -148,9 +152,14 @@ func (l *Limiter) step() error {
 		l.stop = fmt.Errorf("%w: exceeded its budget of %d loop steps", ErrBudget, l.budget.Steps)
 		return l.stop
 	}
-	if l.ticks%8 == 0 && time.Now().After(l.deadline) {
-		l.stop = fmt.Errorf("%w: exceeded its time budget of %v", ErrBudget, l.budget.Time)
-		return l.stop
+	if l.ticks%8 == 1 { // the clock is read on the first step and every eighth
+		now := time.Now()
+		if l.deadline.IsZero() {
+			l.deadline = now.Add(l.budget.Time)
+		} else if now.After(l.deadline) {
+			l.stop = fmt.Errorf("%w: exceeded its time budget of %v", ErrBudget, l.budget.Time)
+			return l.stop
+		}
 	}
 	return nil
 }

@@ -552,7 +552,8 @@ func (r *Rule) eval(machine *vm.VM, program *vm.Program, env any) (Outcome, erro
 // Evidence evaluates the clauses of `when` and the facts the rule reads, for
 // a customer it matched.
 func (r *Rule) Evidence(machine *vm.VM, f Facts, o Outcome) Evidence {
-	ev := Evidence{Values: o.Values, Facts: r.facts(machine, f), Money: r.Money()}
+	var env any = f // boxed once for every program below
+	ev := Evidence{Values: o.Values, Facts: r.facts(machine, env), Money: r.Money()}
 	if r.op == "and" || r.op == "" {
 		// The rule matched, so every clause of an `and` chain was true:
 		// no need to evaluate them again.
@@ -562,17 +563,17 @@ func (r *Rule) Evidence(machine *vm.VM, f Facts, o Outcome) Evidence {
 		}
 		return ev
 	}
-	if out, err := run(machine, r.explain, f); err == nil {
+	if out, err := run(machine, r.explain, env); err == nil {
 		ev.Clauses = r.clauseResults(out.([]any)[len(r.Values):])
 	}
 	return ev
 }
 
-// facts evaluates the facts the rule reads.
-func (r *Rule) facts(machine *vm.VM, f Facts) []NamedValue {
+// facts evaluates the facts the rule reads; env holds a Facts.
+func (r *Rule) facts(machine *vm.VM, env any) []NamedValue {
 	out := make([]NamedValue, 0, len(r.probes))
 	for _, p := range r.probes {
-		v, err := machine.Run(p.program, f)
+		v, err := machine.Run(p.program, env)
 		if err != nil {
 			// An index past the end of a short slice, say: leave it out.
 			continue
