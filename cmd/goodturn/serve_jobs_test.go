@@ -102,6 +102,14 @@ func testRiverUIForAdmins(t *testing.T, dsn string) {
 			if strings.Contains(tc.path, "/api/") && tc.status == http.StatusOK && !json.Valid(b) {
 				t.Errorf("the API answered no JSON: %.200s", b)
 			}
+			if tc.status == http.StatusOK {
+				csp := resp.Header.Get("Content-Security-Policy")
+				if !strings.Contains(csp, "script-src 'self'") || !strings.Contains(csp, "frame-ancestors 'none'") ||
+					resp.Header.Get("X-Frame-Options") != "DENY" || resp.Header.Get("X-Content-Type-Options") != "nosniff" {
+					t.Errorf("security headers: CSP %q, X-Frame-Options %q, X-Content-Type-Options %q", csp,
+						resp.Header.Get("X-Frame-Options"), resp.Header.Get("X-Content-Type-Options"))
+				}
+			}
 		})
 	}
 }
