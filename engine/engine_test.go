@@ -507,3 +507,65 @@ func TestShardedRunInOneProcessEqualsARun(t *testing.T) {
 		}
 	})
 }
+
+// The shards of a sharded run that was given up before they were worked
+// (failed: its process died, say) are cancelled, not evaluated: they would
+// only write proposals nobody may review.
+func TestShardsOfAFailedRunAreCancelled(t *testing.T) {
+	dbtest.Dialects(t, func(t *testing.T, dsn string) {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		sets := []*rules.Ruleset{mustLoad(t, "../rulesets/mobile")}
+		db := mustOpen(t, dsn)
+		eng := mustSetup(t, db, 200)
+		sr, err := eng.StartSharded(ctx, sets, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		run, err := store.GetRun(ctx, db, sr.RunIDs[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		run.Status, run.FinishedAt, run.Error = store.RunFailed, run.StartedAt.Add(time.Minute), "abandoned: no heartbeat"
+		if err := store.FinishRun(ctx, db, run); err != nil {
+			t.Fatal(err)
+		}
+		client, err := eng.ShardClient(map[string]*rules.Ruleset{"mobile": sets[0]}, queue.Config{FetchPollInterval: 50 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := client.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		defer client.Stop(context.WithoutCancel(ctx))
+		for {
+			left, err := queue.List(ctx, client, nil, river.NewJobListParams().TagsAny(store.RunTag(run.ID)).States(queue.Unfinished...))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(left) == 0 {
+				break
+			}
+			select {
+			case <-ctx.Done():
+				t.Fatalf("%d jobs still unfinished", len(left))
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+		jobs, err := queue.List(ctx, client, nil, river.NewJobListParams().TagsAny(store.RunTag(run.ID)).
+			States(rivertype.JobStateCancelled, rivertype.JobStateCompleted, rivertype.JobStateDiscarded))
+		if err != nil {
+			t.Fatal(err)
+		}
+		states := map[rivertype.JobState]int{}
+		for _, j := range jobs {
+			states[j.State]++
+		}
+		if states[rivertype.JobStateCancelled] != 2 || len(states) != 1 {
+			t.Errorf("shard jobs by state: %v, want 2 cancelled", states)
+		}
+		if got := mustProposals(t, db, run.ID); len(got) != 0 {
+			t.Errorf("the failed run got %d proposals", len(got))
+		}
+	})
+}

@@ -74,6 +74,13 @@ func (w *shardWorker) Work(ctx context.Context, job *river.Job[ShardArgs]) error
 	if err != nil {
 		return err
 	}
+	// A retry of a shard whose runs were given up meanwhile (failed, their
+	// proposals withdrawn) would only write proposals nobody may review.
+	if left, err := w.e.unrecorded(ctx, &sh.ShardedRun); err != nil {
+		return err
+	} else if left == 0 {
+		return river.JobCancel(fmt.Errorf("runs %v are no longer running: shard %d is not evaluated", sh.RunIDs, sh.Shard))
+	}
 	log := w.e.logger().With("runs", sh.RunIDs, "shard", sh.Shard, "attempt", job.Attempt)
 	res, err := w.e.evaluateShard(ctx, sets, sh)
 	if err != nil {
@@ -100,7 +107,9 @@ func (w *shardWorker) Work(ctx context.Context, job *river.Job[ShardArgs]) error
 // the heartbeat of the shard's runs: that update locks the runs' rows, so
 // the completions of one sharded run's shards happen one after another and
 // exactly one of them sees every other shard completed and inserts the
-// finishing job. It reports whether this shard was that one.
+// finishing job. It reports whether this shard was that one. The
+// proposals the shard wrote to a run that failed while it evaluated are
+// withdrawn, as the failure withdrew the run's others.
 func (e *Engine) completeShard(ctx context.Context, job *river.Job[ShardArgs]) (bool, error) {
 	sh := &job.Args
 	tx, err := database.Begin(ctx, e.DB)
@@ -110,6 +119,13 @@ func (e *Engine) completeShard(ctx context.Context, job *river.Job[ShardArgs]) (
 	defer tx.Rollback()
 	if err := store.Beat(ctx, tx, e.wall(), sh.RunIDs...); err != nil {
 		return false, err
+	}
+	for _, id := range sh.RunIDs {
+		if n, err := store.WithdrawLate(ctx, tx, id, e.wall()); err != nil {
+			return false, err
+		} else if n > 0 {
+			e.logger().Warn("withdrew the proposals a shard wrote after its run failed", "run", id, "shard", sh.Shard, "withdrawn", n)
+		}
 	}
 	if err := queue.CompleteTx(ctx, tx, job); err != nil {
 		return false, err

@@ -420,3 +420,24 @@ func idList(ids []int64) string {
 	}
 	return strings.Join(parts, ", ")
 }
+
+// WithdrawLate withdraws, in tx, the undecided proposals of a failed run
+// that were written after it failed (by a shard of it still evaluating
+// when the run was given up), as the run's failure withdrew the others,
+// and returns how many it withdrew. A run that has not failed is left
+// alone.
+func WithdrawLate(ctx context.Context, tx database.Querier, runID int64, at time.Time) (int64, error) {
+	var status string
+	var errText sql.NullString
+	if err := tx.QueryRowContext(ctx, tx.Rebind(`SELECT status, error FROM runs WHERE id = ?`), runID).Scan(&status, &errText); err != nil {
+		return 0, fmt.Errorf("withdraw late proposals of run %d: %w", runID, err)
+	}
+	if status != RunFailed {
+		return 0, nil
+	}
+	n, err := withdrawRun(ctx, tx, runID, fmt.Sprintf("run %d failed: %s", runID, errText.String), at)
+	if err != nil {
+		return 0, fmt.Errorf("withdraw late proposals of run %d: %w", runID, err)
+	}
+	return n, nil
+}

@@ -285,3 +285,44 @@ func TestResetAfterFailedRun(t *testing.T) {
 		}
 	})
 }
+
+// Proposals written to a run after it failed (by a shard still evaluating
+// when the run was given up) are withdrawn as its others were; a run that
+// has not failed keeps its proposals.
+func TestWithdrawLate(t *testing.T) {
+	dbtest.Dialects(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		db := dbtest.MustOpenMigrated(t, dsn)
+		live := runWithProposals(t, db, "broadband", time.Now(), 4)
+		r := runWithProposals(t, db, "mobile", time.Now(), 1)
+		r.Status, r.FinishedAt, r.Error = store.RunFailed, r.StartedAt.Add(time.Minute), "shard 2: read billing: connection reset"
+		if err := store.FinishRun(ctx, db, r); err != nil {
+			t.Fatal(err)
+		}
+		late := []store.Proposal{{RunID: r.ID, Ruleset: "mobile", RuleID: "cheaper-plan", RuleVersion: "v1", CustomerID: 9,
+			Kind: "cheaper_plan", Value: 600, Currency: "GBP", Offer: json.RawMessage(`{}`), Evidence: json.RawMessage(`{}`),
+			AsOf: r.AsOf, CreatedAt: r.StartedAt}}
+		if _, err := store.InsertProposals(ctx, db, late); err != nil {
+			t.Fatal(err)
+		}
+		for _, tc := range []struct {
+			run  *store.Run
+			want int64
+		}{{live, 0}, {r, 1}, {r, 0}} {
+			n, err := store.WithdrawLate(ctx, db, tc.run.ID, time.Now())
+			if err != nil || n != tc.want {
+				t.Errorf("WithdrawLate(run %d) = %d, %v; want %d", tc.run.ID, n, err, tc.want)
+			}
+		}
+		if left := customersOf(t, db, r.ID); len(left) != 0 {
+			t.Errorf("the failed run keeps proposals to %v", left)
+		}
+		if kept := customersOf(t, db, live.ID); !reflect.DeepEqual(kept, []int64{4}) {
+			t.Errorf("the running run's proposals: %v, want customer 4", kept)
+		}
+		withdrawn, reason, err := store.WithdrawnProposals(ctx, db, r.ID)
+		if err != nil || len(withdrawn) != 2 || reason != "run "+itoa(r.ID)+" failed: shard 2: read billing: connection reset" {
+			t.Errorf("withdrawn %d proposals, reason %q, %v", len(withdrawn), reason, err)
+		}
+	})
+}
