@@ -326,13 +326,22 @@ func budgetOptions() []expr.Option {
 	}
 }
 
-// envLimiter returns the limiter of env, which holds a Facts, or nil.
+// envLimiter returns the limiter of env, which holds a Facts, or nil. Every
+// loop step asks, so it asks through an interface method: asserting
+// env.(Facts) would copy the whole facts each time.
 func envLimiter(env any) *Limiter {
-	if _, ok := env.(Facts); !ok {
-		return nil
+	if l, ok := env.(limited); ok {
+		return l.factsLimiter()
 	}
-	return env.(Facts).limiter
+	return nil
 }
+
+// limited is what Facts in an interface value answers envLimiter through.
+type limited interface{ factsLimiter() *Limiter }
+
+// factsLimiter returns the facts' limiter. Its body is inlined into the
+// method the interface calls, which reads the one field in place.
+func (f Facts) factsLimiter() *Limiter { return f.limiter }
 
 // checkLen fails when a string of n bytes is longer than the limit.
 func checkLen(env any, n int) error {
