@@ -40,14 +40,8 @@ func (ev Evidence) AppendJSON(b []byte) ([]byte, error) {
 		return b, err
 	}
 	if len(ev.Money) > 0 {
-		b = append(b, `,"money":[`...)
-		for i, m := range ev.Money {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendString(b, m)
-		}
-		b = append(b, ']')
+		b = append(b, `,"money":`...)
+		b = appendList(b, ev.Money, appendString)
 	}
 	return append(b, '}'), nil
 }
@@ -96,7 +90,7 @@ func AppendJSONValue(b []byte, v any) ([]byte, error) {
 	case string:
 		return appendString(b, v), nil
 	case []int:
-		return appendInts(b, v), nil
+		return appendList(b, v, appendInt), nil
 	case *Quote:
 		if v == nil {
 			return append(b, "null"...), nil
@@ -105,7 +99,7 @@ func AppendJSONValue(b []byte, v any) ([]byte, error) {
 	case QuoteMonth:
 		return appendQuoteMonth(b, v), nil
 	case []QuoteMonth:
-		return appendQuoteMonths(b, v), nil
+		return appendList(b, v, appendQuoteMonth), nil
 	case []any:
 		if v == nil {
 			return append(b, "null"...), nil
@@ -129,7 +123,9 @@ func AppendJSONValue(b []byte, v any) ([]byte, error) {
 	return append(b, out...), err
 }
 
-func appendInts(b []byte, xs []int) []byte {
+// appendList appends xs as a JSON array, each element by each, as
+// json.Marshal writes a slice: null when xs is nil.
+func appendList[T any](b []byte, xs []T, each func([]byte, T) []byte) []byte {
 	if xs == nil {
 		return append(b, "null"...)
 	}
@@ -138,10 +134,12 @@ func appendInts(b []byte, xs []int) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = strconv.AppendInt(b, int64(x), 10)
+		b = each(b, x)
 	}
 	return append(b, ']')
 }
+
+func appendInt(b []byte, n int) []byte { return strconv.AppendInt(b, int64(n), 10) }
 
 // appendQuote writes a quote as Quote.MarshalJSON does.
 func appendQuote(b []byte, q *Quote) []byte {
@@ -153,34 +151,20 @@ func appendQuote(b []byte, q *Quote) []byte {
 	b = append(b, '}')
 	b = appendField(b, "months", q.Months)
 	b = append(b, `,"costs":`...)
-	b = appendInts(b, q.Costs)
+	b = appendList(b, q.Costs, appendInt)
 	b = appendField(b, "total", q.Total)
 	b = append(b, `,"current_costs":`...)
-	b = appendInts(b, q.CurrentCosts)
+	b = appendList(b, q.CurrentCosts, appendInt)
 	b = appendField(b, "current_total", q.CurrentTotal)
 	b = appendField(b, "saving", q.Saving)
 	b = appendField(b, "monthly_saving", q.MonthlySaving)
 	b = append(b, `,"by_month":`...)
-	b = appendQuoteMonths(b, q.ByMonth)
+	b = appendList(b, q.ByMonth, appendQuoteMonth)
 	b = appendField(b, "min_monthly_saving", q.MinMonthlySaving)
 	b = append(b, `,"saves_every_month":`...)
 	b = strconv.AppendBool(b, q.SavesEveryMonth)
 	b = appendField(b, "yearly_saving", q.YearlySaving)
 	return append(b, '}')
-}
-
-func appendQuoteMonths(b []byte, ms []QuoteMonth) []byte {
-	if ms == nil {
-		return append(b, "null"...)
-	}
-	b = append(b, '[')
-	for i, m := range ms {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = appendQuoteMonth(b, m)
-	}
-	return append(b, ']')
 }
 
 // appendQuoteMonth writes a quote's month as QuoteMonth.MarshalJSON does.
@@ -192,7 +176,7 @@ func appendQuoteMonth(b []byte, m QuoteMonth) []byte {
 		b = append(b, `",`...)
 	}
 	b = append(b, `"current_cost":`...)
-	b = strconv.AppendInt(b, int64(m.CurrentCost), 10)
+	b = appendInt(b, m.CurrentCost)
 	b = appendField(b, "new_cost", m.NewCost)
 	b = appendField(b, "saving", m.Saving)
 	b = appendField(b, "current_overage", m.CurrentOverage)
@@ -205,7 +189,7 @@ func appendField(b []byte, name string, n int) []byte {
 	b = append(b, ',', '"')
 	b = append(b, name...)
 	b = append(b, '"', ':')
-	return strconv.AppendInt(b, int64(n), 10)
+	return appendInt(b, n)
 }
 
 // appendString appends s as a JSON string; one that needs escaping beyond
