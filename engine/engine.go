@@ -39,6 +39,10 @@ type Engine struct {
 	// starts may run before it is cancelled, or, its worker dead, rescued
 	// and worked again; DefaultRescueAfter when zero.
 	ShardTimeout time.Duration
+	// ShardAttempts is how many times each job of a sharded run this
+	// engine starts is tried before the run fails; DefaultShardAttempts
+	// when zero.
+	ShardAttempts int
 	// Logger receives structured progress lines; slog.Default when nil.
 	Logger *slog.Logger
 	// Progress, when set, is called from time to time with the number of

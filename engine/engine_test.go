@@ -508,6 +508,58 @@ func TestShardedRunInOneProcessEqualsARun(t *testing.T) {
 	})
 }
 
+// startTwoShards starts a sharded run of the mobile ruleset over 200
+// sample customers in two shards, each tried attempts times (0: the
+// default).
+func startTwoShards(ctx context.Context, t *testing.T, dsn string, attempts int) (*database.DB, *engine.Engine, []*rules.Ruleset, *engine.ShardedRun) {
+	t.Helper()
+	sets := []*rules.Ruleset{mustLoad(t, "../rulesets/mobile")}
+	db := mustOpen(t, dsn)
+	eng := mustSetup(t, db, 200)
+	eng.ShardAttempts = attempts
+	sr, err := eng.StartSharded(ctx, sets, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return db, eng, sets, sr
+}
+
+// A shard that fails on every attempt (here: the worker has not loaded its
+// ruleset) fails its run once its attempts are spent, with the shard's
+// error, instead of leaving it running through River's backoff; the other
+// shard, failing too or taken after the run failed, changes nothing.
+func TestAShardFailingEveryAttemptFailsItsRun(t *testing.T) {
+	dbtest.Dialects(t, func(t *testing.T, dsn string) {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		db, eng, _, sr := startTwoShards(ctx, t, dsn, 2)
+		// WorkSharded returns once the runs are no longer running.
+		if err := eng.WorkSharded(ctx, sr, map[string]*rules.Ruleset{}, queue.Config{FetchPollInterval: 50 * time.Millisecond}); err != nil {
+			t.Fatal(err)
+		}
+		run, err := store.GetRun(ctx, db, sr.RunIDs[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if run.Status != store.RunFailed || !strings.Contains(run.Error, "failed on all 2 attempts, the last with: ") ||
+			!strings.Contains(run.Error, `needs ruleset "mobile", which this worker has not loaded`) || !strings.HasPrefix(run.Error, "shard ") {
+			t.Errorf("run %s: %q, want failed with the shard's last error", run.Status, run.Error)
+		}
+		client, err := queue.NewClient(db, queue.Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		jobs, err := queue.List(ctx, client, nil, river.NewJobListParams().TagsAny(store.RunTag(run.ID)).
+			States(rivertype.JobStateDiscarded))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(jobs) == 0 || jobs[0].Attempt != 2 || jobs[0].MaxAttempts != 2 {
+			t.Errorf("discarded jobs %v, want a shard discarded after 2 attempts", jobs)
+		}
+	})
+}
+
 // The shards of a sharded run that was given up before they were worked
 // (failed: its process died, say) are cancelled, not evaluated: they would
 // only write proposals nobody may review.
@@ -515,13 +567,7 @@ func TestShardsOfAFailedRunAreCancelled(t *testing.T) {
 	dbtest.Dialects(t, func(t *testing.T, dsn string) {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
-		sets := []*rules.Ruleset{mustLoad(t, "../rulesets/mobile")}
-		db := mustOpen(t, dsn)
-		eng := mustSetup(t, db, 200)
-		sr, err := eng.StartSharded(ctx, sets, 2)
-		if err != nil {
-			t.Fatal(err)
-		}
+		db, eng, sets, sr := startTwoShards(ctx, t, dsn, 0)
 		run, err := store.GetRun(ctx, db, sr.RunIDs[0])
 		if err != nil {
 			t.Fatal(err)

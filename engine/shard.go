@@ -29,6 +29,11 @@ const ShardQueue = "shards"
 // nothing twice, but spends the time again).
 const DefaultRescueAfter = time.Hour
 
+// DefaultShardAttempts is how many times a shard's job is tried (River
+// backs off about attempt⁴ seconds between tries: some six minutes in
+// all) before its sharded run is given up as failed.
+const DefaultShardAttempts = 5
+
 // ShardedRun is a run of one or more rulesets split into shards of
 // customers, each a River job on ShardQueue that any worker process takes.
 type ShardedRun struct {
@@ -117,7 +122,7 @@ func (e *Engine) StartSharded(ctx context.Context, sets []*rules.Ruleset, shards
 	params := make([]river.InsertManyParams, len(ranges))
 	for i, r := range ranges {
 		params[i] = river.InsertManyParams{Args: ShardArgs{ShardedRun: *sr, Shard: i, From: r[0], To: r[1]},
-			InsertOpts: &river.InsertOpts{Queue: ShardQueue, Tags: sr.tags()}}
+			InsertOpts: &river.InsertOpts{Queue: ShardQueue, Tags: sr.tags(), MaxAttempts: e.shardAttempts()}}
 	}
 	if _, err := queue.InsertManyTx(ctx, client, tx, params); err != nil {
 		return nil, fmt.Errorf("start sharded run: %w", err)

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -68,18 +69,21 @@ type shardWorker struct {
 // client, whichever leads, reads from the job.
 func (w *shardWorker) Timeout(job *river.Job[ShardArgs]) time.Duration { return job.Args.Timeout }
 
-func (w *shardWorker) Work(ctx context.Context, job *river.Job[ShardArgs]) error {
+func (w *shardWorker) Work(ctx context.Context, job *river.Job[ShardArgs]) (err error) {
+	defer func() {
+		err = w.e.giveUp(ctx, &job.Args.ShardedRun, job.JobRow, fmt.Sprintf("shard %d of %d", job.Args.Shard, job.Args.Shards), err)
+	}()
 	sh := &job.Args
-	sets, err := shardSets(&sh.ShardedRun, w.sets)
-	if err != nil {
-		return err
-	}
 	// A retry of a shard whose runs were given up meanwhile (failed, their
 	// proposals withdrawn) would only write proposals nobody may review.
 	if left, err := w.e.unrecorded(ctx, &sh.ShardedRun); err != nil {
 		return err
 	} else if left == 0 {
 		return river.JobCancel(fmt.Errorf("runs %v are no longer running: shard %d is not evaluated", sh.RunIDs, sh.Shard))
+	}
+	sets, err := shardSets(&sh.ShardedRun, w.sets)
+	if err != nil {
+		return err
 	}
 	log := w.e.logger().With("runs", sh.RunIDs, "shard", sh.Shard, "attempt", job.Attempt)
 	res, err := w.e.evaluateShard(ctx, sets, sh)
@@ -101,6 +105,34 @@ func (w *shardWorker) Work(ctx context.Context, job *river.Job[ShardArgs]) error
 	}
 	log.Info("shard done", "customers", res.Customers, "from", sh.From, "to", sh.To, "last", last)
 	return nil
+}
+
+// shardAttempts is how many times a shard's job is tried.
+func (e *Engine) shardAttempts() int { return cmp.Or(e.ShardAttempts, DefaultShardAttempts) }
+
+// giveUp returns err, the error of one attempt at a job of a sharded run
+// (what names the job's part), after failing the run's runs that are still
+// running, and withdrawing their proposals, when it was the job's last
+// attempt: River discards the job, and nothing else would end the runs
+// until their heartbeat went stale. A cancelled job (its runs ended
+// already) gives nothing up.
+func (e *Engine) giveUp(ctx context.Context, sr *ShardedRun, job *rivertype.JobRow, what string, err error) error {
+	var cancel *river.JobCancelError
+	if err == nil || job.Attempt < job.MaxAttempts || errors.As(err, &cancel) {
+		return err
+	}
+	reason := fmt.Sprintf("%s failed on all %d attempts, the last with: %v", what, job.MaxAttempts, err)
+	ctx = context.WithoutCancel(ctx) // the last attempt may have run out of time
+	for _, id := range sr.RunIDs {
+		failed, ferr := store.FailRun(ctx, e.DB, id, reason, e.wall())
+		if ferr != nil {
+			return errors.Join(err, ferr)
+		}
+		if failed {
+			e.logger().Error("sharded run failed", "run", id, "error", reason)
+		}
+	}
+	return err
 }
 
 // completeShard completes a shard's job in a transaction that first beats
@@ -160,7 +192,8 @@ type finishWorker struct {
 // Timeout is how long the job may run: the sharded run's.
 func (w *finishWorker) Timeout(job *river.Job[FinishArgs]) time.Duration { return job.Args.Timeout }
 
-func (w *finishWorker) Work(ctx context.Context, job *river.Job[FinishArgs]) error {
+func (w *finishWorker) Work(ctx context.Context, job *river.Job[FinishArgs]) (err error) {
+	defer func() { err = w.e.giveUp(ctx, &job.Args.ShardedRun, job.JobRow, "recording the runs", err) }()
 	sr := &job.Args.ShardedRun
 	sets, err := shardSets(sr, w.sets)
 	if err != nil {

@@ -14,8 +14,9 @@ import (
 
 // Upper bounds of flags that size a run.
 const (
-	maxWorkers = 1024
-	maxShards  = 10000
+	maxWorkers       = 1024
+	maxShards        = 10000
+	maxShardAttempts = 100
 )
 
 // intFlag is an int flag that refuses values outside [min, max], naming

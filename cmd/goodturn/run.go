@@ -42,6 +42,7 @@ func runRun(ctx context.Context, x *call) error {
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	shards := intIn(fs, "shards", 0, 0, maxShards, "split the run into this many shards of customers, River jobs that this process and any 'goodturn worker' processes (PostgreSQL) work")
 	rescue := durationIn(fs, "rescue-after", engine.DefaultRescueAfter, time.Nanosecond, "with --shards: how long each shard may run (its job carries it): then it is retried, and a dead worker's shard goes to another worker")
+	attempts := intIn(fs, "shard-attempts", engine.DefaultShardAttempts, 1, maxShardAttempts, "with --shards: how many times each shard is tried (River backs off about attempt⁴ seconds between tries) before the run fails")
 	_, err := x.Parse()
 	if err != nil {
 		return err
@@ -91,6 +92,7 @@ func runRun(ctx context.Context, x *call) error {
 		if *dryRun {
 			return fmt.Errorf("%w: --shards and --dry-run do not go together", errUsage)
 		}
+		eng.ShardAttempts = *attempts
 		if err := runSharded(ctx, env, eng, sets, *shards, *rescue); err != nil {
 			return err
 		}

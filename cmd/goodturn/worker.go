@@ -106,6 +106,7 @@ func runSharded(ctx context.Context, env *Env, eng *engine.Engine, sets []*rules
 	if err != nil {
 		return err
 	}
+	var failed []error
 	for i, rs := range sets {
 		run, err := store.GetRun(ctx, eng.DB, sr.RunIDs[i])
 		if err != nil {
@@ -120,8 +121,11 @@ func runSharded(ctx context.Context, env *Env, eng *engine.Engine, sets []*rules
 			res.Currency = cat[0].Currency
 		}
 		printResult(env.Stdout, rs, res)
+		if run.Status == store.RunFailed {
+			failed = append(failed, fmt.Errorf("run %d of %s failed: %s", run.ID, rs.Name, run.Error))
+		}
 	}
-	return nil
+	return errors.Join(failed...)
 }
 
 // idList writes run ids as "12, 13".

@@ -314,31 +314,51 @@ func abandonRun(ctx context.Context, db database.Querier, r *Run, now time.Time,
 	}
 	r.Status, r.FinishedAt = RunFailed, last
 	r.Error = "abandoned: no heartbeat since " + since + " (the process running it is gone)"
+	return failRunning(ctx, db, r, now, fmt.Sprintf("run %d %s", r.ID, r.Error), "abandon_run", ` AND (heartbeat_at IS NULL OR heartbeat_at < ?)`, now.Add(-staleAfter).UTC())
+}
+
+// FailRun marks a run that is still running as failed at at, with
+// reason as its error, and withdraws its proposals (see withdrawRun), in
+// one transaction; false means the run was no longer running. It is how
+// a sharded run ends whose shard failed on its last attempt.
+func FailRun(ctx context.Context, db database.Querier, id int64, reason string, at time.Time) (bool, error) {
+	r := &Run{ID: id, Status: RunFailed, FinishedAt: at, Error: reason}
+	return failRunning(ctx, db, r, at, fmt.Sprintf("run %d failed: %s", id, reason), "", "")
+}
+
+// failRunning records r's status, end and error when it is still running
+// and cond (a condition on runs, with its args) holds, withdraws its
+// proposals with the reason withdrawn, and, when audit names an action, writes it to the audit log
+// with the number withdrawn, all in one transaction; false means the run
+// was not updated.
+func failRunning(ctx context.Context, db database.Querier, r *Run, now time.Time, withdrawn, audit, cond string, args ...any) (bool, error) {
 	tx, err := database.Begin(ctx, db)
 	if err != nil {
-		return false, fmt.Errorf("abandon run %d: %w", r.ID, err)
+		return false, fmt.Errorf("fail run %d: %w", r.ID, err)
 	}
 	defer tx.Rollback()
 	res, err := tx.ExecContext(ctx, db.Rebind(`UPDATE runs SET status = ?, finished_at = ?, error = ?
-		WHERE id = ? AND status = ? AND (heartbeat_at IS NULL OR heartbeat_at < ?)`),
-		r.Status, r.FinishedAt.UTC(), r.Error, r.ID, RunRunning, now.Add(-staleAfter).UTC())
+		WHERE id = ? AND status = ?`+cond),
+		append([]any{r.Status, r.FinishedAt.UTC(), r.Error, r.ID, RunRunning}, args...)...)
 	if err != nil {
-		return false, fmt.Errorf("abandon run %d: %w", r.ID, err)
+		return false, fmt.Errorf("fail run %d: %w", r.ID, err)
 	}
 	if n, err := res.RowsAffected(); err != nil || n != 1 {
 		return false, err
 	}
-	n, err := withdrawRun(ctx, tx, r.ID, fmt.Sprintf("run %d %s", r.ID, r.Error), now)
+	n, err := withdrawRun(ctx, tx, r.ID, withdrawn, now)
 	if err != nil {
-		return false, fmt.Errorf("abandon run %d: %w", r.ID, err)
+		return false, fmt.Errorf("fail run %d: %w", r.ID, err)
 	}
-	detail, _ := json.Marshal(map[string]any{"ruleset": r.Ruleset, "withdrawn": n})
-	if err := AddAudit(ctx, tx, &AuditEntry{At: now, Actor: SystemActor, Action: "abandon_run",
-		Subject: "run " + strconv.FormatInt(r.ID, 10), Comment: r.Error, Detail: detail}); err != nil {
-		return false, fmt.Errorf("abandon run %d: %w", r.ID, err)
+	if audit != "" {
+		detail, _ := json.Marshal(map[string]any{"ruleset": r.Ruleset, "withdrawn": n})
+		if err := AddAudit(ctx, tx, &AuditEntry{At: now, Actor: SystemActor, Action: audit,
+			Subject: "run " + strconv.FormatInt(r.ID, 10), Comment: r.Error, Detail: detail}); err != nil {
+			return false, fmt.Errorf("fail run %d: %w", r.ID, err)
+		}
 	}
 	if err := tx.Commit(); err != nil {
-		return false, fmt.Errorf("abandon run %d: %w", r.ID, err)
+		return false, fmt.Errorf("fail run %d: %w", r.ID, err)
 	}
 	return true, nil
 }
