@@ -40,10 +40,6 @@ type Facts struct {
 	// read from, what they were billed each day: the sum of the charges
 	// not waived (credits negative), oldest first.
 	Billed map[int64][]Bill
-	// BadCharges holds the customers with a charge whose amount or waived
-	// is NULL: what they were billed is not known, so revenue leaves them
-	// out (and counts them) rather than reading the row as nothing.
-	BadCharges map[int64]bool
 	// Currency is the currency of every plan, or "" when the catalogue
 	// has several; then CustomerCurrency holds each customer's, from
 	// their current subscription's plan.
@@ -55,6 +51,11 @@ type Facts struct {
 type Bill struct {
 	On     time.Time
 	Amount int64
+	// Unknown reports a charge that day whose amount or waived is NULL:
+	// what the customer was billed is not known, so revenue leaves out a
+	// customer with such a day in their window (and counts them) rather
+	// than reading the row as nothing.
+	Unknown bool
 }
 
 // currencyOf returns the currency a customer is billed in, or "" if
@@ -105,7 +106,7 @@ func HasColumn(ctx context.Context, db *database.DB, relation, column string) (b
 // database supplies it.
 func ReadFacts(ctx context.Context, db *database.DB, since time.Time) (*Facts, error) {
 	f := &Facts{Changes: map[int64][]PlanChange{}, LeftOn: map[int64]time.Time{}, Billed: map[int64][]Bill{},
-		BadCharges: map[int64]bool{}, CustomerCurrency: map[int64]string{}}
+		CustomerCurrency: map[int64]string{}}
 	var err error
 	if f.HasPlanChanges, err = HasRelation(ctx, db, "plan_changes"); err != nil {
 		return nil, err
@@ -183,10 +184,7 @@ func (f *Facts) readBilled(ctx context.Context, db *database.DB, day string) err
 		if err := rows.Scan(&id, database.Time(&b.On), &amount, &bad); err != nil {
 			return fmt.Errorf("read charges: %w", err)
 		}
-		if bad > 0 {
-			f.BadCharges[id] = true
-		}
-		b.Amount = amount.Int64
+		b.Amount, b.Unknown = amount.Int64, bad > 0
 		f.Billed[id] = append(f.Billed[id], b)
 	}
 	if err := rows.Err(); err != nil {

@@ -72,18 +72,18 @@ func RevenueEnd(asOf time.Time) time.Time {
 }
 
 // billedWithin sums what a customer was billed after the day of asOf and
-// up to end, and reports whether they had any bill in it.
-func billedWithin(bills []Bill, asOf, end time.Time) (int64, bool) {
+// up to end, and reports whether they had any bill in it and whether one
+// of those bills is not known (Bill.Unknown).
+func billedWithin(bills []Bill, asOf, end time.Time) (sum int64, any, unknown bool) {
 	day := time.Date(asOf.Year(), asOf.Month(), asOf.Day(), 0, 0, 0, 0, time.UTC)
-	var sum int64
-	any := false
 	for _, b := range bills {
 		if b.On.After(day) && !b.On.After(end) {
 			sum += b.Amount
 			any = true
+			unknown = unknown || b.Unknown
 		}
 	}
-	return sum, any
+	return sum, any, unknown
 }
 
 // measureRevenue computes the revenue figure of the units whose window has
@@ -98,11 +98,11 @@ func measureRevenue(cs []classified, facts *Facts, asOf time.Time) Revenue {
 		if end.After(asOf) {
 			continue // the window is not over yet
 		}
-		if facts.BadCharges[c.CustomerID] {
+		sum, any, unknown := billedWithin(facts.Billed[c.CustomerID], c.AsOf, end)
+		if unknown {
 			r.Refused++
 			continue
 		}
-		sum, any := billedWithin(facts.Billed[c.CustomerID], c.AsOf, end)
 		billed = billed || any
 		currencies[facts.currencyOf(c.CustomerID)] = true
 		if c.treated {

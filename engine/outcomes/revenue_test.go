@@ -33,12 +33,12 @@ func TestRevenueEnd(t *testing.T) {
 // TestRevenueCounts checks what revenue sums over: the bills after the
 // run's day up to the window's end, not waived (the reader's SQL drops
 // those), a customer with no bill (they left) as nothing, a customer with
-// an unreadable charge left out and counted, and a batch whose window is
-// not over not at all.
+// an unreadable charge in the window left out and counted (one outside it
+// does not matter), and a batch whose window is not over not at all.
 func TestRevenueCounts(t *testing.T) {
 	asOf := day("2026-06-01").Add(2 * time.Hour)
 	var units []store.OutcomeUnit
-	facts := &Facts{Billed: map[int64][]Bill{}, BadCharges: map[int64]bool{}, Currency: "GBP"}
+	facts := &Facts{Billed: map[int64][]Bill{}, Currency: "GBP"}
 	// 25 treated billed 1,000 on each of Jun 1 (the run's day: before),
 	// Jul 1, Aug 1, Sep 1 and Sep 2 (after the window): 3,000 each.
 	for id := int64(1); id <= 25; id++ {
@@ -55,22 +55,26 @@ func TestRevenueCounts(t *testing.T) {
 			facts.Billed[id] = []Bill{{On: day("2026-07-01"), Amount: 2400}}
 		}
 	}
-	// One more control customer with a NULL amount somewhere.
-	units = append(units, store.OutcomeUnit{RunID: 1, Ruleset: "r", RuleID: "x", CustomerID: 200, AsOf: asOf, Status: store.ProposalControl})
-	facts.BadCharges[200] = true
+	// One more control customer with a NULL amount in the window, and two
+	// with one only before it (on the run's day) or after it: those two
+	// are counted, the first is left out.
+	for id, on := range map[int64]string{200: "2026-08-15", 201: "2026-06-01", 202: "2026-09-02"} {
+		units = append(units, store.OutcomeUnit{RunID: 1, Ruleset: "r", RuleID: "x", CustomerID: id, AsOf: asOf, Status: store.ProposalControl})
+		facts.Billed[id] = []Bill{{On: day("2026-07-01"), Amount: 2400}, {On: day(on), Unknown: true}}
+	}
 
 	rep := Build(units, facts, day("2026-09-01"))
 	r := rep.Rules[0].Revenue
 	if r.Treated.N != 25 || r.Treated.Total != 75000 || r.Treated.Mean != 3000 || r.Treated.Lo != 3000 || r.Treated.Hi != 3000 {
 		t.Errorf("treated: %+v, want 25 billed 3,000 each", r.Treated)
 	}
-	if r.Control.N != 25 || r.Control.Total != 48000 || r.Control.Mean != 1920 || r.Refused != 1 {
-		t.Errorf("control: %+v refused %d, want 25 billed 48,000 in all (mean 1,920) and 1 refused", r.Control, r.Refused)
+	if r.Control.N != 27 || r.Control.Total != 52800 || r.Control.Mean != 1956 || r.Refused != 1 {
+		t.Errorf("control: %+v refused %d, want 27 billed 52,800 in all (mean 1,955.6) and 1 refused", r.Control, r.Refused)
 	}
-	if r.Diff.D != 1080 || r.Diff.Lo >= 1080 || r.Diff.Hi <= 1080 || r.Diff.Covers(0) {
-		t.Errorf("diff: %+v, want 1,080 with an interval around it, above zero", r.Diff)
+	if r.Diff.D != 1044 || r.Diff.Lo >= 1044 || r.Diff.Hi <= 1044 || r.Diff.Covers(0) {
+		t.Errorf("diff: %+v, want 1,044 with an interval around it, above zero", r.Diff)
 	}
-	if !strings.HasPrefix(r.Verdict, "revenue kept or gained: contacted customers were billed £10.80 more each over 3 months (£") {
+	if !strings.HasPrefix(r.Verdict, "revenue kept or gained: contacted customers were billed £10.44 more each over 3 months (£") {
 		t.Errorf("verdict: %q", r.Verdict)
 	}
 	// A day earlier the window is not over.
