@@ -213,7 +213,7 @@ func (e *Engine) RunAll(ctx context.Context, sets []*rules.Ruleset, opts Options
 // each ruleset (unless a dry run).
 func (e *Engine) prepare(ctx context.Context, sets []*rules.Ruleset, names []string, opts Options) (*pass, error) {
 	now := e.now().UTC()
-	p := &pass{e: e, sets: sets, earlier: map[earlierKey]earlier{}, policy: e.policy(), now: now,
+	p := &pass{e: e, sets: sets, policy: e.policy(), now: now,
 		today: time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC), opts: opts}
 	var err error
 	if p.plans, err = e.Billing.Catalogue(ctx); err != nil {
@@ -230,16 +230,14 @@ func (e *Engine) prepare(ctx context.Context, sets []*rules.Ruleset, names []str
 	for i, rs := range sets {
 		p.results = append(p.results, &Result{Run: store.Run{Ruleset: rs.Name, DryRun: opts.DryRun, AsOf: p.today, StartedAt: now},
 			Samples: map[string][]store.Proposal{}, Currency: currency})
-		if !opts.IgnoreHeld {
-			if err := e.earlierProposals(ctx, i, rs, p.today, p.earlier); err != nil {
-				return nil, err
-			}
-		}
 		for _, r := range rs.Enabled() {
 			p.slots = append(p.slots, slot{set: i, rule: r})
 		}
 	}
 	if !opts.IgnoreHeld {
+		if p.earlier, err = e.earlierProposals(ctx, sets, p.slots, p.today, opts.Range); err != nil {
+			return nil, err
+		}
 		if p.contacts, err = e.policyState(ctx, sets, p.today); err != nil {
 			return nil, err
 		}
@@ -372,45 +370,6 @@ func (e *Engine) holdUnhealthy(ctx context.Context, res *Result) error {
 type slot struct {
 	set  int
 	rule *rules.Rule
-}
-
-// earlierKey identifies a ruleset (by its index in the run), a rule and a
-// customer.
-type earlierKey struct {
-	set      int
-	rule     string
-	customer int64
-}
-
-// earlier is the latest earlier proposal of a rule to a customer: it holds
-// back a new one while pending or within the rule's cooldown.
-type earlier struct {
-	pending bool
-	asOf    time.Time
-}
-
-// earlierProposals adds to found the earlier proposals of a ruleset that
-// can hold back a new one: those pending and those within the longest
-// cooldown.
-func (e *Engine) earlierProposals(ctx context.Context, set int, rs *rules.Ruleset, today time.Time, found map[earlierKey]earlier, excludeRuns ...int64) error {
-	var longest time.Duration
-	for _, r := range rs.Rules {
-		longest = max(longest, r.Cooldown)
-	}
-	keys, err := store.RecentProposals(ctx, e.DB, rs.Name, today.Add(-longest), excludeRuns...)
-	if err != nil {
-		return err
-	}
-	for _, k := range keys {
-		ek := earlierKey{set, k.RuleID, k.CustomerID}
-		h := found[ek]
-		h.pending = h.pending || k.Status == store.ProposalPending
-		if k.AsOf.After(h.asOf) {
-			h.asOf = k.AsOf
-		}
-		found[ek] = h
-	}
-	return nil
 }
 
 // tally is one rule's counts, kept per worker and then summed.

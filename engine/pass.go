@@ -27,7 +27,7 @@ type pass struct {
 	plans []rules.Plan
 	// rater re-rates usage on the catalogue's slots for every worker.
 	rater   *rules.Rater
-	earlier map[earlierKey]earlier
+	earlier earlierIndex
 	// contacts is what the contact policy knows before the pass.
 	contacts   policyState
 	policy     policy.Policy
@@ -204,7 +204,7 @@ func (w *worker) customer(f rules.Facts, out []store.Proposal) []store.Proposal 
 			w.holdBack(si, f, o, brokenDecision(o), o.Broken)
 			continue
 		}
-		w.cands = append(w.cands, w.candidate(sl, f.Customer.ID, o))
+		w.cands = append(w.cands, w.candidate(si, f.Customer.ID, o))
 		w.candSlots, w.outcomes = append(w.candSlots, si), append(w.outcomes, o)
 	}
 	if len(w.cands) == 0 {
@@ -226,11 +226,10 @@ func (w *worker) customer(f rules.Facts, out []store.Proposal) []store.Proposal 
 
 // candidate is a match as the contact policy sees it, with the latest
 // earlier proposal of its rule to the customer.
-func (w *worker) candidate(sl slot, customer int64, o rules.Outcome) policy.Candidate {
+func (w *worker) candidate(si int, customer int64, o rules.Outcome) policy.Candidate {
+	sl := w.slots[si]
 	c := policy.Candidate{Ruleset: w.sets[sl.set].Name, Rule: sl.rule, Value: o.Value}
-	if h, ok := w.earlier[earlierKey{sl.set, sl.rule.ID, customer}]; ok {
-		c.Earlier = &policy.Earlier{Pending: h.pending, AsOf: h.asOf}
-	}
+	c.Earlier = w.earlier.find(si, customer)
 	return c
 }
 

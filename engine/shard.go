@@ -177,25 +177,26 @@ func (e *Engine) evaluateShard(ctx context.Context, sets []*rules.Ruleset, sh *S
 	if err != nil {
 		return nil, err
 	}
-	found := map[earlierKey]earlier{}
 	results := make([]*Result, len(sets))
 	var slots []slot
 	for i, rs := range sets {
 		results[i] = &Result{Run: store.Run{ID: sh.RunIDs[i], Ruleset: rs.Name, AsOf: today, StartedAt: now},
 			Samples: map[string][]store.Proposal{}}
-		if err := e.earlierProposals(ctx, i, rs, today, found, sh.RunIDs...); err != nil {
-			return nil, err
-		}
 		for _, r := range rs.Enabled() {
 			slots = append(slots, slot{set: i, rule: r})
 		}
+	}
+	rng := billing.Range{From: sh.From, To: sh.To}
+	found, err := e.earlierProposals(ctx, sets, slots, today, rng, sh.RunIDs...)
+	if err != nil {
+		return nil, err
 	}
 	contacts, err := e.policyState(ctx, sets, today, sh.RunIDs...)
 	if err != nil {
 		return nil, err
 	}
 	p := &pass{e: e, sets: sets, slots: slots, plans: catalogue, earlier: found, contacts: contacts, policy: e.policy(),
-		now: now, today: today, opts: Options{Range: billing.Range{From: sh.From, To: sh.To}}, results: results}
+		now: now, today: today, opts: Options{Range: rng}, results: results}
 	tallies, customers, err := p.evaluate(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("runs %v shard %d: %w", sh.RunIDs, sh.Shard, err)

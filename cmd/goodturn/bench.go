@@ -77,7 +77,7 @@ func runBench(ctx context.Context, x *call) error {
 		return err
 	}
 	b := &bench{c: c, db: db, now: now(), workers: *workers}
-	fmt.Fprintf(w, "Measuring, %d rounds of: ordered and unordered read-out, the SQL peer, a dry run and a run of every ruleset…\n", *rounds)
+	fmt.Fprintf(w, "Measuring, %d rounds of: ordered and unordered read-out, the SQL peer, a dry run and a run of every ruleset; then the next night's run…\n", *rounds)
 	for i := 0; i < *rounds; i++ {
 		if err := b.round(ctx); err != nil {
 			return err
@@ -93,6 +93,11 @@ func runBench(ctx context.Context, x *call) error {
 	}
 	if read != int64(*customers) {
 		return fmt.Errorf("the run read %d customers, want %d:\n%s", read, *customers, b.out.String())
+	}
+	// The next night, with this night's proposals still pending: each of
+	// them holds its customer back, and the run holds them all.
+	if b.nextWall, b.nextRSSKB, _, err = timeRun(ctx, b.c, b.now.AddDate(0, 0, 1), b.workers); err != nil {
+		return err
 	}
 	evaluations := int64(0)
 	for _, rs := range sets {
@@ -327,6 +332,10 @@ type bench struct {
 	ordered, unordered, peer, dry, real []time.Duration
 	// rssKB is the largest peak memory of any run.
 	rssKB int64
+	// nextWall and nextRSSKB are the wall time and peak memory of a run
+	// the next night, with the last round's proposals pending.
+	nextWall  time.Duration
+	nextRSSKB int64
 	// peerRows are what the peer found in the last round.
 	peerRows map[peerRow]bool
 	out      bytes.Buffer
@@ -498,6 +507,8 @@ func (b *bench) print(w io.Writer, customers, evaluations, proposals int64, agre
 		[]string{"rule evaluations/s (run)", count(int64(float64(evaluations) / realMedian.Seconds()))},
 		[]string{"proposals written", count(proposals)},
 		[]string{"peak RSS of a run, no soft memory limit", fmt.Sprintf("%d MB", b.rssKB/1024)},
+		[]string{"the next night's run, this night's proposals pending", b.nextWall.Round(time.Millisecond).String()},
+		[]string{"… its peak RSS, no soft memory limit", fmt.Sprintf("%d MB", b.nextRSSKB/1024)},
 	)
 	fmt.Fprintln(w, "Medians over the rounds, [lowest – highest]:")
 	printTable(w, rows, 1)

@@ -277,7 +277,8 @@ func TestBench(t *testing.T) {
 			t.Errorf("bench output lacks the customer count:\n%s", out)
 		}
 		wants := []string{"ordered read-out (", "unordered read-out", "dry run", "run, end to end", "run / ordered read-out",
-			"run / unordered read-out", "customers/s", "rule evaluations/s", "proposals written", "peak RSS of a run"}
+			"run / unordered read-out", "customers/s", "rule evaluations/s", "proposals written", "peak RSS of a run",
+			"the next night's run, this night's proposals pending"}
 		if strings.HasPrefix(dsn, "postgres") {
 			wants = append(wants, "SQL peer / run", "run agrees with the SQL peer")
 			if !regexp.MustCompile(`run agrees with the SQL peer\s+yes: the same [1-9]`).Match(out) {

@@ -303,29 +303,54 @@ type ProposalKey struct {
 	AsOf       time.Time
 }
 
-// RecentProposals returns the ruleset's proposals that are still pending or
-// were made on or after since: the ones that can hold back a new proposal.
+// RecentQuery selects a ruleset's earlier proposals that can hold back a
+// new one (see RecentProposals).
+type RecentQuery struct {
+	Ruleset string
+	// Since is the first day of the ruleset's longest cooldown.
+	Since time.Time
+	// From and To bound the customers' ids, To excluded; zero To bounds
+	// nothing.
+	From, To int64
+	// ExcludeRuns are runs whose proposals are left out: a sharded run's
+	// shard that is evaluated again must not be held back by its own first
+	// pass.
+	ExcludeRuns []int64
+}
+
+// RecentProposals calls fn with each of the ruleset's proposals that is
+// still pending or was made on or after q.Since: the ones that can hold
+// back a new proposal. They stream, so that a run holding back a million
+// customers does not hold their keys twice.
 //
 // Withdrawn proposals and those of failed runs are not among them (see
-// withdrawRun). Proposals of the runs in excludeRuns are left out too: a sharded run's shard
-// that is evaluated again must not be held back by its own first pass.
-func RecentProposals(ctx context.Context, db database.Querier, ruleset string, since time.Time, excludeRuns ...int64) ([]ProposalKey, error) {
-	rows, err := db.QueryContext(ctx, db.Rebind(
-		`SELECT rule_id, customer_id, status, as_of FROM proposals
-		 WHERE ruleset = ? AND status <> ? AND (status = ? OR as_of >= ?)`+notFailed+notInRuns(excludeRuns)), ruleset, ProposalHeld, ProposalPending, database.Date(since))
+// withdrawRun).
+func RecentProposals(ctx context.Context, db database.Querier, q RecentQuery, fn func(ProposalKey) error) error {
+	var where database.Where
+	where.And("ruleset = ?", q.Ruleset)
+	where.And("status <> ?", ProposalHeld)
+	where.And("(status = ? OR as_of >= ?)", ProposalPending, database.Date(q.Since))
+	where.AndIf(q.From != 0, "customer_id >= ?", q.From)
+	where.AndIf(q.To != 0, "customer_id < ?", q.To)
+	rows, err := db.QueryContext(ctx, db.Rebind(`SELECT rule_id, customer_id, status, as_of FROM proposals`+
+		where.String()+notFailed+notInRuns(q.ExcludeRuns)), where.Args...)
 	if err != nil {
-		return nil, fmt.Errorf("recent proposals: %w", err)
+		return fmt.Errorf("recent proposals: %w", err)
 	}
 	defer rows.Close()
-	var out []ProposalKey
 	for rows.Next() {
 		var k ProposalKey
 		if err := rows.Scan(&k.RuleID, &k.CustomerID, &k.Status, database.Time(&k.AsOf)); err != nil {
-			return nil, fmt.Errorf("recent proposals: %w", err)
+			return fmt.Errorf("recent proposals: %w", err)
 		}
-		out = append(out, k)
+		if err := fn(k); err != nil {
+			return err
+		}
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("recent proposals: %w", err)
+	}
+	return nil
 }
 
 // ProposalFilter selects proposals to list; zero fields select all.

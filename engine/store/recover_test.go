@@ -180,8 +180,11 @@ func TestAbandonDeadRuns(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				held, err := store.RecentProposals(ctx, db, ruleset, r.AsOf)
-				if err != nil {
+				var held []store.ProposalKey
+				if err := store.RecentProposals(ctx, db, store.RecentQuery{Ruleset: ruleset, Since: r.AsOf}, func(k store.ProposalKey) error {
+					held = append(held, k)
+					return nil
+				}); err != nil {
 					t.Fatal(err)
 				}
 				if !tt.dead {
