@@ -57,7 +57,7 @@ func runServe(ctx context.Context, x *call) error {
 		"on start, run a slot missed within this long; 0 runs none")
 	workers := intIn(fs, "workers", 0, 0, maxWorkers, "evaluating goroutines per run; the number of CPUs by default")
 	rescueAfter := durationIn(fs, "rescue-after", schedule.DefaultRescueAfter, time.Nanosecond,
-		"how long a scheduled run may take: then it is cancelled, and a slot whose serve died this long ago runs in another serve")
+		"how long a scheduled run may take: then it is cancelled and its slot fails, not run again; and a slot whose serve died this long ago runs in another serve")
 	secondAbove := intIn(fs, "second-reviewer-above", review.DefaultSecondReviewerAbove, -1, math.MaxInt,
 		"on the review page, approving a batch of more pending proposals than this takes two different reviewers; -1 never")
 	expireAfter := fs.String("expire-after", rulefmt.FormatDuration(review.DefaultExpireAfter),

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -84,8 +85,9 @@ type Scheduler struct {
 	// jobs: a second when zero.
 	JobPoll time.Duration
 	// RescueAfter is how long a slot's run may take: then it is cancelled
-	// and retried, and River rescues the slot of a process that died and
-	// gives it to another. DefaultRescueAfter when zero.
+	// and the slot fails, not to be run again; and River rescues the slot
+	// of a process that died this long ago and gives it to another.
+	// DefaultRescueAfter when zero.
 	RescueAfter time.Duration
 
 	stepMu    sync.Mutex
@@ -255,7 +257,7 @@ func (s *Scheduler) record(ctx context.Context, sl Slot, now time.Time, status, 
 // run runs a slot's job, the slot recorded as claimed by this process,
 // and records how it ended. A panic in the job is recovered and recorded as
 // a failure.
-func (s *Scheduler) run(ctx context.Context, sl Slot, row *SlotRecord, log *slog.Logger) {
+func (s *Scheduler) run(ctx context.Context, sl Slot, row *SlotRecord, limit time.Duration, log *slog.Logger) {
 	began := time.Now()
 	runID, err := s.safeJob(ctx, sl, log)
 	took := time.Since(began)
@@ -264,6 +266,10 @@ func (s *Scheduler) run(ctx context.Context, sl Slot, row *SlotRecord, log *slog
 	switch {
 	case err == nil:
 		row.Status, row.Error = SlotSucceeded, ""
+	case errors.Is(ctx.Err(), context.DeadlineExceeded):
+		// Out of time: running it again would take as long again, and
+		// hold the ruleset's lock through the slots after it.
+		row.Status, row.Error = SlotFailed, fmt.Sprintf("out of time: the run took longer than its limit of %s (serve --rescue-after); not run again, the next slot runs as scheduled", limit)
 	case ctx.Err() != nil:
 		// Shut down during the run: the slot's job runs again.
 		row.Status, row.Error = SlotCancelled, err.Error()

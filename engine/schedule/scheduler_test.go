@@ -461,6 +461,41 @@ func TestCancelledSlotRunsAgain(t *testing.T) {
 	})
 }
 
+// A run that takes longer than its limit is cancelled, and its slot fails
+// for good: it is not run again (it would take as long again, holding the
+// ruleset's lock through the slots after it), and the next slot runs.
+func TestSlotOutOfTimeFails(t *testing.T) {
+	dbtest.Dialects(t, func(t *testing.T, dsn string) {
+		db := dbtest.MustOpenMigrated(t, dsn)
+		c := &clock{}
+		r := newRuns(c)
+		r.hook = func(ctx context.Context, sl schedule.Slot) error {
+			if strings.HasSuffix(sl.Nominal, "01:00") {
+				<-ctx.Done()
+				return ctx.Err()
+			}
+			return nil
+		}
+		s := newScheduler(t, db, c, r.job("a"), "a", "mobile=CRON_TZ=UTC 0 * * * *")
+		s.RescueAfter = 300 * time.Millisecond
+		step(t, c, time.Date(2026, 6, 1, 0, 59, 0, 0, time.UTC), time.Date(2026, 6, 1, 1, 0, 0, 0, time.UTC), s)
+		// Were the slot's job to run again, it would by now.
+		time.Sleep(time.Second)
+		s.Wait()
+		sl := slotsOf(t, db, "mobile")["2026-06-01 01:00"]
+		if sl.Status != schedule.SlotFailed || !strings.HasPrefix(sl.Error, "out of time: the run took longer than its limit of 300ms") {
+			t.Errorf("slot out of time: %+v", sl)
+		}
+		if got := r.counts()["mobile 2026-06-01 01:00"]; got != 1 {
+			t.Errorf("the slot out of time ran %d times, want once", got)
+		}
+		step(t, c, time.Date(2026, 6, 1, 2, 0, 0, 0, time.UTC), time.Date(2026, 6, 1, 2, 0, 0, 0, time.UTC), s)
+		if sl := slotsOf(t, db, "mobile")["2026-06-01 02:00"]; sl.Status != schedule.SlotSucceeded {
+			t.Errorf("the next slot: %+v", sl)
+		}
+	})
+}
+
 // Run sleeps until the next slot and stops when its context is cancelled,
 // after the running job has finished.
 func TestRunLoop(t *testing.T) {

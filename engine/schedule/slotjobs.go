@@ -260,7 +260,7 @@ func (w *slotWorker) Work(ctx context.Context, job *river.Job[SlotArgs]) error {
 		log.Warn("slot taken over: the process that ran it is gone", "claimed_by", prev.ClaimedBy)
 	}
 	log.Info("slot started", "claimed_by", row.ClaimedBy)
-	s.run(ctx, sl, row, log)
+	s.run(ctx, sl, row, cmp.Or(job.Args.Timeout, s.rescueAfter()), log)
 	if row.Status == SlotCancelled {
 		// Shut down or out of time: River runs the slot's job again.
 		return fmt.Errorf("slot %s %s: %s", sl.Ruleset, sl.Nominal, row.Error)
