@@ -100,11 +100,21 @@ func HasColumn(ctx context.Context, db *database.DB, relation, column string) (b
 	return n > 0, nil
 }
 
-// ReadFacts reads from the billing database what customers did on or
-// after since: the charges billed (for revenue) and the plans' currencies,
+// Scope is what of the outcome data ReadFacts reads: the days from Since
+// to Until, both included, of the customers in Customers, or of every
+// customer when Customers is nil.
+type Scope struct {
+	Since, Until time.Time
+	Customers    map[int64]bool
+}
+
+func (sc Scope) has(id int64) bool { return sc.Customers == nil || sc.Customers[id] }
+
+// ReadFacts reads from the billing database what the scope's customers did
+// in its days: the charges billed (for revenue) and the plans' currencies,
 // and the plan changes and departures, each of those two only if the
-// database supplies it.
-func ReadFacts(ctx context.Context, db *database.DB, since time.Time) (*Facts, error) {
+// database supplies it. The rows of other customers stream past unkept.
+func ReadFacts(ctx context.Context, db *database.DB, sc Scope) (*Facts, error) {
 	f := &Facts{Changes: map[int64][]PlanChange{}, LeftOn: map[int64]time.Time{}, Billed: map[int64][]Bill{},
 		CustomerCurrency: map[int64]string{}}
 	var err error
@@ -114,10 +124,10 @@ func ReadFacts(ctx context.Context, db *database.DB, since time.Time) (*Facts, e
 	if f.HasLeftOn, err = HasColumn(ctx, db, "customers", "left_on"); err != nil {
 		return nil, err
 	}
-	day := database.Date(since)
+	day, until := database.Date(sc.Since), database.Date(sc.Until)
 	if f.HasPlanChanges {
 		rows, err := db.QueryContext(ctx, db.Rebind(`SELECT customer_id, changed_on, from_plan_id, to_plan_id FROM plan_changes
-			WHERE changed_on >= ? ORDER BY customer_id, changed_on`), day)
+			WHERE changed_on >= ? AND changed_on <= ? ORDER BY customer_id, changed_on`), day, until)
 		if err != nil {
 			return nil, fmt.Errorf("read plan_changes: %w", err)
 		}
@@ -128,6 +138,9 @@ func ReadFacts(ctx context.Context, db *database.DB, since time.Time) (*Facts, e
 			var from, to sql.NullString
 			if err := rows.Scan(&id, database.Time(&c.ChangedOn), &from, &to); err != nil {
 				return nil, fmt.Errorf("read plan_changes: %w", err)
+			}
+			if !sc.has(id) {
+				continue
 			}
 			c.FromPlan, c.ToPlan = from.String, to.String
 			f.Changes[id] = append(f.Changes[id], c)
@@ -140,7 +153,7 @@ func ReadFacts(ctx context.Context, db *database.DB, since time.Time) (*Facts, e
 		}
 	}
 	if f.HasLeftOn {
-		rows, err := db.QueryContext(ctx, db.Rebind(`SELECT id, left_on FROM customers WHERE left_on IS NOT NULL AND left_on >= ?`), day)
+		rows, err := db.QueryContext(ctx, db.Rebind(`SELECT id, left_on FROM customers WHERE left_on IS NOT NULL AND left_on >= ? AND left_on <= ?`), day, until)
 		if err != nil {
 			return nil, fmt.Errorf("read customers.left_on: %w", err)
 		}
@@ -151,28 +164,32 @@ func ReadFacts(ctx context.Context, db *database.DB, since time.Time) (*Facts, e
 			if err := rows.Scan(&id, database.Time(&on)); err != nil {
 				return nil, fmt.Errorf("read customers.left_on: %w", err)
 			}
-			f.LeftOn[id] = on
+			if sc.has(id) {
+				f.LeftOn[id] = on
+			}
 		}
 		if err := rows.Err(); err != nil {
 			return nil, fmt.Errorf("read customers.left_on: %w", err)
 		}
 	}
-	if err := f.readBilled(ctx, db, day); err != nil {
+	if err := f.readBilled(ctx, db, sc); err != nil {
 		return nil, err
 	}
-	if err := f.readCurrencies(ctx, db); err != nil {
+	if err := f.readCurrencies(ctx, db, sc); err != nil {
 		return nil, err
 	}
 	return f, nil
 }
 
-// readBilled reads what each customer was billed on each day since day:
-// the charges not waived, summed per customer and day by the database.
-func (f *Facts) readBilled(ctx context.Context, db *database.DB, day string) error {
+// readBilled reads what each of the scope's customers was billed on each
+// of its days: the charges not waived, summed per customer and day by the
+// database.
+func (f *Facts) readBilled(ctx context.Context, db *database.DB, sc Scope) error {
 	rows, err := db.QueryContext(ctx, db.Rebind(`SELECT customer_id, charged_on,
 			SUM(CASE WHEN waived THEN 0 ELSE amount END),
 			SUM(CASE WHEN amount IS NULL OR waived IS NULL THEN 1 ELSE 0 END)
-		FROM charges WHERE charged_on >= ? GROUP BY customer_id, charged_on ORDER BY customer_id, charged_on`), day)
+		FROM charges WHERE charged_on >= ? AND charged_on <= ? GROUP BY customer_id, charged_on ORDER BY customer_id, charged_on`),
+		database.Date(sc.Since), database.Date(sc.Until))
 	if err != nil {
 		return fmt.Errorf("read charges: %w", err)
 	}
@@ -184,6 +201,9 @@ func (f *Facts) readBilled(ctx context.Context, db *database.DB, day string) err
 		if err := rows.Scan(&id, database.Time(&b.On), &amount, &bad); err != nil {
 			return fmt.Errorf("read charges: %w", err)
 		}
+		if !sc.has(id) {
+			continue
+		}
 		b.Amount, b.Unknown = amount.Int64, bad > 0
 		f.Billed[id] = append(f.Billed[id], b)
 	}
@@ -194,8 +214,9 @@ func (f *Facts) readBilled(ctx context.Context, db *database.DB, day string) err
 }
 
 // readCurrencies finds the currency customers are billed in: the
-// catalogue's one, or, when it has several, each customer's current plan's.
-func (f *Facts) readCurrencies(ctx context.Context, db *database.DB) error {
+// catalogue's one, or, when it has several, each of the scope's customers'
+// current plan's.
+func (f *Facts) readCurrencies(ctx context.Context, db *database.DB, sc Scope) error {
 	rows, err := db.QueryContext(ctx, `SELECT DISTINCT currency FROM plans WHERE currency IS NOT NULL ORDER BY currency`)
 	if err != nil {
 		return fmt.Errorf("read plans' currencies: %w", err)
@@ -232,7 +253,9 @@ func (f *Facts) readCurrencies(ctx context.Context, db *database.DB) error {
 		if err := rows.Scan(&id, &c); err != nil {
 			return fmt.Errorf("read customers' currencies: %w", err)
 		}
-		f.CustomerCurrency[id] = c.String
+		if sc.has(id) {
+			f.CustomerCurrency[id] = c.String
+		}
 	}
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("read customers' currencies: %w", err)
@@ -240,20 +263,21 @@ func (f *Facts) readCurrencies(ctx context.Context, db *database.DB) error {
 	return nil
 }
 
-// Load reads, from the billing database, the outcome facts of units since
-// the earliest of their runs, and measures the units against them as of
-// now's day.
+// Load reads, from the billing database, the outcome facts of the units'
+// customers from the earliest of their runs to now's day, and measures the
+// units against them as of that day.
 func Load(ctx context.Context, billingDB *database.DB, units []store.OutcomeUnit, now time.Time) (*Report, error) {
-	since := now
+	today := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
+	sc := Scope{Since: now, Until: today, Customers: make(map[int64]bool, len(units))}
 	for _, u := range units {
-		if u.AsOf.Before(since) {
-			since = u.AsOf
+		if u.AsOf.Before(sc.Since) {
+			sc.Since = u.AsOf
 		}
+		sc.Customers[u.CustomerID] = true
 	}
-	facts, err := ReadFacts(ctx, billingDB, since)
+	facts, err := ReadFacts(ctx, billingDB, sc)
 	if err != nil {
 		return nil, err
 	}
-	today := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
 	return Build(units, facts, today), nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"reflect"
 	"testing"
 	"time"
 
@@ -71,11 +72,22 @@ func report(t *testing.T, db *database.DB, units []store.OutcomeUnit, effect sam
 	if _, err := sample.GenerateOutcomes(ctx, db, contacts, effect, 7, until); err != nil {
 		t.Fatal(err)
 	}
-	facts, err := outcomes.ReadFacts(ctx, db, runDay)
+	facts, err := outcomes.ReadFacts(ctx, db, outcomes.Scope{Since: runDay, Until: until})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return outcomes.Build(units, facts, until)
+	rep := outcomes.Build(units, facts, until)
+	// Load reads only the units' customers, up to the report's day; every
+	// customer's facts, and the days after it, must change nothing.
+	loaded, err := outcomes.Load(ctx, db, units, until)
+	if err != nil {
+		t.Fatal(err)
+	}
+	day := time.Date(until.Year(), until.Month(), until.Day(), 0, 0, 0, 0, time.UTC)
+	if !reflect.DeepEqual(loaded, outcomes.Build(units, facts, day)) {
+		t.Errorf("the report from the units' customers differs from the one from every customer's facts")
+	}
+	return rep
 }
 
 // effectCase is a named effect to plant.
@@ -144,7 +156,7 @@ func TestRecoversPlantedEffect(t *testing.T) {
 // customers.left_on gives a report that says so rather than failing.
 func TestNoOutcomeData(t *testing.T) {
 	db, units := approvedSample(t, dbtest.SQLiteDSN(t), 600, 2000)
-	facts, err := outcomes.ReadFacts(context.Background(), db, runDay)
+	facts, err := outcomes.ReadFacts(context.Background(), db, outcomes.Scope{Since: runDay, Until: runDay.AddDate(0, 0, 100)})
 	if err != nil {
 		t.Fatal(err)
 	}

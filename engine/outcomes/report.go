@@ -1,7 +1,6 @@
 package outcomes
 
 import (
-	"encoding/json"
 	"fmt"
 	"math"
 	"sort"
@@ -90,9 +89,12 @@ func Build(units []store.OutcomeUnit, facts *Facts, asOf time.Time) *Report {
 		ruleset, rule string
 		run           int64
 	}
-	batches := map[key][]store.OutcomeUnit{}
+	// Batches and groups point at the units: a million units are not
+	// copied for each.
+	batches := map[key][]*store.OutcomeUnit{}
 	var keys []key
-	for _, u := range units {
+	for i := range units {
+		u := &units[i]
 		k := key{u.Ruleset, u.RuleID, u.RunID}
 		if _, ok := batches[k]; !ok {
 			keys = append(keys, k)
@@ -152,13 +154,12 @@ func Build(units []store.OutcomeUnit, facts *Facts, asOf time.Time) *Report {
 // classified is a unit that is either treated or control; units that are
 // neither (approved but never sent, in a batch that was sent) are dropped.
 type classified struct {
-	store.OutcomeUnit
+	*store.OutcomeUnit
 	treated bool
-	plan    string
 }
 
 // classify decides the batch's basis and which of its units are treated.
-func classify(us []store.OutcomeUnit) (string, []classified) {
+func classify(us []*store.OutcomeUnit) (string, []classified) {
 	basis := BasisApproved
 	for _, u := range us {
 		if u.Queued {
@@ -166,17 +167,11 @@ func classify(us []store.OutcomeUnit) (string, []classified) {
 			break
 		}
 	}
-	var out []classified
+	out := make([]classified, 0, len(us))
 	for _, u := range us {
 		c := classified{OutcomeUnit: u, treated: u.Status == store.ProposalApproved}
 		if c.treated && basis == BasisSent && !u.Sent {
 			continue
-		}
-		var offer struct {
-			PlanID any `json:"plan_id"`
-		}
-		if json.Unmarshal(u.Offer, &offer) == nil && offer.PlanID != nil {
-			c.plan = fmt.Sprint(offer.PlanID)
 		}
 		out = append(out, c)
 	}
@@ -296,7 +291,7 @@ func tookUp(c classified, facts *Facts, end time.Time) bool {
 		if !ch.ChangedOn.After(c.AsOf) || ch.ChangedOn.After(end) {
 			continue
 		}
-		if c.plan == "" || ch.ToPlan == c.plan {
+		if c.Plan == "" || ch.ToPlan == c.Plan {
 			return true
 		}
 	}
@@ -341,9 +336,8 @@ func Percent(p float64) string { return fmt.Sprintf("%.1f%%", math.Round(p*1000)
 func Contacts(units []store.OutcomeUnit) []sample.Contact {
 	out := make([]sample.Contact, 0, len(units))
 	for _, u := range units {
-		_, cs := classify([]store.OutcomeUnit{u})
 		out = append(out, sample.Contact{CustomerID: u.CustomerID, Rule: u.Ruleset + "/" + u.RuleID, AsOf: u.AsOf,
-			PlanID: cs[0].plan, Contacted: u.Status == store.ProposalApproved})
+			PlanID: u.Plan, Contacted: u.Status == store.ProposalApproved})
 	}
 	return out
 }

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -21,8 +22,9 @@ type OutcomeUnit struct {
 	AsOf       time.Time
 	// Status is approved or control.
 	Status string
-	// Offer is the proposal's offer as stored.
-	Offer json.RawMessage
+	// Plan is the plan the offer moves the customer to (its plan_id), or
+	// "" when the offer names none.
+	Plan string
 	// Sent reports whether at least one of its outbox messages was sent.
 	Sent bool
 	// Queued reports whether it has any outbox row at all.
@@ -52,12 +54,19 @@ func OutcomeUnits(ctx context.Context, db database.Querier, ruleset string) ([]O
 	var out []OutcomeUnit
 	for rows.Next() {
 		var u OutcomeUnit
-		var offer []byte
+		var offer sql.RawBytes
 		if err := rows.Scan(&u.ID, &u.RunID, &u.Ruleset, &u.RuleID, &u.Kind, &u.CustomerID, database.Time(&u.AsOf), &u.Status,
 			&offer, &u.Sent, &u.Queued); err != nil {
 			return nil, fmt.Errorf("outcome proposals: %w", err)
 		}
-		u.Offer = offer
+		// Only the plan is kept of the offer: a million units' offers
+		// would be hundreds of megabytes.
+		var plan struct {
+			ID any `json:"plan_id"`
+		}
+		if json.Unmarshal(offer, &plan) == nil && plan.ID != nil {
+			u.Plan = fmt.Sprint(plan.ID)
+		}
 		out = append(out, u)
 	}
 	if err := rows.Err(); err != nil {
