@@ -73,6 +73,17 @@ func ListBatches(ctx context.Context, q database.Querier, f BatchFilter) ([]Batc
 	if !f.All {
 		// Batches of runs still going (or failed) are not offered for review.
 		counted = where.With("r.status = ?", store.RunSucceeded)
+		// Only the runs with a pending proposal are counted, found by
+		// status first, so that the page does not read every proposal
+		// ever made (a query with both conditions scanned them all).
+		runs, err := pendingRuns(ctx, q, where)
+		if err != nil {
+			return nil, err
+		}
+		if len(runs) == 0 {
+			return []Batch{}, nil
+		}
+		counted.And("p.run_id IN (?"+strings.Repeat(", ?", len(runs)-1)+")", runs...)
 	}
 	qs := `SELECT p.run_id, p.rule_id, MIN(p.ruleset), MIN(p.kind), MIN(p.currency), MIN(r.as_of), MIN(r.started_at),
 		COUNT(*),
@@ -150,6 +161,29 @@ func ListBatches(ctx context.Context, q database.Querier, f BatchFilter) ([]Batc
 		if counts[k] > 0 {
 			out[i].Median = sums[k] / counts[k]
 		}
+	}
+	return out, nil
+}
+
+// pendingRuns returns the ids of the runs with a pending proposal that
+// where (on proposals p) selects.
+func pendingRuns(ctx context.Context, q database.Querier, where database.Where) ([]any, error) {
+	pending := where.With("p.status = ?", store.ProposalPending)
+	rows, err := q.QueryContext(ctx, q.Rebind(`SELECT DISTINCT p.run_id FROM proposals p`+pending.String()), pending.Args...)
+	if err != nil {
+		return nil, fmt.Errorf("list batches: runs with pending proposals: %w", err)
+	}
+	defer rows.Close()
+	var out []any
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("list batches: runs with pending proposals: %w", err)
+		}
+		out = append(out, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list batches: runs with pending proposals: %w", err)
 	}
 	return out, nil
 }
